@@ -1,0 +1,68 @@
+"""The FastAPI application factory: `uvicorn api.app:create_app --factory`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.middleware import (
+    IdempotencyMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
+    principal_key_from_claims,
+)
+from api.problems import install_problem_handlers
+from api.state import AppState, build_state
+from api.v1 import admin, auth, client, health
+from settings import Settings, get_settings
+
+ROUTERS = [health.router, auth.router, client.router, admin.router]
+
+
+def _rate_limiter(settings: Settings) -> RateLimiter:
+    return RateLimiter(
+        standard=RateLimit(settings.rate_limit_standard, settings.rate_limit_standard_window_s),
+        auth=RateLimit(settings.rate_limit_auth, settings.rate_limit_auth_window_s),
+        upload=RateLimit(settings.rate_limit_upload, settings.rate_limit_upload_window_s),
+        webhook=RateLimit(settings.rate_limit_webhook, settings.rate_limit_webhook_window_s),
+    )
+
+
+def _idempotency_principal(state: AppState):
+    """Scope idempotency keys by the verified token subject; an unverifiable token scopes by address (the
+    request itself will then be refused with 401 and nothing is stored against anyone else)."""
+
+    def principal_of(authorization: str | None, scope) -> str:
+        claims = None
+        if authorization and authorization.lower().startswith("bearer "):
+            try:
+                claims = state.authenticator.signer.verify(authorization[7:].strip(), "access")
+            except Exception:  # any invalid token: treated as anonymous for scoping only
+                claims = None
+        return principal_key_from_claims(claims, scope)
+
+    return principal_of
+
+
+def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    state = state or build_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await state.engine.dispose()
+
+    app = FastAPI(
+        title="Tax Practice API", version=settings.version, lifespan=lifespan,
+        openapi_url="/v1/openapi.json", docs_url="/docs", redoc_url=None,
+        description="v1 REST API of Tax Practice. Errors are RFC 7807 application/problem+json.",
+    )
+    app.state.services = state
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/v1")
+    # Outermost last: the request context wraps everything, so even a 429 or 413 carries the request id.
+    app.add_middleware(IdempotencyMiddleware, store=state.idempotency, principal_of=_idempotency_principal(state))
+    app.add_middleware(RateLimitMiddleware, limiter=_rate_limiter(settings))
+    app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_body_bytes)
+    return app

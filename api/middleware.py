@@ -1,0 +1,247 @@
+"""Pure-ASGI middleware for what every request shares: request/correlation ids, the body-size cap,
+rate limits (spec §3.7) and X-Idempotency-Key (spec §3.1, Stripe's semantics).
+
+Pure ASGI rather than BaseHTTPMiddleware so streamed uploads and downloads pass through untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import PROBLEM_JSON, problem_bytes
+from api.request_context import clean_correlation_id, client_ip_var, correlation_id_var, new_request_id, request_id_var
+from domain.idempotency.service import IdempotencyStore, Outcome
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _send_problem(send: Send, status: int, detail: str, instance: str, headers: list | None = None,
+                        **kwargs) -> None:
+    body = problem_bytes(status, detail, instance, **kwargs)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    """Assigns the request id, echoes X-Correlation-ID, and caps non-upload bodies at `max_body` bytes."""
+
+    def __init__(self, app: ASGIApp, max_body: int):
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = new_request_id()
+        correlation_id = clean_correlation_id(_header(scope, b"x-correlation-id"))
+        request_id_var.set(request_id)
+        correlation_id_var.set(correlation_id)
+        client_ip_var.set(scope["client"][0] if scope.get("client") else None)
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                if correlation_id:
+                    headers.append((b"x-correlation-id", correlation_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        content_type = (_header(scope, b"content-type") or "").lower()
+        # Multipart uploads enforce their own, larger cap while they stream (see the documents API).
+        if content_type.startswith("multipart/"):
+            return await self.app(scope, receive, send_with_ids)
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return await _send_problem(send_with_ids, 413, f"Request body exceeds {self.max_body} bytes",
+                                       scope["path"])
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send_with_ids(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not response_started:
+                await _send_problem(send_with_ids, 413, f"Request body exceeds {self.max_body} bytes",
+                                    scope["path"])
+
+
+@dataclass
+class RateLimit:
+    limit: int
+    window_s: int
+
+
+@dataclass
+class RateLimiter:
+    """Fixed windows per (category, caller), in process memory.
+
+    One API process per deployment unit keeps this exact; several processes each enforce the limit on
+    their share (documented in docs/decisions.md; a shared store is the upgrade path).
+    """
+
+    standard: RateLimit
+    auth: RateLimit
+    upload: RateLimit
+    webhook: RateLimit
+    _windows: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+    def category(self, method: str, path: str) -> str:
+        if path.startswith(("/v1/auth/", "/v1/portal/auth/")):
+            return "auth"
+        if path.startswith("/v1/webhooks/"):
+            return "webhook"
+        if method == "POST" and path.rstrip("/") in ("/v1/documents", "/v1/pending-documents"):
+            return "upload"
+        return "standard"
+
+    def hit(self, category: str, caller: str, now: float) -> tuple[bool, RateLimit, int, int]:
+        rule: RateLimit = getattr(self, category)
+        window_start = int(now // rule.window_s) * rule.window_s
+        key = (category, caller)
+        start, count = self._windows.get(key, (window_start, 0))
+        if start != window_start:
+            start, count = window_start, 0
+        count += 1
+        self._windows[key] = (start, count)
+        if len(self._windows) > 100_000:  # drop finished windows so memory stays bounded
+            self._windows = {k: v for k, v in self._windows.items() if v[0] == window_start}
+        return count <= rule.limit, rule, max(rule.limit - count, 0), start + rule.window_s
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter):
+        self.app, self.limiter = app, limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in ("/v1/health",):
+            return await self.app(scope, receive, send)
+        category = self.limiter.category(scope["method"], scope["path"])
+        authorization = _header(scope, b"authorization")
+        ip = scope["client"][0] if scope.get("client") else "unknown"
+        # Authenticated callers are counted per token, everyone else (sign-in, webhooks) per address.
+        caller = hashlib.sha256(authorization.encode()).hexdigest()[:32] if authorization and category in (
+            "standard", "upload") else ip
+        allowed, rule, remaining, reset = self.limiter.hit(category, caller, time.time())
+        headers = [(b"x-ratelimit-limit", str(rule.limit).encode()),
+                   (b"x-ratelimit-remaining", str(remaining).encode()),
+                   (b"x-ratelimit-reset", str(reset).encode())]
+        if not allowed:
+            retry_after = max(int(reset - time.time()), 1)
+            return await _send_problem(send, 429, f"Rate limit of {rule.limit} requests per {rule.window_s} s "
+                                       f"exceeded; retry after {retry_after} s", scope["path"],
+                                       headers=headers + [(b"retry-after", str(retry_after).encode())])
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": list(message.get("headers", [])) + headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+
+class IdempotencyMiddleware:
+    """Same key + same request replays the first response; same key + another request is refused.
+
+    Applies to JSON POSTs that carry X-Idempotency-Key. The key is scoped to the caller (`principal_of`).
+    """
+
+    def __init__(self, app: ASGIApp, store: IdempotencyStore, principal_of):
+        self.app, self.store, self.principal_of = app, store, principal_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _header(scope, b"x-idempotency-key") if scope["type"] == "http" else None
+        content_type = (_header(scope, b"content-type") or "").lower()
+        if key is None or scope["method"] != "POST" or content_type.startswith("multipart/"):
+            return await self.app(scope, receive, send)
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            return await _send_problem(send, 400, "X-Idempotency-Key must be 1 to 255 printable characters",
+                                       scope["path"], code="validation", title="Validation Error")
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        principal = self.principal_of(_header(scope, b"authorization"), scope)
+        request_hash = hashlib.sha256(
+            scope["method"].encode() + b" " + scope["path"].encode() + b"?" + scope.get("query_string", b"")
+            + b"\n" + body).digest()
+        outcome, record = await self.store.begin(principal, key, scope["method"], scope["path"], request_hash)
+        if outcome is Outcome.MISMATCH:
+            return await _send_problem(send, 422, "This X-Idempotency-Key was used with a different request",
+                                       scope["path"], code="idempotency_key_reuse")
+        if outcome is Outcome.IN_FLIGHT:
+            return await _send_problem(send, 409, "A request with this X-Idempotency-Key is still in progress",
+                                       scope["path"], code="idempotency_in_progress")
+        if outcome is Outcome.REPLAY:
+            headers = [(k.encode(), v.encode()) for k, v in (record.response_headers or {}).items()]
+            await send({"type": "http.response.start", "status": record.status_code,
+                        "headers": headers + [(b"idempotent-replayed", b"true")]})
+            return await send({"type": "http.response.body", "body": record.response_body or b""})
+
+        replayed_body = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed_body
+            if not replayed_body:
+                replayed_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 500
+        response_headers: dict[str, str] = {}
+        response_chunks: list[bytes] = []
+
+        async def capture_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for k, v in message.get("headers", []):
+                    name = k.decode("latin-1").lower()
+                    if name in ("content-type", "location"):
+                        response_headers[name] = v.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                response_chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture_send)
+        finally:
+            await self.store.finish(principal, key, status, b"".join(response_chunks), response_headers)
+
+
+def principal_key_from_claims(claims: dict | None, scope: Scope) -> str:
+    if claims and claims.get("sub"):
+        return f"{claims.get('firm_id', '')}:{claims['sub']}"[:100]
+    ip = scope["client"][0] if scope.get("client") else "unknown"
+    return f"anonymous:{ip}"

@@ -1,0 +1,121 @@
+"""RFC 7807 `application/problem+json` for every error, shaped as spec §3.3 shows."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.request_context import meta
+from domain.errors import DomainError
+
+log = logging.getLogger("taxpractice.api")
+
+ERROR_TYPE_BASE = "https://api.taxpractice.example.com/errors/"
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS_CODES = {
+    400: ("bad_request", "Bad Request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not Found"),
+    405: ("method_not_allowed", "Method Not Allowed"),
+    406: ("not_acceptable", "Not Acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("payload_too_large", "Payload Too Large"),
+    415: ("unsupported_media_type", "Unsupported Media Type"),
+    422: ("business_rule", "Business Rule Violation"),
+    429: ("rate_limited", "Too Many Requests"),
+    500: ("internal", "Internal Server Error"),
+}
+
+
+def problem_body(status: int, detail: str, instance: str, code: str | None = None, title: str | None = None,
+                 errors: list[dict] | None = None) -> dict:
+    default_code, default_title = _STATUS_CODES.get(status, ("error", "Error"))
+    body = {
+        "type": ERROR_TYPE_BASE + (code or default_code),
+        "title": title or default_title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors:
+        body["errors"] = errors
+    body["meta"] = meta()
+    return body
+
+
+def problem_response(status: int, detail: str, instance: str, headers: dict | None = None, **kwargs) -> JSONResponse:
+    return JSONResponse(problem_body(status, detail, instance, **kwargs), status_code=status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_bytes(status: int, detail: str, instance: str, **kwargs) -> bytes:
+    return json.dumps(problem_body(status, detail, instance, **kwargs)).encode()
+
+
+def _field_name(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+_PYDANTIC_CODES = {
+    "missing": "required",
+    "extra_forbidden": "unknown_field",
+    "json_invalid": "malformed_json",
+    "string_too_long": "too_long",
+    "string_too_short": "too_short",
+    "value_error": "invalid_value",
+    "enum": "invalid_choice",
+    "literal_error": "invalid_choice",
+    "uuid_parsing": "invalid_format",
+}
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict]:
+    errors = []
+    for err in exc.errors():
+        kind = err.get("type", "invalid")
+        message = err.get("msg", "invalid value")
+        if kind == "extra_forbidden":
+            message = "Unknown field"
+        errors.append({"field": _field_name(tuple(err.get("loc", ()))), "code": _PYDANTIC_CODES.get(kind, kind),
+                       "message": message})
+    return errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError):
+        return problem_response(exc.status, exc.detail, request.url.path, code=exc.code, title=exc.title,
+                                errors=[e.as_dict() for e in exc.errors])
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = _validation_errors(exc)
+        if any(e["code"] == "malformed_json" for e in errors):
+            return problem_response(400, "The request body is not valid JSON", request.url.path,
+                                    code="malformed_json", title="Malformed JSON", errors=errors)
+        return problem_response(400, "One or more fields failed validation", request.url.path,
+                                code="validation", title="Validation Error", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else _STATUS_CODES.get(exc.status_code, ("", "Error"))[1]
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No resource at {request.url.path}"
+        if exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem_response(exc.status_code, detail, request.url.path, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        # Logged with the request id only: never the request body, which may hold an SSN.
+        log.exception("unhandled error", extra={"request_id": meta()["request_id"]})
+        return problem_response(500, "An unexpected error occurred; quote the request_id to support",
+                                request.url.path)

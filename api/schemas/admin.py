@@ -1,0 +1,47 @@
+"""Admin request bodies (spec §14)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import EmailStr, Field
+
+from api.schemas.base import RequestModel
+
+StaffRole = Literal["admin", "ea_cpa", "reviewer", "preparer"]
+
+
+class UserCreate(RequestModel):
+    email: EmailStr
+    full_name: str = Field(min_length=1, max_length=200)
+    role: StaffRole
+    ptin: str | None = Field(None, pattern=r"^P\d{8}$")
+
+
+class UserUpdate(RequestModel):
+    email: EmailStr | None = None
+    full_name: str | None = Field(None, min_length=1, max_length=200)
+    role: StaffRole | None = None
+    ptin: str | None = Field(None, pattern=r"^P\d{8}$")
+
+
+class ConfigUpdate(RequestModel):
+    session_timeout_minutes: int | None = Field(None, ge=5, le=720)
+    mfa_required: bool | None = None
+    failed_login_lockout_attempts: int | None = Field(None, ge=3, le=20)
+
+
+class ExportFilters(RequestModel):
+    user_id: uuid.UUID | None = None
+    client_id: uuid.UUID | None = None
+    event_type: str | None = Field(None, max_length=80)
+    resource_type: str | None = Field(None, max_length=40)
+
+
+class AuditExportRequest(RequestModel):
+    start_date: datetime
+    end_date: datetime
+    format: Literal["json", "csv"] = "json"
+    filters: ExportFilters = ExportFilters()

@@ -1,0 +1,34 @@
+from typing import Literal
+
+from pydantic import EmailStr, Field
+
+from api.schemas.base import RequestModel
+
+
+class LoginRequest(RequestModel):
+    # Not EmailStr: a malformed address is just an unknown user, answered like any failed sign-in.
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class MfaVerifyRequest(RequestModel):
+    mfa_token: str = Field(min_length=1, max_length=4096)
+    code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
+    method: Literal["totp"] = "totp"
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class MagicLinkRequest(RequestModel):
+    email: EmailStr
+
+
+class VerifyLinkRequest(RequestModel):
+    token: str = Field(min_length=1, max_length=512)
+
+
+class AcceptInvitationRequest(RequestModel):
+    token: str = Field(min_length=1, max_length=512)
+    password: str = Field(min_length=1, max_length=1024)

@@ -1,0 +1,111 @@
+"""Client and contact request bodies (spec §4)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import EmailStr, Field, field_validator
+
+from api.schemas.base import RequestModel
+
+ClientType = Literal["individual", "business", "trust", "nonprofit"]
+ClientStatus = Literal["active", "inactive", "closed"]
+_SSN = re.compile(r"^(?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4}$")
+_PHONE = re.compile(r"^\+?[0-9 ().-]{7,25}$")
+
+
+def _check_phone(value: str | None) -> str | None:
+    if value is not None and not _PHONE.match(value):
+        raise ValueError("phone must be digits with optional +, spaces, dots, dashes or parentheses")
+    return value
+
+
+class Address(RequestModel):
+    street1: str = Field(min_length=1, max_length=200)
+    street2: str | None = Field(None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    state: str = Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")
+    zip: str = Field(pattern=r"^\d{5}(-\d{4})?$")
+
+
+class AddressPatch(RequestModel):
+    street1: str | None = Field(None, min_length=1, max_length=200)
+    street2: str | None = Field(None, max_length=200)
+    city: str | None = Field(None, min_length=1, max_length=100)
+    state: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    zip: str | None = Field(None, pattern=r"^\d{5}(-\d{4})?$")
+
+
+class _SsnMixin:
+    @field_validator("ssn", check_fields=False)
+    @classmethod
+    def valid_ssn(cls, value: str | None) -> str | None:
+        if value is not None and not _SSN.match(value):
+            # The message never repeats the value: an SSN must not reach logs through an error.
+            raise ValueError("ssn must be a valid SSN (NNN-NN-NNNN)")
+        return value
+
+    @field_validator("phone", check_fields=False)
+    @classmethod
+    def valid_phone(cls, value: str | None) -> str | None:
+        return _check_phone(value)
+
+    @field_validator("date_of_birth", check_fields=False)
+    @classmethod
+    def plausible_birth_date(cls, value: date | None) -> date | None:
+        if value is not None and not date(1900, 1, 1) <= value <= date.today():
+            raise ValueError("date_of_birth must be between 1900-01-01 and today")
+        return value
+
+
+class ClientCreate(_SsnMixin, RequestModel):
+    client_type: ClientType
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = None
+    address: Address | None = None
+    ssn: str | None = None
+    date_of_birth: date | None = None
+    status: ClientStatus | None = None
+    assigned_preparer_id: uuid.UUID | None = None
+
+
+class ClientUpdate(_SsnMixin, RequestModel):
+    client_type: ClientType | None = None
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = None
+    address: AddressPatch | None = None
+    ssn: str | None = None
+    date_of_birth: date | None = None
+    status: ClientStatus | None = None
+    assigned_preparer_id: uuid.UUID | None = None
+
+
+class ContactCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=200)
+    relationship: str | None = Field(None, max_length=50)
+    email: EmailStr | None = None
+    phone: str | None = None
+    is_primary: bool = False
+
+    @field_validator("phone")
+    @classmethod
+    def valid_phone(cls, value: str | None) -> str | None:
+        return _check_phone(value)
+
+
+class ContactUpdate(RequestModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    relationship: str | None = Field(None, max_length=50)
+    email: EmailStr | None = None
+    phone: str | None = None
+    is_primary: bool | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def valid_phone(cls, value: str | None) -> str | None:
+        return _check_phone(value)

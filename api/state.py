@@ -1,0 +1,71 @@
+"""Everything the API holds for its lifetime, built once from Settings in `create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client as TemporalClient
+
+from domain.auth.service import Authenticator
+from domain.auth.tokens import TokenSigner, load_or_create_private_key
+from domain.crypto import FieldCipher
+from domain.db import make_engine, make_sessionmaker
+from domain.idempotency.service import IdempotencyStore
+from integrations.mail import Mailer
+from integrations.storage import ObjectStore
+from settings import Settings
+from workflows.client import connect
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    cipher: FieldCipher
+    authenticator: Authenticator
+    idempotency: IdempotencyStore
+    mailer: Mailer
+    storage: ObjectStore
+    _temporal: TemporalClient | None = None
+    _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def temporal(self) -> TemporalClient:
+        """Connected on first use, so the API starts (and answers health checks) while Temporal is down."""
+        if self._temporal is None:
+            async with self._temporal_lock:
+                if self._temporal is None:
+                    self._temporal = await connect(self.settings.temporal_address, self.settings.temporal_namespace)
+        return self._temporal
+
+    def use_temporal_client(self, client: TemporalClient) -> None:
+        self._temporal = client
+
+
+def jwt_key_path(settings: Settings):
+    return settings.jwt_private_key_path or settings.data_dir / "jwt" / "private.pem"
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = make_engine(settings.database_url, settings.db_pool_size)
+    cipher = FieldCipher(settings.ssn_encryption_key)
+    signer = TokenSigner(load_or_create_private_key(jwt_key_path(settings), create=settings.is_development),
+                         settings.jwt_issuer, settings.jwt_audience)
+    sessionmaker = make_sessionmaker(engine)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        cipher=cipher,
+        authenticator=Authenticator(
+            signer=signer, cipher=cipher, access_minutes=settings.access_token_minutes,
+            client_access_minutes=settings.client_access_token_minutes, refresh_days=settings.refresh_token_days,
+            mfa_minutes=settings.mfa_token_minutes, magic_link_minutes=settings.magic_link_minutes),
+        idempotency=IdempotencyStore(sessionmaker, timedelta(hours=settings.idempotency_ttl_hours)),
+        mailer=Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from),
+        storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
+                            settings.aws_access_key_id, settings.aws_secret_access_key),
+    )

@@ -1,0 +1,182 @@
+"""Admin API (spec §14): users, configuration, audit log query and export, detailed health."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import text
+
+from api import envelope
+from api.deps import Ctx, State
+from api.schemas.admin import AuditExportRequest, ConfigUpdate, UserCreate, UserUpdate
+from api.schemas.base import patch_changes
+from api.v1.auth import send_link
+from api.v1.client import iso
+from activities.audit_export import AuditExportInput
+from domain import policy
+from domain.audit import service as audit
+from domain.audit.models import AuditEntry, AuditExport
+from domain.config.models import SystemConfig
+from domain.config.service import get_config, update_config
+from domain.errors import Conflict
+from domain.listing import parse_list_query
+from domain.user import service as users
+from domain.user.models import User
+from workflows import ids, queues
+from workflows.audit_export import AuditExportWorkflow
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def user_out(user: User) -> dict:
+    return {
+        "id": str(user.id), "email": user.email, "full_name": user.full_name, "role": user.role,
+        "ptin": user.ptin, "is_active": user.is_active, "mfa_enrolled": user.password_hash is not None,
+        "created_at": iso(user.created_at), "updated_at": iso(user.updated_at),
+    }
+
+
+def config_out(config: SystemConfig) -> dict:
+    return {"session_timeout_minutes": config.session_timeout_minutes, "mfa_required": config.mfa_required,
+            "failed_login_lockout_attempts": config.failed_login_lockout_attempts,
+            "updated_at": iso(config.updated_at)}
+
+
+def audit_out(entry: AuditEntry) -> dict:
+    return {
+        "id": entry.id, "occurred_at": iso(entry.occurred_at),
+        "user_id": str(entry.actor_id) if entry.actor_id else None, "actor_role": entry.actor_role,
+        "event_type": entry.action, "resource_type": entry.resource_type, "resource_id": entry.resource_id,
+        "client_id": str(entry.client_id) if entry.client_id else None, "correlation_id": entry.correlation_id,
+        "request_id": entry.request_id, "ip_address": str(entry.ip_address) if entry.ip_address else None,
+        "details": entry.details,
+    }
+
+
+def export_out(export: AuditExport) -> dict:
+    return {
+        "export_id": str(export.id), "status": export.status, "format": export.format,
+        "start_date": iso(export.start_date), "end_date": iso(export.end_date), "filters": export.filters,
+        "row_count": export.row_count, "size_bytes": export.size_bytes, "error": export.error,
+        "created_at": iso(export.created_at), "completed_at": iso(export.completed_at),
+        "download_url": f"/v1/admin/audit/exports/{export.id}/download" if export.status == "completed" else None,
+    }
+
+
+@router.get("/users", summary="List staff users")
+async def list_users(request: Request, ctx: Ctx):
+    query = parse_list_query(list(request.query_params.multi_items()), users.USER_LIST_SPEC)
+    return envelope.page(await users.list_users(ctx, query), query, user_out)
+
+
+@router.post("/users", status_code=201, summary="Create (invite) a staff user")
+async def create_user(body: UserCreate, ctx: Ctx, state: State, background: BackgroundTasks):
+    """The user receives an invitation by mail to set a password and enrol TOTP."""
+    policy.require(ctx.principal, "admin.users")
+    user, _ = await users.create_user(ctx.session, ctx.principal.firm_id, body.email, body.full_name, body.role,
+                                      state.cipher, ptin=body.ptin)
+    link = await state.authenticator.invite(ctx, user)
+    await ctx.audit("user.create", "user", user.id, details={"role": body.role})
+    # Background tasks run after the response, so after the request transaction has committed.
+    background.add_task(send_link, state, link)
+    return envelope.one(user_out(user))
+
+
+@router.get("/users/{user_id}", summary="Get a staff user")
+async def get_user(user_id: uuid.UUID, ctx: Ctx):
+    return envelope.one(user_out(await users.get_user(ctx, user_id)))
+
+
+@router.patch("/users/{user_id}", summary="Update a staff user")
+async def update_user(user_id: uuid.UUID, body: UserUpdate, ctx: Ctx):
+    changes = patch_changes(body, required=frozenset({"email", "full_name", "role"}))
+    return envelope.one(user_out(await users.update_user(ctx, user_id, changes)))
+
+
+@router.post("/users/{user_id}/deactivate", summary="Deactivate a staff user")
+async def deactivate_user(user_id: uuid.UUID, ctx: Ctx):
+    """Takes effect at once: every session of the user is revoked."""
+    return envelope.one(user_out(await users.deactivate_user(ctx, user_id)))
+
+
+@router.get("/config", summary="Get security configuration")
+async def read_config(ctx: Ctx):
+    return envelope.one(config_out(await get_config(ctx)))
+
+
+@router.patch("/config", summary="Update security configuration")
+async def change_config(body: ConfigUpdate, ctx: Ctx):
+    changes = patch_changes(body, required=frozenset(body.model_fields))
+    return envelope.one(config_out(await update_config(ctx, changes)))
+
+
+@router.get("/audit", summary="Query the audit log")
+async def query_audit(request: Request, ctx: Ctx):
+    """Filters: user_id, client_id, event_type, resource_type, start_date, end_date; newest first."""
+    query = parse_list_query(list(request.query_params.multi_items()), audit.AUDIT_LIST_SPEC)
+    return envelope.page(await audit.query_audit(ctx, query), query, audit_out)
+
+
+@router.post("/audit/export", status_code=202, summary="Export the audit log to S3")
+async def export_audit(body: AuditExportRequest, ctx: Ctx, state: State):
+    """Runs as a Temporal workflow; poll GET /v1/admin/audit/exports/{export_id}."""
+    filters = body.filters.model_dump(exclude_none=True)
+    export, rows = await audit.create_export(ctx, body.start_date, body.end_date, body.format, filters)
+    # The row must exist before the workflow's activity reads it: commit first, then start.
+    await ctx.session.commit()
+    client = await state.temporal()
+    await client.start_workflow(AuditExportWorkflow.run, AuditExportInput(export_id=export.id),
+                                id=ids.audit_export(export.id), task_queue=queues.ADMIN)
+    estimated = rows * audit.APPROX_BYTES_PER_ROW[body.format] / 1_000_000
+    return envelope.one({"export_id": str(export.id), "status": "processing",
+                         "estimated_size_mb": round(estimated, 2)})
+
+
+@router.get("/audit/exports/{export_id}", summary="Get an audit export's status")
+async def get_export(export_id: uuid.UUID, ctx: Ctx):
+    return envelope.one(export_out(await audit.get_export(ctx, export_id)))
+
+
+@router.get("/audit/exports/{export_id}/download", summary="Download a finished audit export")
+async def download_export(export_id: uuid.UUID, ctx: Ctx, state: State):
+    export = await audit.get_export(ctx, export_id)
+    if export.status != "completed":
+        raise Conflict(f"The export is {export.status}, not completed")
+    await ctx.audit("audit.export_download", "audit_export", export.id)
+    body, length, content_type = await asyncio.to_thread(state.storage.open_stream, export.s3_key)
+    return StreamingResponse(
+        body.iter_chunks(64 * 1024), media_type=content_type or "application/octet-stream",
+        headers={"Content-Length": str(length),
+                 "Content-Disposition": f'attachment; filename="audit-{export.id}.{export.format}"'})
+
+
+async def _probe(coro_factory) -> dict:
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(coro_factory(), timeout=3)
+    except Exception as exc:  # a probe reports any failure as the component's state
+        return {"status": "unhealthy", "error": type(exc).__name__}
+    return {"status": "healthy", "latency_ms": round((time.perf_counter() - start) * 1000, 1)}
+
+
+@router.get("/health/detailed", summary="Probe every component")
+async def detailed_health(ctx: Ctx, state: State):
+    """Really probes Postgres (SELECT 1), Temporal (gRPC health check) and S3 (HEAD bucket)."""
+    policy.require(ctx.principal, "admin.health")
+
+    async def database():
+        async with state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def temporal():
+        client = await state.temporal()
+        await client.service_client.check_health()
+
+    components = {"database": await _probe(database), "temporal": await _probe(temporal),
+                  "s3": await _probe(state.storage.probe)}
+    healthy = all(c["status"] == "healthy" for c in components.values())
+    return {"status": "healthy" if healthy else "degraded", "components": components}

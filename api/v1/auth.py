@@ -1,0 +1,108 @@
+"""Staff sign-in with MFA, token refresh, logout, JWKS, invitations (spec §2.2) and the portal (§2.3)."""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable, TypeVar
+
+from fastapi import APIRouter, BackgroundTasks, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import envelope
+from api.deps import CurrentPrincipal, Session, State
+from api.schemas.auth import (
+    AcceptInvitationRequest, LoginRequest, MagicLinkRequest, MfaVerifyRequest, RefreshRequest, VerifyLinkRequest,
+)
+from api.state import AppState
+from domain.auth import totp
+from domain.auth.service import MailedLink, token_response
+from domain.errors import DomainError
+
+router = APIRouter(tags=["auth"])
+T = TypeVar("T")
+
+
+async def _committing_failures(state: AppState, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in its own transaction that commits even when it answers an auth error: failed attempts
+    (lockout counting, refresh-token reuse revocation) must survive the error response they cause."""
+    async with state.sessionmaker() as session:
+        try:
+            result = await work(session)
+        except DomainError:
+            await session.commit()
+            raise
+        await session.commit()
+        return result
+
+
+@router.post("/auth/login", summary="Staff login (step one: password)")
+async def login(body: LoginRequest, state: State):
+    """Check the password; answer `mfa_required` with a short-lived mfa_token."""
+    return await _committing_failures(state, lambda s: state.authenticator.login(s, body.email, body.password))
+
+
+@router.post("/auth/mfa/verify", summary="Complete MFA with a TOTP code")
+async def verify_mfa(body: MfaVerifyRequest, state: State):
+    """Exchange the mfa_token and a TOTP code (each code works once) for access and refresh tokens."""
+    pair = await _committing_failures(state, lambda s: state.authenticator.verify_mfa(s, body.mfa_token, body.code))
+    return token_response(pair)
+
+
+@router.post("/auth/refresh", summary="Rotate the refresh token")
+async def refresh(body: RefreshRequest, state: State):
+    """A new access token and a new refresh token; reusing a rotated refresh token ends the session."""
+    pair = await _committing_failures(state, lambda s: state.authenticator.refresh(s, body.refresh_token))
+    return token_response(pair)
+
+
+@router.post("/auth/logout", status_code=204, summary="End the current session")
+async def logout(principal: CurrentPrincipal, session: Session, state: State):
+    """Every token of this sign-in stops working at once."""
+    await state.authenticator.logout(session, principal)
+    return Response(status_code=204)
+
+
+@router.get("/auth/jwks", summary="Public keys that verify access tokens")
+async def jwks(state: State):
+    """RS256 keys as a JWK Set, for services that verify our tokens themselves."""
+    return state.authenticator.signer.jwks()
+
+
+@router.post("/auth/invitations/accept", summary="Accept a staff invitation")
+async def accept_invitation(body: AcceptInvitationRequest, state: State):
+    """Set a password from the mailed invitation; answers the TOTP secret to enrol an authenticator app."""
+    user, secret = await _committing_failures(
+        state, lambda s: state.authenticator.accept_invitation(s, body.token, body.password))
+    return envelope.one({"id": str(user.id), "email": user.email, "totp_secret": secret,
+                         "otpauth_uri": totp.provisioning_uri(secret, user.email)})
+
+
+async def send_link(state: AppState, link: MailedLink) -> None:
+    """Mail a portal login link or a staff invitation. Runs after the response, so the answer's timing does
+    not tell whether the address is registered."""
+    if link.purpose == "portal_login":
+        url = f"{state.settings.portal_base_url}/login?token={link.token}"
+        subject = "Your Tax Practice sign-in link"
+        text = (f"Sign in to your client portal:\n\n{url}\n\nThe link works once and expires in "
+                f"{state.settings.magic_link_minutes} minutes. If you did not ask for it, ignore this message.\n\n"
+                f"Token: {link.token}\n")
+    else:
+        url = f"{state.settings.portal_base_url}/accept-invitation?token={link.token}"
+        subject = "You have been invited to Tax Practice"
+        text = (f"Set your password and enrol two-factor authentication:\n\n{url}\n\nToken: {link.token}\n")
+    await state.mailer.send(link.email, subject, text)
+
+
+@router.post("/portal/auth/magic-link", summary="Mail a client a sign-in link")
+async def request_magic_link(body: MagicLinkRequest, state: State, background: BackgroundTasks):
+    """Always the same answer, whether or not the address belongs to a client."""
+    links = await _committing_failures(state, lambda s: state.authenticator.request_magic_links(s, body.email))
+    for link in links:
+        background.add_task(send_link, state, link)
+    return {"message": "If this email is registered, a login link has been sent."}
+
+
+@router.post("/portal/auth/verify-link", summary="Exchange a magic link for a client token")
+async def verify_link(body: VerifyLinkRequest, state: State):
+    """A client access token scoped to the clients the link's address belongs to."""
+    pair = await _committing_failures(state, lambda s: state.authenticator.verify_magic_link(s, body.token))
+    return token_response(pair)

@@ -1,0 +1,114 @@
+"""`taxpractice` — operator commands. `taxpractice users create --email E --role admin --password P --json`.
+
+Without DATABASE_URL it reaches the embedded Postgres that `make run` keeps under .data/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+
+from domain.auth import totp
+from domain.crypto import FieldCipher
+from domain.db import make_engine, make_sessionmaker
+from domain.errors import DomainError
+from domain.firm.models import DEFAULT_FIRM_ID, Firm
+from domain.user.service import create_user
+from settings import Settings, get_settings
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from devstack.postgres import start_postgres
+
+    return start_postgres(settings.data_dir / "postgres").url
+
+
+async def _create_user(args: argparse.Namespace, settings: Settings) -> dict:
+    engine = make_engine(database_url(settings), pool_size=1)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            firm_id = uuid.UUID(args.firm_id) if args.firm_id else DEFAULT_FIRM_ID
+            if await session.get(Firm, firm_id) is None:
+                raise SystemExit(f"no firm with id {firm_id}")
+            user, secret = await create_user(
+                session, firm_id, args.email, args.full_name or args.email.split("@")[0], args.role,
+                FieldCipher(settings.ssn_encryption_key), ptin=args.ptin, password=args.password)
+            return {"id": str(user.id), "email": user.email, "role": user.role, "totp_secret": secret,
+                    "otpauth_uri": totp.provisioning_uri(secret, user.email)}
+    finally:
+        await engine.dispose()
+
+
+async def _create_firm(args: argparse.Namespace, settings: Settings) -> dict:
+    engine = make_engine(database_url(settings), pool_size=1)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            firm = Firm(id=uuid.uuid4(), name=args.name)
+            session.add(firm)
+        return {"id": str(firm.id), "name": firm.name}
+    finally:
+        await engine.dispose()
+
+
+def _migrate(settings: Settings) -> dict:
+    from migrations.runner import upgrade_to_head
+
+    upgrade_to_head(database_url(settings))
+    return {"migrated": True}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="taxpractice", description="Tax Practice operator commands")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    users = commands.add_parser("users", help="staff users").add_subparsers(dest="action", required=True)
+    create = users.add_parser("create", help="create a staff user with a password and a TOTP secret")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, choices=["admin", "ea_cpa", "reviewer", "preparer"])
+    create.add_argument("--password", required=True)
+    create.add_argument("--full-name")
+    create.add_argument("--ptin")
+    create.add_argument("--firm-id", help="default: the firm created by the first migration")
+    create.add_argument("--json", action="store_true", help="print JSON")
+
+    firms = commands.add_parser("firms", help="firms (tenants)").add_subparsers(dest="action", required=True)
+    firm_create = firms.add_parser("create", help="create a firm")
+    firm_create.add_argument("--name", required=True)
+    firm_create.add_argument("--json", action="store_true")
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--json", action="store_true")
+    return root
+
+
+def run(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    settings = get_settings()
+    try:
+        if args.command == "users":
+            result = asyncio.run(_create_user(args, settings))
+        elif args.command == "firms":
+            result = asyncio.run(_create_firm(args, settings))
+        else:
+            result = _migrate(settings)
+    except DomainError as err:
+        print(f"error: {err.detail}" + "".join(f"\n  {e.field}: {e.message}" for e in err.errors), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def main() -> None:
+    status = run(sys.argv[1:])
+    sys.stdout.flush()
+    os._exit(status)

@@ -1,0 +1,95 @@
+"""RS256 JWTs: access tokens (spec §2.1 claims plus `sid` and `firm_id`) and short-lived MFA tokens.
+
+The algorithm is pinned on decode, so `alg=none` and HS256-with-the-public-key forgeries are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from domain.errors import Unauthorized
+
+ALGORITHM = "RS256"
+ACCESS = "access"
+MFA = "mfa"
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def load_or_create_private_key(path: Path, create: bool) -> rsa.RSAPrivateKey:
+    """Production mounts the key; development generates one once under .data/ so tokens survive restarts."""
+    if not path.exists():
+        if not create:
+            raise RuntimeError(f"JWT private key not found at {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
+        return key
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+@dataclass
+class TokenSigner:
+    private_key: rsa.RSAPrivateKey
+    issuer: str
+    audience: str
+
+    def __post_init__(self) -> None:
+        self.public_key = self.private_key.public_key()
+        numbers = self.public_key.public_numbers()
+        self.jwk = {"kty": "RSA", "alg": ALGORITHM, "use": "sig", "n": _b64url_uint(numbers.n),
+                    "e": _b64url_uint(numbers.e)}
+        # RFC 7638 thumbprint as the key id, so a rotated key gets a new kid by itself.
+        canonical = json.dumps({k: self.jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
+        self.jwk["kid"] = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+    def jwks(self) -> dict:
+        return {"keys": [self.jwk]}
+
+    def issue(self, claims: dict, token_type: str, lifetime: timedelta) -> str:
+        now = datetime.now(timezone.utc)
+        payload = {
+            **claims,
+            "typ": token_type,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": int(now.timestamp()),
+            "exp": int((now + lifetime).timestamp()),
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(payload, self.private_key, algorithm=ALGORITHM, headers={"kid": self.jwk["kid"]})
+
+    def verify(self, token: str, token_type: str) -> dict:
+        try:
+            claims = jwt.decode(
+                token,
+                self.public_key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "jti", "typ"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("Token has expired") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("Invalid token") from None
+        if claims.get("typ") != token_type:
+            raise Unauthorized("Invalid token")
+        return claims

@@ -1,0 +1,226 @@
+"""Lists for every resource (spec §3.5–3.6): filters, sort, sparse fields and keyset pagination.
+
+Keyset, not OFFSET: a page is `WHERE (sort_col, id) > (last_value, last_id) ORDER BY sort_col, id LIMIT n+1`,
+which an index on (firm_id, sort_col, id) answers in the same time on page 1 and page 40,000. The total
+count is computed once, on the first page, and carried in the cursor: counting a million rows on every
+page would cost more than the page itself. The count is therefore as of the first page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.errors import FieldError, ValidationFailed
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+OPERATORS = ("eq", "gte", "lte", "in")
+CONTROL_PARAMS = frozenset({"limit", "cursor", "sort", "fields"})
+
+
+def _parse_uuid(raw: str) -> uuid.UUID:
+    return uuid.UUID(raw)
+
+
+def _parse_datetime(raw: str) -> datetime:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+def _parse_bool(raw: str) -> bool:
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise ValueError(raw)
+
+
+PARSERS: dict[type, Callable[[str], Any]] = {
+    str: str, int: int, uuid.UUID: _parse_uuid, datetime: _parse_datetime, date: date.fromisoformat,
+    Decimal: Decimal, bool: _parse_bool,
+}
+
+
+@dataclass(frozen=True)
+class Filterable:
+    column: Any
+    type: type = str
+    operators: tuple[str, ...] = ("eq", "in")
+    # Allowed values for enum-like fields: anything else is a 400, not an empty list.
+    choices: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What a resource's list accepts: filterable fields, sortable (non-null) columns, output fields."""
+
+    filters: dict[str, Filterable]
+    sortable: dict[str, Any]
+    id_column: Any
+    default_sort: str
+    output_fields: frozenset[str]
+    extra_params: frozenset[str] = frozenset()  # resource-specific parameters such as `search`
+
+
+@dataclass
+class ListQuery:
+    conditions: list = field(default_factory=list)
+    sort_field: str = ""
+    descending: bool = False
+    limit: int = DEFAULT_LIMIT
+    cursor: dict | None = None
+    fields: frozenset[str] | None = None
+    extras: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+    has_more: bool
+    total_count: int
+
+
+def _bad(field_name: str, code: str, message: str) -> ValidationFailed:
+    return ValidationFailed("One or more query parameters failed validation", [FieldError(field_name, code, message)])
+
+
+def _convert(name: str, spec: Filterable, raw: str) -> Any:
+    if spec.choices is not None and raw not in spec.choices:
+        raise _bad(name, "invalid_choice", f"{name} must be one of: {', '.join(sorted(spec.choices))}")
+    try:
+        return PARSERS[spec.type](raw)
+    except (ValueError, TypeError, InvalidOperation):
+        raise _bad(name, "invalid_format", f"{name} is not a valid {spec.type.__name__}") from None
+
+
+def parse_list_query(params: list[tuple[str, str]], spec: ListSpec) -> ListQuery:
+    """Turn raw query parameters into a validated ListQuery; anything unknown or malformed is a 400."""
+    query = ListQuery(sort_field=spec.default_sort.lstrip("-"), descending=spec.default_sort.startswith("-"))
+    seen: set[str] = set()
+    for name, raw in params:
+        if name in seen and not name.endswith("__in"):
+            raise _bad(name, "duplicate", f"{name} was given more than once")
+        seen.add(name)
+        if name == "limit":
+            if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+                raise _bad("limit", "out_of_range", f"limit must be an integer from 1 to {MAX_LIMIT}")
+            query.limit = int(raw)
+        elif name == "cursor":
+            query.cursor = _decode_cursor(raw)
+        elif name == "sort":
+            field_name = raw.lstrip("-")
+            if field_name not in spec.sortable:
+                raise _bad("sort", "invalid_field", f"sort must be one of: {', '.join(sorted(spec.sortable))}")
+            query.sort_field, query.descending = field_name, raw.startswith("-")
+        elif name == "fields":
+            requested = frozenset(f.strip() for f in raw.split(",") if f.strip())
+            unknown = requested - spec.output_fields
+            if not requested or unknown:
+                raise _bad("fields", "invalid_field", f"unknown fields: {', '.join(sorted(unknown)) or '(none)'}")
+            query.fields = requested | {"id"}
+        elif name in spec.extra_params:
+            query.extras[name] = raw
+        else:
+            base, _, op = name.partition("__")
+            op = op or "eq"
+            filt = spec.filters.get(base)
+            if filt is None or op not in filt.operators:
+                raise _bad(name, "unknown_parameter", f"{name} is not a supported query parameter")
+            if op == "in":
+                values = [_convert(base, filt, v) for v in raw.split(",") if v != ""]
+                if not values:
+                    raise _bad(name, "invalid_format", f"{name} needs at least one value")
+                query.conditions.append(filt.column.in_(values))
+            else:
+                value = _convert(base, filt, raw)
+                query.conditions.append(
+                    {"eq": filt.column == value, "gte": filt.column >= value, "lte": filt.column <= value}[op]
+                )
+    if query.cursor is not None and query.cursor.get("s") != ("-" if query.descending else "") + query.sort_field:
+        raise _bad("cursor", "invalid_cursor", "cursor does not belong to this sort order")
+    return query
+
+
+def _encode_cursor(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+def _decode_cursor(raw: str) -> dict:
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not (isinstance(data, dict) and {"s", "v", "id", "t"} <= data.keys() and isinstance(data["t"], int)):
+            raise ValueError
+        return data
+    except (ValueError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError, TypeError):
+        raise _bad("cursor", "invalid_cursor", "cursor is not a cursor this API issued") from None
+
+
+def _cursor_value(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    return value
+
+
+def _restore_value(column: Any, raw: Any) -> Any:
+    python_type = column.type.python_type
+    try:
+        if python_type is datetime:
+            return datetime.fromisoformat(raw)
+        if python_type is date:
+            return date.fromisoformat(raw)
+        if python_type in (uuid.UUID, Decimal):
+            return python_type(raw)
+        return python_type(raw)
+    except (ValueError, TypeError, InvalidOperation):
+        raise _bad("cursor", "invalid_cursor", "cursor is not a cursor this API issued") from None
+
+
+async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: ListSpec,
+                   sort_value: Callable[[Any], Any] | None = None) -> Page:
+    """Run `stmt` (already scoped to what the caller may see) as one keyset page.
+
+    `stmt` selects ORM entities whose attribute names match the ListSpec's sortable keys.
+    """
+    sort_col = spec.sortable[query.sort_field]
+    id_col = spec.id_column
+    stmt = stmt.where(*query.conditions)
+
+    if query.cursor is None:
+        total = (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
+    else:
+        total = query.cursor["t"]
+        last_value = _restore_value(sort_col, query.cursor["v"])
+        last_id = _restore_value(id_col, query.cursor["id"])
+        if query.descending:
+            stmt = stmt.where(tuple_(sort_col, id_col) < tuple_(last_value, last_id))
+        else:
+            stmt = stmt.where(tuple_(sort_col, id_col) > tuple_(last_value, last_id))
+
+    order = (sort_col.desc(), id_col.desc()) if query.descending else (sort_col.asc(), id_col.asc())
+    rows = (await session.execute(stmt.order_by(*order).limit(query.limit + 1))).scalars().all()
+    has_more = len(rows) > query.limit
+    items = list(rows[: query.limit])
+    next_cursor = None
+    if has_more:
+        last = items[-1]
+        value = sort_value(last) if sort_value else getattr(last, query.sort_field)
+        next_cursor = _encode_cursor({
+            "s": ("-" if query.descending else "") + query.sort_field,
+            "v": _cursor_value(value),
+            "id": _cursor_value(last.id),
+            "t": total,
+        })
+    return Page(items=items, next_cursor=next_cursor, has_more=has_more, total_count=total)

@@ -1,0 +1,10 @@
+"""Imports every model module so Base.metadata is complete (for Alembic and for tests)."""
+
+from domain.audit.models import AuditEntry, AuditExport  # noqa: F401
+from domain.auth.models import AuthSession, OneTimeToken, RefreshToken  # noqa: F401
+from domain.client.models import Client, ClientContact  # noqa: F401
+from domain.config.models import SystemConfig  # noqa: F401
+from domain.firm.models import Firm  # noqa: F401
+from domain.idempotency.models import IdempotencyRecord  # noqa: F401
+from domain.numbering import NumberCounter  # noqa: F401
+from domain.user.models import User  # noqa: F401

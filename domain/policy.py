@@ -1,0 +1,78 @@
+"""The one authorization policy every endpoint uses.
+
+Two questions, asked in this order:
+1. May this role perform the action at all? No → 403 (the caller learns nothing about any object).
+2. May this principal see this object? No → 404, the same answer as for an object that does not exist, so
+   another firm's or another client's records cannot be probed.
+Admin, EA/CPA and reviewers see every client of their firm; preparers see the clients assigned to them;
+a portal client sees only the clients its magic link resolved to.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, true
+
+from domain.errors import Forbidden, NotFound
+from domain.principal import Principal
+from domain.roles import Role
+
+_STAFF = frozenset({Role.ADMIN, Role.EA_CPA, Role.REVIEWER, Role.PREPARER})
+_SENIOR = frozenset({Role.ADMIN, Role.EA_CPA, Role.REVIEWER})
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "client.list": _STAFF,
+    "client.read": _STAFF | {Role.CLIENT},
+    "client.create": _STAFF,
+    "client.update": _STAFF,
+    "client.assign_preparer": _SENIOR,
+    "client.delete": frozenset({Role.ADMIN}),
+    "contact.list": _STAFF | {Role.CLIENT},
+    "contact.write": _STAFF,
+    "admin.users": frozenset({Role.ADMIN}),
+    "admin.config": frozenset({Role.ADMIN}),
+    "admin.audit": frozenset({Role.ADMIN}),
+    "admin.health": frozenset({Role.ADMIN}),
+}
+
+
+def allowed_roles(action: str) -> frozenset[Role]:
+    return PERMISSIONS[action]
+
+
+def require(principal: Principal, action: str) -> None:
+    if principal.role not in PERMISSIONS[action]:
+        raise Forbidden(f"The {principal.role.value} role may not perform {action}")
+
+
+def can_see_client(principal: Principal, firm_id: uuid.UUID, client_id: uuid.UUID,
+                   assigned_preparer_id: uuid.UUID | None) -> bool:
+    if firm_id != principal.firm_id:
+        return False
+    if principal.sees_all_clients:
+        return True
+    if principal.role == Role.PREPARER:
+        return assigned_preparer_id == principal.subject_id
+    if principal.role == Role.CLIENT:
+        return client_id in principal.client_ids
+    return False
+
+
+def ensure_client_visible(principal: Principal, client: Any, resource: str = "Client") -> None:
+    """Raise 404 unless the principal may see `client` (anything with id, firm_id, assigned_preparer_id)."""
+    if not can_see_client(principal, client.firm_id, client.id, client.assigned_preparer_id):
+        raise NotFound(resource)
+
+
+def client_visibility(principal: Principal, firm_col, client_id_col, preparer_col) -> ColumnElement[bool]:
+    """The same rule as `can_see_client`, as a SQL condition for list queries."""
+    in_firm = firm_col == principal.firm_id
+    if principal.sees_all_clients:
+        return in_firm & true()
+    if principal.role == Role.PREPARER:
+        return in_firm & (preparer_col == principal.subject_id)
+    if principal.role == Role.CLIENT:
+        return in_firm & client_id_col.in_(list(principal.client_ids))
+    return false()

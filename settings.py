@@ -1,0 +1,113 @@
+"""All configuration, read once from the environment (one pydantic-settings class).
+
+Development defaults let `make run` work on a fresh machine; outside development the secrets must be set,
+and start-up refuses the development values (see `Settings.refuse_development_secrets`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+# Development-only secrets. Anything left at one of these values outside APP_ENV=development is refused.
+DEV_SSN_ENCRYPTION_KEY = "ZGV2LW9ubHktc3NuLWtleS1kby1ub3QtdXNlLXByb2Q="  # base64 of 32 bytes
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_development_only"
+DEV_SERVICE_TOKEN = "development-service-token"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    app_env: str = Field("development", description="development | test | production")
+    version: str = "1.0.0"
+    data_dir: Path = Field(PROJECT_ROOT / ".data", description="where embedded parts keep their state")
+
+    # Postgres
+    database_url: str = Field("", description="postgresql+psycopg://… ; empty means the embedded pgserver")
+    db_pool_size: int = 10
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    # S3
+    s3_endpoint_url: str | None = Field(None, description="unset means AWS S3")
+    s3_bucket: str = "taxpractice-documents"
+    s3_region: str = "us-east-1"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+
+    # Mail (SMTP). The dev stack points this at the local mail capture.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    mail_from: str = "Tax Practice <no-reply@taxpractice.local>"
+    mail_capture_url: str | None = Field(None, description="HTTP read API of the development mail capture")
+
+    # API
+    api_base_url: str = "http://127.0.0.1:8000"
+    portal_base_url: str = "http://127.0.0.1:8000/portal"
+    max_request_body_bytes: int = 1_048_576  # JSON bodies; uploads have their own cap
+    cors_origins: list[str] = []
+
+    # Auth
+    jwt_private_key_path: Path | None = Field(None, description="RS256 private key (PEM); generated in dev")
+    jwt_issuer: str = "taxpractice"
+    jwt_audience: str = "taxpractice-api"
+    access_token_minutes: int = 30
+    client_access_token_minutes: int = 60
+    refresh_token_days: int = 14
+    mfa_token_minutes: int = 5
+    magic_link_minutes: int = 15
+    ssn_encryption_key: str = DEV_SSN_ENCRYPTION_KEY
+    service_token: str = Field(DEV_SERVICE_TOKEN, description="bearer for internal system transitions")
+
+    # Rate limits (spec §3.7): requests per window.
+    rate_limit_standard: int = 1000
+    rate_limit_standard_window_s: int = 300
+    rate_limit_auth: int = 10
+    rate_limit_auth_window_s: int = 60
+    rate_limit_upload: int = 100
+    rate_limit_upload_window_s: int = 300
+    rate_limit_webhook: int = 500
+    rate_limit_webhook_window_s: int = 60
+
+    idempotency_ttl_hours: int = 24
+
+    # Stripe (the payments sandbox in development)
+    stripe_api_key: str = "sk_test_development"
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
+
+    @property
+    def is_development(self) -> bool:
+        return self.app_env in ("development", "test")
+
+    @model_validator(mode="after")
+    def refuse_development_secrets(self) -> "Settings":
+        if self.is_development:
+            return self
+        problems = []
+        if self.ssn_encryption_key == DEV_SSN_ENCRYPTION_KEY:
+            problems.append("SSN_ENCRYPTION_KEY")
+        if self.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET:
+            problems.append("STRIPE_WEBHOOK_SECRET")
+        if self.service_token == DEV_SERVICE_TOKEN:
+            problems.append("SERVICE_TOKEN")
+        if self.jwt_private_key_path is None:
+            problems.append("JWT_PRIVATE_KEY_PATH")
+        if not self.database_url:
+            problems.append("DATABASE_URL")
+        if problems:
+            raise ValueError(f"APP_ENV={self.app_env} needs real values for: {', '.join(problems)}")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,57 @@
+"""The whole suite runs against real parts: the embedded stack (Postgres, Temporal dev server, SeaweedFS,
+mail capture) started once per run in a temporary directory on free ports, the API app in process through
+httpx, and real Temporal workers for every queue. Tests isolate by creating their own firm."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support import TaxPracticeHarness, make_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    from devstack.stack import EmbeddedStack
+
+    with EmbeddedStack(tmp_path_factory.mktemp("stack"), fixed_ports=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def settings(stack, tmp_path_factory):
+    return make_settings(stack.env, tmp_path_factory.mktemp("app"))
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def tp(settings):
+    """The harness: app, HTTP client, Temporal client, running workers, and helpers to make firms and users."""
+    harness = await TaxPracticeHarness.start(settings)
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+# The temporalio runtime can abort the interpreter at exit after a successful run (sdk-python issue 300,
+# TEMPORAL-NOTES.md): keep pytest's own exit status by leaving with os._exit once pytest is done.
+_exit_status = {"code": 0}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _exit_status["code"] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status["code"])

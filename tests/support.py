@@ -1,0 +1,139 @@
+"""Test harness helpers: build the app on the embedded stack and act as firms, staff and clients."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pyotp
+
+from api.app import create_app
+from api.state import AppState, build_state
+from domain.config.service import load_config
+from domain.firm.models import Firm
+from domain.user.models import User
+from domain.user.service import create_user
+from settings import Settings
+from worker import WorkerDependencies, build_workers
+from workflows import queues
+from workflows.client import connect
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:
+    values = {key.lower(): value for key, value in env.items()}
+    values.update(app_env="test", data_dir=data_dir, rate_limit_auth=100_000, rate_limit_standard=1_000_000,
+                  rate_limit_upload=100_000, rate_limit_webhook=100_000)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class StaffUser:
+    id: uuid.UUID
+    email: str
+    role: str
+    firm_id: uuid.UUID
+    totp_secret: str
+    password: str = PASSWORD
+    _last_step: int = -1
+
+    def next_code(self) -> str:
+        """A TOTP code for a time step not used yet (a code works once, so logins in one 30 s step need the
+        next step's code, which the server accepts for clock drift)."""
+        totp = pyotp.TOTP(self.totp_secret)
+        step = max(int(time.time() // 30), self._last_step + 1)
+        self._last_step = step
+        return totp.generate_otp(step)
+
+
+@dataclass
+class TaxPracticeHarness:
+    settings: Settings
+    state: AppState
+    http: httpx.AsyncClient
+    temporal: object
+    workers: list = field(default_factory=list)
+    _worker_tasks: list = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, settings: Settings) -> "TaxPracticeHarness":
+        state = build_state(settings)
+        app = create_app(settings, state)
+        temporal = await connect(settings.temporal_address, settings.temporal_namespace)
+        state.use_temporal_client(temporal)
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        harness = cls(settings=settings, state=state, http=http, temporal=temporal)
+        harness.workers = build_workers(temporal, WorkerDependencies.from_settings(settings), list(queues.ALL))
+        harness._worker_tasks = [asyncio.create_task(w.run()) for w in harness.workers]
+        return harness
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        await asyncio.gather(*(w.shutdown() for w in self.workers), return_exceptions=True)
+        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        await self.state.engine.dispose()
+
+    # ---- data ---------------------------------------------------------------------------------------------
+
+    async def new_firm(self, name: str = "Test firm") -> uuid.UUID:
+        async with self.state.sessionmaker.begin() as session:
+            firm = Firm(id=uuid.uuid4(), name=name)
+            session.add(firm)
+            await session.flush()
+            await load_config(session, firm.id)
+        return firm.id
+
+    async def new_user(self, firm_id: uuid.UUID, role: str, password: str = PASSWORD) -> StaffUser:
+        email = f"{role}-{uuid.uuid4().hex[:10]}@firm.example.com"
+        async with self.state.sessionmaker.begin() as session:
+            user, secret = await create_user(session, firm_id, email, f"Test {role}", role, self.state.cipher,
+                                             password=password)
+        return StaffUser(id=user.id, email=email, role=role, firm_id=firm_id, totp_secret=secret, password=password)
+
+    async def login(self, user: StaffUser) -> dict:
+        """The full sign-in through the API: password, then TOTP. Returns the token response."""
+        first = await self.http.post("/v1/auth/login", json={"email": user.email, "password": user.password})
+        assert first.status_code == 200, first.text
+        second = await self.http.post("/v1/auth/mfa/verify",
+                                      json={"mfa_token": first.json()["mfa_token"], "code": user.next_code()})
+        assert second.status_code == 200, second.text
+        return second.json()
+
+    async def headers_for(self, user: StaffUser) -> dict:
+        """Bearer headers for a staff user, through a real session (without the HTTP sign-in round trips)."""
+        async with self.state.sessionmaker.begin() as session:
+            row = await session.get(User, user.id)
+            pair = await self.state.authenticator.open_session(session, row, await load_config(session, row.firm_id))
+        return {"Authorization": f"Bearer {pair.access_token}"}
+
+    async def staff(self, firm_id: uuid.UUID, role: str) -> tuple[StaffUser, dict]:
+        user = await self.new_user(firm_id, role)
+        return user, await self.headers_for(user)
+
+    async def new_client(self, headers: dict, **fields) -> dict:
+        body = {"client_type": "individual", "name": f"Client {uuid.uuid4().hex[:6]}",
+                "email": f"client-{uuid.uuid4().hex[:8]}@example.com", **fields}
+        response = await self.http.post("/v1/clients", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return response.json()["data"]
+
+    async def mail_to(self, address: str) -> list[dict]:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{self.settings.mail_capture_url}/messages", params={"to": address})
+            response.raise_for_status()
+            return response.json()
+
+    async def wait_for_mail(self, address: str, timeout_s: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            messages = await self.mail_to(address)
+            if messages:
+                return messages[-1]
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no mail to {address} within {timeout_s} s")

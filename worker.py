@@ -1,0 +1,91 @@
+"""Temporal workers: `python worker.py [--queue NAME …]` (default: every queue).
+
+Each queue gets its own Worker, so production runs one process per queue and scales each on its own
+(see docker-compose.yml). Activities receive their dependencies here, built once from Settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.audit_export import AuditExportActivities
+from domain.db import make_engine, make_sessionmaker
+from integrations.mail import Mailer
+from integrations.storage import ObjectStore
+from settings import Settings, get_settings
+from workflows import queues
+from workflows.audit_export import AuditExportWorkflow
+from workflows.client import connect
+
+
+@dataclass
+class WorkerDependencies:
+    settings: Settings
+    sessionmaker: object
+    storage: ObjectStore
+    mailer: Mailer
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WorkerDependencies":
+        return cls(
+            settings=settings,
+            sessionmaker=make_sessionmaker(make_engine(settings.database_url, settings.db_pool_size)),
+            storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
+                                settings.aws_access_key_id, settings.aws_secret_access_key),
+            mailer=Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from),
+        )
+
+
+def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
+    """What runs on each task queue: its workflows and its activities (bound to their dependencies)."""
+    audit_export = AuditExportActivities(deps.sessionmaker, deps.storage)
+    return {
+        queues.ADMIN: ([AuditExportWorkflow], [audit_export.write_export, audit_export.mark_failed]),
+    }
+
+
+def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) -> list[Worker]:
+    contents = queue_contents(deps)
+    return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1])
+            for name in names]
+
+
+async def run(names: list[str]) -> None:
+    settings = get_settings()
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    workers = build_workers(client, WorkerDependencies.from_settings(settings), names)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    logging.info("workers polling %s on %s", ", ".join(names), settings.temporal_address)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    await stop.wait()
+    await asyncio.gather(*(w.shutdown() for w in workers))
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queue", action="append", choices=queues.ALL,
+                        help="task queue to poll (repeatable; default: all)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run(args.queue or list(queues.ALL)))
+    # The temporalio runtime can abort at interpreter exit after a clean shutdown (sdk-python issue 300).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

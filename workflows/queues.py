@@ -1,0 +1,5 @@
+"""Task queue names, one per kind of work, so workers scale per queue (`python worker.py --queue NAME`)."""
+
+ADMIN = "admin"  # audit exports and other operator work
+
+ALL = [ADMIN]
