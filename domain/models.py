@@ -8,3 +8,4 @@ from domain.firm.models import Firm  # noqa: F401
 from domain.idempotency.models import IdempotencyRecord  # noqa: F401
 from domain.numbering import NumberCounter  # noqa: F401
 from domain.user.models import User  # noqa: F401
+from domain.tax_return.models import TaxReturn  # noqa: F401
