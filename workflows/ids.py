@@ -6,3 +6,7 @@ import uuid
 
 def audit_export(export_id: uuid.UUID) -> str:
     return f"audit-export:{export_id}"
+
+
+def tax_return(return_id: uuid.UUID) -> str:
+    return f"tax-return:{return_id}"
