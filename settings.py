@@ -79,6 +79,12 @@ class Settings(BaseSettings):
 
     idempotency_ttl_hours: int = 24
 
+    # Return analysis (spec §5.8): "offline" (deterministic, no network) or "bedrock" (AWS Bedrock Converse).
+    ai_analyzer: str = Field("offline", pattern="^(offline|bedrock)$")
+    bedrock_model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    bedrock_region: str = "us-east-1"
+    bedrock_endpoint_url: str | None = None
+
     # Stripe (the payments sandbox in development)
     stripe_api_key: str = "sk_test_development"
     stripe_api_base: str | None = None

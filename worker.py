@@ -18,12 +18,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit_export import AuditExportActivities
+from activities.tax_return import TaxReturnActivities
 from domain.db import make_engine, make_sessionmaker
+from domain.tax_return.analysis import Analyzer, OfflineAnalyzer
+from integrations.bedrock import BedrockAnalyzer
 from integrations.mail import Mailer
 from integrations.storage import ObjectStore
 from settings import Settings, get_settings
 from workflows import queues
 from workflows.audit_export import AuditExportWorkflow
+from workflows.tax_return import TaxReturnWorkflow
 from workflows.client import connect
 
 
@@ -45,11 +49,24 @@ class WorkerDependencies:
         )
 
 
+def build_analyzer(settings: Settings) -> Analyzer:
+    if settings.ai_analyzer == "bedrock":
+        return BedrockAnalyzer.from_settings(settings.bedrock_model_id, settings.bedrock_region,
+                                             settings.bedrock_endpoint_url)
+    return OfflineAnalyzer()
+
+
+def tax_return_activities(deps: WorkerDependencies) -> list:
+    acts = TaxReturnActivities(deps.sessionmaker, deps.mailer, build_analyzer(deps.settings))
+    return [acts.record_transition, acts.mark_stuck, acts.send_reminder, acts.analyze, acts.fail_analysis]
+
+
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
     """What runs on each task queue: its workflows and its activities (bound to their dependencies)."""
     audit_export = AuditExportActivities(deps.sessionmaker, deps.storage)
     return {
         queues.ADMIN: ([AuditExportWorkflow], [audit_export.write_export, audit_export.mark_failed]),
+        queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
     }
 
 

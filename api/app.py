@@ -12,10 +12,11 @@ from api.middleware import (
 )
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
-from api.v1 import admin, auth, client, health
+from api.v1 import admin, auth, client, health, message, question, tax_return
 from settings import Settings, get_settings
 
-ROUTERS = [health.router, auth.router, client.router, admin.router]
+ROUTERS = [health.router, auth.router, client.router, admin.router, tax_return.router, question.router,
+           message.router]
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter:

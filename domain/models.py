@@ -9,3 +9,6 @@ from domain.idempotency.models import IdempotencyRecord  # noqa: F401
 from domain.numbering import NumberCounter  # noqa: F401
 from domain.user.models import User  # noqa: F401
 from domain.tax_return.models import TaxReturn  # noqa: F401
+from domain.tax_return.models import AiAnalysis, PreparerNote, ReturnReminder, WorkflowHistory  # noqa: F401
+from domain.question.models import Question  # noqa: F401
+from domain.message.models import Message  # noqa: F401

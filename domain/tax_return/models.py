@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,6 +18,10 @@ class TaxReturn(Base):
         Index("ix_tax_returns_client", "client_id", "tax_year"),
         Index("ix_tax_returns_firm_status", "firm_id", "status"),
         Index("ix_tax_returns_firm_preparer", "firm_id", "assigned_preparer_id"),
+        # One live return per client, year and type: a retried create is a 409, not a second return.
+        Index("uq_tax_returns_client_year_type", "client_id", "tax_year", "return_type", unique=True,
+              postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_tax_returns_firm_stuck", "firm_id", "stuck_since", postgresql_where=text("stuck_since IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -43,3 +47,76 @@ class TaxReturn(Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WorkflowHistory(Base):
+    """One row per applied transition. The id is the transition id TaxReturnWorkflow generates, so the
+    activity that writes it can be retried (worker killed mid-write) without a second row."""
+
+    __tablename__ = "workflow_history"
+    __table_args__ = (Index("ix_workflow_history_return_time", "return_id", "transitioned_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    firm_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("firms.id"), nullable=False)
+    return_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tax_returns.id"), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    from_status: Mapped[str] = mapped_column(String(30), nullable=False)
+    to_status: Mapped[str] = mapped_column(String(30), nullable=False)
+    transitioned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    transitioned_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_role: Mapped[str] = mapped_column(String(20), nullable=False)
+    source: Mapped[str] = mapped_column(String(40), nullable=False)  # api, or the capability that signalled
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class PreparerNote(Base):
+    """Appendix B: staff notes on a return, optionally about one document. Never shown to clients."""
+
+    __tablename__ = "preparer_notes"
+    __table_args__ = (Index("ix_preparer_notes_return", "return_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    return_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tax_returns.id"), nullable=False)
+    # No foreign key: documents are another capability's table; the id is checked there when it exists.
+    document_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    note_text: Mapped[str] = mapped_column(Text, nullable=False)
+    author_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id"), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReturnReminder(Base):
+    """A deadline reminder that was sent: the unique key makes the sending activity idempotent, and a moved
+    deadline (extension) gets its own reminders."""
+
+    __tablename__ = "tax_return_reminders"
+    __table_args__ = (UniqueConstraint("return_id", "deadline", "days_before", name="uq_tax_return_reminders_key"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    return_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tax_returns.id"), nullable=False)
+    deadline: Mapped[date] = mapped_column(Date, nullable=False)
+    days_before: Mapped[int] = mapped_column(Integer, nullable=False)
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    sent_at: Mapped[datetime] = created_at_column()
+
+
+class AiAnalysis(Base):
+    """One analysis of a return (spec §5.8–5.9), run as work of the return's workflow."""
+
+    __tablename__ = "ai_analyses"
+    __table_args__ = (Index("ix_ai_analyses_return", "return_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    firm_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("firms.id"), nullable=False)
+    return_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tax_returns.id"), nullable=False)
+    analysis_type: Mapped[str] = mapped_column(String(30), nullable=False)
+    include_prior_year_comparison: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="processing")
+    analyzer: Mapped[str | None] = mapped_column(String(40))
+    findings: Mapped[list] = mapped_column(JSONB, nullable=False, default=list)
+    suggested_questions: Mapped[list] = mapped_column(JSONB, nullable=False, default=list)
+    error: Mapped[str | None] = mapped_column(String(500))
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = created_at_column()
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,189 @@
+"""Activities of TaxReturnWorkflow: write a transition, flag a stuck return, send a deadline reminder, run
+an analysis. Each is idempotent, because Temporal runs an activity at least once:
+
+- a transition's history row has the id the workflow generated for it; the status update and the audit
+  row are written in the same transaction only when that row is new, so a retry after a worker died
+  between commit and completion writes nothing twice;
+- a reminder is keyed by (return, deadline, days before) and inserted before the mail is sent;
+- an analysis already completed is returned as stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, timezone
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from domain.audit.models import AuditEntry
+from domain.client.models import Client
+from domain.tax_return import analysis_inputs
+from domain.tax_return.analysis import Analyzer
+from domain.tax_return.models import AiAnalysis, ReturnReminder, TaxReturn, WorkflowHistory
+from domain.user.models import User
+from integrations.mail import Mailer
+
+
+class TransitionRecord(BaseModel):
+    transition_id: uuid.UUID
+    return_id: uuid.UUID
+    firm_id: uuid.UUID
+    client_id: uuid.UUID
+    action: str
+    from_status: str
+    to_status: str
+    transitioned_at: datetime
+    actor_id: uuid.UUID | None
+    actor_role: str
+    source: str
+    notes: str | None = None
+    # start_review makes the reviewer who starts it the assigned reviewer (when none is assigned).
+    assign_reviewer_id: uuid.UUID | None = None
+    request_id: str | None = None
+    correlation_id: str | None = None
+    ip_address: str | None = None
+
+
+class TransitionRecorded(BaseModel):
+    recorded: bool  # False: a retry found the transition already written
+
+
+class StuckMark(BaseModel):
+    return_id: uuid.UUID
+    status: str
+    stuck_since: datetime
+
+
+class ReminderRequest(BaseModel):
+    return_id: uuid.UUID
+    deadline: date
+    days_before: int
+    recipient_id: uuid.UUID | None
+
+
+class AnalyzeInput(BaseModel):
+    analysis_id: uuid.UUID
+    return_id: uuid.UUID
+    firm_id: uuid.UUID
+    analysis_type: str = "comprehensive"
+    include_prior_year_comparison: bool = True
+    requested_by: uuid.UUID | None = None
+
+
+class AnalyzeOutcome(BaseModel):
+    analysis_id: uuid.UUID
+    status: str
+    exception: bool
+    finding_count: int
+
+
+class TaxReturnActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer, analyzer: Analyzer):
+        self.sessionmaker, self.mailer, self.analyzer = sessionmaker, mailer, analyzer
+
+    @activity.defn(name="tax_return.record_transition")
+    async def record_transition(self, data: TransitionRecord) -> TransitionRecorded:
+        async with self.sessionmaker.begin() as session:
+            inserted = (await session.execute(
+                insert(WorkflowHistory).values(
+                    id=data.transition_id, firm_id=data.firm_id, return_id=data.return_id, action=data.action,
+                    from_status=data.from_status, to_status=data.to_status, transitioned_at=data.transitioned_at,
+                    transitioned_by=data.actor_id, actor_role=data.actor_role, source=data.source, notes=data.notes,
+                ).on_conflict_do_nothing(index_elements=["id"]).returning(WorkflowHistory.id)
+            )).first()
+            if inserted is None:
+                return TransitionRecorded(recorded=False)
+            values = dict(status=data.to_status, status_entered_at=data.transitioned_at, stuck_since=None,
+                          updated_at=datetime.now(timezone.utc))
+            await session.execute(update(TaxReturn).where(TaxReturn.id == data.return_id).values(**values))
+            if data.assign_reviewer_id is not None:
+                await session.execute(update(TaxReturn).where(
+                    TaxReturn.id == data.return_id, TaxReturn.assigned_reviewer_id.is_(None)
+                ).values(assigned_reviewer_id=data.assign_reviewer_id))
+            session.add(AuditEntry(
+                firm_id=data.firm_id, actor_id=data.actor_id, actor_role=data.actor_role,
+                action="return.transition", resource_type="tax_return", resource_id=str(data.return_id),
+                client_id=data.client_id, correlation_id=data.correlation_id, request_id=data.request_id,
+                ip_address=data.ip_address,
+                details={"action": data.action, "from_status": data.from_status, "to_status": data.to_status,
+                         "source": data.source, "transition_id": str(data.transition_id)},
+            ))
+        return TransitionRecorded(recorded=True)
+
+    @activity.defn(name="tax_return.mark_stuck")
+    async def mark_stuck(self, data: StuckMark) -> None:
+        # Only while the return is still in the status that ran over its budget.
+        async with self.sessionmaker.begin() as session:
+            await session.execute(update(TaxReturn).where(
+                TaxReturn.id == data.return_id, TaxReturn.status == data.status).values(stuck_since=data.stuck_since))
+
+    @activity.defn(name="tax_return.send_reminder")
+    async def send_reminder(self, data: ReminderRequest) -> bool:
+        """True when this call sent the mail; False when there is nobody to remind or it was sent before."""
+        async with self.sessionmaker.begin() as session:
+            row = (await session.execute(
+                select(TaxReturn, Client.name, User.email, User.full_name)
+                .join(Client, Client.id == TaxReturn.client_id)
+                .outerjoin(User, (User.id == data.recipient_id) & User.is_active)
+                .where(TaxReturn.id == data.return_id))).first()
+            if row is None or row.email is None:
+                return False
+            inserted = (await session.execute(
+                insert(ReturnReminder).values(id=uuid.uuid4(), return_id=data.return_id, deadline=data.deadline,
+                                              days_before=data.days_before, recipient_id=data.recipient_id)
+                .on_conflict_do_nothing(constraint="uq_tax_return_reminders_key").returning(ReturnReminder.id)
+            )).first()
+            if inserted is None:
+                return False
+            tax_return = row[0]
+            # Sent inside the transaction: a failed send rolls the row back and the retry sends again.
+            # No client PII beyond the name the assignee already works with.
+            await self.mailer.send(
+                row.email,
+                f"Reminder: {tax_return.tax_year} {tax_return.return_type} for {row.name} due {data.deadline}",
+                f"Hello {row.full_name},\n\nThe {tax_return.tax_year} Form {tax_return.return_type} return of "
+                f"{row.name} is due on {data.deadline.isoformat()} ({data.days_before} day(s) from the reminder "
+                f"date). Its status is {tax_return.status}.\n\nReturn id: {tax_return.id}\n")
+        return True
+
+    @activity.defn(name="tax_return.analyze")
+    async def analyze(self, data: AnalyzeInput) -> AnalyzeOutcome:
+        async with self.sessionmaker.begin() as session:
+            await session.execute(insert(AiAnalysis).values(
+                id=data.analysis_id, firm_id=data.firm_id, return_id=data.return_id, analysis_type=data.analysis_type,
+                include_prior_year_comparison=data.include_prior_year_comparison, status="processing",
+                findings=[], suggested_questions=[], requested_by=data.requested_by,
+            ).on_conflict_do_nothing(index_elements=["id"]))
+        async with self.sessionmaker() as session:
+            stored = await session.get(AiAnalysis, data.analysis_id)
+            if stored.status == "completed":
+                return _outcome(stored)
+            tax_return = await session.get(TaxReturn, data.return_id)
+            facts = await analysis_inputs.gather(session, tax_return, stored.include_prior_year_comparison)
+        # The analyzer may block on the network (Bedrock): off the event loop.
+        result = await asyncio.to_thread(self.analyzer.analyze, data.analysis_id, facts)
+        async with self.sessionmaker.begin() as session:
+            stored = await session.get(AiAnalysis, data.analysis_id, with_for_update=True)
+            stored.status, stored.analyzer = "completed", result.analyzer
+            stored.findings = [dict(f.as_dict(), exception=f.exception) for f in result.findings]
+            stored.suggested_questions = [q.as_dict() for q in result.suggested_questions]
+            stored.completed_at = datetime.now(timezone.utc)
+        return _outcome(stored)
+
+    @activity.defn(name="tax_return.fail_analysis")
+    async def fail_analysis(self, data: AnalyzeInput) -> None:
+        async with self.sessionmaker.begin() as session:
+            await session.execute(update(AiAnalysis).where(
+                AiAnalysis.id == data.analysis_id, AiAnalysis.status == "processing"
+            ).values(status="failed", error="the analysis could not be completed", completed_at=datetime.now(timezone.utc)))
+
+
+def _outcome(stored: AiAnalysis) -> AnalyzeOutcome:
+    return AnalyzeOutcome(analysis_id=stored.id, status=stored.status,
+                          exception=any(f.get("exception") for f in stored.findings),
+                          finding_count=len(stored.findings))

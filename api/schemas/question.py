@@ -1,0 +1,39 @@
+"""Question request bodies (spec §7)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from api.schemas.base import RequestModel
+
+
+class QuestionCreate(RequestModel):
+    """Either `question_text`, or an analysis's suggested question (`analysis_id` + `suggested_question_id`),
+    whose text and context are copied unless given."""
+
+    question_text: str | None = Field(None, min_length=1, max_length=2000)
+    context: str | None = Field(None, max_length=2000)
+    category: str | None = Field(None, max_length=40)
+    priority: Literal["low", "medium", "high"] = "medium"
+    analysis_id: uuid.UUID | None = None
+    suggested_question_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def text_or_suggestion(self) -> "QuestionCreate":
+        if (self.analysis_id is None) != (self.suggested_question_id is None):
+            raise ValueError("analysis_id and suggested_question_id go together")
+        if self.question_text is None and self.analysis_id is None:
+            raise ValueError("question_text is required unless a suggested question is given")
+        return self
+
+
+class AnswerBody(RequestModel):
+    answer_text: str = Field(min_length=1, max_length=5000)
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=20)
+
+
+class SkipBody(RequestModel):
+    reason: str = Field(min_length=1, max_length=1000)

@@ -1,0 +1,61 @@
+"""Portal messages between staff and a client (spec §8)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import APIRouter, BackgroundTasks, Request
+
+from api import envelope
+from api.deps import Ctx, State
+from api.schemas.message import MessageCreate
+from api.v1.client import iso
+from domain.listing import parse_list_query
+from domain.message import service
+from domain.message.models import Message
+
+router = APIRouter(tags=["messages"])
+log = logging.getLogger("taxpractice.message")
+
+
+def message_out(m: Message) -> dict:
+    return {
+        "id": str(m.id), "client_id": str(m.client_id), "return_id": str(m.return_id) if m.return_id else None,
+        "direction": m.direction, "sender_type": m.sender_type, "sender_id": str(m.sender_id),
+        "sender_name": m.sender_name, "subject": m.subject, "body": m.body, "read_at": iso(m.read_at),
+        "created_at": iso(m.created_at),
+    }
+
+
+async def _notify(state, notification: service.Notification) -> None:
+    try:
+        await state.mailer.send(notification.to, notification.subject, notification.text)
+    except OSError:
+        # The message itself is saved; a lost notification mail must not turn it into an error.
+        log.exception("message notification mail failed")
+
+
+@router.get("/clients/{client_id}/messages", summary="List a client's messages")
+async def list_messages(client_id: uuid.UUID, request: Request, ctx: Ctx):
+    """Filters: return_id, direction (inbound, outbound, both); newest first."""
+    query = parse_list_query(list(request.query_params.multi_items()), service.MESSAGE_LIST_SPEC)
+    return envelope.page(await service.list_messages(ctx, client_id, query), query, message_out)
+
+
+@router.post("/clients/{client_id}/messages", status_code=201, summary="Send a message")
+async def send_message(client_id: uuid.UUID, body: MessageCreate, ctx: Ctx, state: State,
+                       background: BackgroundTasks):
+    """Staff send outbound messages, clients inbound ones. `notify_email` mails the other side a notice
+    (never the body) after the message is committed."""
+    message, notification = await service.send_message(ctx, client_id, body.model_dump(),
+                                                       state.settings.portal_base_url)
+    if notification is not None:
+        background.add_task(_notify, state, notification)
+    return envelope.one(message_out(message))
+
+
+@router.post("/clients/{client_id}/messages/{message_id}/read", summary="Mark a message read")
+async def mark_read(client_id: uuid.UUID, message_id: uuid.UUID, ctx: Ctx):
+    message = await service.mark_read(ctx, client_id, message_id)
+    return envelope.one({"id": str(message.id), "read_at": iso(message.read_at)})

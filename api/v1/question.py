@@ -1,0 +1,73 @@
+"""Client questions on a return (spec §7)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from api import envelope
+from api.deps import Ctx, State
+from api.schemas.question import AnswerBody, QuestionCreate, SkipBody
+from api.v1.client import iso
+from domain.listing import parse_list_query
+from domain.question import service
+from domain.question.models import Question
+from workflows.tax_return_events import TaxReturnSystemEvent, send_system_event
+
+router = APIRouter(tags=["questions"])
+
+
+def question_out(q: Question) -> dict:
+    return {
+        "id": str(q.id), "return_id": str(q.return_id), "question_text": q.question_text, "context": q.context,
+        "category": q.category, "priority": q.priority, "status": q.status, "source": q.source,
+        "analysis_id": str(q.analysis_id) if q.analysis_id else None,
+        "created_by": str(q.created_by) if q.created_by else None, "created_at": iso(q.created_at),
+        "answered_at": iso(q.answered_at), "answer_text": q.answer_text, "answer_attachments": q.answer_attachments,
+    }
+
+
+async def _after_last_answer(ctx, state, return_id: uuid.UUID, how: str) -> None:
+    """The client has nothing left to answer: tell the workflow (it ignores this outside
+    pending_client_response). Committed first, so the transition sees the answer."""
+    await ctx.session.commit()
+    await send_system_event(await state.temporal(), return_id,
+                            TaxReturnSystemEvent(action="client_responded", source="question",
+                                                 notes=f"last pending question {how}"))
+
+
+@router.get("/returns/{return_id}/questions", summary="List a return's questions")
+async def list_questions(return_id: uuid.UUID, request: Request, ctx: Ctx):
+    """Filter by status (pending, answered, skipped), priority, source."""
+    query = parse_list_query(list(request.query_params.multi_items()), service.QUESTION_LIST_SPEC)
+    return envelope.page(await service.list_questions(ctx, return_id, query), query, question_out)
+
+
+@router.get("/returns/{return_id}/questions/{question_id}", summary="Get a question")
+async def get_question(return_id: uuid.UUID, question_id: uuid.UUID, ctx: Ctx):
+    return envelope.one(question_out(await service.get_question(ctx, return_id, question_id)))
+
+
+@router.post("/returns/{return_id}/questions", status_code=201, summary="Ask the client a question")
+async def create_question(return_id: uuid.UUID, body: QuestionCreate, ctx: Ctx):
+    """Give `question_text`, or turn an analysis's suggestion into a question with `analysis_id` and
+    `suggested_question_id` (source `ai_generated`)."""
+    return envelope.one(question_out(await service.create_question(ctx, return_id, body.model_dump())))
+
+
+@router.post("/returns/{return_id}/questions/{question_id}/answer", summary="Answer a question (client)")
+async def answer_question(return_id: uuid.UUID, question_id: uuid.UUID, body: AnswerBody, ctx: Ctx, state: State):
+    """When this answers the last pending question, the return moves on (client_responded)."""
+    question, last = await service.answer_question(ctx, return_id, question_id, body.answer_text, body.attachments)
+    if last:
+        await _after_last_answer(ctx, state, question.return_id, "answered")
+    return envelope.one(question_out(question))
+
+
+@router.post("/returns/{return_id}/questions/{question_id}/skip", summary="Skip a question")
+async def skip_question(return_id: uuid.UUID, question_id: uuid.UUID, body: SkipBody, ctx: Ctx, state: State):
+    question, last = await service.skip_question(ctx, return_id, question_id, body.reason)
+    if last:
+        await _after_last_answer(ctx, state, question.return_id, "skipped")
+    return envelope.one(question_out(question))

@@ -1,0 +1,221 @@
+"""The tax return state machine: THE one table the API, TaxReturnWorkflow and docs/tax_return.md read.
+
+Spec §5.6 lists fifteen actions; the statuses it leaves without a way in or out (intake, documents_pending,
+needs_review, revisions_needed) get the actions marked "added" below. `docs/tax_return.md` is generated
+from this module's `markdown_table()` and a test keeps the two identical.
+
+Pure Python on purpose: the workflow sandbox imports it, so it must not pull in SQLAlchemy or FastAPI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Callable
+
+from domain.errors import BusinessRuleViolation, Conflict, FieldError, Forbidden, ValidationFailed
+from domain.roles import Role
+
+
+class Status(StrEnum):
+    INTAKE = "intake"
+    DOCUMENTS_PENDING = "documents_pending"
+    READY_FOR_PREP = "ready_for_prep"
+    AI_ANALYSIS = "ai_analysis"
+    IN_PREP = "in_prep"
+    PENDING_CLIENT_RESPONSE = "pending_client_response"
+    READY_FOR_REVIEW = "ready_for_review"
+    IN_REVIEW = "in_review"
+    REVISIONS_NEEDED = "revisions_needed"
+    APPROVED = "approved"
+    PENDING_SIGNATURE = "pending_signature"
+    READY_TO_FILE = "ready_to_file"
+    FILED = "filed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    COMPLETE = "complete"
+    NEEDS_REVIEW = "needs_review"
+
+
+S = Status
+PREPARER = frozenset({Role.PREPARER})
+PREPARER_EA = frozenset({Role.PREPARER, Role.EA_CPA})
+REVIEWER = frozenset({Role.REVIEWER})
+REVIEWER_EA = frozenset({Role.REVIEWER, Role.EA_CPA})
+SYSTEM = frozenset({Role.SYSTEM})
+
+
+@dataclass(frozen=True)
+class GuardFacts:
+    """What guards look at besides the status: read by the API from Postgres in the transition request."""
+
+    actor_id: uuid.UUID | None
+    assigned_preparer_id: uuid.UUID | None
+    pending_questions: int
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    rule: str  # the sentence docs and 422 answers show
+    holds: Callable[[GuardFacts], bool]
+
+
+HAS_PENDING_QUESTIONS = Guard(
+    "has_pending_questions", "at least one pending client question exists (create questions first)",
+    lambda f: f.pending_questions > 0)
+NO_PENDING_QUESTIONS = Guard(
+    "no_pending_questions", "no client question is still pending (answer or skip them first)",
+    lambda f: f.pending_questions == 0)
+NOT_OWN_WORK = Guard(
+    "not_own_work", "the approver is not the return's assigned preparer (segregation of duties)",
+    lambda f: f.actor_id is None or f.actor_id != f.assigned_preparer_id)
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: tuple[Status, ...]
+    target: Status
+    roles: frozenset[Role]
+    producer: str  # who sends it: a person, or for System actions the event inside the system
+    guard: Guard | None = None
+    added: bool = False  # not in spec §5.6: decided here for the statuses the spec leaves open
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    # Getting documents in (added: the spec table starts at ready_for_prep).
+    Transition("documents_received", (S.INTAKE,), S.DOCUMENTS_PENDING, SYSTEM,
+               "documents capability: the first document of the return arrived", added=True),
+    Transition("request_documents", (S.INTAKE,), S.DOCUMENTS_PENDING, PREPARER_EA,
+               "staff asked the client for documents before any arrived", added=True),
+    Transition("documents_complete", (S.DOCUMENTS_PENDING,), S.READY_FOR_PREP, SYSTEM,
+               "documents capability: the document checklist is complete", added=True),
+    Transition("mark_ready_for_prep", (S.INTAKE, S.DOCUMENTS_PENDING), S.READY_FOR_PREP, PREPARER_EA,
+               "staff confirm everything is in (paper documents, checklist waived)", added=True),
+    # Spec §5.6.
+    Transition("start_prep", (S.READY_FOR_PREP,), S.AI_ANALYSIS, PREPARER, "the preparer"),
+    Transition("complete_ai_analysis", (S.AI_ANALYSIS,), S.IN_PREP, SYSTEM,
+               "TaxReturnWorkflow: the analysis finished without an exception"),
+    Transition("flag_exception", (S.AI_ANALYSIS,), S.NEEDS_REVIEW, SYSTEM,
+               "TaxReturnWorkflow: the analysis found an exception (variance of 100 % or more)", added=True),
+    Transition("request_client_info", (S.IN_PREP,), S.PENDING_CLIENT_RESPONSE, PREPARER, "the preparer",
+               HAS_PENDING_QUESTIONS),
+    Transition("client_responded", (S.PENDING_CLIENT_RESPONSE,), S.IN_PREP, SYSTEM,
+               "questions: the client answered (or staff skipped) the last pending question"),
+    Transition("submit_for_review", (S.IN_PREP,), S.READY_FOR_REVIEW, PREPARER, "the preparer",
+               NO_PENDING_QUESTIONS),
+    Transition("start_review", (S.READY_FOR_REVIEW,), S.IN_REVIEW, REVIEWER,
+               "a reviewer (becomes the assigned reviewer)"),
+    Transition("request_revisions", (S.IN_REVIEW,), S.REVISIONS_NEEDED, REVIEWER, "the reviewer"),
+    Transition("start_revisions", (S.REVISIONS_NEEDED,), S.IN_PREP, PREPARER,
+               "the preparer picks the revisions up", added=True),
+    Transition("approve", (S.IN_REVIEW,), S.APPROVED, REVIEWER_EA, "the reviewer or an EA/CPA", NOT_OWN_WORK),
+    Transition("send_for_signature", (S.APPROVED,), S.PENDING_SIGNATURE, SYSTEM,
+               "signature capability: Form 8879 sent to the client"),
+    Transition("signature_received", (S.PENDING_SIGNATURE,), S.READY_TO_FILE, SYSTEM,
+               "signature capability: signed Form 8879 received"),
+    Transition("transmit", (S.READY_TO_FILE,), S.FILED, SYSTEM, "e-file capability: return transmitted"),
+    Transition("mark_accepted", (S.FILED,), S.ACCEPTED, SYSTEM, "e-file capability: acceptance acknowledgement"),
+    Transition("mark_rejected", (S.FILED,), S.REJECTED, SYSTEM, "e-file capability: rejection acknowledgement"),
+    Transition("restart_after_rejection", (S.REJECTED,), S.IN_PREP, PREPARER_EA, "the preparer or an EA/CPA"),
+    Transition("complete", (S.ACCEPTED,), S.COMPLETE, SYSTEM,
+               "closing capability (archive, final invoice); until it exists, the service identity"),
+    # Stuck returns (added): the workflow escalates a return that stays stuck for a second time budget.
+    Transition("escalate", (S.READY_FOR_PREP, S.IN_PREP, S.READY_FOR_REVIEW, S.IN_REVIEW, S.REVISIONS_NEEDED),
+               S.NEEDS_REVIEW, SYSTEM, "TaxReturnWorkflow: stuck for twice its status's time budget", added=True),
+    Transition("resolve_exception", (S.NEEDS_REVIEW,), S.IN_PREP, REVIEWER_EA,
+               "a reviewer or EA/CPA looked at the exception and sends the return back to preparation",
+               added=True),
+)
+
+BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
+ACTIONS = frozenset(BY_ACTION)
+SYSTEM_ACTIONS = frozenset(t.action for t in TRANSITIONS if Role.SYSTEM in t.roles)
+INITIAL = Status.INTAKE
+FINAL = frozenset({Status.COMPLETE})
+# From these statuses on, the return has been filed: no soft delete, no reminders of the filing deadline.
+FILED_OR_LATER = frozenset({S.FILED, S.ACCEPTED, S.REJECTED, S.COMPLETE})
+# Who the return waits on: the reviewer in these statuses, the preparer otherwise.
+REVIEWER_STATUSES = frozenset({S.READY_FOR_REVIEW, S.IN_REVIEW, S.APPROVED, S.NEEDS_REVIEW})
+
+PROGRESS: dict[Status, int] = {
+    S.INTAKE: 0, S.DOCUMENTS_PENDING: 10, S.READY_FOR_PREP: 20, S.AI_ANALYSIS: 30, S.IN_PREP: 50,
+    S.PENDING_CLIENT_RESPONSE: 50, S.NEEDS_REVIEW: 50, S.REVISIONS_NEEDED: 55, S.READY_FOR_REVIEW: 60,
+    S.IN_REVIEW: 70, S.APPROVED: 80, S.PENDING_SIGNATURE: 85, S.READY_TO_FILE: 90, S.FILED: 95,
+    S.REJECTED: 90, S.ACCEPTED: 98, S.COMPLETE: 100,
+}
+
+# How long a return may sit in a status before it is flagged stuck (None: never stuck).
+TIME_BUDGET: dict[Status, timedelta | None] = {
+    S.INTAKE: timedelta(days=14), S.DOCUMENTS_PENDING: timedelta(days=21), S.READY_FOR_PREP: timedelta(days=5),
+    S.AI_ANALYSIS: timedelta(hours=1), S.IN_PREP: timedelta(days=10), S.PENDING_CLIENT_RESPONSE: timedelta(days=14),
+    S.READY_FOR_REVIEW: timedelta(days=3), S.IN_REVIEW: timedelta(days=5), S.REVISIONS_NEEDED: timedelta(days=5),
+    S.APPROVED: timedelta(days=2), S.PENDING_SIGNATURE: timedelta(days=10), S.READY_TO_FILE: timedelta(days=2),
+    S.FILED: timedelta(days=3), S.ACCEPTED: timedelta(days=14), S.REJECTED: timedelta(days=3),
+    S.NEEDS_REVIEW: timedelta(days=3), S.COMPLETE: None,
+}
+
+# Reminders to the assignee before the (possibly extended) deadline, while the return is not yet filed.
+REMINDER_OFFSETS: tuple[timedelta, ...] = (timedelta(days=30), timedelta(days=7), timedelta(days=1))
+
+
+def sources_of(action: str) -> tuple[Status, ...]:
+    return BY_ACTION[action].sources
+
+
+def check_action(action: str, role: Role) -> Transition:
+    """The part of `check` that needs no status: the action exists (else 400) and the role may take it (403)."""
+    transition = BY_ACTION.get(action)
+    if transition is None:
+        raise ValidationFailed("Unknown workflow action", [
+            FieldError("action", "invalid_choice", f"action must be one of: {', '.join(sorted(ACTIONS))}")])
+    if role not in transition.roles:
+        allowed = ", ".join(sorted(r.value for r in transition.roles))
+        raise Forbidden(f"The {role.value} role may not {action} (allowed: {allowed})")
+    return transition
+
+
+def check(action: str, status: str, role: Role, facts: GuardFacts | None = None) -> Transition:
+    """The transition `action` from `status` by `role`, or the DomainError that refuses it.
+
+    Order matters: an unknown action is a 400; a role that may never do it is a 403 whatever the status
+    (the caller learns nothing about the return); then a wrong status is a 409; a failed guard a 422.
+    """
+    transition = check_action(action, role)
+    if status not in transition.sources:
+        sources = ", ".join(s.value for s in transition.sources)
+        raise Conflict(f"Cannot {action} a return in status {status} (allowed from: {sources})")
+    if transition.guard is not None and facts is not None and not transition.guard.holds(facts):
+        raise BusinessRuleViolation(f"Cannot {action}: {transition.guard.rule}", code=transition.guard.name)
+    return transition
+
+
+def assignee_for(status: str, preparer_id, reviewer_id):
+    return reviewer_id if status in REVIEWER_STATUSES and reviewer_id is not None else preparer_id
+
+
+def _roles(roles: frozenset[Role]) -> str:
+    order = [Role.PREPARER, Role.REVIEWER, Role.EA_CPA, Role.SYSTEM]
+    return ", ".join(r.value for r in order if r in roles)
+
+
+def markdown_table() -> str:
+    lines = ["| Action | From | To | Roles | Guard | Sent by | Spec |", "|---|---|---|---|---|---|---|"]
+    for t in TRANSITIONS:
+        lines.append(
+            f"| `{t.action}` | {', '.join(s.value for s in t.sources)} | {t.target.value} | {_roles(t.roles)} | "
+            f"{t.guard.rule if t.guard else '—'} | {t.producer} | {'added' if t.added else '§5.6'} |")
+    return "\n".join(lines)
+
+
+def status_table() -> str:
+    lines = ["| Status | Progress % | Time budget before stuck | Waits on |", "|---|---|---|---|"]
+    for status in Status:
+        budget = TIME_BUDGET[status]
+        shown = "—" if budget is None else (f"{budget.days} d" if budget.days else f"{budget.seconds // 3600} h")
+        waits = "reviewer" if status in REVIEWER_STATUSES else ("—" if status in FINAL else "preparer")
+        lines.append(f"| {status.value} | {PROGRESS[status]} | {shown} | {waits} |")
+    return "\n".join(lines)

@@ -1,0 +1,82 @@
+"""Fixtures for returns: an office (a firm with one user per role, a client assigned to the preparer, the
+client's portal token and the service identity), and helpers that drive returns through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest_asyncio
+
+
+@dataclass
+class Office:
+    firm_id: uuid.UUID
+    users: dict  # role → StaffUser
+    headers: dict  # role → bearer headers; "client" is the portal client, "system" the service identity
+    client: dict
+
+
+async def portal_headers(tp, email: str) -> dict:
+    auth = tp.state.authenticator
+    async with tp.state.sessionmaker.begin() as session:
+        links = await auth.request_magic_links(session, email)
+    async with tp.state.sessionmaker.begin() as session:
+        pair = await auth.verify_magic_link(session, links[0].token)
+    return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+async def make_office(tp) -> Office:
+    firm = await tp.new_firm()
+    users, headers = {}, {}
+    for role in ("admin", "ea_cpa", "reviewer", "preparer"):
+        users[role], headers[role] = await tp.staff(firm, role)
+    client = await tp.new_client(headers["admin"], assigned_preparer_id=str(users["preparer"].id))
+    headers["client"] = await portal_headers(tp, client["email"])
+    headers["system"] = {"Authorization": f"Bearer {tp.settings.service_token}"}
+    return Office(firm, users, headers, client)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def office(tp) -> Office:
+    return await make_office(tp)
+
+
+async def create_return(tp, headers: dict, client_id: str, tax_year: int = 2024, return_type: str = "1040",
+                        **fields) -> dict:
+    response = await tp.http.post("/v1/returns", headers=headers, json={
+        "client_id": client_id, "tax_year": tax_year, "return_type": return_type, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+async def transition(tp, headers: dict, return_id: str, action: str, notes: str | None = None, expect: int = 200):
+    response = await tp.http.post(f"/v1/returns/{return_id}/workflow/transition", headers=headers,
+                                  json={"action": action, **({"notes": notes} if notes else {})})
+    assert response.status_code == expect, f"{action}: {response.status_code} {response.text}"
+    return response.json()
+
+
+async def wait_for_status(tp, headers: dict, return_id: str, status: str, timeout_s: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await tp.http.get(f"/v1/returns/{return_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        if data["status"] == status:
+            return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"return stayed {data['status']}, expected {status}")
+        await asyncio.sleep(0.05)
+
+
+def assert_problem(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    if code is not None:
+        assert body["type"].endswith("/" + code), body
+    return body

@@ -1,0 +1,89 @@
+"""How the API talks to a return's TaxReturnWorkflow: start it, send a transition Update, report changes.
+
+A return whose workflow is missing (its start failed after the create committed) gets it started from the
+Postgres row on the next call, so a lost start never strands a return.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.tax_return import AnalyzeInput
+from domain.errors import DomainError, FieldError
+from domain.tax_return.models import TaxReturn
+from domain.tax_return.service import effective_due_date
+from workflows import ids, queues
+from workflows.tax_return import (
+    ANALYZE_SIGNAL, DOMAIN_ERROR, RETURN_CHANGED_SIGNAL, TRANSITION_UPDATE, ReturnChanged, TaxReturnState,
+    TaxReturnWorkflow, TaxReturnWorkflowInput, TransitionRequest, TransitionResult,
+)
+
+
+def workflow_input(tax_return: TaxReturn) -> TaxReturnWorkflowInput:
+    return TaxReturnWorkflowInput(state=TaxReturnState(
+        return_id=tax_return.id, firm_id=tax_return.firm_id, client_id=tax_return.client_id,
+        tax_year=tax_return.tax_year, return_type=tax_return.return_type, status=tax_return.status,
+        status_entered_at=tax_return.status_entered_at, assigned_preparer_id=tax_return.assigned_preparer_id,
+        assigned_reviewer_id=tax_return.assigned_reviewer_id, deadline=effective_due_date(tax_return),
+        stuck_since=tax_return.stuck_since))
+
+
+async def start(client: Client, tax_return: TaxReturn, task_queue: str = queues.TAX_RETURN) -> None:
+    """Start the return's workflow, or find the running one (the id is the return's)."""
+    await client.start_workflow(TaxReturnWorkflow.run, workflow_input(tax_return), id=ids.tax_return(tax_return.id),
+                                task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+
+
+def _domain_error(err: WorkflowUpdateFailedError) -> DomainError | None:
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == DOMAIN_ERROR and cause.details:
+        info = cause.details[0]
+        return DomainError(cause.message, [FieldError(**e) for e in info.get("errors", [])], info["status"],
+                           info["code"], info["title"])
+    return None
+
+
+async def transition(client: Client, tax_return: TaxReturn, request: TransitionRequest) -> TransitionResult:
+    """Send the transition Update; a refusal comes back as the DomainError the workflow raised."""
+    handle = client.get_workflow_handle(ids.tax_return(tax_return.id))
+    try:
+        try:
+            return await handle.execute_update(TRANSITION_UPDATE, request, result_type=TransitionResult)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await start(client, tax_return)
+            return await handle.execute_update(TRANSITION_UPDATE, request, result_type=TransitionResult)
+    except WorkflowUpdateFailedError as err:
+        refusal = _domain_error(err)
+        if refusal is None:
+            raise
+        raise refusal from None
+
+
+async def _signal_or_start(client: Client, tax_return: TaxReturn, signal: str, arg) -> None:
+    await client.start_workflow(TaxReturnWorkflow.run, workflow_input(tax_return), id=ids.tax_return(tax_return.id),
+                                task_queue=queues.TAX_RETURN, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                                start_signal=signal, start_signal_args=[arg])
+
+
+async def report_change(client: Client, tax_return: TaxReturn) -> None:
+    """Tell the workflow about a new assignee, a moved deadline or a deletion."""
+    change = ReturnChanged(assigned_preparer_id=tax_return.assigned_preparer_id,
+                           assigned_reviewer_id=tax_return.assigned_reviewer_id,
+                           deadline=effective_due_date(tax_return), deleted=tax_return.deleted_at is not None)
+    if change.deleted:
+        try:  # a deleted return's workflow only needs to stop; never start one to tell it
+            await client.get_workflow_handle(ids.tax_return(tax_return.id)).signal(RETURN_CHANGED_SIGNAL, change)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        return
+    await _signal_or_start(client, tax_return, RETURN_CHANGED_SIGNAL, change)
+
+
+async def request_analysis(client: Client, tax_return: TaxReturn, request: AnalyzeInput) -> None:
+    await _signal_or_start(client, tax_return, ANALYZE_SIGNAL, request)
