@@ -28,20 +28,35 @@ async def portal_headers(tp, email: str) -> dict:
     return {"Authorization": f"Bearer {pair.access_token}"}
 
 
-async def make_office(tp) -> Office:
+async def make_staff(tp, roles=("admin", "ea_cpa", "reviewer", "preparer")) -> tuple[uuid.UUID, dict, dict]:
     firm = await tp.new_firm()
     users, headers = {}, {}
-    for role in ("admin", "ea_cpa", "reviewer", "preparer"):
-        users[role], headers[role] = await tp.staff(firm, role)
-    client = await tp.new_client(headers["admin"], assigned_preparer_id=str(users["preparer"].id))
-    headers["client"] = await portal_headers(tp, client["email"])
+    for role in roles:
+        users[role], headers[role] = await tp.staff(firm, role)  # ≈ 1.7 s each (password hashing)
     headers["system"] = {"Authorization": f"Bearer {tp.settings.service_token}"}
-    return Office(firm, users, headers, client)
+    return firm, users, headers
+
+
+async def office_with_client(tp, firm_id, users: dict, headers: dict) -> Office:
+    client = await tp.new_client(headers["admin"], assigned_preparer_id=str(users["preparer"].id))
+    return Office(firm_id, users, {**headers, "client": await portal_headers(tp, client["email"])}, client)
+
+
+async def make_office(tp) -> Office:
+    """A firm of its own, for tests that count everything a role sees."""
+    return await office_with_client(tp, *await make_staff(tp))
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_staff(tp):
+    """One firm's staff shared by the return tests (creating users is the slow part); each test gets its own
+    client, so tests stay independent as long as they look at their own client's returns."""
+    return await make_staff(tp)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def office(tp) -> Office:
-    return await make_office(tp)
+async def office(tp, shared_staff) -> Office:
+    return await office_with_client(tp, *shared_staff)
 
 
 async def create_return(tp, headers: dict, client_id: str, tax_year: int = 2024, return_type: str = "1040",
