@@ -6,7 +6,9 @@ Postgres row on the next call, so a lost start never strands a return.
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+import uuid
+
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -46,17 +48,37 @@ def _domain_error(err: WorkflowUpdateFailedError) -> DomainError | None:
     return None
 
 
+# A worker that dies while it holds the transition's workflow task takes the not-yet-persisted Update with
+# it, and the caller's wait ends in WorkflowUpdateRPCTimeoutOrCancelledError. The same update id is sent
+# again: the server answers a finished Update from its record and hands an unfinished one to the next worker.
+UPDATE_ATTEMPTS = 4
+
+
+async def _execute(client: Client, tax_return: TaxReturn, request: TransitionRequest,
+                   update_id: str) -> TransitionResult:
+    handle = client.get_workflow_handle(ids.tax_return(tax_return.id))
+    for attempt in range(UPDATE_ATTEMPTS):
+        try:
+            return await handle.execute_update(TRANSITION_UPDATE, request, id=update_id,
+                                               result_type=TransitionResult)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            if attempt == UPDATE_ATTEMPTS - 1:
+                raise DomainError("The return's workflow did not answer; retry the request", [], 503,
+                                  "unavailable", "Service Unavailable") from None
+    raise AssertionError("unreachable")
+
+
 async def transition(client: Client, tax_return: TaxReturn, request: TransitionRequest) -> TransitionResult:
     """Send the transition Update; a refusal comes back as the DomainError the workflow raised."""
-    handle = client.get_workflow_handle(ids.tax_return(tax_return.id))
+    update_id = str(uuid.uuid4())
     try:
         try:
-            return await handle.execute_update(TRANSITION_UPDATE, request, result_type=TransitionResult)
+            return await _execute(client, tax_return, request, update_id)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             await start(client, tax_return)
-            return await handle.execute_update(TRANSITION_UPDATE, request, result_type=TransitionResult)
+            return await _execute(client, tax_return, request, update_id)
     except WorkflowUpdateFailedError as err:
         refusal = _domain_error(err)
         if refusal is None:

@@ -7,8 +7,11 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 
 import pytest_asyncio
+
+from domain.tax_return.models import TaxReturn
 
 
 @dataclass
@@ -95,3 +98,27 @@ def assert_problem(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert body["type"].endswith("/" + code), body
     return body
+
+
+async def insert_return(tp, office, status: str, entered_at: datetime, due: date) -> TaxReturn:
+    """A return row written directly, so its workflow can be started on the server a test chooses."""
+    async with tp.state.sessionmaker.begin() as session:
+        tax_return = TaxReturn(
+            id=uuid.uuid4(), firm_id=office.firm_id, client_id=uuid.UUID(office.client["id"]),
+            tax_year=2024 + len(office.users) + int(time.time() * 1000) % 10_000,  # unique per client
+            return_type="1040", status=status, status_entered_at=entered_at,
+            assigned_preparer_id=office.users["preparer"].id, extension_filed=False, due_date=due,
+            priority="normal", federal_status="not_started", state_filings=[])
+        session.add(tax_return)
+    return tax_return
+
+
+async def poll(check, timeout_s: float = 15.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.1)

@@ -27,6 +27,7 @@ from workflows.tax_return import (
     TaxReturnWorkflowInput, TransitionRequest,
 )
 from workflows.tax_return_client import start, workflow_input
+from tests.tax_return.conftest import insert_return, poll
 
 QUEUE = "tax-return-timers"
 # The operator's query for stuck returns (README): every return over its status's time budget.
@@ -47,30 +48,6 @@ async def skipping(tp):
     async with worker:
         yield env
     await env.shutdown()
-
-
-async def insert_return(tp, office, status: str, entered_at: datetime, due: date) -> TaxReturn:
-    """A return row written directly, so its workflow can be started on the server a test chooses."""
-    async with tp.state.sessionmaker.begin() as session:
-        tax_return = TaxReturn(
-            id=uuid.uuid4(), firm_id=office.firm_id, client_id=uuid.UUID(office.client["id"]),
-            tax_year=2024 + len(office.users) + int(time.time() * 1000) % 10_000,  # unique per client
-            return_type="1040", status=status, status_entered_at=entered_at,
-            assigned_preparer_id=office.users["preparer"].id, extension_filed=False, due_date=due,
-            priority="normal", federal_status="not_started", state_filings=[])
-        session.add(tax_return)
-    return tax_return
-
-
-async def poll(check, timeout_s: float = 15.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.1)
 
 
 async def row(tp, return_id) -> TaxReturn:
