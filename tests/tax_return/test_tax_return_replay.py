@@ -1,0 +1,75 @@
+"""Replay: workflow code must keep replaying the histories of returns already running.
+
+`histories/*.json` are recorded histories (lifecycle to complete, refusals, signals, analysis, a stuck
+flag). A change to TaxReturnWorkflow that would break a running return fails here. To add histories after
+a deliberate, versioned change (workflow.patched), run with RECORD_TAX_RETURN_HISTORIES=1 and commit them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows import ids
+from workflows.tax_return import TaxReturnWorkflow
+from workflows.tax_return_client import start
+from tests.tax_return.conftest import create_return, insert_return, poll, transition, wait_for_status
+
+HISTORIES = Path(__file__).parent / "histories"
+REPLAYER = Replayer(workflows=[TaxReturnWorkflow], data_converter=pydantic_data_converter)
+
+
+async def test_recorded_histories_replay():
+    files = sorted(HISTORIES.glob("*.json"))
+    assert files, "no recorded histories"
+    for path in files:
+        history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+        await REPLAYER.replay_workflow(history)
+
+
+async def _lifecycle(tp, office) -> str:
+    h = office.headers
+    rid = (await create_return(tp, h["preparer"], office.client["id"], 2021))["id"]
+    await transition(tp, h["preparer"], rid, "start_prep", expect=409)
+    await transition(tp, h["system"], rid, "documents_received")
+    await transition(tp, h["preparer"], rid, "mark_ready_for_prep")
+    await transition(tp, h["preparer"], rid, "start_prep")
+    await wait_for_status(tp, h["preparer"], rid, "in_prep")
+    await tp.http.post(f"/v1/returns/{rid}/ai/analyze", headers=h["preparer"], json={})
+    await tp.http.patch(f"/v1/returns/{rid}", headers=h["admin"], json={"extension_filed": True})
+    await transition(tp, h["preparer"], rid, "submit_for_review")
+    await transition(tp, h["reviewer"], rid, "start_review")
+    await transition(tp, h["ea_cpa"], rid, "approve")
+    for action in ("send_for_signature", "signature_received", "transmit", "mark_accepted", "complete"):
+        await transition(tp, h["system"], rid, action)
+    return ids.tax_return(rid)
+
+
+async def _stuck(tp, office) -> str:
+    entered = datetime.now(timezone.utc) - timedelta(days=30)
+    tax_return = await insert_return(tp, office, "ready_for_review", entered,
+                                     datetime.now(timezone.utc).date() + timedelta(days=5))
+
+    async def escalated():
+        async with tp.state.sessionmaker() as session:
+            return (await session.get(type(tax_return), tax_return.id)).status == "needs_review"
+
+    await start(tp.temporal, tax_return)
+    await poll(escalated)
+    return ids.tax_return(tax_return.id)
+
+
+async def test_live_histories_replay(tp, office):
+    """Today's histories replay on today's code; recorded into histories/ on request."""
+    for name, make in (("lifecycle", _lifecycle), ("stuck_escalated_reminder", _stuck)):
+        workflow_id = await make(tp, office)
+        history = await tp.temporal.get_workflow_handle(workflow_id).fetch_history()
+        await REPLAYER.replay_workflow(history)
+        if os.environ.get("RECORD_TAX_RETURN_HISTORIES"):
+            (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
