@@ -62,11 +62,17 @@ class TaxPracticeHarness:
     _worker_tasks: list = field(default_factory=list)
 
     @classmethod
-    async def start(cls, settings: Settings) -> "TaxPracticeHarness":
+    async def start(cls, settings: Settings, api_url: str | None = None) -> "TaxPracticeHarness":
+        """In process (the tests): the app through httpx's ASGI transport and workers in this event loop.
+        With `api_url` (the benchmarks): HTTP to a real API process, and no workers here."""
         state = build_state(settings)
-        app = create_app(settings, state)
         temporal = await connect(settings.temporal_address, settings.temporal_namespace)
         state.use_temporal_client(temporal)
+        if api_url is not None:
+            http = httpx.AsyncClient(base_url=api_url, timeout=60,
+                                     limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+            return cls(settings=settings, state=state, http=http, temporal=temporal)
+        app = create_app(settings, state)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
         harness = cls(settings=settings, state=state, http=http, temporal=temporal)
         harness.workers = build_workers(temporal, WorkerDependencies.from_settings(settings), list(queues.ALL))
