@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from activities.audit_export import AuditExportActivities
 from domain.db import make_engine, make_sessionmaker
 from integrations.mail import Mailer
