@@ -18,12 +18,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit_export import AuditExportActivities
+from activities.document import DocumentActivities
 from domain.db import make_engine, make_sessionmaker
 from integrations.mail import Mailer
 from integrations.storage import ObjectStore
 from settings import Settings, get_settings
 from workflows import queues
 from workflows.audit_export import AuditExportWorkflow
+from workflows.document import DocumentProcessingWorkflow
 from workflows.client import connect
 
 
@@ -48,8 +50,12 @@ class WorkerDependencies:
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
     """What runs on each task queue: its workflows and its activities (bound to their dependencies)."""
     audit_export = AuditExportActivities(deps.sessionmaker, deps.storage)
+    document = DocumentActivities(deps.sessionmaker, deps.storage, deps.settings)
     return {
         queues.ADMIN: ([AuditExportWorkflow], [audit_export.write_export, audit_export.mark_failed]),
+        queues.DOCUMENTS: ([DocumentProcessingWorkflow],
+                           [document.classify, document.extract, document.send_to_sureprep,
+                            document.notify_return]),
     }
 
 
