@@ -1,10 +1,12 @@
 """Request bodies of the documents API (uploads are multipart and read by api/uploads.py)."""
 
 import uuid
+from typing import Literal
 
-from pydantic import Field
+from pydantic import EmailStr, Field, field_validator
 
 from api.schemas.base import RequestModel
+from api.schemas.client import _check_phone
 
 
 class DocumentUpdate(RequestModel):
@@ -21,7 +23,14 @@ class FieldUpdate(RequestModel):
 class CreateClientFromBatch(RequestModel):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
-    email: str | None = Field(None, max_length=320)
+    email: EmailStr | None = None
     phone: str | None = Field(None, max_length=40)
     tax_year: int
-    return_type: str = Field("individual", max_length=20)
+    # "individual" (the spec's example) or an Appendix A return type; see docs/document.md for the mapping.
+    return_type: Literal["individual", "business", "trust", "nonprofit", "1040", "1120", "1120S", "1065",
+                         "1041", "990"] = "individual"
+
+    @field_validator("phone")
+    @classmethod
+    def valid_phone(cls, value: str | None) -> str | None:
+        return _check_phone(value)
