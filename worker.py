@@ -25,7 +25,7 @@ from integrations.storage import ObjectStore
 from settings import Settings, get_settings
 from workflows import queues
 from workflows.audit_export import AuditExportWorkflow
-from workflows.document import DocumentProcessingWorkflow
+from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.client import connect
 
 
@@ -53,9 +53,9 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
     document = DocumentActivities(deps.sessionmaker, deps.storage, deps.settings)
     return {
         queues.ADMIN: ([AuditExportWorkflow], [audit_export.write_export, audit_export.mark_failed]),
-        queues.DOCUMENTS: ([DocumentProcessingWorkflow],
+        queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow],
                            [document.classify, document.extract, document.send_to_sureprep,
-                            document.notify_return]),
+                            document.notify_return, document.import_from_smartvault]),
     }
 
 

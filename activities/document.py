@@ -8,6 +8,8 @@ sent is not sent again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 import tempfile
 import uuid
 from datetime import datetime, timezone
@@ -62,6 +64,20 @@ class SurePrepResult(BaseModel):
 class NotifyResult(BaseModel):
     sent: list[str] = []
     delivered: list[bool] = []
+
+
+class SmartVaultImportInput(BaseModel):
+    firm_id: uuid.UUID
+    account_id: str
+    document_id: str
+    name: str
+    folder: str = ""
+
+
+class SmartVaultImportResult(BaseModel):
+    outcome: str  # imported | already_imported | refused
+    pending_document_id: uuid.UUID | None = None
+    reason: str | None = None
 
 
 class DocumentOutcome(BaseModel):
@@ -266,3 +282,67 @@ class DocumentActivities:
                                                                   notes=f"document {document.id}"))
                      for action in actions]
         return NotifyResult(sent=actions, delivered=delivered)
+
+    @activity.defn(name="document.import_from_smartvault")
+    async def import_from_smartvault(self, data: SmartVaultImportInput) -> SmartVaultImportResult:
+        """Download the file, check it as an upload is checked, store it, and queue it as a pending document
+        of batch `smartvault-<folder>`. Imported once: the (firm, source, external_ref) key is unique."""
+        from sqlalchemy.dialects.postgresql import insert
+
+        from domain.document.batch import pending_key, quick_classify
+        from domain.document.models import PendingDocument
+        from domain.document.sniffing import safe_filename, sniff
+        from domain.errors import ValidationFailed
+        from integrations.smartvault import SmartVaultClient, TooLarge
+
+        async with self.sessionmaker() as session:
+            existing = (await session.execute(select(PendingDocument.id).where(
+                PendingDocument.firm_id == data.firm_id, PendingDocument.source == "smartvault",
+                PendingDocument.external_ref == data.document_id))).scalar()
+        if existing:
+            return SmartVaultImportResult(outcome="already_imported", pending_document_id=existing)
+        client = SmartVaultClient(self.settings.smartvault_api_url, self.settings.smartvault_api_key)
+        with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as spool:
+            try:
+                size = await client.download(data.document_id, spool, self.settings.document_max_bytes)
+                filename = safe_filename(data.name)
+                sniffed = await asyncio.to_thread(sniff, spool, size)
+            except (ValidationFailed, TooLarge) as refused:
+                reason = refused.errors[0].code if isinstance(refused, ValidationFailed) and refused.errors \
+                    else "too_large"
+                async with self.sessionmaker.begin() as session:
+                    session.add(AuditEntry(firm_id=data.firm_id, actor_id=None, actor_role=Role.SYSTEM.value,
+                                           action="pending_document.import_refused", resource_type="smartvault",
+                                           resource_id=data.document_id, details={"reason": reason}))
+                return SmartVaultImportResult(outcome="refused", reason=reason)
+            spool.seek(0)
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: spool.read(1024 * 1024), b""):
+                digest.update(chunk)
+            document_type, tax_year = await asyncio.to_thread(quick_classify, spool, sniffed.mime_type, filename)
+            pending_id = uuid.uuid4()
+            key = pending_key(data.firm_id, pending_id)
+            spool.seek(0)
+            await asyncio.to_thread(self.storage.upload_stream, key, spool, sniffed.mime_type)
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "-", data.folder).strip("-.")[:80] or "inbox"
+        try:
+            async with self.sessionmaker.begin() as session:
+                inserted = (await session.execute(insert(PendingDocument).values(
+                    id=pending_id, firm_id=data.firm_id, upload_batch_id=f"smartvault-{folder}",
+                    original_filename=filename, file_size_bytes=size, mime_type=sniffed.mime_type,
+                    sha256=digest.hexdigest(), s3_key=key, document_type=document_type, tax_year=tax_year,
+                    source="smartvault", external_ref=data.document_id,
+                ).on_conflict_do_nothing(constraint="uq_pending_documents_external")
+                    .returning(PendingDocument.id))).scalar()
+                if inserted:
+                    session.add(AuditEntry(firm_id=data.firm_id, actor_id=None, actor_role=Role.SYSTEM.value,
+                                           action="pending_document.upload", resource_type="pending_document",
+                                           resource_id=str(pending_id),
+                                           details={"source": "smartvault", "sha256": digest.hexdigest()}))
+        except BaseException:
+            await asyncio.to_thread(self.storage.delete, key)
+            raise
+        if not inserted:  # imported concurrently by another attempt: keep that one, drop this object
+            await asyncio.to_thread(self.storage.delete, key)
+            return SmartVaultImportResult(outcome="already_imported")
+        return SmartVaultImportResult(outcome="imported", pending_document_id=pending_id)

@@ -10,7 +10,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.document import DocumentActivities, DocumentInput, DocumentOutcome
+    from activities.document import (
+        DocumentActivities, DocumentInput, DocumentOutcome, SmartVaultImportInput, SmartVaultImportResult,
+    )
     from workflows import search_attributes as sa
 
 STEP_TIMEOUT = timedelta(minutes=5)
@@ -41,3 +43,18 @@ class DocumentProcessingWorkflow:
         return DocumentOutcome(status=extracted.status, document_type=classified.document_type,
                                review_reason=extracted.review_reason, sureprep=sureprep.outcome,
                                signals=notified.sent)
+
+
+@workflow.defn(name="SmartVaultImport")
+class SmartVaultImportWorkflow:
+    """One SmartVault document into the pending queue (id `smartvault-import:<account>:<document>`)."""
+
+    @workflow.run
+    async def run(self, data: SmartVaultImportInput) -> SmartVaultImportResult:
+        workflow.upsert_search_attributes([sa.ENTITY_TYPE.value_set("smartvault_import"),
+                                           sa.FIRM_ID.value_set(str(data.firm_id))])
+        result = await workflow.execute_activity_method(
+            DocumentActivities.import_from_smartvault, data, start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=RETRY)
+        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set(result.outcome)])
+        return result

@@ -16,10 +16,8 @@ from api.v1.document import authenticate, start_processing, store_object_then_ro
 from api.uploads import receive_upload
 from domain import policy
 from domain.document import batch as batch_service
-from domain.document.classification import classify
-from domain.document.extraction import detect_tax_year, read_pdf_text
 from domain.document.models import PendingDocument
-from domain.document.sniffing import PDF, safe_filename, sniff
+from domain.document.sniffing import safe_filename, sniff
 from domain.errors import FieldError, ValidationFailed
 
 router = APIRouter(tags=["pending documents"])
@@ -42,16 +40,6 @@ def pending_out(row: PendingDocument) -> dict:
     }
 
 
-def _classify(spool, mime_type: str, filename: str) -> tuple[str, int | None]:
-    """Quick classification at upload time, so the batch list shows what each file is."""
-    text = ""
-    if mime_type == PDF:
-        spool.seek(0)
-        text = read_pdf_text(spool, max_pages=2)
-    year, confidence = detect_tax_year(text)
-    return classify(text, filename).document_type, (year if confidence >= 0.9 else None)
-
-
 @router.post("/pending-documents", status_code=201, summary="Upload a document before its client exists")
 async def upload_pending(request: Request, state: State):
     """multipart/form-data: `file` and `batch_id`. Same checks as POST /documents (bytes, 50 MB cap)."""
@@ -65,7 +53,8 @@ async def upload_pending(request: Request, state: State):
         batch_id = batch_service.check_batch_id(upload.fields.get("batch_id"))
         filename = safe_filename(upload.filename)
         sniffed = sniff(upload.spool, upload.size)
-        document_type, tax_year = await asyncio.to_thread(_classify, upload.spool, sniffed.mime_type, filename)
+        document_type, tax_year = await asyncio.to_thread(batch_service.quick_classify, upload.spool,
+                                                          sniffed.mime_type, filename)
         pending_id = uuid.uuid4()
         key = batch_service.pending_key(principal.firm_id, pending_id)
         async with transaction(state, principal) as ctx:

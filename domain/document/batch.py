@@ -17,7 +17,10 @@ from domain import policy
 from domain.client.service import create_client
 from domain.context import ServiceContext
 from domain.crypto import FieldCipher
+from domain.document.classification import classify
+from domain.document.extraction import detect_tax_year, read_pdf_text
 from domain.document.models import Document, DocumentStatusHistory, PendingDocument
+from domain.document.sniffing import PDF
 from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.tax_return.models import TaxReturn
 
@@ -41,6 +44,17 @@ def check_batch_id(raw: str | None) -> str:
         raise ValidationFailed(errors=[FieldError("batch_id", "invalid_format" if raw else "required",
                                                   "batch_id: 1–100 letters, digits, '.', '_' or '-'")])
     return raw
+
+
+def quick_classify(spool, mime_type: str, filename: str) -> tuple[str, int | None]:
+    """Classification on arrival (blocking: run it in a thread), so the batch list shows what each file is;
+    the full processing runs once the batch becomes a client's documents."""
+    text = ""
+    if mime_type == PDF:
+        spool.seek(0)
+        text = read_pdf_text(spool, max_pages=2)
+    year, confidence = detect_tax_year(text)
+    return classify(text, filename).document_type, (year if confidence >= 0.9 else None)
 
 
 async def record_pending(ctx: ServiceContext, pending: PendingDocument) -> PendingDocument:

@@ -193,7 +193,8 @@ async def update_document(ctx: ServiceContext, document_id: uuid.UUID, changes: 
         tax_return = await load_return_of_client(ctx, client, changes["return_id"])
         if tax_return.tax_year != changes.get("tax_year", document.tax_year):
             raise BusinessRuleViolation("The return is for another tax year",
-                                        [FieldError("return_id", "mismatch", f"the return is for {tax_return.tax_year}")])
+                                        [FieldError("return_id", "mismatch",
+                                                    f"the return is for {tax_return.tax_year}")])
     if "document_type" in changes:
         # A person's classification is final: re-running extraction keeps it (see classify_document).
         document.document_type = parse_type(changes.pop("document_type"))
@@ -225,7 +226,8 @@ async def delete_document(ctx: ServiceContext, document_id: uuid.UUID) -> None:
     await ctx.audit("document.delete", "document", document.id, client_id=document.client_id)
 
 
-async def update_field(ctx: ServiceContext, document_id: uuid.UUID, field_id: uuid.UUID, changes: dict) -> ExtractedField:
+async def update_field(ctx: ServiceContext, document_id: uuid.UUID, field_id: uuid.UUID,
+                       changes: dict) -> ExtractedField:
     """A correction keeps the extractor's value in `original_value`, and who corrected it and when."""
     policy.require(ctx.principal, "extraction.update")
     document = await load_visible_document(ctx, document_id)

@@ -94,3 +94,41 @@ async def small_cap(tp):
         yield tp.settings.document_max_bytes
     finally:
         tp.settings.document_max_bytes = original
+
+
+@dataclass
+class Sandboxes:
+    sureprep: str
+    smartvault: str
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def sandboxes(tp):
+    """The SurePrep and SmartVault sandboxes on free ports, and the app's settings pointed at them (the worker
+    reads these per activity; restored afterwards)."""
+    from sandboxes import smartvault, sureprep
+
+    settings = tp.settings
+    sp = sureprep.start(settings.sureprep_api_key, settings.sureprep_webhook_secret)
+    sv = smartvault.start(settings.smartvault_api_key, settings.smartvault_webhook_secret)
+    saved = settings.sureprep_api_url, settings.smartvault_api_url
+    settings.sureprep_api_url, settings.smartvault_api_url = sp.url, sv.url
+    try:
+        yield Sandboxes(sp.url, sv.url)
+    finally:
+        settings.sureprep_api_url, settings.smartvault_api_url = saved
+        sp.stop()
+        sv.stop()
+
+
+async def deliver_webhooks(tp, sandbox_url: str, path: str) -> list[tuple[dict, object]]:
+    """Hand the sandbox's signed deliveries to the in-process app, byte for byte (the app has no port here)."""
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        deliveries = (await http.get(f"{sandbox_url}/_sandbox/outbox")).json()
+    results = []
+    for delivery in deliveries:
+        response = await tp.http.post(path, content=delivery["body"].encode(), headers=delivery["headers"])
+        results.append((delivery, response))
+    return results

@@ -97,7 +97,8 @@ async def test_checklist_from_prior_year_and_signals_to_the_return(tp, office, r
     checklist = (await tp.http.get(f"/v1/returns/{return_id}/documents/checklist", headers=office.admin)).json()
     data = checklist["data"]
     assert [i["status"] for i in data["expected"]] == ["received", "received"] and data["complete"]
-    assert [(i["document_type"], i["description"]) for i in data["unexpected"]] == [("1099-INT", "1099-INT from New Bank")]
+    assert [(i["document_type"], i["description"]) for i in data["unexpected"]] == [
+        ("1099-INT", "1099-INT from New Bank")]
     assert await handle.query(ReturnSignalRecorder.received) == [
         "documents_received", "documents_received", "documents_complete"]
 
