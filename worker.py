@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import domain.models  # noqa: F401  (every table in the metadata, so foreign keys resolve at flush)
 from activities.audit_export import AuditExportActivities
 from activities.document import DocumentActivities
 from domain.db import make_engine, make_sessionmaker

@@ -39,7 +39,7 @@ from workflows import ids, queues
 router = APIRouter(tags=["documents"])
 log = logging.getLogger(__name__)
 
-DOWNLOAD_CHUNK = 1024 * 1024
+DOWNLOAD_CHUNK = 4 * 1024 * 1024
 PROCESSING_WORKFLOW = "DocumentProcessing"
 
 
