@@ -2,8 +2,10 @@
 
 import hashlib
 import io
+import uuid
 import zipfile
 
+import pytest
 from sqlalchemy import func, select
 
 from domain.document.models import Document
@@ -233,3 +235,26 @@ async def test_extraction_delete_and_rerun(tp, office):
     assert outcome.status == "processed"
     document = (await tp.http.get(f"/v1/documents/{created['id']}", headers=office.admin)).json()["data"]
     assert {f["field_name"]: f["value"] for f in document["extraction"]["fields"]}["interest_income"] == "1234.56"
+
+
+async def test_an_object_whose_row_fails_is_deleted_again(tp):
+    """The store-then-record step with a row that cannot be written: the object must not stay behind."""
+    import tempfile
+
+    from botocore.exceptions import ClientError
+
+    from api.uploads import ReceivedUpload
+    from api.v1.document import store_object_then_row
+
+    key = f"documents/orphan-test/{uuid.uuid4()}"
+    spool = tempfile.SpooledTemporaryFile()
+    spool.write(b"%PDF-1.4\n%%EOF\n")
+    upload = ReceivedUpload(spool=spool, size=15, has_file=True)
+
+    async def failing_insert():
+        raise RuntimeError("the insert failed")
+
+    with pytest.raises(RuntimeError):
+        await store_object_then_row(tp.state, key, upload, "application/pdf", failing_insert)
+    with pytest.raises(ClientError):
+        tp.state.storage.client.head_object(Bucket=tp.state.storage.bucket, Key=key)
