@@ -19,6 +19,13 @@ class FieldUpdate(RequestModel):
     value: str | None = Field(None, max_length=500)
     verified: bool | None = None
 
+    @field_validator("value")
+    @classmethod
+    def printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(ch) < 32 for ch in value):
+            raise ValueError("value must not contain control characters")
+        return value
+
 
 class CreateClientFromBatch(RequestModel):
     first_name: str = Field(min_length=1, max_length=100)

@@ -29,6 +29,10 @@ async def _event(request: Request, secret: str, header: str) -> webhook.Event:
     body = await request.body()
     if not verify(secret, request.headers.get(header), body):
         raise Unauthorized("Invalid or missing webhook signature")
+    if b"\x00" in body or b"\\u0000" in body:
+        # Postgres text and JSONB cannot hold NUL: refused here rather than failing the insert.
+        raise ValidationFailed("The event contains NUL characters",
+                               [FieldError("body", "invalid_format", "NUL characters are not accepted")])
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -132,3 +132,10 @@ async def test_smartvault_upload_lands_in_the_pending_queue(tp, office, sandboxe
     assert replay.json()["outcome"] == "duplicate"
     unsigned = await tp.http.post("/v1/webhooks/smartvault", content=delivery["body"].encode())
     assert unsigned.status_code == 401
+
+
+async def test_webhook_with_nul_characters_is_a_clear_400(tp):
+    body = json.dumps({"id": "evt_\u0000", "type": "document.uploaded", "created": 1, "data": {}}).encode()
+    response = await tp.http.post("/v1/webhooks/smartvault", content=body, headers={
+        "X-SmartVault-Signature": sign(tp.settings.smartvault_webhook_secret, body)})
+    assert response.status_code == 400
