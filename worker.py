@@ -19,12 +19,14 @@ from temporalio.worker import Worker
 
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from activities.audit_export import AuditExportActivities
+from activities.document import DocumentActivities
 from domain.db import make_engine, make_sessionmaker
 from integrations.mail import Mailer
 from integrations.storage import ObjectStore
 from settings import Settings, get_settings
 from workflows import queues
 from workflows.audit_export import AuditExportWorkflow
+from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.client import connect
 
 
@@ -49,8 +51,12 @@ class WorkerDependencies:
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
     """What runs on each task queue: its workflows and its activities (bound to their dependencies)."""
     audit_export = AuditExportActivities(deps.sessionmaker, deps.storage)
+    document = DocumentActivities(deps.sessionmaker, deps.storage, deps.settings)
     return {
         queues.ADMIN: ([AuditExportWorkflow], [audit_export.write_export, audit_export.mark_failed]),
+        queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow],
+                           [document.classify, document.extract, document.send_to_sureprep,
+                            document.notify_return, document.import_from_smartvault]),
     }
 
 

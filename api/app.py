@@ -6,16 +6,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+
 from api.middleware import (
     IdempotencyMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
     principal_key_from_claims,
 )
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
-from api.v1 import admin, auth, client, health
+from api.v1 import admin, auth, client, document, document_webhook, health, pending_document
 from settings import Settings, get_settings
 
-ROUTERS = [health.router, auth.router, client.router, admin.router]
+ROUTERS = [health.router, auth.router, client.router, admin.router, document.router,
+           pending_document.router, document_webhook.router]
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter:

@@ -24,9 +24,20 @@ from settings import PROJECT_ROOT, Settings
 
 API_PORT = 8000
 API_READY_TIMEOUT_S = 60.0
+SUREPREP_PORT = 8041
+SMARTVAULT_PORT = 8042
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
-SANDBOX_COMMANDS: list[tuple[str, list[str]]] = []
+SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
+    # SurePrep binders/OCR and SmartVault uploads, each sending signed webhooks to the API.
+    ("sureprep", [sys.executable, "-m", "sandboxes.sureprep", "--port", str(SUREPREP_PORT),
+                  "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/sureprep"]),
+    ("smartvault", [sys.executable, "-m", "sandboxes.smartvault", "--port", str(SMARTVAULT_PORT),
+                    "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/smartvault"]),
+]
+# How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
+SANDBOX_ENV = {"SUREPREP_API_URL": f"http://{HOST}:{SUREPREP_PORT}",
+               "SMARTVAULT_API_URL": f"http://{HOST}:{SMARTVAULT_PORT}"}
 
 ENV_FILE_NAME = "stack.env"  # written while `make run` runs: `python -m devstack env` prints it
 
@@ -51,13 +62,13 @@ def run() -> int:
     children: list[ManagedProcess] = []
     code = 0
     try:
-        require_free({"API": API_PORT})
+        require_free({"API": API_PORT, "SurePrep sandbox": SUREPREP_PORT, "SmartVault sandbox": SMARTVAULT_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
-            env = {**os.environ, **stack.env}
+            env = {**os.environ, **stack.env, **SANDBOX_ENV}
             for name, argv in child_commands(sys.executable):
                 children.append(ManagedProcess(name, argv, logs_dir / f"{name}.log", env=env, cwd=PROJECT_ROOT))
-            _write_env_file(data_dir, stack.env)
+            _write_env_file(data_dir, {**stack.env, **SANDBOX_ENV})
             code = _watch(children, stop_requested, until=_api_answers_or_gives_up())
             if code is None:
                 print(_summary(stack, logs_dir), flush=True)
@@ -86,7 +97,7 @@ def run() -> int:
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # Quiet the chatty ones: pgserver logs every pg_ctl call, aiosmtpd every SMTP command.
-    for name in ("pgserver", "mail.log"):
+    for name in ("pgserver", "mail.log", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -150,6 +161,8 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("Temporal gRPC", f"{env['TEMPORAL_ADDRESS']}  namespace {env['TEMPORAL_NAMESPACE']}"),
         ("S3 endpoint", f"{env['S3_ENDPOINT_URL']}  bucket {env['S3_BUCKET']}"),
         ("Mail capture", f"{env['MAIL_CAPTURE_URL']}/messages  (SMTP {env['SMTP_HOST']}:{env['SMTP_PORT']})"),
+        ("SurePrep", f"{SANDBOX_ENV['SUREPREP_API_URL']}  (sandbox)"),
+        ("SmartVault", f"{SANDBOX_ENV['SMARTVAULT_API_URL']}  (sandbox)"),
         ("Postgres", env["DATABASE_URL"]),
         ("Logs", str(logs_dir)),
         ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),

@@ -1,5 +1,6 @@
 """Task queue names, one per kind of work, so workers scale per queue (`python worker.py --queue NAME`)."""
 
 ADMIN = "admin"  # audit exports and other operator work
+DOCUMENTS = "documents"  # document processing: classification, extraction, SurePrep/SmartVault
 
-ALL = [ADMIN]
+ALL = [ADMIN, DOCUMENTS]
