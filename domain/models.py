@@ -9,3 +9,8 @@ from domain.idempotency.models import IdempotencyRecord  # noqa: F401
 from domain.numbering import NumberCounter  # noqa: F401
 from domain.user.models import User  # noqa: F401
 from domain.tax_return.models import TaxReturn  # noqa: F401
+from domain.invoice.models import Invoice, InvoiceHistory, InvoicePayment  # noqa: F401
+from domain.webhook_stripe.models import StripeEvent  # noqa: F401
+from domain.estimated_payment.models import (  # noqa: F401
+    EstimatedPayment, EstimatedPaymentReminder, EstimatedPaymentSchedule,
+)

@@ -1,5 +1,6 @@
 """Task queue names, one per kind of work, so workers scale per queue (`python worker.py --queue NAME`)."""
 
 ADMIN = "admin"  # audit exports and other operator work
+BILLING = "billing"  # invoices and estimated-payment schedules
 
-ALL = [ADMIN]
+ALL = [ADMIN, BILLING]
