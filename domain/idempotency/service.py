@@ -54,8 +54,10 @@ class IdempotencyStore:
             record = await session.get(IdempotencyRecord, (principal, key))
             if record is None:
                 return
-            if status >= 500:
-                # A server failure is not an answer worth replaying: free the key so the retry runs again.
+            if status >= 400:
+                # An error answer changed nothing (its transaction rolled back), and a server failure is not
+                # worth replaying: free the key, so the corrected retry runs (Stripe saves no result for a
+                # request refused before it ran, e.g. one that failed validation).
                 await session.delete(record)
                 return
             record.status_code, record.response_body, record.response_headers = status, body, headers
