@@ -24,9 +24,17 @@ from settings import PROJECT_ROOT, Settings
 
 API_PORT = 8000
 API_READY_TIMEOUT_S = 60.0
+PAYMENTS_PORT = 12111
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
-SANDBOX_COMMANDS: list[tuple[str, list[str]]] = []
+SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
+    # Stripe's API subset, the pay page and signed webhooks to the API (sandboxes/payments.py).
+    ("payments", [sys.executable, "-m", "sandboxes.payments", "--port", str(PAYMENTS_PORT),
+                  "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/stripe",
+                  "--webhook-secret", Settings().stripe_webhook_secret]),
+]
+# How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
+SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}"}
 
 ENV_FILE_NAME = "stack.env"  # written while `make run` runs: `python -m devstack env` prints it
 
@@ -51,13 +59,13 @@ def run() -> int:
     children: list[ManagedProcess] = []
     code = 0
     try:
-        require_free({"API": API_PORT})
+        require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
-            env = {**os.environ, **stack.env}
+            env = {**os.environ, **stack.env, **SANDBOX_ENV}
             for name, argv in child_commands(sys.executable):
                 children.append(ManagedProcess(name, argv, logs_dir / f"{name}.log", env=env, cwd=PROJECT_ROOT))
-            _write_env_file(data_dir, stack.env)
+            _write_env_file(data_dir, {**stack.env, **SANDBOX_ENV})
             code = _watch(children, stop_requested, until=_api_answers_or_gives_up())
             if code is None:
                 print(_summary(stack, logs_dir), flush=True)
@@ -150,6 +158,7 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("Temporal gRPC", f"{env['TEMPORAL_ADDRESS']}  namespace {env['TEMPORAL_NAMESPACE']}"),
         ("S3 endpoint", f"{env['S3_ENDPOINT_URL']}  bucket {env['S3_BUCKET']}"),
         ("Mail capture", f"{env['MAIL_CAPTURE_URL']}/messages  (SMTP {env['SMTP_HOST']}:{env['SMTP_PORT']})"),
+        ("Payments", f"{SANDBOX_ENV['STRIPE_API_BASE']}/pay/<session>  (Stripe sandbox; events at /_sandbox/events)"),
         ("Postgres", env["DATABASE_URL"]),
         ("Logs", str(logs_dir)),
         ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),

@@ -44,7 +44,7 @@ from typing import Awaitable, Callable
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 log = logging.getLogger("sandboxes.payments")
 
@@ -398,7 +398,13 @@ def create_app(sandbox: PaymentsSandbox) -> FastAPI:
         if result["outcome"] == "declined":
             return HTMLResponse(_page("Card declined", f"<p>Your card was declined. "
                                                        f"<a href='/pay/{session_id}'>Try again</a></p>"), 402)
-        return RedirectResponse(result["session"]["success_url"], status_code=303)
+        # Stripe redirects to success_url at once; the sandbox shows the outcome first, with the link, so a
+        # developer sees what happened even where the portal page does not exist yet.
+        success = html.escape(result["session"]["success_url"])
+        return HTMLResponse(_page("Payment received", f"<p>Paid {result['payment_intent']['amount'] / 100:,.2f} "
+                                                      f"{result['payment_intent']['currency'].upper()}. The webhook "
+                                                      f"is on its way to the app.</p><p><a href='{success}'>"
+                                                      f"Continue to {success}</a></p>"))
 
     @app.get("/_sandbox/events")
     async def list_events():

@@ -12,8 +12,8 @@ import httpx
 import pyotp
 
 from api.app import create_app
-from devstack.ports import free_port
 from api.state import AppState, build_state
+from devstack.ports import free_port
 from domain.config.service import load_config
 from domain.firm.models import Firm
 from domain.user.models import User
