@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from domain import policy
@@ -274,9 +274,11 @@ async def apply_payment(session, invoice: Invoice, *, amount: Decimal, payment_m
                   recorded_by=recorded_by, processed_at=_now(), created_at=_now())
     stmt = insert(InvoicePayment).values(**values)
     if stripe_payment_intent_id:
+        # The index predicate as literal SQL: with a bound 'completed', a statement psycopg has prepared
+        # (after five runs on a connection) no longer proves it matches the partial index, and fails.
         stmt = stmt.on_conflict_do_nothing(
             index_elements=[InvoicePayment.stripe_payment_intent_id],
-            index_where=(InvoicePayment.status == "completed") & InvoicePayment.stripe_payment_intent_id.isnot(None))
+            index_where=text("status = 'completed' AND stripe_payment_intent_id IS NOT NULL"))
     inserted = (await session.execute(stmt.returning(InvoicePayment.id))).scalar_one_or_none()
     if inserted is None:
         return PaymentOutcome(None, before, before)

@@ -155,3 +155,14 @@ async def test_unknown_invoices_and_other_event_types_are_acknowledged(tp):
     assert unknown.status_code == 200 and unknown.json()["data"]["outcome"] == "unknown_invoice"
     other = await post(tp, event("customer.created", {"id": "cus_1", "object": "customer"}))
     assert other.status_code == 200 and other.json()["data"]["outcome"] == "ignored_type"
+
+
+async def test_many_payments_on_one_invoice_each_recorded(tp, billing):
+    """60 one-cent payments, sequentially: each pooled connection runs the insert more than five times, so
+    psycopg prepares it (a bound partial-index predicate once broke exactly there)."""
+    invoice = await create(tp, billing)
+    for n in range(60):
+        response = await post(tp, event("payment_intent.succeeded", intent(invoice["id"], f"pi_test_many_{n}", cents=1)))
+        assert response.status_code == 200 and response.json()["data"]["outcome"] == "payment_recorded"
+    assert await completed_payments(tp, invoice["id"]) == 60
+    assert (await get(tp, billing.admin, invoice["id"]))["amount_paid"] == 0.60
