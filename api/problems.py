@@ -102,8 +102,10 @@ def _allowed_methods(request: Request) -> list[str]:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):
-        return problem_response(exc.status, exc.detail, request.url.path, code=exc.code, title=exc.title,
-                                errors=[e.as_dict() for e in exc.errors])
+        # RFC 6750: a 401 names the scheme the caller should authenticate with.
+        headers = {"WWW-Authenticate": 'Bearer realm="taxpractice"'} if exc.status == 401 else None
+        return problem_response(exc.status, exc.detail, request.url.path, headers=headers, code=exc.code,
+                                title=exc.title, errors=[e.as_dict() for e in exc.errors])
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

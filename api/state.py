@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client as TemporalClient
 
+import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from domain.auth.service import Authenticator
 from domain.auth.tokens import TokenSigner, load_or_create_private_key
 from domain.crypto import FieldCipher

@@ -12,6 +12,7 @@ import os
 import sys
 import uuid
 
+import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from domain.auth import totp
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker

@@ -116,6 +116,8 @@ def parse_list_query(params: list[tuple[str, str]], spec: ListSpec) -> ListQuery
         if name in seen and not name.endswith("__in"):
             raise _bad(name, "duplicate", f"{name} was given more than once")
         seen.add(name)
+        if "\x00" in raw:  # Postgres text cannot hold NUL: refuse it here rather than fail in the query
+            raise _bad(name, "invalid_format", f"{name} must not contain NUL characters")
         if name == "limit":
             if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
                 raise _bad("limit", "out_of_range", f"limit must be an integer from 1 to {MAX_LIMIT}")
