@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     stripe_api_key: str = "sk_test_development"
     stripe_api_base: str | None = None
     stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
+    # While rotating the endpoint secret: the old one, still accepted until every sender uses the new one.
+    stripe_webhook_previous_secret: str | None = None
+    stripe_webhook_tolerance_s: int = 300
+    stripe_currency: str = "usd"
+
+    # Billing (invoices §9, estimated payments §11.6)
+    invoice_due_days: int = Field(30, description="due date of a sent invoice that has none")
+    # Automatic reminders go out at this UTC time of day (14:00 UTC = 9 am Eastern, 6 am Pacific).
+    reminder_time_utc: str = Field("14:00:00", description="HH:MM[:SS], UTC")
+    # SMS goes out through an email-to-SMS gateway: <digits>@<domain>. Development: the mail capture.
+    sms_email_domain: str = "sms.taxpractice.local"
 
     @property
     def is_development(self) -> bool:

@@ -13,11 +13,15 @@ from api.middleware import (
 )
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
-from api.v1 import admin, auth, client, document, document_webhook, health, pending_document
+from api.v1 import (
+    admin, auth, client, document, document_webhook, estimated_payment, health, invoice, pending_document,
+    webhook_stripe,
+)
 from settings import Settings, get_settings
 
 ROUTERS = [health.router, auth.router, client.router, admin.router, document.router,
-           pending_document.router, document_webhook.router]
+           pending_document.router, document_webhook.router, invoice.router, webhook_stripe.router,
+           estimated_payment.router]
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter:

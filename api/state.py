@@ -16,6 +16,7 @@ from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from domain.idempotency.service import IdempotencyStore
 from integrations.mail import Mailer
+from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
 from settings import Settings
 from workflows.client import connect
@@ -31,6 +32,7 @@ class AppState:
     idempotency: IdempotencyStore
     mailer: Mailer
     storage: ObjectStore
+    payments: StripePayments
     _temporal: TemporalClient | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -69,4 +71,5 @@ def build_state(settings: Settings) -> AppState:
         mailer=Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from),
         storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
                             settings.aws_access_key_id, settings.aws_secret_access_key),
+        payments=StripePayments.from_settings(settings),
     )

@@ -24,11 +24,16 @@ from settings import PROJECT_ROOT, Settings
 
 API_PORT = 8000
 API_READY_TIMEOUT_S = 60.0
+PAYMENTS_PORT = 12111
 SUREPREP_PORT = 8041
 SMARTVAULT_PORT = 8042
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
 SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
+    # Stripe's API subset, the pay page and signed webhooks to the API (sandboxes/payments.py).
+    ("payments", [sys.executable, "-m", "sandboxes.payments", "--port", str(PAYMENTS_PORT),
+                  "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/stripe",
+                  "--webhook-secret", Settings().stripe_webhook_secret]),
     # SurePrep binders/OCR and SmartVault uploads, each sending signed webhooks to the API.
     ("sureprep", [sys.executable, "-m", "sandboxes.sureprep", "--port", str(SUREPREP_PORT),
                   "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/sureprep"]),
@@ -36,7 +41,8 @@ SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
                     "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/smartvault"]),
 ]
 # How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
-SANDBOX_ENV = {"SUREPREP_API_URL": f"http://{HOST}:{SUREPREP_PORT}",
+SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
+               "SUREPREP_API_URL": f"http://{HOST}:{SUREPREP_PORT}",
                "SMARTVAULT_API_URL": f"http://{HOST}:{SMARTVAULT_PORT}"}
 
 ENV_FILE_NAME = "stack.env"  # written while `make run` runs: `python -m devstack env` prints it
@@ -62,7 +68,8 @@ def run() -> int:
     children: list[ManagedProcess] = []
     code = 0
     try:
-        require_free({"API": API_PORT, "SurePrep sandbox": SUREPREP_PORT, "SmartVault sandbox": SMARTVAULT_PORT})
+        require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
+                      "SmartVault sandbox": SMARTVAULT_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}
@@ -161,6 +168,7 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("Temporal gRPC", f"{env['TEMPORAL_ADDRESS']}  namespace {env['TEMPORAL_NAMESPACE']}"),
         ("S3 endpoint", f"{env['S3_ENDPOINT_URL']}  bucket {env['S3_BUCKET']}"),
         ("Mail capture", f"{env['MAIL_CAPTURE_URL']}/messages  (SMTP {env['SMTP_HOST']}:{env['SMTP_PORT']})"),
+        ("Payments", f"{SANDBOX_ENV['STRIPE_API_BASE']}/pay/<session>  (Stripe sandbox; events at /_sandbox/events)"),
         ("SurePrep", f"{SANDBOX_ENV['SUREPREP_API_URL']}  (sandbox)"),
         ("SmartVault", f"{SANDBOX_ENV['SMARTVAULT_API_URL']}  (sandbox)"),
         ("Postgres", env["DATABASE_URL"]),

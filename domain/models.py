@@ -14,3 +14,8 @@ from domain.document.models import (  # noqa: F401
     Document, DocumentExtraction, DocumentStatusHistory, ExtractedField, IntegrationAccount, PendingDocument,
     SurePrepBinder, WebhookEvent,
 )
+from domain.invoice.models import Invoice, InvoiceHistory, InvoicePayment  # noqa: F401
+from domain.webhook_stripe.models import StripeEvent  # noqa: F401
+from domain.estimated_payment.models import (  # noqa: F401
+    EstimatedPayment, EstimatedPaymentReminder, EstimatedPaymentSchedule,
+)

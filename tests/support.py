@@ -13,6 +13,7 @@ import pyotp
 
 from api.app import create_app
 from api.state import AppState, build_state
+from devstack.ports import free_port
 from domain.config.service import load_config
 from domain.firm.models import Firm
 from domain.user.models import User
@@ -29,6 +30,9 @@ def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:
     values = {key.lower(): value for key, value in env.items()}
     values.update(app_env="test", data_dir=data_dir, rate_limit_auth=100_000, rate_limit_standard=1_000_000,
                   rate_limit_upload=100_000, rate_limit_webhook=100_000)
+    # The payments sandbox's address, reserved here because the workers read it at start-up; tests/billing
+    # starts the sandbox on it (tests that never pay never start it).
+    values.setdefault("stripe_api_base", f"http://127.0.0.1:{free_port()}")
     values.update(overrides)
     return Settings(**values)
 

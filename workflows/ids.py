@@ -18,3 +18,11 @@ def document(document_id: uuid.UUID) -> str:
 
 def smartvault_import(account_id: str, smartvault_document_id: str) -> str:
     return f"smartvault-import:{account_id}:{smartvault_document_id}"
+
+
+def invoice(invoice_id: uuid.UUID) -> str:
+    return f"invoice:{invoice_id}"
+
+
+def estimated_payment_schedule(schedule_id: uuid.UUID) -> str:
+    return f"estimated-payment-schedule:{schedule_id}"

@@ -2,5 +2,6 @@
 
 ADMIN = "admin"  # audit exports and other operator work
 DOCUMENTS = "documents"  # document processing: classification, extraction, SurePrep/SmartVault
+BILLING = "billing"  # invoices and estimated-payment schedules
 
-ALL = [ADMIN, DOCUMENTS]
+ALL = [ADMIN, DOCUMENTS, BILLING]
