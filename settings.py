@@ -18,6 +18,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 DEV_SSN_ENCRYPTION_KEY = "ZGV2LW9ubHktc3NuLWtleS1kby1ub3QtdXNlLXByb2Q="  # base64 of 32 bytes
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_development_only"
 DEV_SERVICE_TOKEN = "development-service-token"
+DEV_SUREPREP_WEBHOOK_SECRET = "sureprep_whsec_development_only"
+DEV_SMARTVAULT_WEBHOOK_SECRET = "smartvault_whsec_development_only"
 
 
 class Settings(BaseSettings):
@@ -79,6 +81,17 @@ class Settings(BaseSettings):
 
     idempotency_ttl_hours: int = 24
 
+    # Documents (docs/document.md)
+    document_max_bytes: int = 50 * 1024 * 1024
+    extraction_review_threshold: float = Field(0.9, description="fields below this confidence need review")
+    # SurePrep and SmartVault: unset URL means the integration is off. The dev stack points them at sandboxes/.
+    sureprep_api_url: str | None = None
+    sureprep_api_key: str = "sureprep-development-key"
+    sureprep_webhook_secret: str = DEV_SUREPREP_WEBHOOK_SECRET
+    smartvault_api_url: str | None = None
+    smartvault_api_key: str = "smartvault-development-key"
+    smartvault_webhook_secret: str = DEV_SMARTVAULT_WEBHOOK_SECRET
+
     # Return analysis (spec §5.8): "offline" (deterministic, no network) or "bedrock" (AWS Bedrock Converse).
     ai_analyzer: str = Field("offline", pattern="^(offline|bedrock)$")
     bedrock_model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -89,6 +102,17 @@ class Settings(BaseSettings):
     stripe_api_key: str = "sk_test_development"
     stripe_api_base: str | None = None
     stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
+    # While rotating the endpoint secret: the old one, still accepted until every sender uses the new one.
+    stripe_webhook_previous_secret: str | None = None
+    stripe_webhook_tolerance_s: int = 300
+    stripe_currency: str = "usd"
+
+    # Billing (invoices §9, estimated payments §11.6)
+    invoice_due_days: int = Field(30, description="due date of a sent invoice that has none")
+    # Automatic reminders go out at this UTC time of day (14:00 UTC = 9 am Eastern, 6 am Pacific).
+    reminder_time_utc: str = Field("14:00:00", description="HH:MM[:SS], UTC")
+    # SMS goes out through an email-to-SMS gateway: <digits>@<domain>. Development: the mail capture.
+    sms_email_domain: str = "sms.taxpractice.local"
 
     @property
     def is_development(self) -> bool:
@@ -105,6 +129,10 @@ class Settings(BaseSettings):
             problems.append("STRIPE_WEBHOOK_SECRET")
         if self.service_token == DEV_SERVICE_TOKEN:
             problems.append("SERVICE_TOKEN")
+        if self.sureprep_api_url and self.sureprep_webhook_secret == DEV_SUREPREP_WEBHOOK_SECRET:
+            problems.append("SUREPREP_WEBHOOK_SECRET")
+        if self.smartvault_api_url and self.smartvault_webhook_secret == DEV_SMARTVAULT_WEBHOOK_SECRET:
+            problems.append("SMARTVAULT_WEBHOOK_SECRET")
         if self.jwt_private_key_path is None:
             problems.append("JWT_PRIVATE_KEY_PATH")
         if not self.database_url:

@@ -17,16 +17,25 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from activities.audit_export import AuditExportActivities
+from activities.document import DocumentActivities
+from activities.estimated_payment import EstimatedPaymentActivities
+from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from domain.db import make_engine, make_sessionmaker
 from domain.tax_return.analysis import Analyzer, OfflineAnalyzer
 from integrations.bedrock import BedrockAnalyzer
 from integrations.mail import Mailer
+from integrations.notify import Notifier
+from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
 from settings import Settings, get_settings
 from workflows import queues
 from workflows.audit_export import AuditExportWorkflow
+from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
+from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
+from workflows.invoice import InvoiceWorkflow
 from workflows.tax_return import TaxReturnWorkflow
 from workflows.client import connect
 
@@ -64,8 +73,21 @@ def tax_return_activities(deps: WorkerDependencies) -> list:
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
     """What runs on each task queue: its workflows and its activities (bound to their dependencies)."""
     audit_export = AuditExportActivities(deps.sessionmaker, deps.storage)
+    document = DocumentActivities(deps.sessionmaker, deps.storage, deps.settings)
+    notifier = Notifier(deps.mailer, deps.settings.sms_email_domain)
+    invoice = InvoiceActivities(deps.sessionmaker, StripePayments.from_settings(deps.settings), notifier,
+                                deps.settings.stripe_currency, deps.settings.portal_base_url)
+    estimated_payment = EstimatedPaymentActivities(deps.sessionmaker, notifier)
     return {
         queues.ADMIN: ([AuditExportWorkflow], [audit_export.write_export, audit_export.mark_failed]),
+        queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow],
+                           [document.classify, document.extract, document.send_to_sureprep,
+                            document.notify_return, document.import_from_smartvault]),
+        queues.BILLING: ([InvoiceWorkflow, EstimatedPaymentScheduleWorkflow], [
+            invoice.create_payment_link, invoice.mark_sent, invoice.mail_invoice, invoice.apply_step,
+            invoice.notify_payment_failed, invoice.current_status, invoice.expire_payment_link,
+            estimated_payment.load_schedule, estimated_payment.send_reminder,
+        ]),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
     }
 

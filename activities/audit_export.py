@@ -6,6 +6,7 @@ the status update is a plain overwrite of the same values.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -107,12 +108,15 @@ class AuditExportActivities:
                     count += 1
                 text.write("\n]\n")
             text.flush()
+            # Detach before uploading: boto3 closes the file it uploads, and a wrapper still attached to a
+            # closed file fails on detach (or closes it again when collected).
+            text.detach()
             size = spool.tell()
             spool.seek(0)
             key = export_key(export)
             content_type = "text/csv" if export.format == "csv" else "application/json"
-            self.storage.upload_stream(key, spool, content_type)
-            text.detach()
+            # boto3 blocks: off the event loop, so heartbeats and other activities keep going.
+            await asyncio.to_thread(self.storage.upload_stream, key, spool, content_type)
         async with self.sessionmaker.begin() as session:
             await session.execute(update(AuditExport).where(AuditExport.id == export.id).values(
                 status="completed", s3_key=key, row_count=count, size_bytes=size,

@@ -6,17 +6,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+
 from api.middleware import (
     IdempotencyMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
     principal_key_from_claims,
 )
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
-from api.v1 import admin, auth, client, health, message, question, tax_return
+from api.v1 import (
+    admin, auth, client, document, document_webhook, estimated_payment, health, invoice, message, pending_document,
+    question, tax_return, webhook_stripe,
+)
 from settings import Settings, get_settings
 
-ROUTERS = [health.router, auth.router, client.router, admin.router, tax_return.router, question.router,
-           message.router]
+ROUTERS = [health.router, auth.router, client.router, admin.router, document.router,
+           pending_document.router, document_webhook.router, invoice.router, webhook_stripe.router,
+           estimated_payment.router, tax_return.router, question.router, message.router]
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter:

@@ -21,7 +21,7 @@ def page(result: Page, query: ListQuery, render: Callable[[Any], dict]) -> dict:
         "data": [sparse(render(item), query.fields) for item in result.items],
         "meta": meta(),
         "pagination": {"cursor": result.next_cursor, "has_more": result.has_more,
-                       "total_count": result.total_count},
+                       "total_count": result.total_count, "total_count_exact": result.total_count_exact},
     }
 
 
@@ -29,4 +29,4 @@ def many(items: Iterable[dict]) -> dict:
     """A short, unpaginated list (a client's contacts): same envelope, the whole list in one page."""
     data = list(items)
     return {"data": data, "meta": meta(), "pagination": {"cursor": None, "has_more": False,
-                                                        "total_count": len(data)}}
+                                                        "total_count": len(data), "total_count_exact": True}}

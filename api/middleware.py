@@ -33,10 +33,6 @@ async def _send_problem(send: Send, status: int, detail: str, instance: str, hea
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class RequestContextMiddleware:
     """Assigns the request id, echoes X-Correlation-ID, and caps non-upload bodies at `max_body` bytes."""
 
@@ -69,29 +65,30 @@ class RequestContextMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             return await _send_problem(send_with_ids, 413, f"Request body exceeds {self.max_body} bytes",
                                        scope["path"])
-        received = 0
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        # Read the whole (capped) body before the app sees it: a cap enforced inside `receive` would surface
+        # as the framework's generic 400 "error parsing the body" instead of 413 for a body sent in chunks.
+        chunks, received = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge
-            return message
+            if message["type"] != "http.request":  # the caller left before sending the whole body
+                return None
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > self.max_body:
+                return await _send_problem(send_with_ids, 413, f"Request body exceeds {self.max_body} bytes",
+                                           scope["path"])
+            if not message.get("more_body"):
+                break
+        body, delivered = b"".join(chunks), False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send_with_ids(message)
+        async def replay_receive() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await _send_problem(send_with_ids, 413, f"Request body exceeds {self.max_body} bytes",
-                                    scope["path"])
+        await self.app(scope, replay_receive, send_with_ids)
 
 
 @dataclass
@@ -172,6 +169,8 @@ class IdempotencyMiddleware:
     """Same key + same request replays the first response; same key + another request is refused.
 
     Applies to JSON POSTs that carry X-Idempotency-Key. The key is scoped to the caller (`principal_of`).
+    Sign-in endpoints are left out: their answers are tokens, which must never be stored in clear (refresh
+    tokens are kept hashed only), and replaying one would let a single-use link or TOTP code answer twice.
     """
 
     def __init__(self, app: ASGIApp, store: IdempotencyStore, principal_of):
@@ -180,7 +179,8 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, b"x-idempotency-key") if scope["type"] == "http" else None
         content_type = (_header(scope, b"content-type") or "").lower()
-        if key is None or scope["method"] != "POST" or content_type.startswith("multipart/"):
+        if (key is None or scope["method"] != "POST" or content_type.startswith("multipart/")
+                or scope["path"].startswith(("/v1/auth/", "/v1/portal/auth/"))):
             return await self.app(scope, receive, send)
         if not 1 <= len(key) <= 255 or not key.isprintable():
             return await _send_problem(send, 400, "X-Idempotency-Key must be 1 to 255 printable characters",

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.request_context import meta
 from domain.errors import DomainError
@@ -89,11 +90,22 @@ def _validation_errors(exc: RequestValidationError) -> list[dict]:
     return errors
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):
-        return problem_response(exc.status, exc.detail, request.url.path, code=exc.code, title=exc.title,
-                                errors=[e.as_dict() for e in exc.errors])
+        # RFC 6750: a 401 names the scheme the caller should authenticate with.
+        headers = {"WWW-Authenticate": 'Bearer realm="taxpractice"'} if exc.status == 401 else None
+        return problem_response(exc.status, exc.detail, request.url.path, headers=headers, code=exc.code,
+                                title=exc.title, errors=[e.as_dict() for e in exc.errors])
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -109,9 +121,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else _STATUS_CODES.get(exc.status_code, ("", "Error"))[1]
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No resource at {request.url.path}"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem_response(exc.status_code, detail, request.url.path, headers=getattr(exc, "headers", None))
+            # Starlette names only the first route that matched the path; Allow must list every method.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return problem_response(exc.status_code, detail, request.url.path, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -9,12 +9,14 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client as TemporalClient
 
+import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from domain.auth.service import Authenticator
 from domain.auth.tokens import TokenSigner, load_or_create_private_key
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from domain.idempotency.service import IdempotencyStore
 from integrations.mail import Mailer
+from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
 from settings import Settings
 from workflows.client import connect
@@ -30,6 +32,7 @@ class AppState:
     idempotency: IdempotencyStore
     mailer: Mailer
     storage: ObjectStore
+    payments: StripePayments
     _temporal: TemporalClient | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -68,4 +71,5 @@ def build_state(settings: Settings) -> AppState:
         mailer=Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from),
         storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
                             settings.aws_access_key_id, settings.aws_secret_access_key),
+        payments=StripePayments.from_settings(settings),
     )

@@ -12,6 +12,7 @@ import os
 import sys
 import uuid
 
+import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from domain.auth import totp
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
@@ -56,11 +57,22 @@ async def _create_firm(args: argparse.Namespace, settings: Settings) -> dict:
         await engine.dispose()
 
 
-def _migrate(settings: Settings) -> dict:
+def _migrate(args: argparse.Namespace, settings: Settings) -> dict:
+    """Database migrations, then the custom search attributes on the Temporal cluster."""
     from migrations.runner import upgrade_to_head
 
     upgrade_to_head(database_url(settings))
-    return {"migrated": True}
+    if args.skip_temporal:
+        return {"migrated": True, "search_attributes_added": None}
+
+    async def register() -> list[str]:
+        from workflows import search_attributes
+        from workflows.client import connect
+
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        return await search_attributes.register(client, settings.temporal_namespace)
+
+    return {"migrated": True, "search_attributes_added": asyncio.run(register())}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,7 +94,8 @@ def parser() -> argparse.ArgumentParser:
     firm_create.add_argument("--name", required=True)
     firm_create.add_argument("--json", action="store_true")
 
-    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate = commands.add_parser("migrate", help="apply database migrations and register search attributes")
+    migrate.add_argument("--skip-temporal", action="store_true", help="database only")
     migrate.add_argument("--json", action="store_true")
     return root
 
@@ -96,7 +109,7 @@ def run(argv: list[str]) -> int:
         elif args.command == "firms":
             result = asyncio.run(_create_firm(args, settings))
         else:
-            result = _migrate(settings)
+            result = _migrate(args, settings)
     except DomainError as err:
         print(f"error: {err.detail}" + "".join(f"\n  {e.field}: {e.message}" for e in err.errors), file=sys.stderr)
         return 2

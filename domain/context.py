@@ -11,6 +11,33 @@ from domain.audit.models import AuditEntry
 from domain.principal import Principal
 
 
+@dataclass(frozen=True)
+class RequestOrigin:
+    """Where a request came from, as the audit log records it."""
+
+    correlation_id: str | None = None
+    request_id: str | None = None
+    ip_address: str | None = None
+
+
+def audit_entry(firm_id: uuid.UUID, actor_id: uuid.UUID | None, actor_role: str, action: str, resource_type: str,
+                resource_id: object = None, client_id: uuid.UUID | None = None, details: dict | None = None,
+                origin: RequestOrigin = RequestOrigin()) -> AuditEntry:
+    return AuditEntry(
+        firm_id=firm_id,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id) if resource_id is not None else None,
+        client_id=client_id,
+        correlation_id=origin.correlation_id,
+        request_id=origin.request_id,
+        ip_address=origin.ip_address,
+        details=details,
+    )
+
+
 @dataclass
 class ServiceContext:
     session: AsyncSession
@@ -19,19 +46,12 @@ class ServiceContext:
     request_id: str | None = None
     ip_address: str | None = None
 
+    @property
+    def origin(self) -> RequestOrigin:
+        return RequestOrigin(self.correlation_id, self.request_id, self.ip_address)
+
     async def audit(self, action: str, resource_type: str, resource_id: object = None,
                     client_id: uuid.UUID | None = None, details: dict | None = None) -> None:
         """Append one audit row in the caller's transaction: it commits, or vanishes, with the change itself."""
-        self.session.add(AuditEntry(
-            firm_id=self.principal.firm_id,
-            actor_id=self.principal.subject_id,
-            actor_role=self.principal.role.value,
-            action=action,
-            resource_type=resource_type,
-            resource_id=str(resource_id) if resource_id is not None else None,
-            client_id=client_id,
-            correlation_id=self.correlation_id,
-            request_id=self.request_id,
-            ip_address=self.ip_address,
-            details=details,
-        ))
+        self.session.add(audit_entry(self.principal.firm_id, self.principal.subject_id, self.principal.role.value,
+                                     action, resource_type, resource_id, client_id, details, self.origin))

@@ -1,9 +1,11 @@
 """Lists for every resource (spec §3.5–3.6): filters, sort, sparse fields and keyset pagination.
 
 Keyset, not OFFSET: a page is `WHERE (sort_col, id) > (last_value, last_id) ORDER BY sort_col, id LIMIT n+1`,
-which an index on (firm_id, sort_col, id) answers in the same time on page 1 and page 40,000. The total
-count is computed once, on the first page, and carried in the cursor: counting a million rows on every
-page would cost more than the page itself. The count is therefore as of the first page.
+which an index on (firm_id, sort_col, id) answers in the same time on page 1 and page 40,000.
+
+The total count is computed once, on the first page, and carried in the cursor. It is exact up to
+EXACT_COUNT_LIMIT matching rows; past that, counting would cost more than the page (hundreds of ms at 100k
+rows), so the count is Postgres's planner estimate and `total_count_exact` says so.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, select, text, tuple_
+from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import FieldError, ValidationFailed
 
 DEFAULT_LIMIT = 25
+EXACT_COUNT_LIMIT = 10_000
 MAX_LIMIT = 100
 OPERATORS = ("eq", "gte", "lte", "in")
 CONTROL_PARAMS = frozenset({"limit", "cursor", "sort", "fields"})
@@ -88,6 +92,7 @@ class Page:
     next_cursor: str | None
     has_more: bool
     total_count: int
+    total_count_exact: bool = True
 
 
 def _bad(field_name: str, code: str, message: str) -> ValidationFailed:
@@ -111,6 +116,8 @@ def parse_list_query(params: list[tuple[str, str]], spec: ListSpec) -> ListQuery
         if name in seen and not name.endswith("__in"):
             raise _bad(name, "duplicate", f"{name} was given more than once")
         seen.add(name)
+        if "\x00" in raw:  # Postgres text cannot hold NUL: refuse it here rather than fail in the query
+            raise _bad(name, "invalid_format", f"{name} must not contain NUL characters")
         if name == "limit":
             if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
                 raise _bad("limit", "out_of_range", f"limit must be an integer from 1 to {MAX_LIMIT}")
@@ -143,9 +150,9 @@ def parse_list_query(params: list[tuple[str, str]], spec: ListSpec) -> ListQuery
                 query.conditions.append(filt.column.in_(values))
             else:
                 value = _convert(base, filt, raw)
-                query.conditions.append(
-                    {"eq": filt.column == value, "gte": filt.column >= value, "lte": filt.column <= value}[op]
-                )
+                # Build only the requested comparison: `>=` on a boolean column is not even expressible.
+                query.conditions.append({"eq": lambda: filt.column == value, "gte": lambda: filt.column >= value,
+                                         "lte": lambda: filt.column <= value}[op]())
     if query.cursor is not None and query.cursor.get("s") != ("-" if query.descending else "") + query.sort_field:
         raise _bad("cursor", "invalid_cursor", "cursor does not belong to this sort order")
     return query
@@ -199,9 +206,9 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
     stmt = stmt.where(*query.conditions)
 
     if query.cursor is None:
-        total = (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
+        total, exact = await _count(session, stmt)
     else:
-        total = query.cursor["t"]
+        total, exact = query.cursor["t"], query.cursor.get("x", True)
         last_value = _restore_value(sort_col, query.cursor["v"])
         last_id = _restore_value(id_col, query.cursor["id"])
         if query.descending:
@@ -222,5 +229,20 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
             "v": _cursor_value(value),
             "id": _cursor_value(last.id),
             "t": total,
+            "x": exact,
         })
-    return Page(items=items, next_cursor=next_cursor, has_more=has_more, total_count=total)
+    return Page(items=items, next_cursor=next_cursor, has_more=has_more, total_count=total, total_count_exact=exact)
+
+
+async def _count(session: AsyncSession, stmt: Select) -> tuple[int, bool]:
+    """Exact up to EXACT_COUNT_LIMIT rows (bounded work), else the planner's row estimate."""
+    bounded = stmt.order_by(None).with_only_columns(stmt.selected_columns[0]).limit(EXACT_COUNT_LIMIT + 1)
+    counted = (await session.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
+    if counted <= EXACT_COUNT_LIMIT:
+        return counted, True
+    try:
+        compiled = stmt.order_by(None).compile(dialect=session.bind.dialect, compile_kwargs={"literal_binds": True})
+    except (CompileError, NotImplementedError):  # a parameter type without a literal form: say "more than"
+        return counted, False
+    plan = (await session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}"))).scalar_one()
+    return max(int(plan[0]["Plan"]["Plan Rows"]), counted), False

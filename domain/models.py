@@ -9,6 +9,16 @@ from domain.idempotency.models import IdempotencyRecord  # noqa: F401
 from domain.numbering import NumberCounter  # noqa: F401
 from domain.user.models import User  # noqa: F401
 from domain.tax_return.models import TaxReturn  # noqa: F401
+from domain.consent.models import Consent  # noqa: F401
+from domain.document.models import (  # noqa: F401
+    Document, DocumentExtraction, DocumentStatusHistory, ExtractedField, IntegrationAccount, PendingDocument,
+    SurePrepBinder, WebhookEvent,
+)
+from domain.invoice.models import Invoice, InvoiceHistory, InvoicePayment  # noqa: F401
+from domain.webhook_stripe.models import StripeEvent  # noqa: F401
+from domain.estimated_payment.models import (  # noqa: F401
+    EstimatedPayment, EstimatedPaymentReminder, EstimatedPaymentSchedule,
+)
 from domain.tax_return.models import AiAnalysis, PreparerNote, ReturnReminder, WorkflowHistory  # noqa: F401
 from domain.question.models import Question  # noqa: F401
 from domain.message.models import Message  # noqa: F401

@@ -21,6 +21,7 @@ from domain.roles import Role
 
 _STAFF = frozenset({Role.ADMIN, Role.EA_CPA, Role.REVIEWER, Role.PREPARER})
 _SENIOR = frozenset({Role.ADMIN, Role.EA_CPA, Role.REVIEWER})
+_BILLING = frozenset({Role.ADMIN, Role.EA_CPA})
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "client.list": _STAFF,
@@ -31,6 +32,34 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "client.delete": frozenset({Role.ADMIN}),
     "contact.list": _STAFF | {Role.CLIENT},
     "contact.write": _STAFF,
+    "document.list": _STAFF | {Role.CLIENT},
+    "document.read": _STAFF | {Role.CLIENT},
+    "document.upload": _STAFF | {Role.CLIENT},
+    "document.download": _STAFF | {Role.CLIENT},
+    "document.update": _STAFF,
+    "document.delete": frozenset({Role.ADMIN, Role.EA_CPA}),
+    "document.checklist": _STAFF | {Role.CLIENT},
+    "extraction.update": _STAFF,
+    "extraction.delete": frozenset({Role.ADMIN, Role.EA_CPA}),
+    "extraction.rerun": _STAFF,
+    # Upload-first documents belong to no client yet: staff only.
+    "pending_document.upload": _STAFF,
+    "pending_document.list": _STAFF,
+    # Invoices (§9): billing is for admins and EA/CPAs; reading follows client visibility.
+    "invoice.list": _STAFF | {Role.CLIENT},
+    "invoice.read": _STAFF | {Role.CLIENT},
+    "invoice.create": _BILLING,
+    "invoice.update": _BILLING,
+    "invoice.send": _BILLING,
+    "invoice.void": _BILLING,
+    "invoice.record_payment": _BILLING,
+    # Estimated tax payments (§11.6).
+    "estimated_payment.list": _STAFF | {Role.CLIENT},
+    "estimated_payment.create": _BILLING | {Role.PREPARER},
+    "estimated_payment.update": _BILLING | {Role.PREPARER},
+    "estimated_payment.remind": _STAFF,
+    "estimated_payment.confirm": _STAFF | {Role.CLIENT},
+    "estimated_payment.delete": _BILLING,
     "admin.users": frozenset({Role.ADMIN}),
     "admin.config": frozenset({Role.ADMIN}),
     "admin.audit": frozenset({Role.ADMIN}),

@@ -1,13 +1,93 @@
-"""Federal filing deadlines: original due dates per return type, extensions, and the weekend/holiday roll.
+"""Tax deadlines: federal holidays with their observed days, and the IRS rule for rolling a deadline.
 
-IRC §7503: a deadline that falls on a Saturday, Sunday or legal holiday moves to the next business day.
-"Legal holiday" includes the federal holidays *and* DC Emancipation Day (April 16), which is why the 2022
-individual deadline was Monday April 18 (Emancipation Day was observed on Friday April 15).
+IRC §7503: a deadline that falls on a Saturday, a Sunday or a "legal holiday" moves to the next day that is
+none of these. Legal holidays are the federal holidays of 5 U.S.C. §6103 *and* holidays in the District of
+Columbia, of which DC Emancipation Day (April 16) is the one that matters: in 2016, 2017, 2022 and 2023 it
+pushed the April deadline. Its observed day is what counts (April 16 on a Saturday is observed Friday
+April 15; on a Sunday, Monday April 17), so it is included here and only affects mid-April deadlines.
+
+Observed rule for fixed-date holidays (5 U.S.C. §6103(b), Executive Order 11582): a Saturday holiday is
+observed the Friday before, a Sunday holiday the Monday after. New Year's Day on a Saturday is therefore
+observed on December 31 of the year before.
+
+Statewide holidays of the state where a return is filed (e.g. Patriots' Day in Massachusetts and Maine)
+also roll federal deadlines for residents of those states; that depends on the filer and is not modelled.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
+
+SATURDAY, SUNDAY = 5, 6
+MONDAY, THURSDAY = 0, 3
+JUNETEENTH_FIRST_YEAR = 2021
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def _last_weekday(year: int, month: int, weekday: int) -> date:
+    last = (date(year, month + 1, 1) if month < 12 else date(year + 1, 1, 1)) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
+def observed(day: date) -> date:
+    if day.weekday() == SATURDAY:
+        return day - timedelta(days=1)
+    if day.weekday() == SUNDAY:
+        return day + timedelta(days=1)
+    return day
+
+
+def _fixed_holidays(year: int) -> list[tuple[date, str]]:
+    days = [(date(year, 1, 1), "New Year's Day"), (date(year, 7, 4), "Independence Day"),
+            (date(year, 11, 11), "Veterans Day"), (date(year, 12, 25), "Christmas Day"),
+            (date(year, 4, 16), "DC Emancipation Day")]
+    if year >= JUNETEENTH_FIRST_YEAR:
+        days.append((date(year, 6, 19), "Juneteenth National Independence Day"))
+    return days
+
+
+@lru_cache(maxsize=256)
+def legal_holidays(year: int) -> dict[date, str]:
+    """Observed federal holidays (and DC Emancipation Day) falling in `year`."""
+    holidays: dict[date, str] = {}
+    # Next year's January 1 observed on December 31 belongs to this year.
+    for actual, name in _fixed_holidays(year) + _fixed_holidays(year + 1)[:1]:
+        day = observed(actual)
+        if day.year == year:
+            holidays[day] = name
+    holidays[_nth_weekday(year, 1, MONDAY, 3)] = "Birthday of Martin Luther King, Jr."
+    holidays[_nth_weekday(year, 2, MONDAY, 3)] = "Washington's Birthday"
+    holidays[_last_weekday(year, 5, MONDAY)] = "Memorial Day"
+    holidays[_nth_weekday(year, 9, MONDAY, 1)] = "Labor Day"
+    holidays[_nth_weekday(year, 10, MONDAY, 2)] = "Columbus Day"
+    holidays[_nth_weekday(year, 11, THURSDAY, 4)] = "Thanksgiving Day"
+    return holidays
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < SATURDAY and day not in legal_holidays(day.year)
+
+
+def roll_forward(day: date) -> date:
+    """The deadline as the IRS applies it: `day`, or the next day that is not a weekend or legal holiday."""
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def estimated_tax_due_dates(tax_year: int) -> list[date]:
+    """Form 1040-ES quarters: April 15, June 15, September 15 of the tax year and January 15 of the next,
+    each rolled past weekends and legal holidays."""
+    nominal = [date(tax_year, 4, 15), date(tax_year, 6, 15), date(tax_year, 9, 15), date(tax_year + 1, 1, 15)]
+    return [roll_forward(day) for day in nominal]
+
+
+# ---- return filing deadlines (returns, docs/tax_return.md) -------------------------------------------------
 
 # Return type → (month, day) of the original due date in the year after the tax year (calendar-year filers).
 ORIGINAL_DUE = {
@@ -21,62 +101,17 @@ RETURN_TYPES = frozenset(ORIGINAL_DUE)
 EXTENSION_MONTHS = 6
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def _last_weekday(year: int, month: int, weekday: int) -> date:
-    last = (date(year, month + 1, 1) if month < 12 else date(year + 1, 1, 1)) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _observed(day: date) -> date:
-    """A fixed-date holiday on a Saturday is observed on the Friday before, on a Sunday the Monday after."""
-    if day.weekday() == 5:
-        return day - timedelta(days=1)
-    if day.weekday() == 6:
-        return day + timedelta(days=1)
-    return day
-
-
-def legal_holidays(year: int) -> frozenset[date]:
-    mon, thu = 0, 3
-    fixed = [date(year, 1, 1), date(year, 4, 16), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)]
-    if year >= 2021:
-        fixed.append(date(year, 6, 19))  # Juneteenth
-    days = {_observed(d) for d in fixed}
-    # New Year's Day of the next year observed on Dec 31 of this one.
-    days.add(_observed(date(year + 1, 1, 1)))
-    days |= {
-        _nth_weekday(year, 1, mon, 3),   # Martin Luther King Jr. Day
-        _nth_weekday(year, 2, mon, 3),   # Washington's Birthday
-        _last_weekday(year, 5, mon),     # Memorial Day
-        _nth_weekday(year, 9, mon, 1),   # Labor Day
-        _nth_weekday(year, 10, mon, 2),  # Columbus Day
-        _nth_weekday(year, 11, thu, 4),  # Thanksgiving
-    }
-    return frozenset(d for d in days if d.year == year)
-
-
-def next_business_day(day: date) -> date:
-    """`day` itself if it is a business day, else the first business day after it."""
-    while day.weekday() >= 5 or day in legal_holidays(day.year):
-        day += timedelta(days=1)
-    return day
-
-
 def _unrolled_due(return_type: str, tax_year: int) -> date:
     month, day = ORIGINAL_DUE[return_type]
     return date(tax_year + 1, month, day)
 
 
 def due_date(return_type: str, tax_year: int) -> date:
-    return next_business_day(_unrolled_due(return_type, tax_year))
+    return roll_forward(_unrolled_due(return_type, tax_year))
 
 
 def extended_due_date(return_type: str, tax_year: int) -> date:
     """Six months after the unrolled original date (April 15 → October 15), rolled again."""
     original = _unrolled_due(return_type, tax_year)
     month = original.month + EXTENSION_MONTHS
-    return next_business_day(original.replace(year=original.year + (month - 1) // 12, month=(month - 1) % 12 + 1))
+    return roll_forward(original.replace(year=original.year + (month - 1) // 12, month=(month - 1) % 12 + 1))

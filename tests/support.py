@@ -13,6 +13,7 @@ import pyotp
 
 from api.app import create_app
 from api.state import AppState, build_state
+from devstack.ports import free_port
 from domain.config.service import load_config
 from domain.firm.models import Firm
 from domain.user.models import User
@@ -29,6 +30,9 @@ def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:
     values = {key.lower(): value for key, value in env.items()}
     values.update(app_env="test", data_dir=data_dir, rate_limit_auth=100_000, rate_limit_standard=1_000_000,
                   rate_limit_upload=100_000, rate_limit_webhook=100_000)
+    # The payments sandbox's address, reserved here because the workers read it at start-up; tests/billing
+    # starts the sandbox on it (tests that never pay never start it).
+    values.setdefault("stripe_api_base", f"http://127.0.0.1:{free_port()}")
     values.update(overrides)
     return Settings(**values)
 
@@ -62,11 +66,17 @@ class TaxPracticeHarness:
     _worker_tasks: list = field(default_factory=list)
 
     @classmethod
-    async def start(cls, settings: Settings) -> "TaxPracticeHarness":
+    async def start(cls, settings: Settings, api_url: str | None = None) -> "TaxPracticeHarness":
+        """In process (the tests): the app through httpx's ASGI transport and workers in this event loop.
+        With `api_url` (the benchmarks): HTTP to a real API process, and no workers here."""
         state = build_state(settings)
-        app = create_app(settings, state)
         temporal = await connect(settings.temporal_address, settings.temporal_namespace)
         state.use_temporal_client(temporal)
+        if api_url is not None:
+            http = httpx.AsyncClient(base_url=api_url, timeout=60,
+                                     limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+            return cls(settings=settings, state=state, http=http, temporal=temporal)
+        app = create_app(settings, state)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
         harness = cls(settings=settings, state=state, http=http, temporal=temporal)
         harness.workers = build_workers(temporal, WorkerDependencies.from_settings(settings), list(queues.ALL))

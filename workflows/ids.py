@@ -10,3 +10,19 @@ def audit_export(export_id: uuid.UUID) -> str:
 
 def tax_return(return_id: uuid.UUID) -> str:
     return f"tax-return:{return_id}"
+
+
+def document(document_id: uuid.UUID) -> str:
+    return f"document:{document_id}"
+
+
+def smartvault_import(account_id: str, smartvault_document_id: str) -> str:
+    return f"smartvault-import:{account_id}:{smartvault_document_id}"
+
+
+def invoice(invoice_id: uuid.UUID) -> str:
+    return f"invoice:{invoice_id}"
+
+
+def estimated_payment_schedule(schedule_id: uuid.UUID) -> str:
+    return f"estimated-payment-schedule:{schedule_id}"

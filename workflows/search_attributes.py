@@ -39,3 +39,19 @@ def cli_flags() -> list[str]:
         # _metadata_type is the SDK's own spelling of the type ("Keyword", "Int", "Datetime"), the same the CLI takes.
         flags += ["--search-attribute", f"{key.name}={key._metadata_type}"]
     return flags
+
+
+async def register(client, namespace: str) -> list[str]:
+    """Add the attributes a Temporal cluster does not have yet (the dev server gets them from `cli_flags`).
+    Returns the names added. Used by `taxpractice migrate` for production clusters."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = {key.name: IndexedValueType.ValueType(key.indexed_value_type.value) for key in ALL
+               if key.name not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
+    return sorted(missing)

@@ -1,10 +1,18 @@
 """Base classes for request bodies: unknown fields are an error, never silently ignored."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def no_nul_characters(cls, value):
+        # Valid JSON, but Postgres text cannot store NUL: a clear 400 here instead of a failed INSERT.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 def patch_changes(body: BaseModel, required: frozenset[str] = frozenset()) -> dict:

@@ -110,7 +110,7 @@ async def read_config(ctx: Ctx):
 
 @router.patch("/config", summary="Update security configuration")
 async def change_config(body: ConfigUpdate, ctx: Ctx):
-    changes = patch_changes(body, required=frozenset(body.model_fields))
+    changes = patch_changes(body, required=frozenset(ConfigUpdate.model_fields))
     return envelope.one(config_out(await update_config(ctx, changes)))
 
 

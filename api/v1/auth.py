@@ -12,12 +12,18 @@ from api.deps import CurrentPrincipal, Session, State
 from api.schemas.auth import (
     AcceptInvitationRequest, LoginRequest, MagicLinkRequest, MfaVerifyRequest, RefreshRequest, VerifyLinkRequest,
 )
+from api.request_context import client_ip_var, correlation_id_var, request_id_var
 from api.state import AppState
 from domain.auth import totp
 from domain.auth.service import MailedLink, token_response
+from domain.context import RequestOrigin
 from domain.errors import DomainError
 
 router = APIRouter(tags=["auth"])
+
+
+def origin() -> RequestOrigin:
+    return RequestOrigin(correlation_id_var.get(), request_id_var.get(), client_ip_var.get())
 T = TypeVar("T")
 
 
@@ -37,27 +43,27 @@ async def _committing_failures(state: AppState, work: Callable[[AsyncSession], A
 @router.post("/auth/login", summary="Staff login (step one: password)")
 async def login(body: LoginRequest, state: State):
     """Check the password; answer `mfa_required` with a short-lived mfa_token."""
-    return await _committing_failures(state, lambda s: state.authenticator.login(s, body.email, body.password))
+    return await _committing_failures(state, lambda s: state.authenticator.login(s, body.email, body.password, origin()))
 
 
 @router.post("/auth/mfa/verify", summary="Complete MFA with a TOTP code")
 async def verify_mfa(body: MfaVerifyRequest, state: State):
     """Exchange the mfa_token and a TOTP code (each code works once) for access and refresh tokens."""
-    pair = await _committing_failures(state, lambda s: state.authenticator.verify_mfa(s, body.mfa_token, body.code))
+    pair = await _committing_failures(state, lambda s: state.authenticator.verify_mfa(s, body.mfa_token, body.code, origin()))
     return token_response(pair)
 
 
 @router.post("/auth/refresh", summary="Rotate the refresh token")
 async def refresh(body: RefreshRequest, state: State):
     """A new access token and a new refresh token; reusing a rotated refresh token ends the session."""
-    pair = await _committing_failures(state, lambda s: state.authenticator.refresh(s, body.refresh_token))
+    pair = await _committing_failures(state, lambda s: state.authenticator.refresh(s, body.refresh_token, origin()))
     return token_response(pair)
 
 
 @router.post("/auth/logout", status_code=204, summary="End the current session")
 async def logout(principal: CurrentPrincipal, session: Session, state: State):
     """Every token of this sign-in stops working at once."""
-    await state.authenticator.logout(session, principal)
+    await state.authenticator.logout(session, principal, origin())
     return Response(status_code=204)
 
 
@@ -71,7 +77,7 @@ async def jwks(state: State):
 async def accept_invitation(body: AcceptInvitationRequest, state: State):
     """Set a password from the mailed invitation; answers the TOTP secret to enrol an authenticator app."""
     user, secret = await _committing_failures(
-        state, lambda s: state.authenticator.accept_invitation(s, body.token, body.password))
+        state, lambda s: state.authenticator.accept_invitation(s, body.token, body.password, origin()))
     return envelope.one({"id": str(user.id), "email": user.email, "totp_secret": secret,
                          "otpauth_uri": totp.provisioning_uri(secret, user.email)})
 
@@ -104,5 +110,5 @@ async def request_magic_link(body: MagicLinkRequest, state: State, background: B
 @router.post("/portal/auth/verify-link", summary="Exchange a magic link for a client token")
 async def verify_link(body: VerifyLinkRequest, state: State):
     """A client access token scoped to the clients the link's address belongs to."""
-    pair = await _committing_failures(state, lambda s: state.authenticator.verify_magic_link(s, body.token))
+    pair = await _committing_failures(state, lambda s: state.authenticator.verify_magic_link(s, body.token, origin()))
     return token_response(pair)

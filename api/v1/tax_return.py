@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from activities.tax_return import AnalyzeInput
 from api import envelope
 from api.deps import Ctx, State
+from api.money_json import MoneyJSONResponse
 from api.schemas.base import patch_changes
 from api.schemas.tax_return import AnalyzeBody, ReturnCreate, ReturnUpdate, TransitionBody
 from api.v1.client import iso
@@ -28,12 +29,6 @@ router = APIRouter(tags=["returns"])
 
 def _id(value) -> str | None:
     return str(value) if value is not None else None
-
-
-def _money(value) -> float | None:
-    # Numeric(14, 2) has at most 14 significant digits, which a double's shortest repr reproduces exactly:
-    # the JSON number carries the stored Decimal's value without loss.
-    return float(value) if value is not None else None
 
 
 def return_summary(tax_return: TaxReturn, client_name: str | None) -> dict:
@@ -77,8 +72,8 @@ async def return_detail(ctx, tax_return: TaxReturn, client: Client) -> dict:
         "due_date": summary["due_date"],
         "original_due_date": tax_return.due_date.isoformat(),
         "priority": tax_return.priority,
-        "estimated_refund": _money(tax_return.estimated_refund),
-        "estimated_tax_due": _money(tax_return.estimated_tax_due),
+        "estimated_refund": tax_return.estimated_refund,  # Decimal: rendered exactly by MoneyJSONResponse
+        "estimated_tax_due": tax_return.estimated_tax_due,
         "federal_status": tax_return.federal_status,
         "state_filings": tax_return.state_filings,
         "stuck_since": summary["stuck_since"],
@@ -122,14 +117,14 @@ async def create_return(body: ReturnCreate, ctx: Ctx, state: State):
     # The workflow's activities read the row: commit first, then start.
     await ctx.session.commit()
     await tax_return_client.start(await state.temporal(), tax_return)
-    return envelope.one(detail)
+    return MoneyJSONResponse(envelope.one(detail), status_code=201)
 
 
 @router.get("/returns/{return_id}", summary="Get a return")
 async def get_return(return_id: uuid.UUID, ctx: Ctx):
     """Includes the workflow history, and for staff the preparer notes (Appendix B)."""
     tax_return, client = await service.get_return(ctx, return_id)
-    return envelope.one(await return_detail(ctx, tax_return, client))
+    return MoneyJSONResponse(envelope.one(await return_detail(ctx, tax_return, client)))
 
 
 @router.patch("/returns/{return_id}", summary="Update a return")
@@ -145,7 +140,7 @@ async def update_return(return_id: uuid.UUID, body: ReturnUpdate, ctx: Ctx, stat
     if service.WORKFLOW_FIELDS & changes.keys() and tax_return.status not in sm.FINAL:
         await ctx.session.commit()
         await tax_return_client.report_change(await state.temporal(), tax_return)
-    return envelope.one(detail)
+    return MoneyJSONResponse(envelope.one(detail))
 
 
 @router.delete("/returns/{return_id}", status_code=204, summary="Soft-delete a return (admin, EA/CPA)")

@@ -6,6 +6,7 @@ same time (argon2 verifies a dummy hash for unknown emails), so accounts cannot 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,7 +21,7 @@ from domain.auth.tokens import ACCESS, MFA, TokenSigner
 from domain.client.models import Client
 from domain.config.models import SystemConfig
 from domain.config.service import load_config
-from domain.context import ServiceContext
+from domain.context import RequestOrigin, ServiceContext, audit_entry
 from domain.crypto import FieldCipher, hash_token, new_secret_token
 from domain.errors import BusinessRuleViolation, Unauthorized
 from domain.principal import Principal
@@ -67,19 +68,22 @@ class Authenticator:
 
     # ---- staff sign-in ------------------------------------------------------------------------------------
 
-    async def login(self, session: AsyncSession, email: str, password: str) -> dict:
+    async def login(self, session: AsyncSession, email: str, password: str,
+                    origin: RequestOrigin = RequestOrigin()) -> dict:
         """Step one. Answers `mfa_required` with an mfa_token, or tokens when the firm turned MFA off."""
         user = (await session.execute(select(User).where(func.lower(User.email) == email.lower()))).scalar_one_or_none()
-        password_ok = verify_password(user.password_hash if user else None, password)
+        # argon2 takes tens of milliseconds of CPU by design: off the event loop, so other requests go on.
+        password_ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if user is None or not user.is_active:
             raise Unauthorized(INVALID_CREDENTIALS)
         config = await load_config(session, user.firm_id)
         now = _now()
         if user.locked_until is not None and user.locked_until > now:
             # Same answer as a wrong password: a lockout must not confirm that the account exists.
+            _audit(session, user, "auth.login_refused", origin, {"reason": "locked"})
             raise Unauthorized(INVALID_CREDENTIALS)
         if not password_ok:
-            await self._count_failure(session, user, config)
+            await self._count_failure(session, user, config, "wrong_password", origin)
             raise Unauthorized(INVALID_CREDENTIALS)
         if config.mfa_required:
             mfa_token = self.signer.issue({"sub": str(user.id), "firm_id": str(user.firm_id)}, MFA,
@@ -87,31 +91,40 @@ class Authenticator:
             return {"status": "mfa_required", "mfa_token": mfa_token, "mfa_methods": ["totp"]}
         user.failed_login_count, user.locked_until = 0, None
         pair = await self.open_session(session, user, config)
-        return {"status": "authenticated", **_pair_body(pair)}
+        _audit(session, user, "auth.login", origin, {"mfa": False})
+        return {"status": "authenticated", **token_response(pair)}
 
-    async def _count_failure(self, session: AsyncSession, user: User, config: SystemConfig) -> None:
+    async def _count_failure(self, session: AsyncSession, user: User, config: SystemConfig, reason: str,
+                             origin: RequestOrigin) -> None:
         user.failed_login_count += 1
+        details = {"reason": reason, "consecutive_failures": user.failed_login_count}
         if user.failed_login_count >= config.failed_login_lockout_attempts:
             user.locked_until = _now() + timedelta(minutes=LOCKOUT_MINUTES)
             user.failed_login_count = 0
+            details["locked_minutes"] = LOCKOUT_MINUTES
+        _audit(session, user, "auth.login_failed", origin, details)
         await session.flush()
 
-    async def verify_mfa(self, session: AsyncSession, mfa_token: str, code: str) -> TokenPair:
+    async def verify_mfa(self, session: AsyncSession, mfa_token: str, code: str,
+                         origin: RequestOrigin = RequestOrigin()) -> TokenPair:
         claims = self.signer.verify(mfa_token, MFA)
         user = await session.get(User, uuid.UUID(claims["sub"]), with_for_update=True)
         if user is None or not user.is_active or user.totp_secret_encrypted is None:
             raise Unauthorized("Invalid MFA token")
         config = await load_config(session, user.firm_id)
         if user.locked_until is not None and user.locked_until > _now():
+            _audit(session, user, "auth.login_refused", origin, {"reason": "locked"})
             raise Unauthorized("Invalid verification code")
         secret = self.cipher.decrypt(user.totp_secret_encrypted, associated_data=b"totp")
         step = totp.matching_step(secret, code, user.last_totp_step)
         if step is None:
-            await self._count_failure(session, user, config)
+            await self._count_failure(session, user, config, "wrong_totp_code", origin)
             raise Unauthorized("Invalid verification code")
         user.last_totp_step = step
         user.failed_login_count, user.locked_until = 0, None
-        return await self.open_session(session, user, config)
+        pair = await self.open_session(session, user, config)
+        _audit(session, user, "auth.login", origin, {"mfa": True})
+        return pair
 
     async def open_session(self, session: AsyncSession, user: User, config: SystemConfig) -> TokenPair:
         auth_session = AuthSession(id=uuid.uuid4(), firm_id=user.firm_id, user_id=user.id, role=user.role,
@@ -141,7 +154,8 @@ class Authenticator:
         }
         return self.signer.issue(claims, ACCESS, timedelta(minutes=minutes)), minutes * 60
 
-    async def refresh(self, session: AsyncSession, refresh_token: str) -> TokenPair:
+    async def refresh(self, session: AsyncSession, refresh_token: str,
+                      origin: RequestOrigin = RequestOrigin()) -> TokenPair:
         row = (await session.execute(
             select(RefreshToken).where(RefreshToken.token_hash == hash_token(refresh_token)).with_for_update()
         )).scalar_one_or_none()
@@ -152,6 +166,9 @@ class Authenticator:
             # A rotated token came back: it was stolen or replayed. End the whole family (the session).
             if auth_session.revoked_at is None:
                 auth_session.revoked_at, auth_session.revoked_reason = _now(), "refresh_token_reuse"
+                session.add(audit_entry(auth_session.firm_id, auth_session.user_id or auth_session.client_ids[0],
+                                        auth_session.role, "auth.refresh_token_reuse", "auth_session",
+                                        auth_session.id, origin=origin))
             await session.flush()
             raise Unauthorized("Refresh token was already used; the session has been revoked")
         if auth_session.revoked_at is not None or row.expires_at <= _now():
@@ -173,11 +190,14 @@ class Authenticator:
         access, lifetime = self._access_token(auth_session, user.email if user else auth_session.client_email, config)
         return TokenPair(access_token=access, expires_in=lifetime, refresh_token=new_refresh)
 
-    async def logout(self, session: AsyncSession, principal: Principal) -> None:
+    async def logout(self, session: AsyncSession, principal: Principal,
+                     origin: RequestOrigin = RequestOrigin()) -> None:
         await session.execute(
             update(AuthSession).where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
             .values(revoked_at=func.now(), revoked_reason="logout")
         )
+        session.add(audit_entry(principal.firm_id, principal.subject_id, principal.role.value, "auth.logout",
+                                "auth_session", principal.session_id, origin=origin))
 
     # ---- every request ------------------------------------------------------------------------------------
 
@@ -238,7 +258,8 @@ class Authenticator:
         row.used_at = _now()
         return row
 
-    async def verify_magic_link(self, session: AsyncSession, token: str) -> TokenPair:
+    async def verify_magic_link(self, session: AsyncSession, token: str,
+                                origin: RequestOrigin = RequestOrigin()) -> TokenPair:
         row = await self._consume(session, token, "portal_login")
         client_ids = (await session.execute(
             select(Client.id).where(Client.firm_id == row.firm_id, func.lower(Client.email) == row.email,
@@ -253,6 +274,9 @@ class Authenticator:
         await session.flush()
         config = await load_config(session, row.firm_id)
         access, lifetime = self._access_token(auth_session, row.email, config)
+        session.add(audit_entry(row.firm_id, client_ids[0], Role.CLIENT.value, "auth.portal_login", "auth_session",
+                                auth_session.id, client_id=client_ids[0],
+                                details={"client_ids": [str(c) for c in client_ids]}, origin=origin))
         return TokenPair(access_token=access, expires_in=lifetime)
 
     # ---- staff invitations --------------------------------------------------------------------------------
@@ -265,7 +289,8 @@ class Authenticator:
         await ctx.session.flush()
         return MailedLink(email=user.email, token=token, purpose="staff_invitation")
 
-    async def accept_invitation(self, session: AsyncSession, token: str, password: str) -> tuple[User, str]:
+    async def accept_invitation(self, session: AsyncSession, token: str, password: str,
+                                origin: RequestOrigin = RequestOrigin()) -> tuple[User, str]:
         """Set the password; answer the TOTP secret once so the user can enrol an authenticator app."""
         check_password_strength(password)
         row = await self._consume(session, token, "staff_invitation")
@@ -274,20 +299,22 @@ class Authenticator:
             raise Unauthorized("This link is invalid or has expired")
         if user.password_hash is not None:
             raise BusinessRuleViolation("This account already has a password")
-        user.password_hash = hash_password(password)
+        user.password_hash = await asyncio.to_thread(hash_password, password)
         secret = totp.new_secret()
         user.totp_secret_encrypted = self.cipher.encrypt(secret, associated_data=b"totp")
         user.last_totp_step = None
+        _audit(session, user, "auth.invitation_accepted", origin)
         await session.flush()
         return user, secret
 
 
-def _pair_body(pair: TokenPair) -> dict:
+def token_response(pair: TokenPair) -> dict:
     body = {"access_token": pair.access_token, "expires_in": pair.expires_in, "token_type": "Bearer"}
     if pair.refresh_token is not None:
         body["refresh_token"] = pair.refresh_token
     return body
 
 
-def token_response(pair: TokenPair) -> dict:
-    return _pair_body(pair)
+def _audit(session: AsyncSession, user: User, action: str, origin: RequestOrigin, details: dict | None = None) -> None:
+    """Sign-in events of a known staff user (unknown emails have no firm to log them under)."""
+    session.add(audit_entry(user.firm_id, user.id, user.role, action, "user", user.id, details=details, origin=origin))

@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.idempotency.models import IdempotencyRecord
 
 
+# Longer than any request may take (uvicorn and proxies time out well before), so a claim this old is abandoned.
+ABANDONED_AFTER = timedelta(minutes=5)
+
+
 class Outcome(Enum):
     PROCEED = "proceed"  # first time: run the request
     REPLAY = "replay"  # done before with the same request: answer the stored response
@@ -28,10 +32,12 @@ class IdempotencyStore:
                     request_hash: bytes) -> tuple[Outcome, IdempotencyRecord | None]:
         now = datetime.now(timezone.utc)
         async with self.sessionmaker.begin() as session:
-            # Keys older than the TTL are forgotten: the same key may then start a new request.
+            # Keys older than the TTL are forgotten: the same key may then start a new request. So is a claim
+            # still "in flight" long after any request could have finished: its process died mid-request.
             await session.execute(delete(IdempotencyRecord).where(
                 IdempotencyRecord.principal == principal, IdempotencyRecord.key == key,
-                IdempotencyRecord.created_at < now - self.ttl))
+                (IdempotencyRecord.created_at < now - self.ttl)
+                | (IdempotencyRecord.status_code.is_(None) & (IdempotencyRecord.created_at < now - ABANDONED_AFTER))))
             claimed = await session.execute(
                 insert(IdempotencyRecord)
                 .values(principal=principal, key=key, method=method, path=path, request_hash=request_hash,
@@ -54,8 +60,10 @@ class IdempotencyStore:
             record = await session.get(IdempotencyRecord, (principal, key))
             if record is None:
                 return
-            if status >= 500:
-                # A server failure is not an answer worth replaying: free the key so the retry runs again.
+            if status >= 400:
+                # An error answer changed nothing (its transaction rolled back), and a server failure is not
+                # worth replaying: free the key, so the corrected retry runs (Stripe saves no result for a
+                # request refused before it ran, e.g. one that failed validation).
                 await session.delete(record)
                 return
             record.status_code, record.response_body, record.response_headers = status, body, headers

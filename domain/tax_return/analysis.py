@@ -1,9 +1,9 @@
 """Return analysis (spec §5.8–5.9): what an analyzer sees, what it reports, and the offline default.
 
-The offline analyzer is deterministic and needs no network: it compares the return's documents with the
-prior year's and with the document checklist, compares amounts with the prior year (variance over 30 %),
+The offline analyzer is deterministic and needs no network: it reports what the document checklist still
+misses and the prior year's document types not received, compares amounts with the prior year (variance over 30 %),
 and suggests one client question per finding. `integrations/bedrock.py` implements the same `Analyzer`
-protocol over AWS Bedrock. Neither ever sees a name, SSN or address: the input holds document types,
+protocol over AWS Bedrock. Neither ever sees the client's name, SSN or address: the input holds document types,
 amounts and the return's type and year only, so nothing identifying leaves the firm (§7216).
 """
 
@@ -34,7 +34,7 @@ class AnalysisInput:
     include_prior_year_comparison: bool
     document_types: list[str]
     prior_year_document_types: list[str] | None  # None: no prior-year return on file
-    checklist_expected: list[str]  # document types the checklist expects for this return
+    checklist_missing: list[tuple[str, str]]  # (document type, description) the checklist still waits for
     amounts: dict[str, Decimal] = field(default_factory=dict)
     prior_year_amounts: dict[str, Decimal] = field(default_factory=dict)
 
@@ -94,17 +94,21 @@ class OfflineAnalyzer:
     def analyze(self, analysis_id: uuid.UUID, data: AnalysisInput) -> AnalysisResult:
         findings: list[tuple[Finding, str, str]] = []  # finding, question, question context
         have = set(data.document_types)
-        expected: dict[str, str] = {t: "the document checklist" for t in data.checklist_expected}
-        if data.include_prior_year_comparison and data.prior_year_document_types:
-            for t in data.prior_year_document_types:
-                expected.setdefault(t, f"your {data.tax_year - 1} return")
-        for doc_type in sorted(set(expected) - have):
-            source = expected[doc_type]
+        for doc_type, description in data.checklist_missing:
             findings.append((
-                Finding("missing_document", "high", f"{doc_type} not found (expected from {source})",
+                Finding("missing_document", "high", f"{description} not found (document checklist)",
                         f"Request the {doc_type} from the client"),
-                f"Did you receive a {doc_type} for {data.tax_year}? Please upload it.",
-                f"Expected from {source} but not received"))
+                f"Did you receive this for {data.tax_year}: {description}? Please upload it.",
+                "Expected by the document checklist but not received"))
+        # The prior year's documents, where the checklist (which already covers them) said nothing.
+        covered = {doc_type for doc_type, _ in data.checklist_missing}
+        if data.include_prior_year_comparison and data.prior_year_document_types:
+            for doc_type in sorted(set(data.prior_year_document_types) - have - covered):
+                findings.append((
+                    Finding("missing_document", "high", f"{doc_type} not found (expected from your "
+                            f"{data.tax_year - 1} return)", f"Request the {doc_type} from the client"),
+                    f"Did you receive a {doc_type} for {data.tax_year}? Please upload it.",
+                    f"You had one for {data.tax_year - 1} but we have not received it"))
         if data.include_prior_year_comparison:
             if data.prior_year_document_types is None:
                 findings.append((Finding("no_prior_year", "low", "No prior-year return on file to compare with",

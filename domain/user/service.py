@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timezone
 
@@ -53,9 +54,11 @@ async def create_user(session: AsyncSession, firm_id: uuid.UUID, email: str, ful
     if password is not None:
         check_password_strength(password)
     secret = totp.new_secret()
+    # argon2 is slow by design: hashed off the event loop.
+    password_hash = await asyncio.to_thread(hash_password, password) if password else None
     user = User(
         id=uuid.uuid4(), firm_id=firm_id, email=email.lower(), full_name=full_name, role=role, ptin=ptin,
-        password_hash=hash_password(password) if password else None,
+        password_hash=password_hash,
         totp_secret_encrypted=cipher.encrypt(secret, associated_data=b"totp"),
         is_active=True, failed_login_count=0,
     )

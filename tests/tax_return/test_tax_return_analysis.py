@@ -18,7 +18,7 @@ from tests.tax_return.conftest import assert_problem, create_return, transition,
 
 FACTS = AnalysisInput(return_type="1040", tax_year=2024, include_prior_year_comparison=True,
                       document_types=["W-2"], prior_year_document_types=["W-2", "1099-B", "1099-INT"],
-                      checklist_expected=["1098"],
+                      checklist_missing=[("1098", "1098 from First Bank (based on prior year)")],
                       amounts={"interest_income": Decimal("2500"), "estimated_tax_due": Decimal("1100")},
                       prior_year_amounts={"interest_income": Decimal("1000"), "estimated_tax_due": Decimal("1000")})
 
@@ -29,7 +29,7 @@ def test_offline_analyzer_is_deterministic():
     assert result == OfflineAnalyzer().analyze(analysis_id, FACTS)
     kinds = [(f.type, f.severity, f.description) for f in result.findings]
     assert kinds == [
-        ("missing_document", "high", "1098 not found (expected from the document checklist)"),
+        ("missing_document", "high", "1098 from First Bank (based on prior year) not found (document checklist)"),
         ("missing_document", "high", "1099-B not found (expected from your 2023 return)"),
         ("missing_document", "high", "1099-INT not found (expected from your 2023 return)"),
         ("prior_year_variance", "high", "Interest income increased 150% from prior year"),
@@ -91,8 +91,11 @@ async def test_analysis_through_the_api(tp, office):
     assert started.json()["data"]["status"] == "processing" and started.json()["data"]["estimated_completion"]
     analysis = await _analysis(tp, h["preparer"], current["id"], started.json()["data"]["analysis_id"])
     assert analysis["status"] == "completed" and analysis["analyzer"] == "offline"
-    assert [(f["type"], f["severity"]) for f in analysis["findings"]] == [("prior_year_variance", "medium")]
-    suggestion = analysis["suggested_questions"][0]
+    # No documents yet: the checklist's baseline W-2 is missing; the tax due rose 50 %.
+    assert [(f["type"], f["severity"]) for f in analysis["findings"]] == [
+        ("missing_document", "high"), ("prior_year_variance", "medium")]
+    assert "W-2" in analysis["findings"][0]["description"]
+    suggestion = analysis["suggested_questions"][1]
     question = await tp.http.post(f"/v1/returns/{current['id']}/questions", headers=h["preparer"], json={
         "analysis_id": analysis["id"], "suggested_question_id": suggestion["id"]})
     assert question.status_code == 201, question.text

@@ -1,0 +1,42 @@
+# Development entry points. `make run` starts everything on this machine; `make test` runs the suite.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY = $(VENV)/bin/python
+PYTEST_ARGS ?=
+DATA_DIR ?= .data
+# Written by `make run` while it runs: lets `make worker` / `make api` join the running stack.
+STACK_ENV = $(DATA_DIR)/stack.env
+API_PORT ?= 8001
+
+.PHONY: install run test bench worker api clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	touch $@
+
+run: install
+	$(PY) -m devstack run
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench
+
+# An extra worker (e.g. `make worker WORKER_ARGS="--queue admin"`) against the stack of a running `make run`.
+worker: install
+	@test -f $(STACK_ENV) || { echo "no running stack: $(STACK_ENV) is written by make run while it runs"; exit 1; }
+	set -a; . "$(abspath $(STACK_ENV))"; set +a; $(PY) worker.py $(WORKER_ARGS)
+
+# A second API with auto-reload on API_PORT, against the stack of a running `make run`.
+api: install
+	@test -f $(STACK_ENV) || { echo "no running stack: $(STACK_ENV) is written by make run while it runs"; exit 1; }
+	set -a; . "$(abspath $(STACK_ENV))"; set +a; $(PY) -m uvicorn api.app:create_app --factory --reload --host 127.0.0.1 --port $(API_PORT)
+
+clean:
+	rm -rf $(DATA_DIR)

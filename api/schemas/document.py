@@ -1,0 +1,43 @@
+"""Request bodies of the documents API (uploads are multipart and read by api/uploads.py)."""
+
+import uuid
+from typing import Literal
+
+from pydantic import EmailStr, Field, field_validator
+
+from api.schemas.base import RequestModel
+from api.schemas.client import _check_phone
+
+
+class DocumentUpdate(RequestModel):
+    document_type: str | None = Field(None, max_length=30)
+    tax_year: int | None = None
+    return_id: uuid.UUID | None = None
+
+
+class FieldUpdate(RequestModel):
+    value: str | None = Field(None, max_length=500)
+    verified: bool | None = None
+
+    @field_validator("value")
+    @classmethod
+    def printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(ch) < 32 for ch in value):
+            raise ValueError("value must not contain control characters")
+        return value
+
+
+class CreateClientFromBatch(RequestModel):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    email: EmailStr | None = None
+    phone: str | None = Field(None, max_length=40)
+    tax_year: int
+    # "individual" (the spec's example) or an Appendix A return type; see docs/document.md for the mapping.
+    return_type: Literal["individual", "business", "trust", "nonprofit", "1040", "1120", "1120S", "1065",
+                         "1041", "990"] = "individual"
+
+    @field_validator("phone")
+    @classmethod
+    def valid_phone(cls, value: str | None) -> str | None:
+        return _check_phone(value)

@@ -1,0 +1,322 @@
+"""Documents (spec §6.1–6.9): streamed upload to S3, list, get with extraction, streamed download, metadata,
+soft delete, extraction corrections, extraction delete and re-run, and the return's checklist."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.parse
+import uuid
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api import envelope
+from api.deps import Ctx, State, bearer_token
+from api.request_context import client_ip_var, correlation_id_var, request_id_var
+from api.schemas.base import patch_changes
+from api.schemas.document import DocumentUpdate, FieldUpdate
+from api.state import AppState
+from api.uploads import ReceivedUpload, receive_upload
+from api.v1.client import iso
+from domain.context import ServiceContext
+from domain.document import checklist as checklist_rules
+from domain.document import service
+from domain.document.models import Document, DocumentExtraction, ExtractedField
+from domain.document.sniffing import safe_filename, sniff
+from domain.errors import Conflict, FieldError, ValidationFailed
+from domain.listing import parse_list_query
+from domain.principal import Principal
+from domain.document.types import normalize_type
+from workflows import ids, queues
+
+router = APIRouter(tags=["documents"])
+log = logging.getLogger(__name__)
+
+DOWNLOAD_CHUNK = 4 * 1024 * 1024
+PROCESSING_WORKFLOW = "DocumentProcessing"
+
+
+def _str(value) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _decimal(value) -> float | None:
+    return float(value) if value is not None else None
+
+
+def document_out(document: Document) -> dict:
+    return {
+        "id": str(document.id),
+        "client_id": str(document.client_id),
+        "return_id": _str(document.return_id),
+        "tax_year": document.tax_year,
+        "document_type": document.document_type,
+        "document_subtype": document.document_subtype,
+        "filename": document.filename,
+        "file_size": document.file_size,
+        "mime_type": document.mime_type,
+        "sha256": document.sha256,
+        "status": document.status,
+        "review_reason": document.review_reason,
+        "extraction_confidence": _decimal(document.extraction_confidence),
+        "source": document.source,
+        "uploaded_at": iso(document.uploaded_at),
+        "processed_at": iso(document.processed_at),
+    }
+
+
+def field_out(field: ExtractedField) -> dict:
+    return {
+        "id": str(field.id),
+        "field_name": field.field_name,
+        "value": field.value,
+        "confidence": float(field.confidence),
+        "needs_review": field.needs_review,
+        "verified": field.verified,
+        "source": field.source,
+        "original_value": field.original_value,
+        "corrected_by": _str(field.corrected_by),
+        "corrected_at": iso(field.corrected_at),
+        "verified_by": _str(field.verified_by),
+        "verified_at": iso(field.verified_at),
+    }
+
+
+def extraction_out(extraction: DocumentExtraction | None, fields: list[ExtractedField]) -> dict | None:
+    if extraction is None:
+        return None
+    return {"id": str(extraction.id), "status": extraction.status, "source": extraction.source,
+            "overall_confidence": _decimal(extraction.overall_confidence),
+            "fields": [field_out(f) for f in fields]}
+
+
+# ---- processing ---------------------------------------------------------------------------------------------
+
+async def start_processing(state: AppState, document_id: uuid.UUID, firm_id: uuid.UUID) -> None:
+    """Start the document's processing workflow (after the row committed). A run already in progress is left
+    alone; a finished one may run again (re-extraction)."""
+    from activities.document import DocumentInput
+
+    client = await state.temporal()
+    try:
+        await client.start_workflow(
+            PROCESSING_WORKFLOW, DocumentInput(document_id=document_id, firm_id=firm_id),
+            id=ids.document(document_id), task_queue=queues.DOCUMENTS,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+    except WorkflowAlreadyStartedError:
+        raise Conflict("The document is still being processed") from None
+
+
+async def _is_processing(state: AppState, document_id: uuid.UUID) -> bool:
+    client = await state.temporal()
+    try:
+        description = await client.get_workflow_handle(ids.document(document_id)).describe()
+    except Exception:  # no workflow yet (or any more): nothing runs
+        return False
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
+# ---- uploads ------------------------------------------------------------------------------------------------
+
+async def authenticate(request: Request, state: AppState) -> Principal:
+    """Before the body is read: an anonymous caller never gets to stream 50 MB at us."""
+    async with state.sessionmaker.begin() as session:
+        return await state.authenticator.authenticate(session, bearer_token(request))
+
+
+@asynccontextmanager
+async def transaction(state: AppState, principal: Principal) -> AsyncIterator[ServiceContext]:
+    async with state.sessionmaker() as session:
+        try:
+            async with session.begin():
+                yield ServiceContext(session=session, principal=principal, correlation_id=correlation_id_var.get(),
+                                     request_id=request_id_var.get(), ip_address=client_ip_var.get())
+        except IntegrityError as exc:
+            raise Conflict("The change conflicts with existing data") from exc
+
+
+async def store_object_then_row(state: AppState, key: str, upload: ReceivedUpload, mime_type: str,
+                                record) -> object:
+    """Put the object, then commit its row (`record()` runs inside the caller's transaction context and is
+    committed when it exits). If anything after the put fails — the insert, the commit — the object is
+    deleted again: no object without its row, and (the put coming first) no row without its object."""
+    upload.spool.seek(0)
+    await asyncio.to_thread(state.storage.upload_stream, key, upload.spool, mime_type)
+    try:
+        return await record()
+    except BaseException:
+        try:
+            await asyncio.to_thread(state.storage.delete, key)
+        except Exception:
+            log.exception("could not delete orphaned object %s", key)
+        raise
+
+
+def _uuid_field(fields: dict, name: str, required: bool) -> uuid.UUID | None:
+    raw = fields.get(name) or None
+    if raw is None:
+        if required:
+            raise ValidationFailed(errors=[FieldError(name, "required", f"{name} is required")])
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationFailed(errors=[FieldError(name, "invalid_format", f"{name} must be a UUID")]) from None
+
+
+ALLOWED_UPLOAD_FIELDS = frozenset({"client_id", "return_id", "tax_year", "document_type"})
+
+
+@router.post("/documents", status_code=201, summary="Upload a document")
+async def upload_document(request: Request, state: State):
+    """multipart/form-data: `file`, `client_id`, `tax_year`, optional `return_id` and `document_type` (a hint).
+    The type is recognised from the bytes (PDF, JPEG, PNG, HEIC, DOCX, XLSX, CSV); at most 50 MB, enforced
+    while the file streams in. Processing (classification, extraction) runs afterwards; poll the document."""
+    principal = await authenticate(request, state)
+    upload = await receive_upload(request, state.settings.document_max_bytes)
+    try:
+        unknown = sorted(set(upload.fields) - ALLOWED_UPLOAD_FIELDS)
+        if unknown:
+            raise ValidationFailed(errors=[FieldError(n, "unknown_field", "Unknown field") for n in unknown])
+        client_id = _uuid_field(upload.fields, "client_id", True)
+        return_id = _uuid_field(upload.fields, "return_id", False)
+        tax_year = service.parse_tax_year(upload.fields.get("tax_year"))
+        hint = service.parse_type(upload.fields.get("document_type"))
+        filename = safe_filename(upload.filename)
+        sniffed = sniff(upload.spool, upload.size)
+        document_id = uuid.uuid4()
+
+        async with transaction(state, principal) as ctx:
+            target = await service.check_upload(ctx, client_id, return_id, tax_year, hint)
+            key = service.document_key(principal.firm_id, client_id, document_id)
+
+            async def record():
+                return await service.record_upload(ctx, target, document_id, filename, upload.size,
+                                                   sniffed.mime_type, upload.sha256, key)
+
+            document = await store_object_then_row(state, key, upload, sniffed.mime_type, record)
+    finally:
+        upload.close()
+    try:
+        await start_processing(state, document.id, document.firm_id)
+    except Exception:
+        # The document is safely stored; processing can be started again with POST …/extraction.
+        log.exception("could not start processing of document %s", document.id)
+    return envelope.one({"id": str(document.id), "status": document.status, "filename": document.filename,
+                         "file_size": document.file_size, "mime_type": document.mime_type,
+                         "sha256": document.sha256, "uploaded_at": iso(document.uploaded_at)})
+
+
+# ---- reads --------------------------------------------------------------------------------------------------
+
+@router.get("/documents", summary="List documents")
+async def list_documents(request: Request, ctx: Ctx):
+    """Filters: client_id, return_id, tax_year, document_type (W-2, 1099-DIV … or w2, 1099_div), status,
+    source, uploaded_at__gte/lte. Newest first by default."""
+    params = [(k, _normalized_type_param(k, v)) for k, v in request.query_params.multi_items()]
+    query = parse_list_query(params, service.DOCUMENT_LIST_SPEC)
+    return envelope.page(await service.list_documents(ctx, query), query, document_out)
+
+
+def _normalized_type_param(name: str, value: str) -> str:
+    if name == "document_type":
+        return normalize_type(value) or value
+    if name == "document_type__in":
+        return ",".join(normalize_type(v) or v for v in value.split(","))
+    return value
+
+
+@router.get("/documents/{document_id}", summary="Get a document with its extraction")
+async def get_document(document_id: uuid.UUID, ctx: Ctx):
+    document, extraction, fields = await service.get_document(ctx, document_id)
+    return envelope.one({**document_out(document), "extraction": extraction_out(extraction, fields)})
+
+
+def _content_disposition(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(filename)}"
+
+
+@router.get("/documents/{document_id}/download", summary="Download a document's file",
+            response_class=StreamingResponse)
+async def download_document(document_id: uuid.UUID, state: State, request: Request):
+    """The stored bytes, streamed, as an attachment; every download is written to the audit log."""
+    principal = await authenticate(request, state)
+    async with transaction(state, principal) as ctx:
+        document = await service.authorize_download(ctx, document_id)
+    body, length, _ = await asyncio.to_thread(state.storage.open_stream, document.s3_key)
+    chunks = body.iter_chunks(DOWNLOAD_CHUNK)
+
+    async def stream():
+        try:
+            while True:
+                chunk = await asyncio.to_thread(next, chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            body.close()
+
+    return StreamingResponse(stream(), media_type=document.mime_type, headers={
+        "Content-Length": str(length), "Content-Disposition": _content_disposition(document.filename),
+        "X-Content-Type-Options": "nosniff", "X-Content-SHA256": document.sha256, "Cache-Control": "no-store"})
+
+
+# ---- writes -------------------------------------------------------------------------------------------------
+
+@router.patch("/documents/{document_id}", summary="Update a document's metadata")
+async def update_document(document_id: uuid.UUID, body: DocumentUpdate, ctx: Ctx):
+    """document_type (a person's classification is kept on re-extraction), tax_year, return_id."""
+    changes = patch_changes(body, required=frozenset({"document_type", "tax_year"}))
+    return envelope.one(document_out(await service.update_document(ctx, document_id, changes)))
+
+
+@router.delete("/documents/{document_id}", status_code=204, summary="Soft-delete a document")
+async def delete_document(document_id: uuid.UUID, ctx: Ctx):
+    """Refused (422) once the document's return is filed."""
+    await service.delete_document(ctx, document_id)
+    return Response(status_code=204)
+
+
+@router.patch("/documents/{document_id}/extraction/fields/{field_id}", summary="Correct an extracted field")
+async def update_field(document_id: uuid.UUID, field_id: uuid.UUID, body: FieldUpdate, ctx: Ctx):
+    """`value` and/or `verified`; the extractor's value is kept as `original_value`, with who and when."""
+    changes = patch_changes(body, required=frozenset({"verified"}))
+    return envelope.one(field_out(await service.update_field(ctx, document_id, field_id, changes)))
+
+
+@router.delete("/documents/{document_id}/extraction", status_code=204, summary="Delete a document's extraction")
+async def delete_extraction(document_id: uuid.UUID, ctx: Ctx):
+    """The fields are kept for the record but no longer current; POST …/extraction runs extraction again."""
+    await service.delete_extraction(ctx, document_id)
+    return Response(status_code=204)
+
+
+@router.post("/documents/{document_id}/extraction", status_code=202, summary="Run extraction again")
+async def rerun_extraction(document_id: uuid.UUID, state: State, request: Request):
+    """Classification (unless a person set the type) and extraction run again. 409 while processing runs or
+    while an extraction exists."""
+    principal = await authenticate(request, state)
+    if await _is_processing(state, document_id):
+        raise Conflict("The document is still being processed")
+    async with transaction(state, principal) as ctx:
+        document = await service.request_reprocessing(ctx, document_id)
+    await start_processing(state, document.id, document.firm_id)
+    return envelope.one(document_out(document))
+
+
+@router.get("/returns/{return_id}/documents/checklist", summary="A return's document checklist")
+async def get_checklist(return_id: uuid.UUID, ctx: Ctx):
+    """Expected documents (from the return type and the prior year's documents), received or missing, and
+    the unexpected ones."""
+    checklist = await checklist_rules.checklist_for_visible_return(ctx, return_id)
+    return envelope.one(checklist.as_dict())
+
+

@@ -1,0 +1,77 @@
+"""Inbound webhooks of the document integrations (spec §13.1): SurePrep and SmartVault.
+
+Authenticated by an HMAC signature over the raw body (401 without a valid one, nothing recorded); every
+authenticated event is recorded once with its outcome and answered 200 — a replay answers `duplicate`, a
+refused event `rejected`/`stale` with the reason — so the sender stops retrying what can never apply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+
+from fastapi import APIRouter, Request
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.deps import State
+from domain.document import webhook
+from domain.errors import FieldError, Unauthorized, ValidationFailed
+from integrations.webhook_signature import verify
+from workflows import ids, queues
+
+router = APIRouter(tags=["webhooks"])
+log = logging.getLogger(__name__)
+
+
+async def _event(request: Request, secret: str, header: str) -> webhook.Event:
+    body = await request.body()
+    if not verify(secret, request.headers.get(header), body):
+        raise Unauthorized("Invalid or missing webhook signature")
+    if b"\x00" in body or b"\\u0000" in body:
+        # Postgres text and JSONB cannot hold NUL: refused here rather than failing the insert.
+        raise ValidationFailed("The event contains NUL characters",
+                               [FieldError("body", "invalid_format", "NUL characters are not accepted")])
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValidationFailed("The request body is not valid JSON",
+                               [FieldError("body", "malformed_json", "not JSON")]) from None
+    return webhook.parse_event(payload)
+
+
+def _answer(outcome: webhook.Outcome) -> dict:
+    return {"received": True, "outcome": outcome.outcome, "reason": outcome.reason}
+
+
+@router.post("/webhooks/sureprep", summary="SurePrep webhook")
+async def sureprep_webhook(request: Request, state: State):
+    """binder.submitted, binder.processing_complete, binder.verification_complete, document.uploaded,
+    extraction.ready (the fields land on the document's extraction). Signed with X-SurePrep-Signature."""
+    event = await _event(request, state.settings.sureprep_webhook_secret, "x-sureprep-signature")
+    async with state.sessionmaker.begin() as session:
+        outcome = await webhook.apply_sureprep(session, event,
+                                               Decimal(str(state.settings.extraction_review_threshold)))
+    return _answer(outcome)
+
+
+@router.post("/webhooks/smartvault", summary="SmartVault webhook")
+async def smartvault_webhook(request: Request, state: State):
+    """document.uploaded imports the file into the pending (upload-first) queue; folder.created is
+    acknowledged. Signed with X-SmartVault-Signature."""
+    from activities.document import SmartVaultImportInput
+
+    event = await _event(request, state.settings.smartvault_webhook_secret, "x-smartvault-signature")
+    async with state.sessionmaker.begin() as session:
+        outcome = await webhook.apply_smartvault(session, event)
+    if outcome.follow_up:
+        job = SmartVaultImportInput(**outcome.follow_up)
+        client = await state.temporal()
+        try:
+            await client.start_workflow("SmartVaultImport", job, task_queue=queues.DOCUMENTS,
+                                        id=ids.smartvault_import(job.account_id, job.document_id),
+                                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        except WorkflowAlreadyStartedError:
+            pass  # the same SmartVault document, announced again: imported once
+    return _answer(outcome)

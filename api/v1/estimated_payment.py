@@ -1,0 +1,139 @@
+"""Estimated tax payments (spec §11.6): a return's quarterly schedule, reminders, confirmations."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import APIRouter, BackgroundTasks, Response
+
+from api import envelope
+from api.deps import Ctx, State
+from api.money_json import MoneyJSONResponse
+from api.schemas.base import patch_changes
+from api.schemas.estimated_payment import PaymentConfirm, PaymentUpdate, ReminderRequest, ScheduleCreate
+from api.v1.client import iso
+from domain.estimated_payment import service
+from domain.estimated_payment.models import EstimatedPayment, EstimatedPaymentSchedule
+from integrations.notify import Notification, Notifier, Recipient
+from workflows.estimated_payment import nudge_schedule
+
+router = APIRouter(tags=["estimated payments"])
+log = logging.getLogger("taxpractice.estimated_payment")
+
+
+def payment_out(payment: EstimatedPayment, tax_year: int) -> dict:
+    return {
+        "id": str(payment.id),
+        "schedule_id": str(payment.schedule_id),
+        "return_id": str(payment.return_id),
+        "client_id": str(payment.client_id),
+        "tax_year": tax_year,
+        "quarter": payment.quarter,
+        "due_date": payment.due_date.isoformat(),
+        "federal_amount": payment.federal_amount,
+        "state_amount": payment.state_amount,
+        "status": payment.status,
+        "reminder_sent": payment.reminder_sent,
+        "reminder_sent_at": iso(payment.reminder_sent_at),
+        "reminder_type": payment.reminder_type,
+        "confirmation_number": payment.confirmation_number,
+        "payment_date": payment.payment_date.isoformat() if payment.payment_date else None,
+        "payment_method": payment.payment_method,
+        "confirmed_at": iso(payment.confirmed_at),
+        "created_at": iso(payment.created_at),
+        "updated_at": iso(payment.updated_at),
+    }
+
+
+def schedule_out(schedule: EstimatedPaymentSchedule, payments: list[EstimatedPayment]) -> dict:
+    return {
+        "id": str(schedule.id),
+        "return_id": str(schedule.return_id),
+        "client_id": str(schedule.client_id),
+        "tax_year": schedule.tax_year,
+        "federal_annual": schedule.federal_annual,
+        "state_annual": schedule.state_annual,
+        "payment_method": schedule.payment_method,
+        "status": schedule.status,
+        "payments": [payment_out(p, schedule.tax_year) for p in payments],
+        "created_at": iso(schedule.created_at),
+    }
+
+
+async def _nudge(state, schedule: EstimatedPaymentSchedule) -> None:
+    """After the response, so after the commit: the workflow re-reads committed rows."""
+    try:
+        await nudge_schedule(await state.temporal(), schedule, state.settings.reminder_time_utc)
+    except Exception:
+        # The schedule is saved; its workflow is (re)started by the next change to it.
+        log.warning("could not reach the workflow of schedule %s", schedule.id, exc_info=True)
+
+
+@router.get("/returns/{return_id}/estimated-payments", summary="List a return's estimated payments")
+async def list_estimated_payments(return_id: uuid.UUID, ctx: Ctx):
+    """Every quarter of every schedule of the return, by due date."""
+    rows = await service.list_for_return(ctx, return_id)
+    return MoneyJSONResponse(envelope.many(payment_out(p, year) for p, year in rows))
+
+
+@router.post("/returns/{return_id}/estimated-payments", status_code=201,
+             summary="Create an estimated payment schedule (admin, EA/CPA, preparer)")
+async def create_schedule(return_id: uuid.UUID, body: ScheduleCreate, ctx: Ctx, state: State,
+                          background: BackgroundTasks):
+    """`equal_quarterly`: four payments due April 15, June 15, September 15 and January 15 of the next year,
+    each moved past weekends and legal holidays; amounts split to the cent. Reminders 14 days before and on
+    each due date are scheduled in Temporal."""
+    schedule, payments = await service.create_schedule(ctx, return_id, body.model_dump())
+    background.add_task(_nudge, state, schedule)
+    return MoneyJSONResponse(envelope.one(schedule_out(schedule, payments)), status_code=201, background=background)
+
+
+@router.get("/estimated-payments/{payment_id}", summary="Get one estimated payment")
+async def get_estimated_payment(payment_id: uuid.UUID, ctx: Ctx):
+    payment, schedule = await service.get_payment(ctx, payment_id)
+    return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)))
+
+
+@router.patch("/estimated-payments/{payment_id}", summary="Update an estimated payment (admin, EA/CPA, preparer)")
+async def update_estimated_payment(payment_id: uuid.UUID, body: PaymentUpdate, ctx: Ctx, state: State,
+                                   background: BackgroundTasks):
+    """Amounts, due date, or status scheduled/confirmed_paid; its reminders are re-planned."""
+    changes = patch_changes(body, required=frozenset({"federal_amount", "state_amount", "due_date", "status"}))
+    payment, schedule = await service.update_payment(ctx, payment_id, changes)
+    background.add_task(_nudge, state, schedule)
+    return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)), background=background)
+
+
+@router.post("/estimated-payments/{payment_id}/remind", summary="Send a reminder now (staff)")
+async def remind(payment_id: uuid.UUID, body: ReminderRequest, ctx: Ctx, state: State):
+    """By email and/or SMS (through the SMS gateway of integrations/notify.py), for a scheduled payment."""
+    payment, schedule = await service.check_remindable(ctx, payment_id)
+    client, firm = await service.recipient_of(ctx.session, payment)
+    notifier = Notifier(state.mailer, state.settings.sms_email_domain)
+    text = service.reminder_notification(payment, schedule.tax_year, client, firm, body.reminder_type)
+    used = await notifier.send(Recipient(email=client.email, phone=client.phone), Notification(**text),
+                               tuple(body.channels))
+    await service.record_reminder(ctx.session, payment, body.reminder_type, used, scheduled_for=None)
+    await ctx.audit("estimated_payment.remind", "estimated_payment", payment.id, client_id=payment.client_id,
+                    details={"channels": used, "reminder_type": body.reminder_type})
+    return MoneyJSONResponse(envelope.one({"id": str(payment.id), "reminder_sent": payment.reminder_sent,
+                                           "reminder_sent_at": iso(payment.reminder_sent_at),
+                                           "reminder_type": payment.reminder_type, "channels": used}))
+
+
+@router.post("/estimated-payments/{payment_id}/confirm", summary="Confirm a payment was made (client or staff)")
+async def confirm(payment_id: uuid.UUID, body: PaymentConfirm, ctx: Ctx, state: State, background: BackgroundTasks):
+    """The quarter becomes confirmed_paid and gets no more reminders."""
+    payment, schedule = await service.confirm_payment(ctx, payment_id, body.model_dump())
+    background.add_task(_nudge, state, schedule)
+    return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)), background=background)
+
+
+@router.delete("/estimated-payments/{payment_id}", status_code=204,
+               summary="Cancel a scheduled estimated payment (admin, EA/CPA)")
+async def cancel(payment_id: uuid.UUID, ctx: Ctx, state: State, background: BackgroundTasks):
+    """A confirmed payment cannot be cancelled (422). The quarter is kept with status `cancelled`."""
+    schedule = await service.cancel_payment(ctx, payment_id)
+    background.add_task(_nudge, state, schedule)
+    return Response(status_code=204, background=background)

@@ -1,0 +1,67 @@
+"""GET /v1/clients over 100,000 clients against a bare endpoint running the same SQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from bench.harness import BenchEnv
+
+CLIENTS = 100_000
+REQUESTS = 1_000
+CONCURRENCY = 16
+BENCH = "clients_list"
+
+
+async def seed(env: BenchEnv, firm_id) -> None:
+    """100,000 clients in one INSERT … SELECT (the API would take minutes; the list is what is measured)."""
+    async with env.sessionmaker.begin() as session:
+        await session.execute(text(
+            "INSERT INTO clients (id, firm_id, account_number, client_type, name, email, status, "
+            "identity_verification_status, created_at, updated_at) "
+            "SELECT gen_random_uuid(), :firm, 'C-2026-' || lpad(n::text, 6, '0'), "
+            "(ARRAY['individual','business','trust','nonprofit'])[1 + n % 4], "
+            "(ARRAY['John','Mary','Ahmed','Li','Sofia','Kwame'])[1 + n % 6] || ' ' || "
+            "(ARRAY['Smith','Garcia','Chen','Okafor','Novak','Patel','Kim'])[1 + n % 7] || ' ' || n, "
+            "'client' || n || '@example.com', (ARRAY['active','active','active','inactive'])[1 + n % 4], "
+            "'unverified', now() - make_interval(secs => n), now() "
+            "FROM generate_series(1, :count) AS n"), {"firm": firm_id, "count": CLIENTS})
+    async with env.sessionmaker() as session:
+        await session.execute(text("ANALYZE clients"))
+
+
+async def run(env: BenchEnv) -> None:
+    firm = await env.tp.new_firm("Benchmark firm")
+    await seed(env, firm)
+    admin = await env.tp.new_user(firm, "admin")
+    headers = await env.tp.headers_for(admin)
+    bare_url = env.spawn_uvicorn("bare", "bench.bare_app:create_app")
+
+    first_page = "/v1/clients?limit=25&status=active&sort=-created_at"
+    response = await env.http.get(first_page, headers=headers)
+    response.raise_for_status()
+    cursor = response.json()["pagination"]["cursor"]
+
+    async def api_first_page(_):
+        (await env.http.get(first_page, headers=headers)).raise_for_status()
+
+    async def api_next_page(_):
+        (await env.http.get(f"{first_page}&cursor={cursor}", headers=headers)).raise_for_status()
+
+    async def api_search(_):
+        (await env.http.get("/v1/clients?limit=25&search=mary%20gar", headers=headers)).raise_for_status()
+
+    async def bare(_):
+        (await env.http.get(f"{bare_url}/bare/clients", params={"firm": str(firm)})).raise_for_status()
+
+    bare_stats = await env.measure(bare, CONCURRENCY, REQUESTS)
+    api_stats = await env.measure(api_first_page, CONCURRENCY, REQUESTS)
+    next_stats = await env.measure(api_next_page, CONCURRENCY, REQUESTS)
+    search_stats = await env.measure(api_search, CONCURRENCY, REQUESTS // 2)
+
+    env.report(BENCH, "clients in table", CLIENTS, "rows")
+    env.report_stats(BENCH, "bare SQL endpoint", bare_stats)
+    env.report_stats(BENCH, "API first page (filter+sort)", api_stats)
+    env.report_stats(BENCH, "API next page (cursor)", next_stats)
+    env.report_stats(BENCH, "API search 'mary gar'", search_stats)
+    env.report(BENCH, "ratio p50 API/bare", round(api_stats.p50_ms / bare_stats.p50_ms, 2), "x")
+    env.report(BENCH, "ratio throughput bare/API", round(bare_stats.rps / api_stats.rps, 2), "x")

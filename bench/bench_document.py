@@ -1,0 +1,116 @@
+"""Document upload and download through the API (10 MB and 50 MB) against direct boto3 put/get of the same bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import statistics
+import time
+from pathlib import Path
+
+import boto3
+import urllib3
+from botocore.config import Config
+
+from bench.harness import BenchEnv, process_peak_rss_mb, process_rss_mb
+
+BENCH = "document"
+SIZES_MB = (10, 50)
+REPEAT = 3
+
+
+def payload(size_mb: int) -> bytes:
+    """A PDF-shaped file of the given size: header, incompressible body, %%EOF (what the sniffer checks)."""
+    head, tail = b"%PDF-1.4\n%", b"\n%%EOF\n"
+    return head + os.urandom(size_mb * 1024 * 1024 - len(head) - len(tail)) + tail
+
+
+def reset_peak(pid: int) -> None:
+    """Reset the process's peak RSS (VmHWM) so the next reading is the peak of one operation (Linux ≥ 4.0)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def download_with_urllib3(pool: urllib3.PoolManager, url: str, headers: dict) -> tuple[int, str]:
+    """The API download read with urllib3, the HTTP client boto3 itself uses, so both sides of the comparison
+    pay the same client cost (httpx's async reader alone tops out near 40 MB/s here)."""
+    response = pool.request("GET", url, headers=headers, preload_content=False)
+    assert response.status == 200, response.status
+    hasher, received = hashlib.sha256(), 0
+    for chunk in response.stream(1024 * 1024):
+        hasher.update(chunk)
+        received += len(chunk)
+    response.release_conn()
+    return received, hasher.hexdigest()
+
+
+def s3_client(settings):
+    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+                        aws_access_key_id=settings.aws_access_key_id,
+                        aws_secret_access_key=settings.aws_secret_access_key,
+                        config=Config(s3={"addressing_style": "path"}))
+
+
+async def run(env: BenchEnv) -> None:
+    firm = await env.tp.new_firm("Benchmark firm (documents)")
+    admin = await env.tp.new_user(firm, "admin")
+    headers = await env.tp.headers_for(admin)
+    client = await env.tp.new_client(headers)
+    api_pid = env.processes[0].pid
+    s3 = s3_client(env.settings)
+    bucket = env.settings.s3_bucket
+    env.report(BENCH, "API process RSS at start", process_rss_mb(api_pid), "MB")
+    pool = urllib3.PoolManager()
+
+    for size_mb in SIZES_MB:
+        data = payload(size_mb)
+        digest = hashlib.sha256(data).hexdigest()
+        timings: dict[str, list[float]] = {"api_up": [], "api_down": [], "s3_put": [], "s3_get": []}
+        peaks: dict[str, list[float]] = {"api_up": [], "api_down": []}
+        for i in range(REPEAT):
+            key = f"bench/direct-{size_mb}-{i}"
+            began = time.perf_counter()
+            await asyncio.to_thread(s3.upload_fileobj, io.BytesIO(data), bucket, key,
+                                    ExtraArgs={"ContentType": "application/pdf", "ServerSideEncryption": "AES256"})
+            timings["s3_put"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            body = await asyncio.to_thread(lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            timings["s3_get"].append(time.perf_counter() - began)
+            assert hashlib.sha256(body).hexdigest() == digest
+            del body
+
+            reset_peak(api_pid)
+            before = process_rss_mb(api_pid)
+            began = time.perf_counter()
+            response = await env.http.post(
+                "/v1/documents", headers=headers, data={"client_id": client["id"], "tax_year": "2024"},
+                files={"file": (f"statement-{size_mb}mb.pdf", data, "application/pdf")}, timeout=300)
+            timings["api_up"].append(time.perf_counter() - began)
+            peaks["api_up"].append(process_peak_rss_mb(api_pid) - before)
+            response.raise_for_status()
+            document = response.json()["data"]
+            assert document["sha256"] == digest
+
+            reset_peak(api_pid)
+            before = process_rss_mb(api_pid)
+            began = time.perf_counter()
+            received, got_digest = await asyncio.to_thread(
+                download_with_urllib3, pool, f"{env.api_url}/v1/documents/{document['id']}/download", headers)
+            timings["api_down"].append(time.perf_counter() - began)
+            peaks["api_down"].append(process_peak_rss_mb(api_pid) - before)
+            assert received == len(data) and got_digest == digest
+
+        label = f"{size_mb} MB"
+        for name, title in (("s3_put", "direct boto3 put"), ("api_up", "API upload"),
+                            ("s3_get", "direct boto3 get"), ("api_down", "API download")):
+            seconds = statistics.median(timings[name])
+            env.report(BENCH, f"{label} {title} median", round(seconds * 1000, 1), "ms")
+            env.report(BENCH, f"{label} {title} throughput", round(size_mb / seconds, 1), "MB/s")
+        env.report(BENCH, f"{label} API upload peak RSS growth (max of {REPEAT})", round(max(peaks["api_up"]), 1), "MB")
+        env.report(BENCH, f"{label} API download peak RSS growth (max of {REPEAT})", round(max(peaks["api_down"]), 1),
+                   "MB")
+        env.report(BENCH, f"{label} ratio upload API/boto3",
+                   round(statistics.median(timings["api_up"]) / statistics.median(timings["s3_put"]), 2), "x")
+        env.report(BENCH, f"{label} ratio download API/boto3",
+                   round(statistics.median(timings["api_down"]) / statistics.median(timings["s3_get"]), 2), "x")

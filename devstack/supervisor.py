@@ -1,0 +1,200 @@
+"""`make run`: the embedded stack on the usual ports, then the sandboxes, the worker and the API as children.
+
+Each child logs to `.data/logs/<name>.log` and runs in its own session, so Ctrl-C reaches only this process,
+which then stops everything in order: children (SIGTERM, SIGKILL after 10 s), then the stack. A child that
+dies on its own brings everything down with its log tail and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from devstack.ports import HOST, PortInUseError, accepts_connections, require_free
+from devstack.process import ManagedProcess, StartupError
+from devstack.stack import EmbeddedStack
+from settings import PROJECT_ROOT, Settings
+
+API_PORT = 8000
+API_READY_TIMEOUT_S = 60.0
+PAYMENTS_PORT = 12111
+SUREPREP_PORT = 8041
+SMARTVAULT_PORT = 8042
+# Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
+# The mail capture is not here: it runs inside the stack, so tests get it too.
+SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
+    # Stripe's API subset, the pay page and signed webhooks to the API (sandboxes/payments.py).
+    ("payments", [sys.executable, "-m", "sandboxes.payments", "--port", str(PAYMENTS_PORT),
+                  "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/stripe",
+                  "--webhook-secret", Settings().stripe_webhook_secret]),
+    # SurePrep binders/OCR and SmartVault uploads, each sending signed webhooks to the API.
+    ("sureprep", [sys.executable, "-m", "sandboxes.sureprep", "--port", str(SUREPREP_PORT),
+                  "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/sureprep"]),
+    ("smartvault", [sys.executable, "-m", "sandboxes.smartvault", "--port", str(SMARTVAULT_PORT),
+                    "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/smartvault"]),
+]
+# How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
+SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
+               "SUREPREP_API_URL": f"http://{HOST}:{SUREPREP_PORT}",
+               "SMARTVAULT_API_URL": f"http://{HOST}:{SMARTVAULT_PORT}"}
+
+ENV_FILE_NAME = "stack.env"  # written while `make run` runs: `python -m devstack env` prints it
+
+
+def child_commands(python: str) -> list[tuple[str, list[str]]]:
+    return [
+        *SANDBOX_COMMANDS,
+        ("worker", [python, "worker.py"]),
+        ("api", [python, "-m", "uvicorn", "api.app:create_app", "--factory",
+                 "--host", HOST, "--port", str(API_PORT)]),
+    ]
+
+
+def run() -> int:
+    """Run until Ctrl-C/SIGTERM (exit 0) or until a child dies (exit 1)."""
+    _configure_logging()
+    data_dir = Settings().data_dir.resolve()
+    logs_dir = data_dir / "logs"
+    stop_requested = _install_signal_handlers()
+
+    stack = EmbeddedStack(data_dir, fixed_ports=True)
+    children: list[ManagedProcess] = []
+    code = 0
+    try:
+        require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
+                      "SmartVault sandbox": SMARTVAULT_PORT})
+        stack.start()  # a signal during start-up takes effect once it is done
+        if not stop_requested.is_set():
+            env = {**os.environ, **stack.env, **SANDBOX_ENV}
+            for name, argv in child_commands(sys.executable):
+                children.append(ManagedProcess(name, argv, logs_dir / f"{name}.log", env=env, cwd=PROJECT_ROOT))
+            _write_env_file(data_dir, {**stack.env, **SANDBOX_ENV})
+            code = _watch(children, stop_requested, until=_api_answers_or_gives_up())
+            if code is None:
+                print(_summary(stack, logs_dir), flush=True)
+                code = _watch(children, stop_requested)
+    except (PortInUseError, StartupError) as exc:
+        print(f"\nerror: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    except Exception:
+        logging.exception("the development stack failed")
+        code = 1
+    finally:
+        (data_dir / ENV_FILE_NAME).unlink(missing_ok=True)
+        for child in reversed(children):
+            child.request_stop()
+        for child in reversed(children):
+            child.stop()
+        try:
+            stack.stop()
+        except Exception:
+            logging.exception("stopping the stack failed")
+            code = 1
+    print("stopped.", flush=True)
+    return code
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Quiet the chatty ones: pgserver logs every pg_ctl call, aiosmtpd every SMTP command.
+    for name in ("pgserver", "mail.log", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _install_signal_handlers() -> threading.Event:
+    stop_requested = threading.Event()
+
+    def handle(signum, _frame) -> None:
+        if not stop_requested.is_set():
+            print(f"\n{signal.Signals(signum).name}: stopping (this takes a few seconds)…", flush=True)
+        stop_requested.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handle)
+    return stop_requested
+
+
+def _watch(children: list[ManagedProcess], stop_requested: threading.Event,
+           until: Callable[[], bool] = lambda: False) -> int | None:
+    """Wait for a stop request (→ 0), a child's death (→ 1, with its log tail) or `until()` (→ None)."""
+    while not stop_requested.wait(0.2):
+        for child in children:
+            code = child.poll()
+            if code is not None:
+                print(f"\n{child.name} exited unexpectedly with code {code}; "
+                      f"last lines of {child.log_path}:\n{child.log_tail(40)}\n", file=sys.stderr, flush=True)
+                return 1
+        if until():
+            return None
+    return 0
+
+
+def _api_answers_or_gives_up(timeout: float = API_READY_TIMEOUT_S) -> Callable[[], bool]:
+    """So "is up" is printed once the API listens; a slow start only earns a warning, not a shutdown."""
+    deadline = time.monotonic() + timeout
+
+    def check() -> bool:
+        if accepts_connections(API_PORT):
+            return True
+        if time.monotonic() > deadline:
+            print(f"warning: the API is not answering on port {API_PORT} after {timeout:.0f} s; "
+                  f"see logs/api.log", file=sys.stderr, flush=True)
+            return True
+        return False
+
+    return check
+
+
+def _write_env_file(data_dir: Path, env: dict[str, str]) -> None:
+    lines = [f"{key}={shlex.quote(value)}" for key, value in sorted(env.items())]
+    (data_dir / ENV_FILE_NAME).write_text("\n".join(lines) + "\n")
+
+
+def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
+    env = stack.env
+    api = f"http://{HOST}:{API_PORT}"
+    rows = [
+        ("API", api),
+        ("OpenAPI", f"{api}/v1/openapi.json"),
+        ("API docs", f"{api}/docs"),
+        ("Temporal UI", env.get("TEMPORAL_UI_URL") or "(none)"),
+        ("Temporal gRPC", f"{env['TEMPORAL_ADDRESS']}  namespace {env['TEMPORAL_NAMESPACE']}"),
+        ("S3 endpoint", f"{env['S3_ENDPOINT_URL']}  bucket {env['S3_BUCKET']}"),
+        ("Mail capture", f"{env['MAIL_CAPTURE_URL']}/messages  (SMTP {env['SMTP_HOST']}:{env['SMTP_PORT']})"),
+        ("Payments", f"{SANDBOX_ENV['STRIPE_API_BASE']}/pay/<session>  (Stripe sandbox; events at /_sandbox/events)"),
+        ("SurePrep", f"{SANDBOX_ENV['SUREPREP_API_URL']}  (sandbox)"),
+        ("SmartVault", f"{SANDBOX_ENV['SMARTVAULT_API_URL']}  (sandbox)"),
+        ("Postgres", env["DATABASE_URL"]),
+        ("Logs", str(logs_dir)),
+        ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"  {name:<{width}}  {value}" for name, value in rows]
+    return "\n".join(["", "Development stack is up (Ctrl-C stops everything):", *lines, ""])
+
+
+def print_env() -> int:
+    """Print `export` lines for the running `make run` stack, for a shell: eval "$(python -m devstack env)"."""
+    path = Settings().data_dir.resolve() / ENV_FILE_NAME
+    if not path.exists():
+        print(f"no running stack: {path} is written by `make run` while it runs", file=sys.stderr)
+        return 1
+    for line in path.read_text().splitlines():
+        print(f"export {line}")
+    return 0
+
+
+def exit_now(code: int) -> None:
+    """Leave without interpreter finalization: the stack's health check used the temporalio SDK, whose
+    runtime can abort the process at exit ("PyGILState_Release", see STACK-NOTES)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)

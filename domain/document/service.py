@@ -1,0 +1,294 @@
+"""Document rules (spec §6.1–6.8): who sees which document, metadata, soft delete, extraction corrections.
+
+Visibility follows the document's client: a document is visible exactly when its client is (another firm's,
+an unassigned preparer's, another portal client's → 404). The bytes are stored by the caller (the API streams
+them to S3) before `record_upload` writes the row, so a row never points at a missing object.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from domain import policy
+from domain.client.models import Client
+from domain.client.service import load_visible_client
+from domain.context import ServiceContext
+from domain.document.models import Document, DocumentExtraction, DocumentStatusHistory, ExtractedField
+from domain.document.types import DOCUMENT_TYPES, normalize_type
+from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed
+from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
+from domain.roles import Role
+from domain.tax_return.models import TaxReturn
+
+STATUSES = ("uploaded", "classifying", "extracting", "processed", "review_required")
+# A filed return's documents are part of the record that was filed: they cannot be deleted.
+FILED_RETURN_STATUSES = frozenset({"filed", "accepted", "rejected", "complete"})
+
+DOCUMENT_LIST_SPEC = ListSpec(
+    filters={
+        "client_id": Filterable(Document.client_id, uuid.UUID),
+        "return_id": Filterable(Document.return_id, uuid.UUID),
+        "tax_year": Filterable(Document.tax_year, int, ("eq", "in", "gte", "lte")),
+        "document_type": Filterable(Document.document_type, choices=frozenset(DOCUMENT_TYPES)),
+        "status": Filterable(Document.status, choices=frozenset(STATUSES)),
+        "source": Filterable(Document.source),
+        "uploaded_at": Filterable(Document.uploaded_at, datetime, ("gte", "lte")),
+    },
+    sortable={"uploaded_at": Document.uploaded_at, "filename": Document.filename, "tax_year": Document.tax_year},
+    id_column=Document.id,
+    default_sort="-uploaded_at",
+    output_fields=frozenset({"id", "client_id", "return_id", "tax_year", "document_type", "document_subtype",
+                             "filename", "file_size", "mime_type", "sha256", "status", "review_reason",
+                             "extraction_confidence", "source", "uploaded_at", "processed_at"}),
+)
+
+
+def document_key(firm_id: uuid.UUID, client_id: uuid.UUID, document_id: uuid.UUID) -> str:
+    """Server-generated: nothing the caller sent (least of all the file name) reaches the object key."""
+    return f"documents/{firm_id}/{client_id}/{document_id}"
+
+
+def _bad(field: str, code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(errors=[FieldError(field, code, message)])
+
+
+def parse_type(raw: str | None, field: str = "document_type") -> str | None:
+    if raw is None or raw == "":
+        return None
+    normalized = normalize_type(raw)
+    if normalized is None:
+        raise _bad(field, "invalid_choice", f"{field} must be one of the Appendix A document types")
+    return normalized
+
+
+def parse_tax_year(raw: str | int | None) -> int:
+    try:
+        year = int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _bad("tax_year", "required" if raw in (None, "") else "invalid_format",
+                   "tax_year must be a year such as 2024") from None
+    if not 2000 <= year <= datetime.now(timezone.utc).year + 1:
+        raise _bad("tax_year", "out_of_range", "tax_year must be between 2000 and next year")
+    return year
+
+
+async def load_return_of_client(ctx: ServiceContext, client: Client, return_id: uuid.UUID) -> TaxReturn:
+    """The return, if it belongs to this client and firm (else 404, as for a return that does not exist)."""
+    tax_return = await ctx.session.get(TaxReturn, return_id)
+    if (tax_return is None or tax_return.deleted_at is not None or tax_return.client_id != client.id
+            or tax_return.firm_id != ctx.principal.firm_id):
+        raise NotFound("Return")
+    return tax_return
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    client: Client
+    tax_return: TaxReturn | None
+    tax_year: int
+    type_hint: str | None
+
+
+async def check_upload(ctx: ServiceContext, client_id: uuid.UUID, return_id: uuid.UUID | None, tax_year: int,
+                       type_hint: str | None) -> UploadTarget:
+    policy.require(ctx.principal, "document.upload")
+    client = await load_visible_client(ctx, client_id)
+    tax_return = await load_return_of_client(ctx, client, return_id) if return_id else None
+    if tax_return is not None and tax_return.tax_year != tax_year:
+        raise BusinessRuleViolation("tax_year differs from the return's tax year",
+                                    [FieldError("tax_year", "mismatch", f"the return is for {tax_return.tax_year}")])
+    return UploadTarget(client, tax_return, tax_year, type_hint)
+
+
+async def record_upload(ctx: ServiceContext, target: UploadTarget, document_id: uuid.UUID, filename: str,
+                        size: int, mime_type: str, sha256: str, s3_key: str) -> Document:
+    source = "client_upload" if ctx.principal.role == Role.CLIENT else "staff_upload"
+    document = Document(
+        id=document_id, firm_id=ctx.principal.firm_id, client_id=target.client.id,
+        return_id=target.tax_return.id if target.tax_return else None, tax_year=target.tax_year,
+        type_hint=target.type_hint, filename=filename, file_size=size, mime_type=mime_type, sha256=sha256,
+        s3_key=s3_key, status="uploaded", source=source, uploaded_by=ctx.principal.subject_id,
+        uploaded_by_role=ctx.principal.role.value,
+    )
+    ctx.session.add(document)
+    ctx.session.add(DocumentStatusHistory(document_id=document.id, from_status=None, to_status="uploaded",
+                                          event="upload", reason=source))
+    await ctx.session.flush()
+    await ctx.audit("document.upload", "document", document.id, client_id=document.client_id,
+                    details={"size": size, "mime_type": mime_type, "sha256": sha256})
+    return document
+
+
+def _visible_documents(ctx: ServiceContext):
+    return (select(Document).join(Client, Client.id == Document.client_id)
+            .where(policy.client_visibility(ctx.principal, Client.firm_id, Client.id, Client.assigned_preparer_id),
+                   Document.deleted_at.is_(None), Client.deleted_at.is_(None)))
+
+
+async def load_visible_document(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
+    document = await ctx.session.get(Document, document_id)
+    if document is None or document.deleted_at is not None or document.firm_id != ctx.principal.firm_id:
+        raise NotFound("Document")
+    try:
+        await load_visible_client(ctx, document.client_id)
+    except NotFound:
+        raise NotFound("Document") from None
+    return document
+
+
+async def list_documents(ctx: ServiceContext, query: ListQuery) -> Page:
+    policy.require(ctx.principal, "document.list")
+    page = await paginate(ctx.session, _visible_documents(ctx), query, DOCUMENT_LIST_SPEC)
+    await ctx.audit("document.list", "document", details={"count": len(page.items)})
+    return page
+
+
+async def current_extraction(ctx_or_session, document_id: uuid.UUID) -> tuple[DocumentExtraction | None,
+                                                                                 list[ExtractedField]]:
+    session = getattr(ctx_or_session, "session", ctx_or_session)
+    extraction = (await session.execute(
+        select(DocumentExtraction).where(DocumentExtraction.document_id == document_id,
+                                         DocumentExtraction.deleted_at.is_(None)))).scalar_one_or_none()
+    if extraction is None:
+        return None, []
+    fields = (await session.execute(
+        select(ExtractedField).where(ExtractedField.extraction_id == extraction.id)
+        .order_by(ExtractedField.position, ExtractedField.field_name))).scalars().all()
+    return extraction, list(fields)
+
+
+async def get_document(ctx: ServiceContext, document_id: uuid.UUID):
+    policy.require(ctx.principal, "document.read")
+    document = await load_visible_document(ctx, document_id)
+    extraction, fields = await current_extraction(ctx, document.id)
+    # Extracted fields hold income and identifiers: reading them is a PII read.
+    await ctx.audit("document.read", "document", document.id, client_id=document.client_id)
+    return document, extraction, fields
+
+
+async def authorize_download(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
+    policy.require(ctx.principal, "document.download")
+    document = await load_visible_document(ctx, document_id)
+    await ctx.audit("document.download", "document", document.id, client_id=document.client_id,
+                    details={"sha256": document.sha256, "size": document.file_size})
+    return document
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def update_document(ctx: ServiceContext, document_id: uuid.UUID, changes: dict) -> Document:
+    policy.require(ctx.principal, "document.update")
+    document = await load_visible_document(ctx, document_id)
+    if "tax_year" in changes:
+        changes["tax_year"] = parse_tax_year(changes["tax_year"])
+    if "return_id" in changes and changes["return_id"] is not None:
+        client = await load_visible_client(ctx, document.client_id)
+        tax_return = await load_return_of_client(ctx, client, changes["return_id"])
+        if tax_return.tax_year != changes.get("tax_year", document.tax_year):
+            raise BusinessRuleViolation("The return is for another tax year",
+                                        [FieldError("return_id", "mismatch",
+                                                    f"the return is for {tax_return.tax_year}")])
+    if "document_type" in changes:
+        # A person's classification is final: re-running extraction keeps it (see classify_document).
+        document.document_type = parse_type(changes.pop("document_type"))
+        document.classification_basis = "staff"
+        document.classification_confidence = Decimal("1.000")
+    for name, value in changes.items():
+        setattr(document, name, value)
+    document.updated_at = _now()
+    await ctx.session.flush()
+    await ctx.audit("document.update", "document", document.id, client_id=document.client_id,
+                    details={"fields": sorted(changes) + (["document_type"] if document.classification_basis
+                                                          == "staff" else [])})
+    return document
+
+
+async def _linked_return_filed(ctx: ServiceContext, document: Document) -> bool:
+    if document.return_id is None:
+        return False
+    tax_return = await ctx.session.get(TaxReturn, document.return_id)
+    return tax_return is not None and tax_return.status in FILED_RETURN_STATUSES
+
+
+async def delete_document(ctx: ServiceContext, document_id: uuid.UUID) -> None:
+    policy.require(ctx.principal, "document.delete")
+    document = await load_visible_document(ctx, document_id)
+    if await _linked_return_filed(ctx, document):
+        raise BusinessRuleViolation("Documents of a filed return cannot be deleted", code="return_filed")
+    document.deleted_at, document.deleted_by = _now(), ctx.principal.subject_id
+    await ctx.audit("document.delete", "document", document.id, client_id=document.client_id)
+
+
+async def update_field(ctx: ServiceContext, document_id: uuid.UUID, field_id: uuid.UUID,
+                       changes: dict) -> ExtractedField:
+    """A correction keeps the extractor's value in `original_value`, and who corrected it and when."""
+    policy.require(ctx.principal, "extraction.update")
+    document = await load_visible_document(ctx, document_id)
+    extraction, fields = await current_extraction(ctx, document.id)
+    field = next((f for f in fields if f.id == field_id), None)
+    if extraction is None or field is None:
+        raise NotFound("Extraction field")
+    now = _now()
+    if "value" in changes and changes["value"] != field.value:
+        if field.corrected_at is None:
+            field.original_value = field.value
+        field.value = changes["value"]
+        field.corrected_by, field.corrected_at = ctx.principal.subject_id, now
+    if changes.get("verified") is True or "value" in changes:
+        # A value a person typed or confirmed needs no further review.
+        field.needs_review = False
+    if "verified" in changes:
+        field.verified = bool(changes["verified"])
+        field.verified_by, field.verified_at = (ctx.principal.subject_id, now) if field.verified else (None, None)
+    refresh_extraction_status(extraction, fields)
+    await ctx.session.flush()
+    await ctx.audit("extraction.update_field", "extracted_field", field.id, client_id=document.client_id,
+                    details={"document_id": str(document.id), "field_name": field.field_name,
+                             "changed": sorted(changes)})
+    return field
+
+
+def refresh_extraction_status(extraction: DocumentExtraction, fields: list[ExtractedField]) -> None:
+    if fields and all(f.verified for f in fields):
+        extraction.status = "verified"
+    elif any(f.needs_review for f in fields) or not fields:
+        extraction.status = "needs_review"
+    else:
+        extraction.status = "extracted"
+
+
+async def delete_extraction(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
+    policy.require(ctx.principal, "extraction.delete")
+    document = await load_visible_document(ctx, document_id)
+    extraction, _ = await current_extraction(ctx, document.id)
+    if extraction is None:
+        raise NotFound("Extraction")
+    extraction.deleted_at, extraction.deleted_by = _now(), ctx.principal.subject_id
+    document.extraction_confidence = None
+    await ctx.audit("extraction.delete", "document", document.id, client_id=document.client_id,
+                    details={"extraction_id": str(extraction.id)})
+    return document
+
+
+async def request_reprocessing(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
+    """Back to `uploaded` so the processing workflow runs again; refused while it still runs or while an
+    extraction exists (delete it first, so corrections are never overwritten silently)."""
+    policy.require(ctx.principal, "extraction.rerun")
+    document = await load_visible_document(ctx, document_id)
+    if document.status in ("uploaded", "classifying", "extracting"):
+        raise Conflict("The document is still being processed")
+    extraction, _ = await current_extraction(ctx, document.id)
+    if extraction is not None:
+        raise Conflict("The document has an extraction: delete it first (DELETE …/extraction)")
+    ctx.session.add(DocumentStatusHistory(document_id=document.id, from_status=document.status,
+                                          to_status="uploaded", event="rerun"))
+    document.status, document.review_reason, document.processed_at = "uploaded", None, None
+    await ctx.audit("extraction.rerun", "document", document.id, client_id=document.client_id)
+    return document

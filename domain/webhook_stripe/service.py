@@ -1,0 +1,115 @@
+"""Apply a verified Stripe event exactly once.
+
+The event row is inserted first (`ON CONFLICT DO NOTHING`) in the transaction that applies the event. A second
+delivery of the same event, even a concurrent one, waits on the primary key until the first commits and then
+finds the row: it changes nothing. If the first rolls back, the second applies the event instead.
+
+Events may come in any order. A PaymentIntent's payment is recorded by whichever of
+`payment_intent.succeeded` / `checkout.session.completed` comes first (see `apply_payment`); a
+`payment_intent.payment_failed` that arrives after the success is kept as a failed attempt and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy.dialects.postgresql import insert
+
+from domain.audit.models import AuditEntry
+from domain.invoice import service as invoices
+from domain.money import from_cents
+from domain.webhook_stripe.models import StripeEvent
+
+PAYMENT_TYPES = ("payment_intent.succeeded", "checkout.session.completed")
+FAILURE_TYPE = "payment_intent.payment_failed"
+
+
+@dataclass
+class EventResult:
+    event_id: str
+    duplicate: bool
+    outcome: str
+    invoice_id: uuid.UUID | None = None
+    # What the invoice's workflow must hear about: "payment_recorded", "payment_failed" or None.
+    signal: str | None = None
+    failure_message: str | None = None
+
+
+def _invoice_id(obj: dict) -> uuid.UUID | None:
+    raw = (obj.get("metadata") or {}).get("invoice_id")
+    try:
+        return uuid.UUID(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+SIGNAL_OF_OUTCOME = {"payment_recorded": "payment_recorded", "payment_already_recorded": "payment_recorded",
+                     "payment_failed": "payment_failed"}
+
+
+async def handle_event(session, event: dict) -> EventResult:
+    obj = event["data"]["object"]
+    created = _int(event.get("created"))
+    inserted = (await session.execute(insert(StripeEvent).values(
+        id=event["id"], type=event["type"], object_id=str(obj.get("id") or "")[:255] or None,
+        invoice_id=_invoice_id(obj), outcome="processing", payload=event, received_at=datetime.now(timezone.utc),
+        stripe_created_at=datetime.fromtimestamp(created, timezone.utc) if created is not None else None,
+    ).on_conflict_do_nothing(index_elements=[StripeEvent.id]).returning(StripeEvent.id))).scalar_one_or_none()
+    if inserted is None:
+        row = await session.get(StripeEvent, event["id"])
+        # The workflow is told again (it ignores event ids it has seen): the first delivery may have committed
+        # and then failed to reach it.
+        failure = (obj.get("last_payment_error") or {}).get("message") if isinstance(obj, dict) else None
+        return EventResult(event["id"], True, row.outcome, row.invoice_id, SIGNAL_OF_OUTCOME.get(row.outcome),
+                           failure)
+    result = await _apply(session, event, obj)
+    await session.execute(StripeEvent.__table__.update().where(StripeEvent.id == event["id"])
+                          .values(outcome=result.outcome, invoice_id=result.invoice_id))
+    return result
+
+
+async def _apply(session, event: dict, obj: dict) -> EventResult:
+    kind, event_id = event["type"], event["id"]
+    if kind not in PAYMENT_TYPES and kind != FAILURE_TYPE:
+        return EventResult(event_id, False, "ignored_type")
+    invoice_id = _invoice_id(obj)
+    if invoice_id is None:
+        return EventResult(event_id, False, "ignored_no_invoice")
+    invoice = await invoices.lock_invoice(session, invoice_id)
+    if invoice is None:
+        return EventResult(event_id, False, "unknown_invoice", None)
+
+    if kind == "checkout.session.completed":
+        if obj.get("payment_status") != "paid" or not obj.get("payment_intent"):
+            return EventResult(event_id, False, "ignored_unpaid_session", invoice.id)
+        intent_id, cents = str(obj["payment_intent"]), _int(obj.get("amount_total"))
+    else:
+        intent_id = str(obj.get("id") or "")
+        cents = _int(obj.get("amount_received")) if kind == "payment_intent.succeeded" else _int(obj.get("amount"))
+        if kind == "payment_intent.succeeded" and not cents:
+            cents = _int(obj.get("amount"))
+    if not intent_id or cents is None:
+        return EventResult(event_id, False, "ignored_malformed", invoice.id)
+
+    session.add(AuditEntry(firm_id=invoice.firm_id, actor_role="system", action=f"invoice.stripe.{kind}",
+                           resource_type="invoice", resource_id=str(invoice.id), client_id=invoice.client_id,
+                           details={"event_id": event_id, "payment_intent": intent_id, "amount_cents": cents}))
+    if kind == FAILURE_TYPE:
+        message = (obj.get("last_payment_error") or {}).get("message")
+        await invoices.record_failed_payment(session, invoice, amount=from_cents(cents),
+                                             stripe_payment_intent_id=intent_id, stripe_event_id=event_id,
+                                             message=message)
+        return EventResult(event_id, False, "payment_failed", invoice.id, "payment_failed", message)
+
+    outcome = await invoices.apply_payment(session, invoice, amount=from_cents(cents), payment_method="credit_card",
+                                           source="stripe", stripe_payment_intent_id=intent_id,
+                                           stripe_event_id=event_id)
+    if outcome.payment is None:
+        return EventResult(event_id, False, "payment_already_recorded", invoice.id, "payment_recorded")
+    return EventResult(event_id, False, "payment_recorded", invoice.id, "payment_recorded")

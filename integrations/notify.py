@@ -1,0 +1,55 @@
+"""One way to tell a person something, by mail and/or SMS.
+
+Mail goes through `integrations.mail.Mailer` (SMTP). SMS goes through an email-to-SMS gateway: the message is
+mailed to `<digits>@<SMS_EMAIL_DOMAIN>`, the interface most SMS providers (and the carriers' own gateways)
+accept. In development SMTP is the mail capture, so a developer reads texts at
+`GET <mail capture>/messages?to=15551234567@sms.taxpractice.local`; no extra sandbox process is needed. A
+provider with an HTTP API would replace `_send_sms` only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from integrations.mail import Mailer
+
+SMS_MAX_CHARS = 320  # two segments
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    text: str  # the mail body
+    sms_text: str  # short form for SMS
+
+
+class Notifier:
+    def __init__(self, mailer: Mailer, sms_email_domain: str):
+        self.mailer, self.sms_email_domain = mailer, sms_email_domain
+
+    def sms_address(self, phone: str) -> str | None:
+        digits = re.sub(r"\D", "", phone)
+        if len(digits) == 10:  # a North American number without its country code
+            digits = "1" + digits
+        return f"{digits}@{self.sms_email_domain}" if 8 <= len(digits) <= 15 else None
+
+    async def send(self, recipient: Recipient, notification: Notification,
+                   channels: tuple[str, ...] = ("email",)) -> list[str]:
+        """Send on each requested channel the recipient can be reached on; returns the channels used."""
+        used: list[str] = []
+        if "email" in channels and recipient.email:
+            await self.mailer.send(recipient.email, notification.subject, notification.text)
+            used.append("email")
+        if "sms" in channels and recipient.phone:
+            address = self.sms_address(recipient.phone)
+            if address:
+                await self.mailer.send(address, notification.subject, notification.sms_text[:SMS_MAX_CHARS])
+                used.append("sms")
+        return used

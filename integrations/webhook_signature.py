@@ -1,0 +1,33 @@
+"""HMAC webhook signatures, `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (the scheme Stripe
+uses; SurePrep and SmartVault sandboxes sign the same way). The timestamp bounds replays of a captured
+request; the event id (stored once) makes honest redeliveries no-ops."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+TOLERANCE_S = 300
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, header: str | None, body: bytes, now: float | None = None,
+           tolerance_s: int = TOLERANCE_S) -> bool:
+    if not header:
+        return False
+    parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    timestamps = [v for k, v in parts if k.strip() == "t"]
+    signatures = [v.strip() for k, v in parts if k.strip() == "v1"]
+    if len(timestamps) != 1 or not timestamps[0].strip().isdigit() or not signatures:
+        return False
+    timestamp = int(timestamps[0])
+    if abs((now or time.time()) - timestamp) > tolerance_s:
+        return False
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected, s) for s in signatures)

@@ -1,0 +1,79 @@
+"""What the SurePrep and SmartVault sandboxes share: signed webhook events, delivered like the real services
+deliver them (POST to the configured URL) and kept in an outbox a test can read and hand to the app it runs
+in process (`GET /_sandbox/outbox`), and a uvicorn server on a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+import uuid
+
+import httpx
+import uvicorn
+
+from integrations.webhook_signature import sign
+
+HOST = "127.0.0.1"
+
+
+class Outbox:
+    def __init__(self, secret: str, signature_header: str, webhook_url: str | None):
+        self.secret, self.signature_header, self.webhook_url = secret, signature_header, webhook_url
+        self._events: list[dict] = []
+        self._lock = threading.Lock()
+
+    def emit(self, event_type: str, data: dict, created: int | None = None) -> dict:
+        event = {"id": f"evt_{uuid.uuid4().hex}", "type": event_type, "created": created or int(time.time()),
+                 "data": data}
+        body = json.dumps(event, separators=(",", ":")).encode()
+        delivery = {"event": event, "body": body.decode(),
+                    "headers": {"Content-Type": "application/json", self.signature_header: sign(self.secret, body)}}
+        with self._lock:
+            self._events.append(delivery)
+        if self.webhook_url:
+            asyncio.get_running_loop().create_task(self._deliver(delivery))
+        return event
+
+    async def _deliver(self, delivery: dict) -> None:
+        for attempt in range(5):  # the real services retry failed deliveries, with backoff
+            try:
+                async with httpx.AsyncClient(timeout=10) as http:
+                    response = await http.post(self.webhook_url, content=delivery["body"].encode(),
+                                               headers=delivery["headers"])
+                if response.status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5 * 2 ** attempt)
+
+    def drain(self) -> list[dict]:
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+
+class ThreadedServer:
+    """A FastAPI app served by uvicorn on its own thread and event loop (tests and `python -m sandboxes.X`)."""
+
+    def __init__(self, app, port: int = 0):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+        self.port = sock.getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=[sock])),
+                                        daemon=True, name=f"sandbox-{self.port}")
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not self._server.started:
+            raise RuntimeError("sandbox did not start")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

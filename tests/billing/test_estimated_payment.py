@@ -1,0 +1,247 @@
+"""Estimated tax payments (§11.6) through HTTP, and their reminder calendar under the time-skipping server.
+
+Tax year 2027 is the calendar under test: its fourth quarter is due January 15, 2028, a Saturday, and
+Monday January 17 is Martin Luther King Jr. Day, so the payment is due Tuesday January 18, 2028: a year
+boundary, a weekend and a holiday in one date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from temporalio.worker import Worker
+
+from activities.estimated_payment import EstimatedPaymentActivities
+from domain.estimated_payment.models import EstimatedPaymentReminder
+from domain.tax_calendar import estimated_tax_due_dates, legal_holidays, roll_forward
+from integrations.notify import Notifier
+from tests.billing.conftest import client_headers, new_return, problem, staff_headers, utc
+from workflows import ids
+from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow, ScheduleWorkflowInput
+
+QUEUE = "billing-time-skipping-estimates"
+SMS_ADDRESS = "15550104477@sms.taxpractice.local"  # the billing fixture's client phone, through the gateway
+
+
+async def create_schedule(tp, billing, headers=None, tax_year=2027, federal="20000.02", state="6000.00") -> dict:
+    return_id = await new_return(tp, billing.firm_id, billing.client["id"])
+    response = await tp.http.post(f"/v1/returns/{return_id}/estimated-payments", headers=headers or billing.admin,
+                                  json={"tax_year": tax_year, "federal_annual": federal, "state_annual": state,
+                                        "payment_method": "equal_quarterly"})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def test_tax_calendar_rolls_weekends_holidays_and_emancipation_day():
+    assert estimated_tax_due_dates(2027) == [date(2027, 4, 15), date(2027, 6, 15), date(2027, 9, 15),
+                                             date(2028, 1, 18)]
+    # Published IRS dates: 2022 Q1 moved by DC Emancipation Day (observed Friday April 15) to April 18;
+    # 2023 Q4 (January 15, 2024) was Martin Luther King Jr. Day → January 16.
+    assert estimated_tax_due_dates(2022) == [date(2022, 4, 18), date(2022, 6, 15), date(2022, 9, 15),
+                                             date(2023, 1, 17)]
+    assert estimated_tax_due_dates(2023)[0] == date(2023, 4, 18) and estimated_tax_due_dates(2023)[3] == date(2024, 1, 16)
+    assert estimated_tax_due_dates(2024)[1:3] == [date(2024, 6, 17), date(2024, 9, 16)]  # Saturday, Sunday
+    assert date(2021, 12, 31) in legal_holidays(2021)  # New Year's Day 2022 (a Saturday) observed
+    assert roll_forward(date(2026, 12, 25)) == date(2026, 12, 28)
+
+
+async def test_create_schedule_splits_to_the_cent_and_starts_its_workflow(tp, billing):
+    schedule = await create_schedule(tp, billing)
+    quarters = schedule["payments"]
+    assert [q["due_date"] for q in quarters] == ["2027-04-15", "2027-06-15", "2027-09-15", "2028-01-18"]
+    assert [q["federal_amount"] for q in quarters] == [5000.01, 5000.01, 5000.00, 5000.00]
+    assert [q["state_amount"] for q in quarters] == [1500.00] * 4
+    assert {q["status"] for q in quarters} == {"scheduled"} and not any(q["reminder_sent"] for q in quarters)
+
+    handle = tp.temporal.get_workflow_handle(ids.estimated_payment_schedule(uuid.UUID(schedule["id"])))
+    for _ in range(50):
+        upcoming = await handle.query(EstimatedPaymentScheduleWorkflow.next_reminder)
+        if upcoming is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert upcoming.reminder_type == "14_day" and upcoming.fire_at == utc(2027, 4, 1, 14)
+    assert (await handle.describe()).status.name == "RUNNING"
+
+    listed = (await tp.http.get(f"/v1/returns/{schedule['return_id']}/estimated-payments",
+                                headers=billing.admin)).json()["data"]
+    assert [q["id"] for q in listed] == [q["id"] for q in quarters]
+    problem(await tp.http.post(f"/v1/returns/{schedule['return_id']}/estimated-payments", headers=billing.admin,
+                               json={"tax_year": 2027, "federal_annual": "1.00"}), 409)
+    for bad in ({"tax_year": 2027, "federal_annual": "-1.00"}, {"tax_year": 2027, "federal_annual": "1.001"},
+                {"tax_year": 2027, "federal_annual": "1.00", "payment_method": "annualized"}):
+        problem(await tp.http.post(f"/v1/returns/{schedule['return_id']}/estimated-payments",
+                                   headers=billing.admin, json=bad), 400)
+
+
+async def test_permissions(tp, billing):
+    preparer_id, preparer = await staff_headers(tp, billing.firm_id, "preparer")
+    _, reviewer = await staff_headers(tp, billing.firm_id, "reviewer")
+    own_client = await tp.new_client(billing.admin, assigned_preparer_id=str(preparer_id))
+    return_id = await new_return(tp, billing.firm_id, own_client["id"], preparer_id=preparer_id)
+    url = f"/v1/returns/{return_id}/estimated-payments"
+    body = {"tax_year": 2027, "federal_annual": "4000.00"}
+    problem(await tp.http.post(url, headers=reviewer, json=body), 403)
+    created = await tp.http.post(url, headers=preparer, json=body)
+    assert created.status_code == 201
+    first = created.json()["data"]["payments"][0]["id"]
+    problem(await tp.http.delete(f"/v1/estimated-payments/{first}", headers=preparer), 403)
+    # Someone else's return: 404 for a preparer it is not assigned to and for another firm.
+    others = await create_schedule(tp, billing)
+    problem(await tp.http.get(f"/v1/returns/{others['return_id']}/estimated-payments", headers=preparer), 404)
+    _, stranger = await staff_headers(tp, await tp.new_firm(), "admin")
+    problem(await tp.http.get(f"/v1/estimated-payments/{first}", headers=stranger), 404)
+    problem(await tp.http.post(url, headers=stranger, json=body), 404)
+    # The client reads and confirms their own, and nothing else.
+    mine = await client_headers(tp, own_client["email"])
+    assert (await tp.http.get(url, headers=mine)).status_code == 200
+    problem(await tp.http.post(url, headers=mine, json={**body, "tax_year": 2028}), 403)
+    problem(await tp.http.get(f"/v1/returns/{others['return_id']}/estimated-payments", headers=mine), 404)
+    problem(await tp.http.post(f"/v1/estimated-payments/{first}/remind", headers=mine, json={}), 403)
+
+
+async def test_confirm_update_cancel_and_remind(tp, billing):
+    schedule = await create_schedule(tp, billing)
+    q1, q2, q3, _ = (q["id"] for q in schedule["payments"])
+    client = await client_headers(tp, billing.client["email"])
+    confirmation = {"confirmation_number": "IRS-12345", "payment_date": date.today().isoformat(),
+                    "payment_method": "ach"}
+    confirmed = await tp.http.post(f"/v1/estimated-payments/{q1}/confirm", headers=client, json=confirmation)
+    assert confirmed.status_code == 200 and confirmed.json()["data"]["status"] == "confirmed_paid"
+    assert confirmed.json()["data"]["confirmation_number"] == "IRS-12345"
+    problem(await tp.http.post(f"/v1/estimated-payments/{q1}/confirm", headers=client, json=confirmation), 409)
+    problem(await tp.http.post(f"/v1/estimated-payments/{q2}/confirm", headers=client, json={
+        **confirmation, "payment_date": (date.today() + timedelta(days=3)).isoformat()}), 422)
+    problem(await tp.http.delete(f"/v1/estimated-payments/{q1}", headers=billing.admin), 422)
+
+    patched = await tp.http.patch(f"/v1/estimated-payments/{q2}", headers=billing.admin,
+                                  json={"federal_amount": "6000.00"})
+    assert patched.status_code == 200 and patched.json()["data"]["federal_amount"] == 6000.00
+    for bad in ({"federal_amount": "-1"}, {"status": "cancelled"}, {"federal_amount": None}, {}):
+        problem(await tp.http.patch(f"/v1/estimated-payments/{q2}", headers=billing.admin, json=bad), 400)
+
+    reminded = await tp.http.post(f"/v1/estimated-payments/{q2}/remind", headers=billing.admin,
+                                  json={"reminder_type": "14_day", "channels": ["email", "sms"]})
+    assert reminded.status_code == 200, reminded.text
+    assert reminded.json()["data"]["reminder_sent"] is True and reminded.json()["data"]["channels"] == ["email", "sms"]
+    mail = await tp.wait_for_mail(billing.client["email"])
+    assert "Q2 2027" in mail["subject"] and "6,000.00" in mail["text"]
+    assert "Q2 2027" in (await tp.wait_for_mail(SMS_ADDRESS))["text"]
+
+    assert (await tp.http.delete(f"/v1/estimated-payments/{q3}", headers=billing.admin)).status_code == 204
+    assert (await tp.http.delete(f"/v1/estimated-payments/{q3}", headers=billing.admin)).status_code == 204
+    problem(await tp.http.patch(f"/v1/estimated-payments/{q3}", headers=billing.admin,
+                                json={"state_amount": "1.00"}), 422)
+    problem(await tp.http.post(f"/v1/estimated-payments/{q3}/remind", headers=billing.admin, json={}), 422)
+
+
+# ---- the calendar under the time-skipping server --------------------------------------------------------------
+
+@pytest.fixture
+async def worker(tp, time_skipping):
+    activities = EstimatedPaymentActivities(tp.state.sessionmaker,
+                                            Notifier(tp.state.mailer, tp.settings.sms_email_domain))
+    async with Worker(time_skipping.client, task_queue=QUEUE, workflows=[EstimatedPaymentScheduleWorkflow],
+                      activities=[activities.load_schedule, activities.send_reminder]):
+        yield time_skipping
+
+
+async def start(env, billing, schedule: dict):
+    return await env.client.start_workflow(
+        EstimatedPaymentScheduleWorkflow.run,
+        ScheduleWorkflowInput(schedule_id=uuid.UUID(schedule["id"]), firm_id=billing.firm_id,
+                              client_id=uuid.UUID(billing.client["id"])),
+        id=f"ts-{ids.estimated_payment_schedule(uuid.UUID(schedule['id']))}", task_queue=QUEUE)
+
+
+async def reminders(tp, payment_ids: list[str]) -> list[tuple[str, str, datetime]]:
+    async with tp.state.sessionmaker() as session:
+        rows = await session.execute(select(EstimatedPaymentReminder).where(
+            EstimatedPaymentReminder.payment_id.in_([uuid.UUID(i) for i in payment_ids]),
+            EstimatedPaymentReminder.scheduled_for.isnot(None)).order_by(EstimatedPaymentReminder.scheduled_for))
+        return [(str(r.payment_id), r.reminder_type, r.scheduled_for) for r in rows.scalars()]
+
+
+async def next_reminder_of(handle, payment_id: str, reminder_type: str = "14_day"):
+    """The workflow's plan, once its next reminder is the given one (activities run on the wall clock)."""
+    for _ in range(100):
+        upcoming = await handle.query(EstimatedPaymentScheduleWorkflow.next_reminder)
+        if upcoming and str(upcoming.payment_id) == payment_id and upcoming.reminder_type == reminder_type:
+            return upcoming
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the next reminder never became {payment_id} {reminder_type}: {upcoming}")
+
+
+def holiday_year(after: date) -> int:
+    """The first tax year starting after `after` whose fourth quarter (January 15 of the next year) is moved
+    past a legal holiday, such as 2027 (→ January 18, 2028). The time-skipping server's clock is shared by
+    the session and only moves forward, so each test picks a year still ahead of it."""
+    year = after.year + 1
+    while True:
+        nominal, due = date(year + 1, 1, 15), estimated_tax_due_dates(year)[3]
+        if any(nominal + timedelta(days=n) in legal_holidays(year + 1) for n in range((due - nominal).days + 1)):
+            return year
+        year += 1
+
+
+async def test_reminder_calendar_across_the_year_boundary_and_a_holiday(tp, billing, worker):
+    """Q2 is paid and Q3 cancelled before their reminders: only Q1 and Q4 are reminded of, 14 days before and
+    on the due date, at 14:00 UTC; Q4's due date is in the next year, moved past a weekend and/or holiday."""
+    year = holiday_year((await worker.get_current_time()).date())
+    due = estimated_tax_due_dates(year)
+    schedule = await create_schedule(tp, billing, tax_year=year)
+    q1, q2, q3, q4 = (q["id"] for q in schedule["payments"])
+    assert schedule["payments"][3]["due_date"] == due[3].isoformat() and due[3] > date(year + 1, 1, 15)
+    client = await client_headers(tp, billing.client["email"])
+    assert (await tp.http.post(f"/v1/estimated-payments/{q2}/confirm", headers=client, json={
+        "payment_date": date.today().isoformat(), "payment_method": "eftps"})).status_code == 200
+    assert (await tp.http.delete(f"/v1/estimated-payments/{q3}", headers=billing.admin)).status_code == 204
+
+    handle = await start(worker, billing, schedule)
+    assert await handle.result() == 4  # time skips through every timer; the workflow ends when none is left
+
+    def at_two_pm(day: date) -> datetime:
+        return utc(day.year, day.month, day.day, 14)
+
+    assert await reminders(tp, [q1, q2, q3, q4]) == [
+        (q1, "14_day", at_two_pm(due[0] - timedelta(days=14))), (q1, "due_day", at_two_pm(due[0])),
+        (q4, "14_day", at_two_pm(due[3] - timedelta(days=14))), (q4, "due_day", at_two_pm(due[3]))]
+    mails = await tp.mail_to(billing.client["email"])
+    assert sorted(m["subject"] for m in mails if "Estimated tax" in m["subject"]) == sorted([
+        f"Estimated tax payment Q1 {year} is due on {due[0]:%B %-d, %Y}", f"Estimated tax payment Q1 {year} is due today",
+        f"Estimated tax payment Q4 {year} is due on {due[3]:%B %-d, %Y}", f"Estimated tax payment Q4 {year} is due today"])
+    assert len(await tp.mail_to(SMS_ADDRESS)) >= 4
+    listed = (await tp.http.get(f"/v1/estimated-payments/{q4}", headers=billing.admin)).json()["data"]
+    assert listed["reminder_sent"] is True and listed["reminder_type"] == "due_day"
+
+
+async def test_the_workflow_reacts_to_confirmations_updates_and_cancellations(tp, billing, worker):
+    year = (await worker.get_current_time()).year + 1
+    due = estimated_tax_due_dates(year)
+    schedule = await create_schedule(tp, billing, tax_year=year)
+    q1, q2, q3, q4 = (q["id"] for q in schedule["payments"])
+    handle = await start(worker, billing, schedule)
+    await next_reminder_of(handle, q1)  # planned: its timer is set
+    await worker.sleep(utc(due[0].year, due[0].month, due[0].day) - timedelta(days=13)
+                       - await worker.get_current_time())  # past Q1's 14-day reminder, before its due day
+    await next_reminder_of(handle, q1, "due_day")  # sent, and the next one planned
+    assert [r[:2] for r in await reminders(tp, [q1])] == [(q1, "14_day")]
+
+    client = await client_headers(tp, billing.client["email"])
+    assert (await tp.http.post(f"/v1/estimated-payments/{q1}/confirm", headers=client, json={
+        "payment_date": date.today().isoformat(), "payment_method": "direct_pay"})).status_code == 200
+    moved = due[1] + timedelta(days=15)
+    assert (await tp.http.patch(f"/v1/estimated-payments/{q2}", headers=billing.admin,
+                                json={"due_date": moved.isoformat()})).status_code == 200
+    await handle.signal(EstimatedPaymentScheduleWorkflow.changed)  # what the API sends after its commit
+    upcoming = await next_reminder_of(handle, q2)
+    assert upcoming.fire_at == utc(moved.year, moved.month, moved.day, 14) - timedelta(days=14)
+
+    for payment_id in (q2, q3, q4):
+        assert (await tp.http.delete(f"/v1/estimated-payments/{payment_id}", headers=billing.admin)).status_code == 204
+    await handle.signal(EstimatedPaymentScheduleWorkflow.changed)
+    assert await handle.result() == 1  # Q1's 14-day reminder only: nothing for a paid or cancelled quarter
+    assert [r[:2] for r in await reminders(tp, [q1, q2, q3, q4])] == [(q1, "14_day")]

@@ -1,0 +1,168 @@
+"""POST /v1/webhooks/stripe: signatures (SDK-verified, tolerance, several v1), one effect per event id even
+when delivered twice at once, and events in any order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from domain.invoice.models import InvoicePayment
+from domain.webhook_stripe.models import StripeEvent
+from integrations.payments import InvalidWebhook, StripePayments
+from sandboxes.payments import signature_header
+from tests.billing.conftest import pay, problem
+from tests.billing.test_invoice import create, get, send
+from workflows import ids
+
+URL = "/v1/webhooks/stripe"
+
+
+def event(kind: str, obj: dict, event_id: str | None = None) -> dict:
+    return {"id": event_id or f"evt_test_{uuid.uuid4().hex}", "object": "event", "type": kind,
+            "created": int(time.time()), "livemode": False, "data": {"object": obj}}
+
+
+def intent(invoice_id: str, intent_id: str, cents: int = 45000, status: str = "succeeded") -> dict:
+    return {"id": intent_id, "object": "payment_intent", "amount": cents,
+            "amount_received": cents if status == "succeeded" else 0, "currency": "usd", "status": status,
+            "metadata": {"invoice_id": invoice_id},
+            "last_payment_error": None if status == "succeeded" else {"message": "Your card was declined."}}
+
+
+def completed_session(invoice_id: str, intent_id: str, cents: int = 45000) -> dict:
+    return {"id": f"cs_test_{uuid.uuid4().hex}", "object": "checkout.session", "payment_status": "paid",
+            "status": "complete", "payment_intent": intent_id, "amount_total": cents, "currency": "usd",
+            "metadata": {"invoice_id": invoice_id}}
+
+
+def signed(tp, body: dict, secrets: list[str] | None = None, timestamp: int | None = None) -> tuple[bytes, dict]:
+    payload = json.dumps(body)
+    header = signature_header(payload, secrets or [tp.settings.stripe_webhook_secret],
+                              int(time.time()) if timestamp is None else timestamp)
+    return payload.encode(), {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+async def post(tp, body: dict, **kwargs):
+    payload, headers = signed(tp, body, **kwargs)
+    return await tp.http.post(URL, content=payload, headers=headers)
+
+
+async def stored(tp, event_id: str) -> int:
+    async with tp.state.sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(StripeEvent).where(StripeEvent.id == event_id))
+
+
+async def completed_payments(tp, invoice_id: str) -> int:
+    async with tp.state.sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(InvoicePayment).where(
+            InvoicePayment.invoice_id == uuid.UUID(invoice_id), InvoicePayment.status == "completed"))
+
+
+async def test_bad_or_stale_signatures_are_400_and_record_nothing(tp, billing):
+    invoice = await create(tp, billing)
+    body = event("payment_intent.succeeded", intent(invoice["id"], "pi_test_bad"))
+    payload, headers = signed(tp, body)
+    cases = [
+        {},  # no header
+        {"Stripe-Signature": "garbage"},
+        {"Stripe-Signature": headers["Stripe-Signature"].replace("v1=", "v0=")},
+        signed(tp, body, secrets=["whsec_someone_else"])[1],
+        signed(tp, body, timestamp=int(time.time()) - 301)[1],  # outside the 300 s tolerance
+    ]
+    for case in cases:
+        problem(await tp.http.post(URL, content=payload, headers=case), 400, "validation")
+    # A valid signature over other bytes: the body was tampered with.
+    problem(await tp.http.post(URL, content=payload.replace(b"45000", b"4500"), headers=headers), 400)
+    problem(await tp.http.post(URL, content=b"\xff\xfe", headers=signed(tp, body)[1]), 400)
+    # Signed, but not an event.
+    problem(await post(tp, {"hello": "world"}), 400)
+    assert await stored(tp, body["id"]) == 0 and await completed_payments(tp, invoice["id"]) == 0
+
+
+async def test_any_matching_v1_passes_during_a_secret_rotation(tp, billing, payments):
+    invoice = await create(tp, billing)
+    await send(tp, billing, invoice["id"])
+    # Stripe signs with every active secret while one is rolled: one v1 per secret in the same header.
+    body = event("payment_intent.succeeded", intent(invoice["id"], "pi_test_rotation"))
+    response = await post(tp, body, secrets=["whsec_new_not_yet_configured", tp.settings.stripe_webhook_secret])
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["outcome"] == "payment_recorded"
+    assert (await get(tp, billing.admin, invoice["id"]))["status"] == "paid"
+
+
+def test_the_previous_secret_is_accepted_while_configured():
+    """Our side of a rotation: STRIPE_WEBHOOK_PREVIOUS_SECRET keeps old-secret deliveries verifying."""
+    payments = StripePayments("sk_test_x", None, ["whsec_new", "whsec_old"])
+    payload = json.dumps(event("ping", {"id": "x"}))
+    assert payments.verify_webhook(payload.encode(), signature_header(payload, ["whsec_old"], int(time.time())))
+    with pytest.raises(InvalidWebhook):
+        StripePayments("sk_test_x", None, ["whsec_new"]).verify_webhook(
+            payload.encode(), signature_header(payload, ["whsec_old"], int(time.time())))
+
+
+async def test_the_same_event_delivered_concurrently_records_one_payment(tp, billing, payments):
+    invoice = await create(tp, billing)
+    await send(tp, billing, invoice["id"])
+    body = event("payment_intent.succeeded", intent(invoice["id"], "pi_test_dup_" + uuid.uuid4().hex[:8]))
+    payload, headers = signed(tp, body)
+    responses = await asyncio.gather(*(tp.http.post(URL, content=payload, headers=headers) for _ in range(8)))
+    assert [r.status_code for r in responses] == [200] * 8
+    assert sorted(r.json()["data"]["duplicate"] for r in responses) == [False] + [True] * 7
+    assert await stored(tp, body["id"]) == 1 and await completed_payments(tp, invoice["id"]) == 1
+    final = await get(tp, billing.admin, invoice["id"])
+    assert final["amount_paid"] == 450.00 and final["status"] == "paid"
+
+
+async def test_events_in_any_order_record_the_payment_once(tp, billing, payments):
+    invoice = await create(tp, billing)
+    await send(tp, billing, invoice["id"])
+    intent_id = "pi_test_order_" + uuid.uuid4().hex[:8]
+    # The session's completion first, then the intent's success, then a stale failure of the same intent.
+    first = await post(tp, event("checkout.session.completed", completed_session(invoice["id"], intent_id)))
+    assert first.json()["data"]["outcome"] == "payment_recorded"
+    second = await post(tp, event("payment_intent.succeeded", intent(invoice["id"], intent_id)))
+    assert second.json()["data"]["outcome"] == "payment_already_recorded"
+    late_failure = await post(tp, event("payment_intent.payment_failed",
+                                         intent(invoice["id"], intent_id, status="requires_payment_method")))
+    assert late_failure.json()["data"]["outcome"] == "payment_failed"
+    final = await get(tp, billing.admin, invoice["id"])
+    assert final["status"] == "paid" and final["amount_paid"] == 450.00
+    assert sorted(p["status"] for p in final["payments"]) == ["completed", "failed"]
+    handle = tp.temporal.get_workflow_handle(ids.invoice(uuid.UUID(invoice["id"])))
+    assert await asyncio.wait_for(handle.result(), 10) == "paid"
+    assert not [m for m in await tp.mail_to(billing.client["email"]) if "did not go through" in m["subject"]]
+
+
+async def test_a_redelivered_event_from_the_sandbox_changes_nothing(tp, billing, payments):
+    invoice = await create(tp, billing)
+    sent = await send(tp, billing, invoice["id"])
+    await pay(payments, sent["payment_link"])
+    succeeded = [e for e in payments.events.values() if e["type"] == "payment_intent.succeeded"
+                 and e["data"]["object"]["metadata"].get("invoice_id") == invoice["id"]]
+    payments.resend(succeeded[0]["id"])
+    payments.resend(succeeded[0]["id"])
+    await payments.drain()
+    assert await completed_payments(tp, invoice["id"]) == 1
+
+
+async def test_unknown_invoices_and_other_event_types_are_acknowledged(tp):
+    unknown = await post(tp, event("payment_intent.succeeded", intent(str(uuid.uuid4()), "pi_test_unknown")))
+    assert unknown.status_code == 200 and unknown.json()["data"]["outcome"] == "unknown_invoice"
+    other = await post(tp, event("customer.created", {"id": "cus_1", "object": "customer"}))
+    assert other.status_code == 200 and other.json()["data"]["outcome"] == "ignored_type"
+
+
+async def test_many_payments_on_one_invoice_each_recorded(tp, billing):
+    """60 one-cent payments, sequentially: each pooled connection runs the insert more than five times, so
+    psycopg prepares it (a bound partial-index predicate once broke exactly there)."""
+    invoice = await create(tp, billing)
+    for n in range(60):
+        response = await post(tp, event("payment_intent.succeeded", intent(invoice["id"], f"pi_test_many_{n}", cents=1)))
+        assert response.status_code == 200 and response.json()["data"]["outcome"] == "payment_recorded"
+    assert await completed_payments(tp, invoice["id"]) == 60
+    assert (await get(tp, billing.admin, invoice["id"]))["amount_paid"] == 0.60

@@ -1,0 +1,141 @@
+"""SurePrep (with the §7216 consent check) and SmartVault, through their sandboxes and signed webhooks."""
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+from sqlalchemy import select
+
+from domain.audit.models import AuditEntry
+from domain.consent.models import Consent
+from domain.document.models import IntegrationAccount, WebhookEvent
+from integrations.webhook_signature import sign
+from tests.document.conftest import deliver_webhooks, upload, workflow_result
+from tests.document.forms import form_pdf
+from workflows import ids
+
+W2 = {"wages": "75,000.00", "federal_withholding": "12,500.00"}
+
+
+async def _consent(tp, office, **overrides):
+    now = datetime.now(timezone.utc)
+    values = dict(firm_id=office.firm_id, client_id=uuid.UUID(office.client["id"]), tax_year=2024,
+                  consent_scope="SurePrep document processing", third_party_name="SurePrep LLC",
+                  disclosure_purpose="Document OCR and data extraction for tax preparation", status="signed",
+                  signed_at=now - timedelta(days=1), expires_at=now + timedelta(days=365))
+    values.update(overrides)
+    async with tp.state.sessionmaker.begin() as session:
+        session.add(Consent(**values))
+
+
+async def _binders(sandbox_url):
+    async with httpx.AsyncClient() as http:
+        return (await http.get(f"{sandbox_url}/_sandbox/binders")).json()
+
+
+async def _processed(tp, office, pdf):
+    response = await upload(tp, office.admin, pdf, client_id=office.client["id"], tax_year=2024)
+    assert response.status_code == 201, response.text
+    document_id = response.json()["data"]["id"]
+    return document_id, await workflow_result(tp, document_id)
+
+
+async def test_no_disclosure_to_sureprep_without_active_consent(tp, office, sandboxes):
+    await _consent(tp, office, status="revoked", revoked_at=datetime.now(timezone.utc))
+    await _consent(tp, office, expires_at=datetime.now(timezone.utc) - timedelta(days=1))
+    await _consent(tp, office, third_party_name="Some Other Vendor")
+    document_id, outcome = await _processed(tp, office, form_pdf("W-2", "Acme Corporation", W2))
+    assert outcome.sureprep == "refused_no_consent"
+    assert not [b for b in await _binders(sandboxes.sureprep) if b["client_reference"] == office.client["id"]]
+    async with tp.state.sessionmaker() as session:
+        refusals = (await session.execute(select(AuditEntry.details).where(
+            AuditEntry.resource_id == document_id, AuditEntry.action == "document.disclosure_refused"))).scalars().all()
+    assert refusals == [{"third_party": "SurePrep", "reason": "no_active_consent"}]
+    await deliver_webhooks(tp, sandboxes.sureprep, "/v1/webhooks/sureprep")  # nothing was sent: nothing comes
+
+
+async def test_sureprep_binder_upload_and_extraction_webhook(tp, office, sandboxes):
+    await _consent(tp, office)
+    pdf = form_pdf("W-2", "Acme Corporation", W2, wrapped=frozenset({"federal_withholding"}))
+    document_id, outcome = await _processed(tp, office, pdf)
+    assert outcome.sureprep == "sent" and outcome.status == "review_required"
+    binders = [b for b in await _binders(sandboxes.sureprep) if b["client_reference"] == office.client["id"]]
+    assert len(binders) == 1 and [d["external_reference"] for d in binders[0]["documents"]] == [document_id]
+
+    results = await deliver_webhooks(tp, sandboxes.sureprep, "/v1/webhooks/sureprep")
+    outcomes = [(d["event"]["type"], r.status_code, r.json()["outcome"]) for d, r in results]
+    assert outcomes == [("document.uploaded", 200, "ignored"), ("binder.submitted", 200, "applied"),
+                        ("extraction.ready", 200, "applied"), ("binder.processing_complete", 200, "applied")]
+    document = (await tp.http.get(f"/v1/documents/{document_id}", headers=office.admin)).json()["data"]
+    withholding = next(f for f in document["extraction"]["fields"] if f["field_name"] == "federal_withholding")
+    assert withholding["source"] == "sureprep" and withholding["value"] == "12500.00"
+    assert not withholding["needs_review"] and document["status"] == "processed"
+
+    # Replayed: recorded once, changes nothing.
+    delivery, _ = results[2]
+    replay = await tp.http.post("/v1/webhooks/sureprep", content=delivery["body"].encode(),
+                                headers=delivery["headers"])
+    assert replay.status_code == 200 and replay.json()["outcome"] == "duplicate"
+    # Tampered: refused before anything is recorded.
+    forged = delivery["body"].replace("12500.00", "1.00").encode()
+    bad = await tp.http.post("/v1/webhooks/sureprep", content=forged, headers=delivery["headers"])
+    assert bad.status_code == 401
+    # Out of order: a binder event older than the last one applied is recorded as stale.
+    secret = tp.settings.sureprep_webhook_secret
+    old = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "binder.submitted",
+                      "created": int(datetime.now(timezone.utc).timestamp()) - 3600,
+                      "data": {"binder_id": binders[0]["binder_id"]}}).encode()
+    stale = await tp.http.post("/v1/webhooks/sureprep", content=old,
+                               headers={"X-SurePrep-Signature": sign(secret, old), "Content-Type": "application/json"})
+    assert stale.json()["outcome"] == "stale"
+    unknown = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "extraction.ready", "created": 1,
+                          "data": {"binder_id": "bnd_nope", "external_reference": document_id, "fields": []}}).encode()
+    rejected = await tp.http.post("/v1/webhooks/sureprep", content=unknown,
+                                  headers={"X-SurePrep-Signature": sign(secret, unknown)})
+    assert rejected.json() == {"received": True, "outcome": "rejected", "reason": "unknown binder"}
+    async with tp.state.sessionmaker() as session:
+        recorded = (await session.execute(select(WebhookEvent.outcome).where(
+            WebhookEvent.provider == "sureprep", WebhookEvent.event_id == delivery["event"]["id"]))).scalars().all()
+    assert recorded == ["applied"]
+
+
+async def test_smartvault_upload_lands_in_the_pending_queue(tp, office, sandboxes):
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    async with tp.state.sessionmaker.begin() as session:
+        session.add(IntegrationAccount(firm_id=office.firm_id, provider="smartvault", account_id=account))
+    pdf = form_pdf("1099-INT", "First National Bank", {"interest_income": "10.00"})
+    async with httpx.AsyncClient() as http:
+        put = await http.post(f"{sandboxes.smartvault}/v1/accounts/{account}/documents",
+                              data={"folder": "Client Uploads"}, files={"file": ("1099INT.pdf", pdf)})
+        bad = await http.post(f"{sandboxes.smartvault}/v1/accounts/{account}/documents",
+                              data={"folder": "Client Uploads"}, files={"file": ("setup.pdf", b"MZ\x90\x00rest")})
+        stranger = await http.post(f"{sandboxes.smartvault}/v1/accounts/acct-unknown/documents",
+                                   files={"file": ("x.pdf", pdf)})
+    assert put.status_code == bad.status_code == stranger.status_code == 201
+    results = await deliver_webhooks(tp, sandboxes.smartvault, "/v1/webhooks/smartvault")
+    assert [r.json()["outcome"] for _, r in results] == ["applied", "applied", "rejected"]
+
+    good = await tp.temporal.get_workflow_handle(
+        ids.smartvault_import(account, put.json()["document_id"])).result()
+    refused = await tp.temporal.get_workflow_handle(
+        ids.smartvault_import(account, bad.json()["document_id"])).result()
+    assert good["outcome"] == "imported" and refused == {"outcome": "refused", "pending_document_id": None,
+                                                          "reason": "executable"}
+    batches = (await tp.http.get("/v1/pending-documents/batches", headers=office.admin)).json()["data"]
+    batch = next(b for b in batches if b["batch_id"] == "smartvault-Client-Uploads")
+    assert [(d["original_filename"], d["document_type"]) for d in batch["documents"]] == [("1099INT.pdf", "1099-INT")]
+
+    delivery, _ = results[0]
+    replay = await tp.http.post("/v1/webhooks/smartvault", content=delivery["body"].encode(),
+                                headers=delivery["headers"])
+    assert replay.json()["outcome"] == "duplicate"
+    unsigned = await tp.http.post("/v1/webhooks/smartvault", content=delivery["body"].encode())
+    assert unsigned.status_code == 401
+
+
+async def test_webhook_with_nul_characters_is_a_clear_400(tp):
+    body = json.dumps({"id": "evt_\u0000", "type": "document.uploaded", "created": 1, "data": {}}).encode()
+    response = await tp.http.post("/v1/webhooks/smartvault", content=body, headers={
+        "X-SmartVault-Signature": sign(tp.settings.smartvault_webhook_secret, body)})
+    assert response.status_code == 400

@@ -1,0 +1,53 @@
+"""Docker is not on these machines, so docker-compose.yml is checked against the code instead of run."""
+
+from pathlib import Path
+
+import yaml
+
+from settings import Settings
+from workflows import queues
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+APP_SERVICES = {name: svc for name, svc in COMPOSE["services"].items() if svc.get("image") == "taxpractice:latest"}
+# Variables the third-party images read themselves, not our Settings.
+FOREIGN_VARIABLES = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+
+
+def test_every_queue_has_exactly_one_worker_service():
+    served = []
+    for name, service in APP_SERVICES.items():
+        command = service.get("command", [])
+        if "worker.py" in command:
+            served += [command[i + 1] for i, word in enumerate(command) if word == "--queue"]
+            assert name == "worker-" + "-".join(command[i + 1] for i, w in enumerate(command) if w == "--queue")
+    assert sorted(served) == sorted(queues.ALL)
+
+
+def test_app_variables_are_settings_the_code_reads():
+    fields = {name.upper() for name in Settings.model_fields}
+    for name, service in APP_SERVICES.items():
+        unknown = set(service["environment"]) - fields - FOREIGN_VARIABLES
+        assert not unknown, f"{name} sets variables no setting reads: {sorted(unknown)}"
+
+
+def test_production_secrets_are_not_left_at_development_defaults():
+    environment = APP_SERVICES["api"]["environment"]
+    assert environment["APP_ENV"] == "production"
+    for secret in ("SSN_ENCRYPTION_KEY", "SERVICE_TOKEN", "STRIPE_WEBHOOK_SECRET", "JWT_PRIVATE_KEY_PATH"):
+        assert secret in environment
+
+
+def test_api_and_migration_commands_point_at_real_entry_points():
+    api = APP_SERVICES["api"]["command"]
+    module, _, factory = api[api.index("uvicorn") + 1].partition(":")
+    assert getattr(__import__(module, fromlist=[factory]), factory)
+    assert "--factory" in api
+    assert APP_SERVICES["migrate"]["command"] == ["taxpractice", "migrate"]
+    assert (ROOT / "worker.py").exists()
+
+
+def test_dockerfile_copies_every_package_the_code_needs():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("api", "activities", "domain", "integrations", "workflows", "migrations", "cli"):
+        assert f"COPY {package} ./{package}" in dockerfile

@@ -1,0 +1,60 @@
+"""DocumentProcessingWorkflow: one run per document (id `document:<uuid>`), each step an activity:
+uploaded → classifying → extracting → processed | review_required, then SurePrep (with consent) and the
+return's workflow told what arrived."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.document import (
+        DocumentActivities, DocumentInput, DocumentOutcome, SmartVaultImportInput, SmartVaultImportResult,
+    )
+    from workflows import search_attributes as sa
+
+STEP_TIMEOUT = timedelta(minutes=5)
+RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
+
+
+@workflow.defn(name="DocumentProcessing")
+class DocumentProcessingWorkflow:
+    @workflow.run
+    async def run(self, data: DocumentInput) -> DocumentOutcome:
+        workflow.upsert_search_attributes([sa.ENTITY_TYPE.value_set("document"),
+                                           sa.ENTITY_STATUS.value_set("classifying"),
+                                           sa.FIRM_ID.value_set(str(data.firm_id))])
+        classified = await workflow.execute_activity_method(
+            DocumentActivities.classify, data, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY)
+        if not classified.found:
+            workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set("deleted")])
+            return DocumentOutcome(status="deleted", document_type=None)
+        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set("extracting")])
+        extracted = await workflow.execute_activity_method(
+            DocumentActivities.extract, data, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY)
+        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set(extracted.status)])
+        sureprep = await workflow.execute_activity_method(
+            DocumentActivities.send_to_sureprep, data, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY)
+        notified = await workflow.execute_activity_method(
+            DocumentActivities.notify_return, data, start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY)
+        return DocumentOutcome(status=extracted.status, document_type=classified.document_type,
+                               review_reason=extracted.review_reason, sureprep=sureprep.outcome,
+                               signals=notified.sent)
+
+
+@workflow.defn(name="SmartVaultImport")
+class SmartVaultImportWorkflow:
+    """One SmartVault document into the pending queue (id `smartvault-import:<account>:<document>`)."""
+
+    @workflow.run
+    async def run(self, data: SmartVaultImportInput) -> SmartVaultImportResult:
+        workflow.upsert_search_attributes([sa.ENTITY_TYPE.value_set("smartvault_import"),
+                                           sa.FIRM_ID.value_set(str(data.firm_id))])
+        result = await workflow.execute_activity_method(
+            DocumentActivities.import_from_smartvault, data, start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=RETRY)
+        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set(result.outcome)])
+        return result
