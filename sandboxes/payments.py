@@ -180,7 +180,7 @@ class PaymentsSandbox:
         session = self.get_session(session_id)
         if session["status"] != "open":
             raise StripeError(400, "invalid_request_error",
-                              f"Only Checkout Sessions with a status in [\"open\"] can be expired", None,
+                              "Only Checkout Sessions with a status in [\"open\"] can be expired", None,
                               "checkout_session_not_open")
         session["status"] = "expired"
         session["url"] = None

@@ -11,14 +11,20 @@ from fastapi import APIRouter, Request
 from api import envelope
 from api.deps import Ctx, State
 from api.schemas.document import CreateClientFromBatch
-from api.v1.client import iso
-from api.v1.document import authenticate, start_processing, store_object_then_row, transaction
 from api.uploads import receive_upload
+from api.v1.client import iso
+from api.v1.document import (
+    authenticate,
+    start_processing,
+    store_object_then_row,
+    transaction,
+)
 from domain import policy
 from domain.document import batch as batch_service
 from domain.document.models import PendingDocument
 from domain.document.sniffing import safe_filename, sniff
 from domain.errors import FieldError, ValidationFailed
+from workflows import tax_return_client
 
 router = APIRouter(tags=["pending documents"])
 log = logging.getLogger(__name__)
@@ -90,7 +96,8 @@ async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, r
     async with transaction(state, principal) as ctx:
         client, tax_return, documents = await batch_service.create_client_from_batch(
             ctx, batch_id, body.model_dump(), state.cipher)
-    # Committed: only now may the documents' workflows start.
+    # Committed: only now may the return's and the documents' workflows start.
+    await tax_return_client.start(await state.temporal(), tax_return)
     for document in documents:
         try:
             await start_processing(state, document.id, document.firm_id)

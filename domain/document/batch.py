@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 
@@ -22,7 +22,7 @@ from domain.document.extraction import detect_tax_year, read_pdf_text
 from domain.document.models import Document, DocumentStatusHistory, PendingDocument
 from domain.document.sniffing import PDF
 from domain.errors import FieldError, NotFound, ValidationFailed
-from domain.tax_return.models import TaxReturn
+from domain.tax_return.service import create_return
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -79,21 +79,6 @@ async def list_batches(ctx: ServiceContext) -> list[dict]:
     return [{"batch_id": batch_id, "documents": docs} for batch_id, docs in batches.items()]
 
 
-def filing_due_date(tax_year: int) -> date:
-    """April 15 of the next year, rolled past weekends and Emancipation Day (April 16, observed on the
-    nearest weekday), the holiday that moves the federal deadline."""
-    year = tax_year + 1
-    emancipation = date(year, 4, 16)
-    if emancipation.weekday() == 5:
-        emancipation -= timedelta(days=1)
-    elif emancipation.weekday() == 6:
-        emancipation += timedelta(days=1)
-    due = date(year, 4, 15)
-    while due.weekday() >= 5 or due == emancipation:
-        due += timedelta(days=1)
-    return due
-
-
 async def create_client_from_batch(ctx: ServiceContext, batch_id: str, data: dict, cipher: FieldCipher):
     """The client (through the clients service: numbering, rules, audit), its return, and one document per
     pending document of the batch. Pending rows are locked, so two concurrent calls cannot both take them."""
@@ -108,22 +93,14 @@ async def create_client_from_batch(ctx: ServiceContext, batch_id: str, data: dic
         raise NotFound("Batch")
     client_type, return_type = RETURN_TYPES[data["return_type"]]
     tax_year = data["tax_year"]
-    if not 2000 <= tax_year <= datetime.now(timezone.utc).year + 1:
-        raise ValidationFailed(errors=[FieldError("tax_year", "out_of_range", "tax_year must be between 2000 "
-                                                                              "and next year")])
     client = await create_client(ctx, {
         "client_type": client_type, "name": f"{data['first_name']} {data['last_name']}",
         "email": data.get("email"), "phone": data.get("phone"),
     }, cipher)
-    # Created here in its simplest form (status intake, the federal due date); the returns capability's
-    # service takes this over when the branches meet, together with starting the return's workflow.
-    tax_return = TaxReturn(id=uuid.uuid4(), firm_id=ctx.principal.firm_id, client_id=client.id, tax_year=tax_year,
-                           return_type=return_type, status="intake", due_date=filing_due_date(tax_year),
-                           assigned_preparer_id=client.assigned_preparer_id, state_filings=[])
-    ctx.session.add(tax_return)
-    await ctx.session.flush()
-    await ctx.audit("tax_return.create", "tax_return", tax_return.id, client_id=client.id,
-                    details={"source": "upload_first_batch", "batch_id": batch_id})
+    # The returns service: its due date, tax-year and duplicate rules, and its audit row. The caller starts
+    # the return's workflow once this transaction has committed.
+    tax_return, _ = await create_return(ctx, {"client_id": client.id, "tax_year": tax_year,
+                                              "return_type": return_type})
     now = datetime.now(timezone.utc)
     documents = []
     for row in pending:

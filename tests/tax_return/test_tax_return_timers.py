@@ -4,10 +4,7 @@ Temporal UI query and by GET /v1/returns?stuck=true (on the dev server)."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import time
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
