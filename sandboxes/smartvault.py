@@ -11,9 +11,6 @@ Webhooks are signed with X-SmartVault-Signature. `python -m sandboxes.smartvault
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import threading
 import uuid
 
 from fastapi import FastAPI, File, Form, Header, HTTPException, Response, UploadFile
@@ -67,13 +64,7 @@ def main() -> None:
     parser.add_argument("--webhook-url", default=f"{settings.api_base_url}/v1/webhooks/smartvault")
     args = parser.parse_args()
     server = start(settings.smartvault_api_key, settings.smartvault_webhook_secret, args.webhook_url, args.port)
-    print(f"SmartVault sandbox on {server.url}, webhooks to {args.webhook_url}", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    server.stop()
-    os._exit(0)
+    server.serve_until_signalled(f"SmartVault sandbox on {server.url}, webhooks to {args.webhook_url}")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import re
-import signal
-import threading
 import uuid
 
 from fastapi import FastAPI, File, Form, Header, HTTPException, UploadFile
@@ -122,13 +119,7 @@ def main() -> None:
     parser.add_argument("--webhook-url", default=f"{settings.api_base_url}/v1/webhooks/sureprep")
     args = parser.parse_args()
     server = start(settings.sureprep_api_key, settings.sureprep_webhook_secret, args.webhook_url, args.port)
-    print(f"SurePrep sandbox on {server.url}, webhooks to {args.webhook_url}", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    server.stop()
-    os._exit(0)
+    server.serve_until_signalled(f"SurePrep sandbox on {server.url}, webhooks to {args.webhook_url}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -77,3 +79,13 @@ class ThreadedServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+    def serve_until_signalled(self, banner: str) -> None:
+        """`python -m sandboxes.X`: print where it listens, serve until SIGINT/SIGTERM, then leave at once."""
+        print(banner, flush=True)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        self.stop()
+        os._exit(0)

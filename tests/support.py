@@ -122,6 +122,15 @@ class TaxPracticeHarness:
             pair = await self.state.authenticator.open_session(session, row, await load_config(session, row.firm_id))
         return {"Authorization": f"Bearer {pair.access_token}"}
 
+    async def staff_session(self, firm_id: uuid.UUID, role: str) -> tuple[uuid.UUID, dict]:
+        """A staff user with a live session but no password: (user id, bearer headers). Hashing a password
+        costs an argon2 run, which only the sign-in tests need to pay."""
+        email = f"{role}-{uuid.uuid4().hex[:10]}@firm.example.com"
+        async with self.state.sessionmaker.begin() as session:
+            user, _ = await create_user(session, firm_id, email, f"Test {role}", role, self.state.cipher)
+            pair = await self.state.authenticator.open_session(session, user, await load_config(session, firm_id))
+        return user.id, {"Authorization": f"Bearer {pair.access_token}"}
+
     async def staff(self, firm_id: uuid.UUID, role: str) -> tuple[StaffUser, dict]:
         user = await self.new_user(firm_id, role)
         return user, await self.headers_for(user)

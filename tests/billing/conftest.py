@@ -22,10 +22,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from domain.config.service import load_config
 from domain.tax_return.models import TaxReturn
-from domain.user.models import User
-from domain.user.service import create_user
 from sandboxes.payments import PaymentsSandbox, serve
 from workflows import search_attributes
 
@@ -43,16 +40,6 @@ def problem(response: httpx.Response, status: int, code: str | None = None) -> d
     if code is not None:
         assert body["type"].rsplit("/", 1)[1] == code, body
     return body
-
-
-async def staff_headers(tp, firm_id: uuid.UUID, role: str) -> tuple[uuid.UUID, dict]:
-    """A staff user with a live session and no password (sign-in is not what these tests are about)."""
-    email = f"{role}-{uuid.uuid4().hex[:10]}@firm.example.com"
-    async with tp.state.sessionmaker.begin() as session:
-        user, _ = await create_user(session, firm_id, email, f"Test {role}", role, tp.state.cipher)
-        row = await session.get(User, user.id)
-        pair = await tp.state.authenticator.open_session(session, row, await load_config(session, firm_id))
-    return user.id, bearer(pair.access_token)
 
 
 async def client_headers(tp, email: str) -> dict:
@@ -88,7 +75,7 @@ class Billing:
 @pytest.fixture
 async def billing(tp) -> Billing:
     firm_id = await tp.new_firm("Billing firm")
-    admin_id, admin = await staff_headers(tp, firm_id, "admin")
+    admin_id, admin = await tp.staff_session(firm_id, "admin")
     client = await tp.new_client(admin, phone="+1 (555) 010-4477")
     return Billing(firm_id, admin_id, admin, client)
 

@@ -19,7 +19,7 @@ from activities.estimated_payment import EstimatedPaymentActivities
 from domain.estimated_payment.models import EstimatedPaymentReminder
 from domain.tax_calendar import estimated_tax_due_dates, legal_holidays, roll_forward
 from integrations.notify import Notifier
-from tests.billing.conftest import client_headers, new_return, problem, staff_headers, utc
+from tests.billing.conftest import client_headers, new_return, problem, utc
 from workflows import ids
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow, ScheduleWorkflowInput
 
@@ -78,8 +78,8 @@ async def test_create_schedule_splits_to_the_cent_and_starts_its_workflow(tp, bi
 
 
 async def test_permissions(tp, billing):
-    preparer_id, preparer = await staff_headers(tp, billing.firm_id, "preparer")
-    _, reviewer = await staff_headers(tp, billing.firm_id, "reviewer")
+    preparer_id, preparer = await tp.staff_session(billing.firm_id, "preparer")
+    _, reviewer = await tp.staff_session(billing.firm_id, "reviewer")
     own_client = await tp.new_client(billing.admin, assigned_preparer_id=str(preparer_id))
     return_id = await new_return(tp, billing.firm_id, own_client["id"], preparer_id=preparer_id)
     url = f"/v1/returns/{return_id}/estimated-payments"
@@ -92,7 +92,7 @@ async def test_permissions(tp, billing):
     # Someone else's return: 404 for a preparer it is not assigned to and for another firm.
     others = await create_schedule(tp, billing)
     problem(await tp.http.get(f"/v1/returns/{others['return_id']}/estimated-payments", headers=preparer), 404)
-    _, stranger = await staff_headers(tp, await tp.new_firm(), "admin")
+    _, stranger = await tp.staff_session(await tp.new_firm(), "admin")
     problem(await tp.http.get(f"/v1/estimated-payments/{first}", headers=stranger), 404)
     problem(await tp.http.post(url, headers=stranger, json=body), 404)
     # The client reads and confirms their own, and nothing else.

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from domain.invoice.models import InvoiceHistory
-from tests.billing.conftest import client_headers, new_return, pay, problem, staff_headers
+from tests.billing.conftest import client_headers, new_return, pay, problem
 from workflows import ids
 
 ITEMS = [{"description": "2026 Individual Tax Return (1040)", "quantity": 1, "unit_price": "400.00"},
@@ -130,9 +130,9 @@ async def test_return_must_belong_to_the_client(tp, billing):
 
 async def test_permissions_and_visibility(tp, billing):
     invoice = await create(tp, billing)
-    _, preparer = await staff_headers(tp, billing.firm_id, "preparer")
-    _, reviewer = await staff_headers(tp, billing.firm_id, "reviewer")
-    _, ea_cpa = await staff_headers(tp, billing.firm_id, "ea_cpa")
+    _, preparer = await tp.staff_session(billing.firm_id, "preparer")
+    _, reviewer = await tp.staff_session(billing.firm_id, "reviewer")
+    _, ea_cpa = await tp.staff_session(billing.firm_id, "ea_cpa")
     body = {"client_id": billing.client["id"], "line_items": ITEMS}
     problem(await tp.http.post("/v1/invoices", json=body, headers=preparer), 403)
     problem(await tp.http.post("/v1/invoices", json=body, headers=reviewer), 403)
@@ -144,7 +144,7 @@ async def test_permissions_and_visibility(tp, billing):
                                json={"amount": "1.00", "payment_method": "cash"}), 403)
     # Another firm's admin: 404, as for an invoice that does not exist.
     other_firm = await tp.new_firm()
-    _, stranger = await staff_headers(tp, other_firm, "admin")
+    _, stranger = await tp.staff_session(other_firm, "admin")
     problem(await tp.http.get(f"/v1/invoices/{invoice['id']}", headers=stranger), 404)
     problem(await tp.http.post("/v1/invoices", json=body, headers=stranger), 422)
     assert (await tp.http.get("/v1/invoices", headers=stranger)).json()["data"] == []

@@ -15,7 +15,6 @@ from activities.invoice import InvoiceActivities
 from domain.invoice.models import InvoiceHistory
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
-from tests.billing.conftest import staff_headers
 from tests.billing.test_invoice import create
 from workflows.invoice import InvoiceEvent, InvoiceWorkflow, InvoiceWorkflowInput
 
@@ -51,7 +50,7 @@ async def events(tp, invoice_id: str) -> list[str]:
 
 
 async def test_overdue_reminders_and_escalation_then_void(tp, billing, worker):
-    _, _ = await staff_headers(tp, billing.firm_id, "ea_cpa")  # escalation goes to admins and EA/CPAs
+    _, _ = await tp.staff_session(billing.firm_id, "ea_cpa")  # escalation goes to admins and EA/CPAs
     # The test server's clock runs ahead of the wall clock once a test has skipped time: dates follow it.
     today = (await worker.get_current_time()).date()
     invoice = await create(tp, billing, due_date=today.isoformat())

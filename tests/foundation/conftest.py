@@ -1,7 +1,7 @@
 """Fixtures and checks shared by the foundation tests (auth, conventions, clients, admin, audit, CLI).
 
 Every test makes its own firm, so tests never see each other's data. Staff who only need a token are made
-without a password (`fast_staff`): hashing one costs an argon2 run, which only sign-in tests need to pay.
+without a password (`tp.staff_session`): hashing one costs an argon2 run, which only sign-in tests need to pay.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from domain.config.service import load_config
-from domain.user.models import User
-from domain.user.service import create_user
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -39,16 +36,6 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
     return body
 
 
-async def fast_staff(tp, firm_id: uuid.UUID, role: str) -> tuple[uuid.UUID, dict]:
-    """A staff user with a live session but no password: (user id, bearer headers)."""
-    email = f"{role}-{uuid.uuid4().hex[:10]}@firm.example.com"
-    async with tp.state.sessionmaker.begin() as session:
-        user, _ = await create_user(session, firm_id, email, f"Test {role}", role, tp.state.cipher)
-        row = await session.get(User, user.id)
-        pair = await tp.state.authenticator.open_session(session, row, await load_config(session, firm_id))
-    return user.id, bearer(pair.access_token)
-
-
 async def sql(tp, statement: str, **params):
     """Raw SQL for checks and for test-data setup (e.g. moving a timestamp back to simulate idle time)."""
     async with tp.state.engine.begin() as conn:
@@ -64,4 +51,4 @@ async def firm(tp) -> uuid.UUID:
 @pytest.fixture
 async def admin(tp, firm) -> dict:
     """Bearer headers of an admin of `firm`."""
-    return (await fast_staff(tp, firm, "admin"))[1]
+    return (await tp.staff_session(firm, "admin"))[1]

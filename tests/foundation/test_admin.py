@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pyotp
 
-from tests.foundation.conftest import assert_problem, bearer, fast_staff
+from tests.foundation.conftest import assert_problem, bearer
 
 STRONG_PASSWORD = "a long enough passphrase"
 
@@ -79,9 +79,9 @@ async def test_bad_invitations_are_refused(tp, admin):
 
 
 async def test_user_list_get_and_update(tp, firm, admin):
-    preparer_id, _ = await fast_staff(tp, firm, "preparer")
-    reviewer_id, _ = await fast_staff(tp, firm, "reviewer")
-    outsider_id, _ = await fast_staff(tp, await tp.new_firm(), "preparer")
+    preparer_id, _ = await tp.staff_session(firm, "preparer")
+    reviewer_id, _ = await tp.staff_session(firm, "reviewer")
+    outsider_id, _ = await tp.staff_session(await tp.new_firm(), "preparer")
 
     listed = (await tp.http.get("/v1/admin/users", headers=admin)).json()
     assert listed["pagination"]["total_count"] == 3
@@ -103,7 +103,7 @@ async def test_user_list_get_and_update(tp, firm, admin):
 
 
 async def test_a_role_change_ends_the_users_sessions(tp, firm, admin):
-    reviewer_id, reviewer = await fast_staff(tp, firm, "reviewer")
+    reviewer_id, reviewer = await tp.staff_session(firm, "reviewer")
     assert (await tp.http.get("/v1/clients", headers=reviewer)).status_code == 200
     response = await tp.http.patch(f"/v1/admin/users/{reviewer_id}", json={"role": "preparer"}, headers=admin)
     assert response.json()["data"]["role"] == "preparer"
@@ -129,14 +129,14 @@ async def test_deactivation_takes_effect_at_once(tp, firm, admin):
     # An admin cannot lock themselves out, nor reach another firm's staff.
     me = (await tp.http.get("/v1/admin/users", headers=admin, params={"role": "admin"})).json()["data"][0]
     assert_problem(await tp.http.post(f"/v1/admin/users/{me['id']}/deactivate", headers=admin), 409)
-    outsider_id, outsider = await fast_staff(tp, await tp.new_firm(), "preparer")
+    outsider_id, outsider = await tp.staff_session(await tp.new_firm(), "preparer")
     assert_problem(await tp.http.post(f"/v1/admin/users/{outsider_id}/deactivate", headers=admin), 404)
     assert (await tp.http.get("/v1/clients", headers=outsider)).status_code == 200
 
 
 async def test_admin_endpoints_refuse_other_roles(tp, firm):
-    _, admin = await fast_staff(tp, firm, "admin")
-    user_id, _ = await fast_staff(tp, firm, "preparer")
+    _, admin = await tp.staff_session(firm, "admin")
+    user_id, _ = await tp.staff_session(firm, "preparer")
     calls = [
         ("GET", "/v1/admin/users", None), ("POST", "/v1/admin/users", _invitee()),
         ("GET", f"/v1/admin/users/{user_id}", None), ("PATCH", f"/v1/admin/users/{user_id}", {"full_name": "X"}),
@@ -146,7 +146,7 @@ async def test_admin_endpoints_refuse_other_roles(tp, firm):
         ("GET", f"/v1/admin/audit/exports/{uuid.uuid4()}", None), ("GET", "/v1/admin/health/detailed", None),
     ]
     for role in ("ea_cpa", "reviewer", "preparer"):
-        _, headers = await fast_staff(tp, firm, role)
+        _, headers = await tp.staff_session(firm, role)
         for method, url, body in calls:
             response = await tp.http.request(method, url, json=body, headers=headers)
             assert_problem(response, 403, "forbidden")
@@ -177,18 +177,18 @@ async def test_config_defaults_updates_and_bounds(tp, admin):
     after = (await tp.http.get("/v1/admin/config", headers=admin)).json()["data"]
     assert after["session_timeout_minutes"] == 60 and after["failed_login_lockout_attempts"] == 10
     # Each firm has its own configuration.
-    other = (await fast_staff(tp, await tp.new_firm(), "admin"))[1]
+    other = (await tp.staff_session(await tp.new_firm(), "admin"))[1]
     assert (await tp.http.get("/v1/admin/config", headers=other)).json()["data"]["session_timeout_minutes"] == 30
 
 
 # ---- audit query ---------------------------------------------------------------------------------------------
 
 async def test_audit_query_filters_and_orders_newest_first(tp, firm, admin):
-    preparer_id, preparer = await fast_staff(tp, firm, "preparer")
+    preparer_id, preparer = await tp.staff_session(firm, "preparer")
     mine = await tp.new_client(preparer)
     theirs = await tp.new_client(admin)
     await tp.http.get(f"/v1/clients/{theirs['id']}", headers=admin)
-    outsider = (await fast_staff(tp, await tp.new_firm(), "admin"))[1]
+    outsider = (await tp.staff_session(await tp.new_firm(), "admin"))[1]
     await tp.new_client(outsider)
 
     everything = (await tp.http.get("/v1/admin/audit", headers=admin, params={"limit": 100})).json()
@@ -236,7 +236,7 @@ async def _finished_export(tp, admin, body: dict) -> dict:
 async def test_audit_export_writes_json_to_s3(tp, admin):
     client = await tp.new_client(admin, ssn="123-45-6789")
     await tp.http.get(f"/v1/clients/{client['id']}", headers=admin)
-    outsider = (await fast_staff(tp, await tp.new_firm(), "admin"))[1]
+    outsider = (await tp.staff_session(await tp.new_firm(), "admin"))[1]
     await tp.new_client(outsider)
     now = datetime.now(timezone.utc)
     export = await _finished_export(tp, admin, {"start_date": _iso(now - timedelta(hours=1)),

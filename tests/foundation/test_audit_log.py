@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.foundation.conftest import bearer, fast_staff, sql
+from tests.foundation.conftest import bearer, sql
 
 
 async def _rows_of_request(tp, request_id: str) -> list[dict]:
@@ -47,7 +47,7 @@ async def test_the_database_refuses_to_change_or_remove_audit_rows(tp, admin, fi
 
 
 async def test_a_write_records_who_what_which_where_and_when(tp, firm):
-    user_id, headers = await fast_staff(tp, firm, "ea_cpa")
+    user_id, headers = await tp.staff_session(firm, "ea_cpa")
     started = datetime.now(timezone.utc)
     response = await tp.http.post("/v1/clients", json={"client_type": "individual", "name": "Audited"},
                                   headers={**headers, "X-Correlation-ID": "case-7"})
@@ -61,7 +61,7 @@ async def test_a_write_records_who_what_which_where_and_when(tp, firm):
 
 
 async def test_every_write_and_every_pii_read_is_recorded_once(tp, firm, admin):
-    preparer_id, _ = await fast_staff(tp, firm, "preparer")
+    preparer_id, _ = await tp.staff_session(firm, "preparer")
     created = (await tp.http.post("/v1/clients", json={"client_type": "individual", "name": "C", "ssn": "123-45-6789"},
                                   headers=admin)).json()["data"]
     client_url = f"/v1/clients/{created['id']}"
@@ -116,7 +116,7 @@ async def test_a_portal_clients_reads_are_recorded_as_the_client(tp, admin):
 
 
 async def test_refused_requests_write_nothing(tp, firm, admin):
-    _, reviewer = await fast_staff(tp, firm, "reviewer")
+    _, reviewer = await tp.staff_session(firm, "reviewer")
     client = await tp.new_client(admin)
     refused = [
         await tp.http.delete(f"/v1/clients/{client['id']}", headers=reviewer),  # 403

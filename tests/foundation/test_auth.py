@@ -15,7 +15,7 @@ import pyotp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.foundation.conftest import assert_problem, bearer, fast_staff, sql
+from tests.foundation.conftest import assert_problem, bearer, sql
 
 
 def _b64(data: bytes) -> str:
@@ -115,7 +115,7 @@ async def test_mfa_and_access_tokens_are_not_interchangeable(tp, firm):
 
 
 async def test_forged_tampered_and_expired_tokens_are_refused(tp, firm):
-    _, headers = await fast_staff(tp, firm, "preparer")
+    _, headers = await tp.staff_session(firm, "preparer")
     real = headers["Authorization"][7:]
     claims = jwt.decode(real, options={"verify_signature": False})
     header = jwt.get_unverified_header(real)

@@ -8,7 +8,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 
-from tests.foundation.conftest import assert_problem, fast_staff, sql
+from tests.foundation.conftest import assert_problem, sql
 
 FULL_CLIENT = {
     "client_type": "individual",
@@ -88,13 +88,13 @@ async def test_account_numbers_stay_gapless_and_unique_under_concurrency(tp, adm
     numbers = sorted(c["account_number"] for c in created)
     assert numbers == [f"C-{year}-{n:05d}" for n in range(1, 21)]
     # Each firm counts on its own.
-    other = (await fast_staff(tp, await tp.new_firm(), "admin"))[1]
+    other = (await tp.staff_session(await tp.new_firm(), "admin"))[1]
     assert (await tp.new_client(other))["account_number"] == f"C-{year}-00001"
 
 
 async def test_a_refused_create_does_not_use_up_a_number(tp, firm, admin):
     first = await tp.new_client(admin)
-    reviewer_id, _ = await fast_staff(tp, firm, "reviewer")
+    reviewer_id, _ = await tp.staff_session(firm, "reviewer")
     refused = await tp.http.post("/v1/clients", json={"client_type": "individual", "name": "X",
                                                       "assigned_preparer_id": str(reviewer_id)}, headers=admin)
     assert_problem(refused, 422)
@@ -166,7 +166,7 @@ async def test_soft_delete_is_for_admins_only(tp, firm, admin):
     created = await tp.new_client(admin)
     url = f"/v1/clients/{created['id']}"
     for role in ("ea_cpa", "reviewer", "preparer"):
-        _, headers = await fast_staff(tp, firm, role)
+        _, headers = await tp.staff_session(firm, role)
         assert_problem(await tp.http.delete(url, headers=headers), 403, "forbidden")
     response = await tp.http.delete(url, headers=admin)
     assert response.status_code == 204 and response.content == b""
@@ -180,14 +180,14 @@ async def test_soft_delete_is_for_admins_only(tp, firm, admin):
 
 
 async def test_who_sees_which_client(tp, firm, admin):
-    preparer_id, preparer = await fast_staff(tp, firm, "preparer")
-    _, other_preparer = await fast_staff(tp, firm, "preparer")
+    preparer_id, preparer = await tp.staff_session(firm, "preparer")
+    _, other_preparer = await tp.staff_session(firm, "preparer")
     assigned = await tp.new_client(admin, assigned_preparer_id=str(preparer_id))
     unassigned = await tp.new_client(admin)
     both = {assigned["id"], unassigned["id"]}
 
     for role in ("admin", "ea_cpa", "reviewer"):
-        _, headers = await fast_staff(tp, firm, role)
+        _, headers = await tp.staff_session(firm, role)
         listed = (await tp.http.get("/v1/clients", headers=headers)).json()
         assert {c["id"] for c in listed["data"]} == both and listed["pagination"]["total_count"] == 2
         for client in (assigned, unassigned):
@@ -205,7 +205,7 @@ async def test_who_sees_which_client(tp, firm, admin):
     assert (await tp.http.get("/v1/clients", headers=other_preparer)).json()["data"] == []
 
     # Another firm's staff, whatever their role, find nothing.
-    outsider = (await fast_staff(tp, await tp.new_firm(), "admin"))[1]
+    outsider = (await tp.staff_session(await tp.new_firm(), "admin"))[1]
     assert (await tp.http.get("/v1/clients", headers=outsider)).json()["data"] == []
     for client in (assigned, unassigned):
         url = f"/v1/clients/{client['id']}"
@@ -218,10 +218,10 @@ async def test_who_sees_which_client(tp, firm, admin):
 
 
 async def test_assigning_preparers(tp, firm, admin):
-    preparer_id, preparer = await fast_staff(tp, firm, "preparer")
-    colleague_id, _ = await fast_staff(tp, firm, "preparer")
-    reviewer_id, reviewer = await fast_staff(tp, firm, "reviewer")
-    foreign_preparer_id, _ = await fast_staff(tp, await tp.new_firm(), "preparer")
+    preparer_id, preparer = await tp.staff_session(firm, "preparer")
+    colleague_id, _ = await tp.staff_session(firm, "preparer")
+    reviewer_id, reviewer = await tp.staff_session(firm, "reviewer")
+    foreign_preparer_id, _ = await tp.staff_session(await tp.new_firm(), "preparer")
 
     # A preparer's new client is theirs; they cannot hand it, or take one, elsewhere.
     own = await tp.new_client(preparer)
@@ -275,7 +275,7 @@ async def test_contacts_lifecycle(tp, firm, admin):
     assert_problem(await tp.http.post(base, json={"relationship": "spouse"}, headers=admin), 400)
 
     # Preparers edit contacts of their assigned clients only.
-    _, preparer = await fast_staff(tp, firm, "preparer")
+    _, preparer = await tp.staff_session(firm, "preparer")
     assert_problem(await tp.http.post(base, json={"name": "X"}, headers=preparer), 404)
 
     assert (await tp.http.delete(f"{base}/{contact['id']}", headers=admin)).status_code == 204
@@ -285,7 +285,7 @@ async def test_contacts_lifecycle(tp, firm, admin):
 
 async def test_client_lists_only_hold_the_firms_clients(tp, admin):
     await tp.new_client(admin, name="Ours")
-    outsider = (await fast_staff(tp, await tp.new_firm(), "admin"))[1]
+    outsider = (await tp.staff_session(await tp.new_firm(), "admin"))[1]
     await tp.new_client(outsider, name="Theirs")
     names = [c["name"] for c in (await tp.http.get("/v1/clients", headers=admin)).json()["data"]]
     assert names == ["Ours"]

@@ -13,7 +13,7 @@ from datetime import datetime
 import httpx
 
 from api.app import create_app
-from tests.foundation.conftest import assert_problem, fast_staff, sql
+from tests.foundation.conftest import assert_problem, sql
 from tests.support import make_settings
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -323,7 +323,7 @@ async def test_same_key_other_body_is_422_and_changes_nothing(tp, admin):
 
 
 async def test_keys_are_scoped_to_the_caller(tp, firm, admin):
-    _, colleague = await fast_staff(tp, firm, "ea_cpa")
+    _, colleague = await tp.staff_session(firm, "ea_cpa")
     key = f"key-{uuid.uuid4()}"
     body = {"client_type": "individual", "name": "Shared key"}
     mine = await tp.http.post("/v1/clients", json=body, headers={**admin, "X-Idempotency-Key": key})
@@ -428,7 +428,7 @@ async def test_rate_limits_answer_429_problem_with_retry_after(tp, stack, admin)
             # Standard endpoints: counted per token, so another caller still gets through.
             statuses = [(await http.get("/v1/clients", headers=admin)).status_code for _ in range(5)]
             assert statuses == [200, 200, 200, 200, 429]
-            _, other = await fast_staff(tp, (await tp.new_firm()), "admin")
+            _, other = await tp.staff_session((await tp.new_firm()), "admin")
             assert (await http.get("/v1/clients", headers=other)).status_code == 200
     finally:
         await app.state.services.engine.dispose()

@@ -9,7 +9,7 @@ import uuid
 
 import jwt
 
-from tests.foundation.conftest import assert_problem, bearer, fast_staff, sql
+from tests.foundation.conftest import assert_problem, bearer, sql
 
 GENERIC_ANSWER = "If this email is registered, a login link has been sent."
 
@@ -56,7 +56,7 @@ async def test_magic_link_signs_a_client_in_to_their_own_records_only(tp, firm, 
     assert contacts.status_code == 200 and [c["name"] for c in contacts.json()["data"]] == ["Spouse"]
 
     # Another client of the same firm, or of another firm, does not exist for this token.
-    other_firm_admin = (await fast_staff(tp, await tp.new_firm(), "admin"))[1]
+    other_firm_admin = (await tp.staff_session(await tp.new_firm(), "admin"))[1]
     stranger = await tp.new_client(other_firm_admin)
     for other in (neighbour, stranger):
         assert_problem(await tp.http.get(f"/v1/clients/{other['id']}", headers=client), 404)
@@ -124,7 +124,7 @@ async def test_a_shared_address_sees_each_of_its_clients_and_only_in_its_firm(tp
     email = _email()
     husband = await tp.new_client(admin, email=email, name="Sam Smith")
     business = await tp.new_client(admin, email=email.upper(), name="Smith LLC", client_type="business")
-    other_firm_admin = (await fast_staff(tp, await tp.new_firm(), "admin"))[1]
+    other_firm_admin = (await tp.staff_session(await tp.new_firm(), "admin"))[1]
     elsewhere = await tp.new_client(other_firm_admin, email=email)
 
     response = await tp.http.post("/v1/portal/auth/magic-link", json={"email": email})
