@@ -16,7 +16,6 @@ import uuid
 from datetime import datetime, time, timedelta, timezone
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 # Passed through, not re-imported into each workflow run's sandbox (pydantic included: the schedule
 # benchmark settled 10.2 instead of 7.2 workflows/s with it passed through, on a busy machine).
@@ -28,11 +27,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.estimated_payment.service import REMINDER_TYPES, reminder_deadline, reminder_instant
     from workflows import search_attributes as sa
+    from workflows.retry import ACTIVITY_TIMEOUT, PATIENT
 
 CHANGED_SIGNAL = "changed"
-PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                      maximum_interval=timedelta(minutes=5))
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
 
 
 class ScheduleWorkflowInput(BaseModel):

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 # Passed through, not re-imported into each workflow run's sandbox (pydantic included: the schedule
@@ -31,13 +30,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.invoice.timeline import invoice_timeline, parse_time_of_day
     from workflows import search_attributes as sa
+    from workflows.retry import ACTIVITY_TIMEOUT, PATIENT
 
 EVENT_SIGNAL = "event"
 CLOSED = ("paid", "void")
-# Stripe or the database down: keep trying, backing off to one attempt every five minutes.
-PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                      maximum_interval=timedelta(minutes=5))
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
 
 
 class InvoiceWorkflowInput(BaseModel):

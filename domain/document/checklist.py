@@ -18,12 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import policy
-from domain.client.service import load_visible_client
 from domain.context import ServiceContext
 from domain.document.models import Document
 from domain.document.types import FIRM_DOCUMENT_TYPES
-from domain.errors import NotFound
 from domain.tax_return.models import TaxReturn
+from domain.tax_return.service import load_visible_return
 
 BASELINE: dict[str, list[tuple[str, str]]] = {
     "1040": [("W-2", "W-2 from each employer")],
@@ -125,13 +124,8 @@ async def checklist_for_return(session: AsyncSession, tax_return: TaxReturn) -> 
 
 async def checklist_for_visible_return(ctx: ServiceContext, return_id: uuid.UUID) -> Checklist:
     policy.require(ctx.principal, "document.checklist")
-    tax_return = await ctx.session.get(TaxReturn, return_id)
-    if tax_return is None or tax_return.deleted_at is not None or tax_return.firm_id != ctx.principal.firm_id:
-        raise NotFound("Return")
-    try:
-        await load_visible_client(ctx, tax_return.client_id)
-    except NotFound:
-        raise NotFound("Return") from None
+    # The returns rule: a preparer sees the checklist of a return assigned to them or to its client.
+    tax_return, _ = await load_visible_return(ctx, return_id)
     checklist = await checklist_for_return(ctx.session, tax_return)
     await ctx.audit("document.checklist", "tax_return", tax_return.id, client_id=tax_return.client_id)
     return checklist
