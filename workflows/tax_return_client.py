@@ -19,8 +19,10 @@ from domain.tax_return.models import TaxReturn
 from domain.tax_return.service import effective_due_date
 from workflows import ids, queues
 from workflows.tax_return import (
-    ANALYZE_SIGNAL, DOMAIN_ERROR, RETURN_CHANGED_SIGNAL, TRANSITION_UPDATE, ReturnChanged, TaxReturnState,
-    TaxReturnWorkflow, TaxReturnWorkflowInput, TransitionRequest, TransitionResult,
+    ANALYZE_SIGNAL, DOMAIN_ERROR, RETURN_CHANGED_SIGNAL, TRANSITION_UPDATE, TaxReturnWorkflow,
+)
+from workflows.tax_return_models import (
+    ReturnChanged, TaxReturnState, TaxReturnWorkflowInput, TransitionRequest, TransitionResult,
 )
 
 

@@ -22,7 +22,7 @@ from domain.tax_return import service
 from domain.tax_return import state_machine as sm
 from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn, WorkflowHistory
 from workflows import tax_return_client
-from workflows.tax_return import TransitionRequest
+from workflows.tax_return_models import TransitionRequest
 
 router = APIRouter(tags=["returns"])
 
