@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.request_context import client_ip_var, correlation_id_var, request_id_var
+from api.request_context import origin
 from api.state import AppState
 from domain.context import ServiceContext
 from domain.errors import Conflict, Unauthorized
@@ -71,9 +71,15 @@ async def _principal(request: Request, state: State, session: Session) -> Princi
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
+def service_context(session: AsyncSession, principal: Principal) -> ServiceContext:
+    """A ServiceContext carrying the current request's audit facts."""
+    facts = origin()
+    return ServiceContext(session=session, principal=principal, correlation_id=facts.correlation_id,
+                          request_id=facts.request_id, ip_address=facts.ip_address)
+
+
 async def _context(principal: CurrentPrincipal, session: Session) -> ServiceContext:
-    return ServiceContext(session=session, principal=principal, correlation_id=correlation_id_var.get(),
-                          request_id=request_id_var.get(), ip_address=client_ip_var.get())
+    return service_context(session, principal)
 
 
 Ctx = Annotated[ServiceContext, Depends(_context)]

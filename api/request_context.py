@@ -7,6 +7,8 @@ import uuid
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
+from domain.context import RequestOrigin
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 client_ip_var: ContextVar[str | None] = ContextVar("client_ip", default=None)
@@ -32,3 +34,8 @@ def meta() -> dict:
         "correlation_id": correlation_id_var.get(),
         "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
     }
+
+
+def origin() -> RequestOrigin:
+    """The current request's facts, as the audit log records them."""
+    return RequestOrigin(correlation_id_var.get(), request_id_var.get(), client_ip_var.get())

@@ -12,18 +12,14 @@ from api.deps import CurrentPrincipal, Session, State
 from api.schemas.auth import (
     AcceptInvitationRequest, LoginRequest, MagicLinkRequest, MfaVerifyRequest, RefreshRequest, VerifyLinkRequest,
 )
-from api.request_context import client_ip_var, correlation_id_var, request_id_var
+from api.request_context import origin
 from api.state import AppState
 from domain.auth import totp
 from domain.auth.service import MailedLink, token_response
-from domain.context import RequestOrigin
 from domain.errors import DomainError
 
 router = APIRouter(tags=["auth"])
 
-
-def origin() -> RequestOrigin:
-    return RequestOrigin(correlation_id_var.get(), request_id_var.get(), client_ip_var.get())
 T = TypeVar("T")
 
 

@@ -18,8 +18,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import envelope
-from api.deps import Ctx, State, bearer_token
-from api.request_context import client_ip_var, correlation_id_var, request_id_var
+from api.deps import Ctx, State, bearer_token, service_context
 from api.schemas.base import patch_changes
 from api.schemas.document import DocumentUpdate, FieldUpdate
 from api.state import AppState
@@ -136,8 +135,7 @@ async def transaction(state: AppState, principal: Principal) -> AsyncIterator[Se
     async with state.sessionmaker() as session:
         try:
             async with session.begin():
-                yield ServiceContext(session=session, principal=principal, correlation_id=correlation_id_var.get(),
-                                     request_id=request_id_var.get(), ip_address=client_ip_var.get())
+                yield service_context(session, principal)
         except IntegrityError as exc:
             raise Conflict("The change conflicts with existing data") from exc
 
