@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    workflow_cache_size: int = Field(1000, ge=0, description="workflows a worker process keeps in memory "
+                                     "(Worker max_cached_workflows); see docs/tax_return.md")
 
     # S3
     s3_endpoint_url: str | None = Field(None, description="unset means AWS S3")

@@ -94,7 +94,8 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
 
 def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) -> list[Worker]:
     contents = queue_contents(deps)
-    return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1])
+    return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1],
+                   max_cached_workflows=deps.settings.workflow_cache_size)
             for name in names]
 
 

@@ -15,7 +15,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import cast, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -89,31 +89,8 @@ class TaxReturnActivities:
     @activity.defn(name="tax_return.record_transition")
     async def record_transition(self, data: TransitionRecord) -> TransitionRecorded:
         async with self.sessionmaker.begin() as session:
-            inserted = (await session.execute(
-                insert(WorkflowHistory).values(
-                    id=data.transition_id, firm_id=data.firm_id, return_id=data.return_id, action=data.action,
-                    from_status=data.from_status, to_status=data.to_status, transitioned_at=data.transitioned_at,
-                    transitioned_by=data.actor_id, actor_role=data.actor_role, source=data.source, notes=data.notes,
-                ).on_conflict_do_nothing(index_elements=["id"]).returning(WorkflowHistory.id)
-            )).first()
-            if inserted is None:
-                return TransitionRecorded(recorded=False)
-            values = dict(status=data.to_status, status_entered_at=data.transitioned_at, stuck_since=None,
-                          updated_at=datetime.now(timezone.utc))
-            await session.execute(update(TaxReturn).where(TaxReturn.id == data.return_id).values(**values))
-            if data.assign_reviewer_id is not None:
-                await session.execute(update(TaxReturn).where(
-                    TaxReturn.id == data.return_id, TaxReturn.assigned_reviewer_id.is_(None)
-                ).values(assigned_reviewer_id=data.assign_reviewer_id))
-            session.add(AuditEntry(
-                firm_id=data.firm_id, actor_id=data.actor_id, actor_role=data.actor_role,
-                action="return.transition", resource_type="tax_return", resource_id=str(data.return_id),
-                client_id=data.client_id, correlation_id=data.correlation_id, request_id=data.request_id,
-                ip_address=data.ip_address,
-                details={"action": data.action, "from_status": data.from_status, "to_status": data.to_status,
-                         "source": data.source, "transition_id": str(data.transition_id)},
-            ))
-        return TransitionRecorded(recorded=True)
+            recorded = (await session.execute(transition_statement(data))).first()
+        return TransitionRecorded(recorded=recorded is not None)
 
     @activity.defn(name="tax_return.mark_stuck")
     async def mark_stuck(self, data: StuckMark) -> None:
@@ -181,6 +158,37 @@ class TaxReturnActivities:
             await session.execute(update(AiAnalysis).where(
                 AiAnalysis.id == data.analysis_id, AiAnalysis.status == "processing"
             ).values(status="failed", error="the analysis could not be completed", completed_at=datetime.now(timezone.utc)))
+
+
+def transition_statement(data: TransitionRecord):
+    """The history row, the return's new status and the audit row in one statement (one round trip on the
+    hot path of every transition). The status and audit writes happen only when the history row is new:
+    a retry of a transition already written changes nothing and returns no row."""
+    history = insert(WorkflowHistory).values(
+        id=data.transition_id, firm_id=data.firm_id, return_id=data.return_id, action=data.action,
+        from_status=data.from_status, to_status=data.to_status, transitioned_at=data.transitioned_at,
+        transitioned_by=data.actor_id, actor_role=data.actor_role, source=data.source, notes=data.notes,
+    ).on_conflict_do_nothing(index_elements=["id"]).returning(WorkflowHistory.id).cte("history")
+    is_new = exists(select(history.c.id))
+    values = dict(status=data.to_status, status_entered_at=data.transitioned_at, stuck_since=None,
+                  updated_at=datetime.now(timezone.utc))
+    if data.assign_reviewer_id is not None:  # start_review: the reviewer who starts it, unless one is assigned
+        values["assigned_reviewer_id"] = func.coalesce(TaxReturn.assigned_reviewer_id, data.assign_reviewer_id)
+    moved = update(TaxReturn).where(TaxReturn.id == data.return_id, is_new).values(**values) \
+        .returning(TaxReturn.id).cte("moved")
+    audit = {
+        "firm_id": data.firm_id, "actor_id": data.actor_id, "actor_role": data.actor_role,
+        "action": "return.transition", "resource_type": "tax_return", "resource_id": str(data.return_id),
+        "client_id": data.client_id, "correlation_id": data.correlation_id, "request_id": data.request_id,
+        "ip_address": data.ip_address,
+        "details": {"action": data.action, "from_status": data.from_status, "to_status": data.to_status,
+                    "source": data.source, "transition_id": str(data.transition_id)},
+    }
+    columns = [getattr(AuditEntry, name) for name in audit]
+    audited = insert(AuditEntry).from_select(
+        list(audit), select(*(cast(literal(value, column.type), column.type) for value, column in zip(audit.values(), columns)))
+        .where(is_new)).returning(AuditEntry.id).cte("audited")
+    return select(history.c.id).add_cte(moved, audited)
 
 
 def _outcome(stored: AiAnalysis) -> AnalyzeOutcome:

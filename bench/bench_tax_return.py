@@ -7,7 +7,7 @@ import asyncio
 import sys
 import uuid
 
-from bench.harness import BenchEnv
+from bench.harness import BenchEnv, process_rss_mb
 from bench.tax_return_bare_worker import BARE_UPDATE, BareUpdateWorkflow
 
 BENCH = "tax_return_transition"
@@ -45,6 +45,8 @@ async def run(env: BenchEnv) -> None:
     firm = await env.tp.new_firm("Benchmark firm")
     preparer = await env.tp.new_user(firm, "preparer")
     headers = await env.tp.headers_for(preparer)
+    worker = next(p for p in env.processes if p.name == "worker")
+    rss_before = process_rss_mb(worker.proc.pid)
     returns = await _create_returns(env, headers, RETURNS + WARMUP)
 
     queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
@@ -71,6 +73,11 @@ async def run(env: BenchEnv) -> None:
     read_stats = await env.measure(read, CONCURRENCY, RETURNS)
 
     env.report(BENCH, "returns (one workflow each)", RETURNS, "returns")
+    env.report(BENCH, "worker workflow cache size (WORKFLOW_CACHE_SIZE)", env.settings.workflow_cache_size,
+               "workflows")
+    env.report(BENCH, "worker RSS before the returns", rss_before, "MB")
+    env.report(BENCH, f"worker RSS with {RETURNS + WARMUP:,} returns transitioned", process_rss_mb(worker.proc.pid),
+               "MB")
     env.report_stats(BENCH, "bare Temporal Update", bare_stats)
     env.report_stats(BENCH, "API transition", transition_stats)
     env.report_stats(BENCH, "API GET return (HTTP+auth+SQL)", read_stats)

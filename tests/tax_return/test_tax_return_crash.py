@@ -74,8 +74,8 @@ async def test_worker_killed_mid_transition_finishes_once(tp, office):
         # After the kill, the workflow task reaches the next worker once its timeout (10 s) has passed.
         handle = await tp.temporal.start_workflow(
             TaxReturnWorkflow.run, workflow_input(tax_return), id=ids.tax_return(tax_return.id), task_queue=queue)
-        # Hold the return's row so the transition's write blocks half-way (history row inserted, status not).
-        # NO KEY: the history row's foreign key check (KEY SHARE) passes, the status UPDATE waits.
+        # Hold the return's row so the transition's write (one statement) blocks half-way: history row
+        # inserted, status not. NO KEY: the history row's foreign key check (KEY SHARE) passes, the UPDATE waits.
         async with tp.state.sessionmaker() as blocker:
             await blocker.execute(text("SELECT 1 FROM tax_returns WHERE id = :id FOR NO KEY UPDATE"),
                                   {"id": tax_return.id})
@@ -90,7 +90,7 @@ async def test_worker_killed_mid_transition_finishes_once(tp, office):
                 async with tp.state.sessionmaker() as session:
                     return (await session.execute(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND query LIKE 'UPDATE tax_returns%'"))).scalar_one()
+                        "AND query LIKE '%UPDATE tax_returns%'"))).scalar_one()
 
             await poll(write_is_blocked)
             doomed.send_signal(signal.SIGKILL)

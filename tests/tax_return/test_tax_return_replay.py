@@ -1,8 +1,10 @@
 """Replay: workflow code must keep replaying the histories of returns already running.
 
 `histories/*.json` are recorded histories (lifecycle to complete, refusals, signals, analysis, a stuck
-flag). A change to TaxReturnWorkflow that would break a running return fails here. To add histories after
-a deliberate, versioned change (workflow.patched), run with RECORD_TAX_RETURN_HISTORIES=1 and commit them.
+flag), one set per workflow code version (`_v1`: before LEAN_TRANSITION_PATCH, `_v2`: with it). A change to
+TaxReturnWorkflow that would break a running return fails here. After a deliberate, versioned change
+(workflow.patched), record the new version's histories with RECORD_TAX_RETURN_HISTORIES=<label> (written to
+histories/<name>_<label>.json) and commit them next to the old ones.
 """
 
 from __future__ import annotations
@@ -71,5 +73,5 @@ async def test_live_histories_replay(tp, office):
         workflow_id = await make(tp, office)
         history = await tp.temporal.get_workflow_handle(workflow_id).fetch_history()
         await REPLAYER.replay_workflow(history)
-        if os.environ.get("RECORD_TAX_RETURN_HISTORIES"):
-            (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+        if label := os.environ.get("RECORD_TAX_RETURN_HISTORIES"):
+            (HISTORIES / f"{name}_{label}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
