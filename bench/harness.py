@@ -28,6 +28,9 @@ from tests.support import TaxPracticeHarness, make_settings
 # Rate limits are a production guard, not what a benchmark measures: lifted for the benchmark processes.
 UNLIMITED = {"RATE_LIMIT_STANDARD": "100000000", "RATE_LIMIT_AUTH": "100000000", "RATE_LIMIT_UPLOAD": "100000000",
              "RATE_LIMIT_WEBHOOK": "100000000", "APP_ENV": "test"}
+# The worker keeps every workflow a benchmark touches in memory, as production workers are sized to their
+# active workflows (docs/tax_return.md); a benchmark that wants a cold cache restarts the worker.
+WORKER_ENV = {"WORKFLOW_CACHE_SIZE": "4000"}
 
 
 @dataclass
@@ -126,9 +129,16 @@ class BenchEnv:
 
     async def start(self) -> None:
         self.api_url = self.spawn_uvicorn("api", "api.app:create_app")
-        self.spawn("worker", [sys.executable, "worker.py"])
-        settings = make_settings(self.stack_env, self.work_dir)
+        self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV)
+        settings = make_settings(self.stack_env, self.work_dir, workflow_cache_size=int(WORKER_ENV["WORKFLOW_CACHE_SIZE"]))
         self.tp = await TaxPracticeHarness.start(settings, api_url=self.api_url)
+
+    def restart_worker(self) -> ManagedProcess:
+        """A fresh worker process: an empty workflow cache, as after a deploy or a crash."""
+        old = next(p for p in self.processes if p.name == "worker")
+        old.stop()
+        self.processes.remove(old)
+        return self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV)
 
     async def stop(self) -> None:
         if self.tp is not None:
@@ -147,6 +157,33 @@ class BenchEnv:
         print(f"  {bench:<28} {metric:<44} {value:>12} {unit}", flush=True)
         print(json.dumps(row), flush=True)
 
+    def cpu_by_part(self) -> dict[str, float]:
+        return cpu_by_part(daemons_under=self.stack_env.get("DATA_DIR"))
+
+    async def settle(self, idle_share: float = 0.15, timeout: float = 120.0) -> float:
+        """Wait until the stack is idle (under `idle_share` of one core over a second), so a phase is not
+        charged for the work a previous one left queued (the Temporal server drains visibility and timer
+        tasks for a while after a burst of workflow starts). Returns the seconds waited."""
+        began = time.monotonic()
+        while time.monotonic() - began < timeout:
+            before = self.cpu_by_part()
+            await asyncio.sleep(1.0)
+            after = self.cpu_by_part()
+            busy = sum(after.values()) - sum(before.get(part, 0.0) for part in after)
+            if busy < idle_share:
+                break
+        return round(time.monotonic() - began, 1)
+
+    def report_cpu(self, bench: str, label: str, before: dict[str, float], after: dict[str, float],
+                   operations: int) -> None:
+        """CPU milliseconds per operation, by part of the stack, between two `cpu_by_part` snapshots."""
+        for part in sorted(after):
+            spent = (after[part] - before.get(part, 0.0)) * 1000 / operations
+            if spent >= 0.05:
+                self.report(bench, f"{label} CPU/op: {part}", round(spent, 1), "ms")
+        total = sum(after.values()) - sum(before.get(part, 0.0) for part in after)
+        self.report(bench, f"{label} CPU/op: total", round(total * 1000 / operations, 1), "ms")
+
     def report_stats(self, bench: str, label: str, stats: Stats) -> None:
         self.report(bench, f"{label} p50", stats.p50_ms, "ms")
         self.report(bench, f"{label} p95", stats.p95_ms, "ms")
@@ -161,6 +198,52 @@ def _answers(url: str) -> bool:
             return response.status < 500
     except Exception:  # not listening yet
         return False
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user+system CPU seconds) of a process, from /proc (Linux); None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _label(pid: int) -> str:
+    command = _command(pid)
+    for needle, label in (("bench.", "baseline process"), ("temporal", "Temporal server"), ("postgres", "Postgres"), ("weed", "S3 store"),
+                          ("uvicorn", "API"), ("worker", "worker"), ("sandboxes", "sandbox")):
+        if needle in command:
+            return label
+    return "other"
+
+
+def cpu_by_part(daemons_under: str | None = None) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack this process started (its descendants, grouped by
+    the child that started them), plus "load generator" for this process. Servers that daemonize (pgserver's
+    Postgres) count when their command line names `daemons_under`. Diff two snapshots to see where the CPU
+    of a phase went: on a 2-core machine throughput is the inverse of the CPU an operation costs."""
+    stats = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _proc_stat(int(p)))}
+    me = os.getpid()
+    totals = {"load generator": stats.get(me, (0, 0.0))[1]}
+    for pid, (parent, cpu) in stats.items():
+        top, hops = pid, 0
+        while parent not in (me, 0, 1) and parent in stats and hops < 20:  # climb to our child, or to init's
+            top, parent, hops = parent, stats[parent][0], hops + 1
+        if pid == me or parent not in (me, 1):
+            continue
+        label = _label(top)
+        if parent == 1 and not (daemons_under and daemons_under in _command(top)):
+            continue
+        totals[label] = totals.get(label, 0.0) + cpu
+    return totals
 
 
 def process_rss_mb(pid: int) -> float:

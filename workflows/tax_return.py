@@ -102,9 +102,9 @@ class TaxReturnWorkflow:
                 await self._wait_for_change_or_wake_v1()
 
     async def _wait_for_change_or_wake(self) -> None:
-        """Sleep until something changes or the next due work. The durable timer outlives a change that only
-        moves the wake later (every transition moves the stuck budget later): it then fires early and the
-        loop re-arms it, instead of a transition cancelling and starting a timer on the server each time."""
+        """Sleep until something changes or the next due work. The durable timer outlives a change that moves
+        the wake later (a transition into a status with a longer budget): it then fires early and the loop
+        re-arms it, instead of the transition cancelling and starting a timer on the server."""
         wake_at = self._next_wake()
         if self._timer is not None and (self._timer.done() or wake_at is None or wake_at < self._timer_at):
             self._timer.cancel()  # fired, or no longer wanted, or too late for the new wake

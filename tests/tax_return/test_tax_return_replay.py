@@ -75,3 +75,21 @@ async def test_live_histories_replay(tp, office):
         await REPLAYER.replay_workflow(history)
         if label := os.environ.get("RECORD_TAX_RETURN_HISTORIES"):
             (HISTORIES / f"{name}_{label}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+
+
+async def test_a_transition_upserts_only_what_changed_and_keeps_its_timer(tp, office):
+    """LEAN_TRANSITION_PATCH: the server work a transition causes, read from the history it writes. intake
+    (14-day budget) → documents_pending (21 days) moves the next wake later, so the timer stays; the 2020
+    deadline is past, so no reminder moves either."""
+    h = office.headers
+    rid = (await create_return(tp, h["preparer"], office.client["id"], 2020))["id"]
+    await transition(tp, h["preparer"], rid, "request_documents")
+    history = await tp.temporal.get_workflow_handle(ids.tax_return(rid)).fetch_history()
+    events = list(history.events)
+    accepted = next(i for i, e in enumerate(events) if e.HasField("workflow_execution_update_accepted_event_attributes"))
+    after = events[accepted:]
+    assert not [e for e in after if e.HasField("timer_canceled_event_attributes")
+                or e.HasField("timer_started_event_attributes")]
+    upserts = [e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+               for e in after if e.HasField("upsert_workflow_search_attributes_event_attributes")]
+    assert [sorted(fields) for fields in upserts] == [["EntityStatus"]]
