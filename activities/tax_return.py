@@ -15,7 +15,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 from pydantic import BaseModel
-from sqlalchemy import cast, exists, func, literal, select, update
+from sqlalchemy import Select, cast, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -160,7 +160,7 @@ class TaxReturnActivities:
             ).values(status="failed", error="the analysis could not be completed", completed_at=datetime.now(timezone.utc)))
 
 
-def transition_statement(data: TransitionRecord):
+def transition_statement(data: TransitionRecord) -> Select:
     """The history row, the return's new status and the audit row in one statement (one round trip on the
     hot path of every transition). The status and audit writes happen only when the history row is new:
     a retry of a transition already written changes nothing and returns no row."""
@@ -184,10 +184,11 @@ def transition_statement(data: TransitionRecord):
         "details": {"action": data.action, "from_status": data.from_status, "to_status": data.to_status,
                     "source": data.source, "transition_id": str(data.transition_id)},
     }
-    columns = [getattr(AuditEntry, name) for name in audit]
-    audited = insert(AuditEntry).from_select(
-        list(audit), select(*(cast(literal(value, column.type), column.type) for value, column in zip(audit.values(), columns)))
-        .where(is_new)).returning(AuditEntry.id).cte("audited")
+    # INSERT … SELECT: every value typed explicitly (Postgres cannot infer inet or jsonb from a parameter).
+    typed = [cast(literal(value, getattr(AuditEntry, name).type), getattr(AuditEntry, name).type)
+             for name, value in audit.items()]
+    audited = insert(AuditEntry).from_select(list(audit), select(*typed).where(is_new)) \
+        .returning(AuditEntry.id).cte("audited")
     return select(history.c.id).add_cte(moved, audited)
 
 

@@ -130,7 +130,8 @@ class BenchEnv:
     async def start(self) -> None:
         self.api_url = self.spawn_uvicorn("api", "api.app:create_app")
         self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV)
-        settings = make_settings(self.stack_env, self.work_dir, workflow_cache_size=int(WORKER_ENV["WORKFLOW_CACHE_SIZE"]))
+        settings = make_settings(self.stack_env, self.work_dir,
+                                 workflow_cache_size=int(WORKER_ENV["WORKFLOW_CACHE_SIZE"]))
         self.tp = await TaxPracticeHarness.start(settings, api_url=self.api_url)
 
     def restart_worker(self) -> ManagedProcess:
@@ -218,8 +219,8 @@ def _command(pid: int) -> str:
 
 def _label(pid: int) -> str:
     command = _command(pid)
-    for needle, label in (("bench.", "baseline process"), ("temporal", "Temporal server"), ("postgres", "Postgres"), ("weed", "S3 store"),
-                          ("uvicorn", "API"), ("worker", "worker"), ("sandboxes", "sandbox")):
+    for needle, label in (("bench.", "baseline process"), ("temporal", "Temporal server"), ("postgres", "Postgres"),
+                          ("weed", "S3 store"), ("uvicorn", "API"), ("worker", "worker"), ("sandboxes", "sandbox")):
         if needle in command:
             return label
     return "other"

@@ -43,7 +43,7 @@ DOMAIN_ERROR = "DomainError"
 REMINDER_TIME = time(14, 0, tzinfo=timezone.utc)
 # Workflow code versions (workflow.patched): histories written before a patch replay the old branch.
 # LEAN_TRANSITION_PATCH: a transition upserts only the search attributes that changed and keeps the run
-# loop's timer when the next wake moved later (the dev server spent about half its time on those).
+# loop's timer when the next wake moved later (on the dev server an upsert cost about as much as a whole Update).
 LEAN_TRANSITION_PATCH = "tax-return-lean-transition"
 # Continue-as-new well before Temporal's 50k-event limit (also when the server suggests it).
 HISTORY_EVENT_LIMIT = 10_000

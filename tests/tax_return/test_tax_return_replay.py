@@ -86,7 +86,8 @@ async def test_a_transition_upserts_only_what_changed_and_keeps_its_timer(tp, of
     await transition(tp, h["preparer"], rid, "request_documents")
     history = await tp.temporal.get_workflow_handle(ids.tax_return(rid)).fetch_history()
     events = list(history.events)
-    accepted = next(i for i, e in enumerate(events) if e.HasField("workflow_execution_update_accepted_event_attributes"))
+    accepted = next(i for i, e in enumerate(events)
+                    if e.HasField("workflow_execution_update_accepted_event_attributes"))
     after = events[accepted:]
     assert not [e for e in after if e.HasField("timer_canceled_event_attributes")
                 or e.HasField("timer_started_event_attributes")]
