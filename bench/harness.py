@@ -129,7 +129,7 @@ class BenchEnv:
 
     async def start(self) -> None:
         self.api_url = self.spawn_uvicorn("api", "api.app:create_app")
-        self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV)
+        self._spawn_worker()
         settings = make_settings(self.stack_env, self.work_dir,
                                  workflow_cache_size=int(WORKER_ENV["WORKFLOW_CACHE_SIZE"]))
         self.tp = await TaxPracticeHarness.start(settings, api_url=self.api_url)
@@ -139,6 +139,9 @@ class BenchEnv:
         old = next(p for p in self.processes if p.name == "worker")
         old.stop()
         self.processes.remove(old)
+        return self._spawn_worker()
+
+    def _spawn_worker(self) -> ManagedProcess:
         return self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV)
 
     async def stop(self) -> None:
@@ -169,9 +172,7 @@ class BenchEnv:
         while time.monotonic() - began < timeout:
             before = self.cpu_by_part()
             await asyncio.sleep(1.0)
-            after = self.cpu_by_part()
-            busy = sum(after.values()) - sum(before.get(part, 0.0) for part in after)
-            if busy < idle_share:
+            if _cpu_spent(before, self.cpu_by_part()) < idle_share:
                 break
         return round(time.monotonic() - began, 1)
 
@@ -182,8 +183,7 @@ class BenchEnv:
             spent = (after[part] - before.get(part, 0.0)) * 1000 / operations
             if spent >= 0.05:
                 self.report(bench, f"{label} CPU/op: {part}", round(spent, 1), "ms")
-        total = sum(after.values()) - sum(before.get(part, 0.0) for part in after)
-        self.report(bench, f"{label} CPU/op: total", round(total * 1000 / operations, 1), "ms")
+        self.report(bench, f"{label} CPU/op: total", round(_cpu_spent(before, after) * 1000 / operations, 1), "ms")
 
     def report_stats(self, bench: str, label: str, stats: Stats) -> None:
         self.report(bench, f"{label} p50", stats.p50_ms, "ms")
@@ -245,6 +245,11 @@ def cpu_by_part(daemons_under: str | None = None) -> dict[str, float]:
             continue
         totals[label] = totals.get(label, 0.0) + cpu
     return totals
+
+
+def _cpu_spent(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU seconds the whole stack used between two `cpu_by_part` snapshots."""
+    return sum(after.values()) - sum(before.get(part, 0.0) for part in after)
 
 
 def process_rss_mb(pid: int) -> float:
