@@ -10,12 +10,11 @@ Webhooks are signed with X-SmartVault-Signature. `python -m sandboxes.smartvault
 
 from __future__ import annotations
 
-import argparse
 import uuid
 
 from fastapi import FastAPI, File, Form, Header, HTTPException, Response, UploadFile
 
-from sandboxes.webhook_outbox import Outbox, ThreadedServer
+from sandboxes.webhook_outbox import Outbox, ThreadedServer, serve_from_command_line
 
 
 def create_app(api_key: str, outbox: Outbox) -> FastAPI:
@@ -56,15 +55,8 @@ def start(api_key: str, secret: str, webhook_url: str | None = None, port: int =
 
 
 def main() -> None:
-    from settings import get_settings
-
-    settings = get_settings()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8042)
-    parser.add_argument("--webhook-url", default=f"{settings.api_base_url}/v1/webhooks/smartvault")
-    args = parser.parse_args()
-    server = start(settings.smartvault_api_key, settings.smartvault_webhook_secret, args.webhook_url, args.port)
-    server.serve_until_signalled(f"SmartVault sandbox on {server.url}, webhooks to {args.webhook_url}")
+    serve_from_command_line("SmartVault", __doc__.splitlines()[0], 8042, "/v1/webhooks/smartvault", start,
+                            lambda settings: (settings.smartvault_api_key, settings.smartvault_webhook_secret))
 
 
 if __name__ == "__main__":

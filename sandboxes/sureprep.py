@@ -13,14 +13,13 @@ $amount" line of the PDF's text as a field) and binder.processing_complete, sign
 
 from __future__ import annotations
 
-import argparse
 import io
 import re
 import uuid
 
 from fastapi import FastAPI, File, Form, Header, HTTPException, UploadFile
 
-from sandboxes.webhook_outbox import Outbox, ThreadedServer
+from sandboxes.webhook_outbox import Outbox, ThreadedServer, serve_from_command_line
 
 _BOX = re.compile(r"^Box (\w+) (.+?)(?:\s+\$([\d,]+\.\d{2}))?$")
 _AMOUNT_LINE = re.compile(r"^\$([\d,]+\.\d{2})$")
@@ -111,15 +110,8 @@ def start(api_key: str, secret: str, webhook_url: str | None = None, port: int =
 
 
 def main() -> None:
-    from settings import get_settings
-
-    settings = get_settings()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8041)
-    parser.add_argument("--webhook-url", default=f"{settings.api_base_url}/v1/webhooks/sureprep")
-    args = parser.parse_args()
-    server = start(settings.sureprep_api_key, settings.sureprep_webhook_secret, args.webhook_url, args.port)
-    server.serve_until_signalled(f"SurePrep sandbox on {server.url}, webhooks to {args.webhook_url}")
+    serve_from_command_line("SurePrep", __doc__.splitlines()[0], 8041, "/v1/webhooks/sureprep", start,
+                            lambda settings: (settings.sureprep_api_key, settings.sureprep_webhook_secret))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ in process (`GET /_sandbox/outbox`), and a uvicorn server on a background thread
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -12,6 +13,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import httpx
 import uvicorn
@@ -89,3 +91,19 @@ class ThreadedServer:
         stop.wait()
         self.stop()
         os._exit(0)
+
+
+def serve_from_command_line(name: str, description: str, default_port: int, webhook_path: str,
+                            start: Callable[[str, str, str | None, int], ThreadedServer],
+                            credentials: Callable[[object], tuple[str, str]]) -> None:
+    """`python -m sandboxes.<name> [--port N] [--webhook-url URL]`: serve until SIGTERM or Ctrl-C.
+    `credentials(settings)` gives the (API key, webhook secret) pair the app is configured with."""
+    from settings import get_settings
+
+    settings = get_settings()
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--webhook-url", default=f"{settings.api_base_url}{webhook_path}")
+    args = parser.parse_args()
+    server = start(*credentials(settings), args.webhook_url, args.port)
+    server.serve_until_signalled(f"{name} sandbox on {server.url}, webhooks to {args.webhook_url}")
