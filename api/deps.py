@@ -18,7 +18,9 @@ from domain.principal import Principal
 from domain.roles import Role
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async although it awaits nothing: FastAPI runs a plain `def` dependency on a worker thread, a thread
+    # hop on every request for a dictionary lookup.
     return request.app.state.services
 
 

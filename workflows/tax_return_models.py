@@ -51,8 +51,9 @@ class TransitionRequest(BaseModel):
     actor_role: str
     source: str = "api"
     # Guard facts the API read from Postgres in the same request (pending questions, assigned preparer).
+    # Histories before pending questions became optional carry 0 where nothing read them.
     assigned_preparer_id: uuid.UUID | None = None
-    pending_questions: int = 0
+    pending_questions: int | None = None
     request_id: str | None = None
     correlation_id: str | None = None
     ip_address: str | None = None

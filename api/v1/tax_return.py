@@ -158,11 +158,11 @@ async def transition(return_id: uuid.UUID, body: TransitionBody, ctx: Ctx, state
     wrong from-status or a concurrent transition, 422 for a failed guard; nothing is recorded then."""
     policy.require(ctx.principal, "return.transition")
     tax_return, _ = await service.load_visible_return(ctx, return_id)
-    facts = await service.guard_facts(ctx, tax_return)
     role = ctx.principal.role
     # Refuse here what needs no workflow to refuse (unknown action, forbidden role), and a complete return,
     # whose workflow has ended.
     sm.check_action(body.action, role)
+    facts = await service.guard_facts(ctx, tax_return, body.action)
     if tax_return.status in sm.FINAL:
         sm.check(body.action, tax_return.status, role, facts)
     request = TransitionRequest(

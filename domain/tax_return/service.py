@@ -258,9 +258,11 @@ async def pending_question_count(ctx: ServiceContext, return_id: uuid.UUID) -> i
         Question.return_id == return_id, Question.status == "pending"))).scalar_one()
 
 
-async def guard_facts(ctx: ServiceContext, tax_return: TaxReturn) -> sm.GuardFacts:
+async def guard_facts(ctx: ServiceContext, tax_return: TaxReturn, action: str) -> sm.GuardFacts:
+    """What the guard of `action` (a known action) reads besides the status."""
+    pending = await pending_question_count(ctx, tax_return.id) if sm.reads_pending_questions(action) else None
     return sm.GuardFacts(actor_id=ctx.principal.user_id, assigned_preparer_id=tax_return.assigned_preparer_id,
-                         pending_questions=await pending_question_count(ctx, tax_return.id))
+                         pending_questions=pending)
 
 
 def days_in_status(tax_return: TaxReturn, now: datetime) -> int:

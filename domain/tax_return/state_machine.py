@@ -53,7 +53,8 @@ class GuardFacts:
 
     actor_id: uuid.UUID | None
     assigned_preparer_id: uuid.UUID | None
-    pending_questions: int
+    # None: not counted, because the action's guard does not read it (a guard that reads None fails: closed).
+    pending_questions: int | None
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,15 @@ class Guard:
     name: str
     rule: str  # the sentence docs and 422 answers show
     holds: Callable[[GuardFacts], bool]
+    reads_pending_questions: bool = False  # the API counts them (one query) only for guards that read them
 
 
 HAS_PENDING_QUESTIONS = Guard(
     "has_pending_questions", "at least one pending client question exists (create questions first)",
-    lambda f: f.pending_questions > 0)
+    lambda f: f.pending_questions is not None and f.pending_questions > 0, reads_pending_questions=True)
 NO_PENDING_QUESTIONS = Guard(
     "no_pending_questions", "no client question is still pending (answer or skip them first)",
-    lambda f: f.pending_questions == 0)
+    lambda f: f.pending_questions == 0, reads_pending_questions=True)
 NOT_OWN_WORK = Guard(
     "not_own_work", "the approver is not the return's assigned preparer (segregation of duties)",
     lambda f: f.actor_id is None or f.actor_id != f.assigned_preparer_id)
@@ -160,6 +162,11 @@ TIME_BUDGET: dict[Status, timedelta | None] = {
 
 # Reminders to the assignee before the (possibly extended) deadline, while the return is not yet filed.
 REMINDER_OFFSETS: tuple[timedelta, ...] = (timedelta(days=30), timedelta(days=7), timedelta(days=1))
+
+
+def reads_pending_questions(action: str) -> bool:
+    guard = BY_ACTION[action].guard
+    return guard is not None and guard.reads_pending_questions
 
 
 def sources_of(action: str) -> tuple[Status, ...]:

@@ -83,7 +83,7 @@ async def test_worker_killed_mid_transition_finishes_once(tp, office):
             # worker holding it dies.
             update = asyncio.create_task(tax_return_client.transition(tp.temporal, tax_return, TransitionRequest(
                 action="submit_for_review", actor_id=office.users["preparer"].id, actor_role="preparer",
-                assigned_preparer_id=office.users["preparer"].id)))
+                assigned_preparer_id=office.users["preparer"].id, pending_questions=0)))
 
             async def write_is_blocked():
                 # A session of its own: within one transaction pg_stat_activity is a frozen snapshot.

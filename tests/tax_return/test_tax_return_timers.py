@@ -117,7 +117,8 @@ async def test_continue_as_new_keeps_the_state(tp, office, skipping):
     latest = env.client.get_workflow_handle(ids.tax_return(tax_return.id))
     for action, role in steps:
         await latest.execute_update(TRANSITION_UPDATE, TransitionRequest(
-            action=action, actor_id=office.users[role].id, actor_role=role, assigned_preparer_id=preparer))
+            action=action, actor_id=office.users[role].id, actor_role=role, assigned_preparer_id=preparer,
+            pending_questions=0))
         if action == "start_prep":  # the workflow's own analysis moves it on to in_prep
             await poll(lambda: _status(tp, tax_return.id, "in_prep"))
     first_run = [e async for e in env.client.get_workflow_handle(
