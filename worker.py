@@ -23,6 +23,7 @@ from activities.document import DocumentActivities
 from activities.estimated_payment import EstimatedPaymentActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
+from activities.tax_return_outbox import TaxReturnOutboxActivities
 from domain.db import make_engine, make_sessionmaker
 from domain.tax_return.analysis import Analyzer, OfflineAnalyzer
 from integrations.bedrock import BedrockAnalyzer
@@ -36,7 +37,9 @@ from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 from workflows.invoice import InvoiceWorkflow
+from workflows import tax_return_outbox_relay
 from workflows.tax_return import TaxReturnWorkflow
+from workflows.tax_return_outbox_relay import TaxReturnOutboxRelayWorkflow
 from workflows.client import connect
 
 
@@ -88,7 +91,8 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
             invoice.notify_payment_failed, invoice.current_status, invoice.expire_payment_link,
             estimated_payment.load_schedule, estimated_payment.send_reminder,
         ]),
-        queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
+        queues.TAX_RETURN: ([TaxReturnWorkflow, TaxReturnOutboxRelayWorkflow],
+                            [*tax_return_activities(deps), TaxReturnOutboxActivities(deps.sessionmaker).relay_outbox]),
     }
 
 
@@ -103,6 +107,8 @@ async def run(names: list[str]) -> None:
     settings = get_settings()
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     workers = build_workers(client, WorkerDependencies.from_settings(settings), names)
+    if queues.TAX_RETURN in names:
+        await tax_return_outbox_relay.ensure_running(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -240,6 +240,10 @@ class TaxReturnWorkflow:
 
     @workflow.signal(name=ANALYZE_SIGNAL)
     def analyze(self, request: AnalyzeInput) -> None:
+        # Queued once: the outbox relay may deliver a request the API had already sent. (One that already ran
+        # is run again, and the analyze activity returns its stored result.)
+        if any(queued.analysis_id == request.analysis_id for queued in self.state.pending_analyses):
+            return
         self.state.pending_analyses.append(request)
         self._changed = True
 

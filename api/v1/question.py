@@ -13,7 +13,8 @@ from api.v1.client import iso
 from domain.listing import parse_list_query
 from domain.question import service
 from domain.question.models import Question
-from workflows.tax_return_events import TaxReturnSystemEvent, send_system_event
+from workflows import tax_return_outbox
+from workflows.tax_return_events import TaxReturnSystemEvent
 
 router = APIRouter(tags=["questions"])
 
@@ -30,11 +31,11 @@ def question_out(q: Question) -> dict:
 
 async def _after_last_answer(ctx, state, return_id: uuid.UUID, how: str) -> None:
     """The client has nothing left to answer: tell the workflow (it ignores this outside
-    pending_client_response). Committed first, so the transition sees the answer."""
-    await ctx.session.commit()
-    await send_system_event(await state.temporal(), return_id,
-                            TaxReturnSystemEvent(action="client_responded", source="question",
-                                                 notes=f"last pending question {how}"))
+    pending_client_response), through the outbox so the message survives a failed send. Committed first,
+    so the transition sees the answer."""
+    await tax_return_outbox.commit_and_send(
+        ctx.session, state.temporal, state.sessionmaker, return_id, tax_return_outbox.SYSTEM_EVENT,
+        TaxReturnSystemEvent(action="client_responded", source="question", notes=f"last pending question {how}"))
 
 
 @router.get("/returns/{return_id}/questions", summary="List a return's questions")

@@ -1,0 +1,83 @@
+"""The tax return outbox: the API's messages to a return's workflow reach it even when the send after the
+commit fails. A lost send is reproduced the way it happens: the entry committed with the change, no send."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from domain.tax_return.models import ReturnOutboxEntry
+from workflows import ids, queues, tax_return_outbox
+from workflows.tax_return_client import start
+from workflows.tax_return_events import TaxReturnSystemEvent
+from workflows.tax_return_outbox_relay import RELAY_WORKFLOW_ID, OutboxRelayInput, ensure_running
+
+from tests.tax_return.conftest import create_return, insert_return, poll, wait_for_status
+
+
+async def _entries(tp, return_id) -> list[ReturnOutboxEntry]:
+    async with tp.state.sessionmaker() as session:
+        return list((await session.execute(
+            select(ReturnOutboxEntry).where(ReturnOutboxEntry.return_id == return_id))).scalars())
+
+
+async def _lost_send(tp, return_id, kind: str, payload=None) -> uuid.UUID:
+    """An entry committed with its change whose send never happened (the API process died after the commit)."""
+    async with tp.state.sessionmaker.begin() as session:
+        entry = tax_return_outbox.enqueue(session, return_id, kind, payload)
+        entry.created_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    return entry.id
+
+
+async def test_the_api_sends_at_once_and_keeps_no_entry(tp, office):
+    created = await create_return(tp, office.headers["preparer"], office.client["id"], tax_year=2021)
+    response = await tp.http.patch(f"/v1/returns/{created['id']}", headers=office.headers["ea_cpa"],
+                                   json={"assigned_reviewer_id": str(office.users["reviewer"].id)})
+    assert response.status_code == 200, response.text
+    response = await tp.http.post(f"/v1/returns/{created['id']}/ai/analyze", headers=office.headers["preparer"],
+                                  json={"analysis_type": "comprehensive"})
+    assert response.status_code == 202, response.text
+    assert await _entries(tp, uuid.UUID(created["id"])) == []
+    state = await tp.temporal.get_workflow_handle(ids.tax_return(uuid.UUID(created["id"]))).query("state")
+    assert state["assigned_reviewer_id"] == str(office.users["reviewer"].id)
+
+
+async def test_the_relay_delivers_what_the_api_could_not_send(tp, office):
+    # The client answered the last question and the answer committed, but client_responded was never sent.
+    tax_return = await insert_return(tp, office, "pending_client_response", datetime.now(timezone.utc),
+                                     date.today() + timedelta(days=120))
+    await start(tp.temporal, tax_return)
+    await _lost_send(tp, tax_return.id, tax_return_outbox.SYSTEM_EVENT,
+                     TaxReturnSystemEvent(action="client_responded", source="question", notes="last pending question"))
+    # A send that keeps failing (here: a kind no release knows) is counted and does not hold the others back.
+    poisoned = await _lost_send(tp, tax_return.id, "retired_kind")
+
+    await ensure_running(tp.temporal, queues.TAX_RETURN, OutboxRelayInput(interval_seconds=0.2, relay_after_seconds=1))
+    try:
+        await wait_for_status(tp, office.headers["preparer"], str(tax_return.id), "in_prep")
+
+        async def only_the_poisoned_entry_left():
+            entries = await _entries(tp, tax_return.id)
+            return len(entries) == 1 and entries[0].id == poisoned and entries[0].attempts >= 1 and entries[0]
+        left = await poll(only_the_poisoned_entry_left)
+        assert left.last_error.startswith("ValueError: unknown outbox entry kind")
+    finally:
+        await tp.temporal.get_workflow_handle(RELAY_WORKFLOW_ID).terminate("test over")
+        async with tp.state.sessionmaker.begin() as session:
+            await session.delete(await session.get(ReturnOutboxEntry, poisoned))
+
+
+async def test_a_message_delivered_twice_changes_nothing(tp, office):
+    created = await create_return(tp, office.headers["preparer"], office.client["id"], tax_year=2020)
+    return_id = uuid.UUID(created["id"])
+    for _ in range(2):  # sent by the API, then again by the relay because the delete was lost
+        entry_id = await _lost_send(tp, return_id, tax_return_outbox.SYSTEM_EVENT,
+                                    TaxReturnSystemEvent(action="documents_received", source="document"))
+        assert await tax_return_outbox.deliver(tp.temporal, tp.state.sessionmaker, entry_id)
+    await wait_for_status(tp, office.headers["preparer"], created["id"], "documents_pending")
+    response = await tp.http.get(f"/v1/returns/{created['id']}/workflow/state", headers=office.headers["preparer"])
+    actions = [h["action"] for h in response.json()["data"]["history"]]
+    assert actions.count("documents_received") == 1, actions
+    assert await _entries(tp, return_id) == []

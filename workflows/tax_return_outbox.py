@@ -1,0 +1,104 @@
+"""The tax return outbox: messages for a return's workflow that outlive a failed send.
+
+What a return's workflow must hear about from the API (the return changed, an analysis was requested, the
+client answered the last question) is written to `tax_return_outbox` in the transaction of the change itself.
+After the commit the API sends it at once and deletes the entry. If that send fails (Temporal unreachable, the
+process killed between commit and send) the entry stays, and TaxReturnOutboxRelayWorkflow delivers it a little
+later, so the workflow never stays behind Postgres for good. Every message is idempotent in the workflow
+(a system event outside its from-status is ignored, a change is re-applied, an analysis id is queued once), so
+one delivered twice (sent, then its delete lost) changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from activities.tax_return import AnalyzeInput
+from domain.tax_return.models import ReturnOutboxEntry, TaxReturn
+from workflows import tax_return_client
+from workflows.tax_return_events import TaxReturnSystemEvent, send_system_event
+
+log = logging.getLogger(__name__)
+
+SYSTEM_EVENT = "system_event"
+RETURN_CHANGED = "return_changed"  # no payload: the workflow is told the return's current row
+ANALYZE = "analyze"
+# The API's own send gets this long before the relay takes an entry over.
+RELAY_AFTER = timedelta(seconds=30)
+RELAY_BATCH = 100
+
+
+def enqueue(session: AsyncSession, return_id: uuid.UUID, kind: str,
+            payload: BaseModel | None = None) -> ReturnOutboxEntry:
+    """Add the message to the caller's transaction; `deliver` it after the commit."""
+    entry = ReturnOutboxEntry(id=uuid.uuid4(), return_id=return_id, kind=kind, attempts=0,
+                              payload=payload.model_dump(mode="json") if payload is not None else {})
+    session.add(entry)
+    return entry
+
+
+async def _send(client: Client, tax_return: TaxReturn, entry: ReturnOutboxEntry) -> None:
+    if entry.kind == SYSTEM_EVENT:
+        await send_system_event(client, tax_return.id, TaxReturnSystemEvent.model_validate(entry.payload))
+    elif entry.kind == RETURN_CHANGED:
+        await tax_return_client.report_change(client, tax_return)
+    elif entry.kind == ANALYZE:
+        await tax_return_client.request_analysis(client, tax_return, AnalyzeInput.model_validate(entry.payload))
+    else:
+        raise ValueError(f"unknown outbox entry kind {entry.kind!r}")
+
+
+async def deliver(client: Client, sessionmaker: async_sessionmaker[AsyncSession], entry_id: uuid.UUID) -> bool:
+    """Send one entry and delete it. A failed send is counted on the entry, which stays for the relay."""
+    async with sessionmaker() as session:
+        row = (await session.execute(
+            select(ReturnOutboxEntry, TaxReturn).join(TaxReturn, TaxReturn.id == ReturnOutboxEntry.return_id)
+            .where(ReturnOutboxEntry.id == entry_id).with_for_update(of=ReturnOutboxEntry, skip_locked=True)
+        )).first()
+        if row is None:  # delivered already, or being delivered by someone else right now
+            return True
+        entry, tax_return = row
+        try:
+            await _send(client, tax_return, entry)
+        except Exception as exc:  # noqa: BLE001 (whatever failed, the entry stays and is retried)
+            log.warning("outbox entry %s (%s for return %s) not delivered: %s", entry.id, entry.kind,
+                        entry.return_id, exc)
+            entry.attempts += 1
+            entry.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            await session.commit()
+            return False
+        await session.delete(entry)
+        await session.commit()
+        return True
+
+
+async def commit_and_send(session: AsyncSession, client_factory, sessionmaker: async_sessionmaker[AsyncSession],
+                          return_id: uuid.UUID, kind: str, payload: BaseModel | None = None) -> None:
+    """What the API does: commit the request's change together with its message, then send the message. A
+    failed send never fails the request, whose change is committed: the entry is the relay's then."""
+    entry = enqueue(session, return_id, kind, payload)
+    await session.commit()
+    try:
+        await deliver(await client_factory(), sessionmaker, entry.id)
+    except Exception:  # noqa: BLE001 (Postgres or Temporal unreachable: the relay delivers it later)
+        log.warning("outbox entry %s left for the relay", entry.id, exc_info=True)
+
+
+async def deliver_pending(client: Client, sessionmaker: async_sessionmaker[AsyncSession],
+                          older_than: timedelta = RELAY_AFTER, limit: int = RELAY_BATCH) -> int:
+    """The relay's round: entries the API did not deliver, fewest failed attempts first (so one that keeps
+    failing does not hold the others back). Returns how many were delivered."""
+    cutoff = datetime.now(timezone.utc) - older_than
+    async with sessionmaker() as session:
+        ids = (await session.execute(
+            select(ReturnOutboxEntry.id).where(ReturnOutboxEntry.created_at < cutoff)
+            .order_by(ReturnOutboxEntry.attempts, ReturnOutboxEntry.created_at).limit(limit)
+        )).scalars().all()
+    return sum([await deliver(client, sessionmaker, entry_id) for entry_id in ids])
