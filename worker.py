@@ -32,12 +32,11 @@ from integrations.notify import Notifier
 from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
 from settings import Settings, get_settings
-from workflows import queues
+from workflows import queues, tax_return_outbox_relay
 from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 from workflows.invoice import InvoiceWorkflow
-from workflows import tax_return_outbox_relay
 from workflows.tax_return import TaxReturnWorkflow
 from workflows.tax_return_outbox_relay import TaxReturnOutboxRelayWorkflow
 from workflows.client import connect
