@@ -1,20 +1,26 @@
 """The tax return outbox: the API's messages to a return's workflow reach it even when the send after the
-commit fails. A lost send is reproduced the way it happens: the entry committed with the change, no send."""
+commit fails: an API whose Temporal is unreachable, or an entry committed whose send never happened (the
+process died in between)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import httpx
 from sqlalchemy import select
 
+from api.app import create_app
+from api.state import build_state
+from devstack.ports import free_port
 from domain.tax_return.models import ReturnOutboxEntry
 from workflows import ids, queues, tax_return_outbox
 from workflows.tax_return_client import start
 from workflows.tax_return_events import TaxReturnSystemEvent
 from workflows.tax_return_outbox_relay import RELAY_WORKFLOW_ID, OutboxRelayInput, ensure_running
 
-from tests.tax_return.conftest import create_return, insert_return, poll, wait_for_status
+from tests.tax_return.conftest import create_return, insert_return, poll, transition, wait_for_status
 
 
 async def _entries(tp, return_id) -> list[ReturnOutboxEntry]:
@@ -44,19 +50,41 @@ async def test_the_api_sends_at_once_and_keeps_no_entry(tp, office):
     assert state["assigned_reviewer_id"] == str(office.users["reviewer"].id)
 
 
-async def test_the_relay_delivers_what_the_api_could_not_send(tp, office):
-    # The client answered the last question and the answer committed, but client_responded was never sent.
-    tax_return = await insert_return(tp, office, "pending_client_response", datetime.now(timezone.utc),
+@contextlib.asynccontextmanager
+async def api_without_temporal(tp):
+    """The same API on the same database, configured with a Temporal address where nothing listens."""
+    settings = tp.settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    state = build_state(settings)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, state)),
+                                     base_url="http://testserver") as http:
+            yield http
+    finally:
+        await state.engine.dispose()
+
+
+async def test_an_answer_given_while_temporal_is_unreachable_still_moves_the_return_on(tp, office):
+    h = office.headers
+    tax_return = await insert_return(tp, office, "in_prep", datetime.now(timezone.utc),
                                      date.today() + timedelta(days=120))
     await start(tp.temporal, tax_return)
-    await _lost_send(tp, tax_return.id, tax_return_outbox.SYSTEM_EVENT,
-                     TaxReturnSystemEvent(action="client_responded", source="question", notes="last pending question"))
-    # A send that keeps failing (here: a kind no release knows) is counted and does not hold the others back.
+    rid = str(tax_return.id)
+    question = (await tp.http.post(f"/v1/returns/{rid}/questions", headers=h["preparer"],
+                                   json={"question_text": "Any new dependents?"})).json()["data"]
+    await transition(tp, h["preparer"], rid, "request_client_info")
+
+    async with api_without_temporal(tp) as cut_off:
+        answered = await cut_off.post(f"/v1/returns/{rid}/questions/{question['id']}/answer", headers=h["client"],
+                                      json={"answer_text": "No new dependents"})
+    assert answered.status_code == 200, answered.text  # the answer is kept; its message waits in the outbox
+    [entry] = await _entries(tp, tax_return.id)
+    assert (entry.kind, entry.payload["action"]) == (tax_return_outbox.SYSTEM_EVENT, "client_responded")
+    # A message that keeps failing (here: a kind no release knows) is counted and holds nothing back.
     poisoned = await _lost_send(tp, tax_return.id, "retired_kind")
 
-    await ensure_running(tp.temporal, queues.TAX_RETURN, OutboxRelayInput(interval_seconds=0.2, relay_after_seconds=1))
+    await ensure_running(tp.temporal, queues.TAX_RETURN, OutboxRelayInput(interval_seconds=0.2, relay_after_seconds=0))
     try:
-        await wait_for_status(tp, office.headers["preparer"], str(tax_return.id), "in_prep")
+        await wait_for_status(tp, h["preparer"], rid, "in_prep")
 
         async def only_the_poisoned_entry_left():
             entries = await _entries(tp, tax_return.id)
