@@ -93,8 +93,8 @@ async def _page(ctx, request: Request, client_id: uuid.UUID | None = None) -> di
     return envelope.page(page, query, lambda r: return_summary(r, names.get(r.client_id)))
 
 
-async def _tell_workflow(ctx, state, return_id: uuid.UUID, kind: str, payload=None) -> None:
-    await tax_return_outbox.commit_and_send(ctx.session, state.temporal, state.sessionmaker, return_id, kind, payload)
+async def _tell_workflow(ctx, state, tax_return: TaxReturn, kind: str, payload=None) -> None:
+    await tax_return_outbox.commit_and_send(ctx.session, state.temporal, state.sessionmaker, tax_return, kind, payload)
 
 
 @router.get("/returns", summary="List returns")
@@ -142,7 +142,7 @@ async def update_return(return_id: uuid.UUID, body: ReturnUpdate, ctx: Ctx, stat
     tax_return, client = await service.update_return(ctx, return_id, changes)
     detail = await return_detail(ctx, tax_return, client)
     if service.WORKFLOW_FIELDS & changes.keys() and tax_return.status not in sm.FINAL:
-        await _tell_workflow(ctx, state, tax_return.id, tax_return_outbox.RETURN_CHANGED)
+        await _tell_workflow(ctx, state, tax_return, tax_return_outbox.RETURN_CHANGED)
     return MoneyJSONResponse(envelope.one(detail))
 
 
@@ -150,7 +150,7 @@ async def update_return(return_id: uuid.UUID, body: ReturnUpdate, ctx: Ctx, stat
 async def delete_return(return_id: uuid.UUID, ctx: Ctx, state: State):
     """Refused (422) once the return has been filed."""
     tax_return = await service.delete_return(ctx, return_id)
-    await _tell_workflow(ctx, state, tax_return.id, tax_return_outbox.RETURN_CHANGED)
+    await _tell_workflow(ctx, state, tax_return, tax_return_outbox.RETURN_CHANGED)
     return Response(status_code=204)
 
 
@@ -216,7 +216,7 @@ async def analyze(return_id: uuid.UUID, body: AnalyzeBody, ctx: Ctx, state: Stat
     """Runs as work of the return's workflow; poll GET …/ai/analysis/{analysis_id}."""
     tax_return, analysis = await service.request_analysis(ctx, return_id, body.analysis_type,
                                                           body.include_prior_year_comparison)
-    await _tell_workflow(ctx, state, tax_return.id, tax_return_outbox.ANALYZE, AnalyzeInput(
+    await _tell_workflow(ctx, state, tax_return, tax_return_outbox.ANALYZE, AnalyzeInput(
         analysis_id=analysis.id, return_id=tax_return.id, firm_id=tax_return.firm_id,
         analysis_type=analysis.analysis_type, include_prior_year_comparison=analysis.include_prior_year_comparison,
         requested_by=analysis.requested_by))
