@@ -21,6 +21,7 @@ from workflows.tax_return_events import TaxReturnSystemEvent
 from workflows.tax_return_outbox_relay import RELAY_WORKFLOW_ID, OutboxRelayInput, ensure_running
 
 from tests.tax_return.conftest import create_return, insert_return, poll, transition, wait_for_status
+from tests.tax_return.test_tax_return_replay import replay_and_maybe_record
 
 
 async def _entries(tp, return_id) -> list[ReturnOutboxEntry]:
@@ -89,6 +90,7 @@ async def test_an_answer_given_while_temporal_is_unreachable_still_moves_the_ret
             return len(entries) == 1 and entries[0].id == poisoned and entries[0].attempts >= 1 and entries[0]
         left = await poll(only_the_poisoned_entry_left)
         assert left.last_error.startswith("ValueError: unknown outbox entry kind")
+        await replay_and_maybe_record(tp, RELAY_WORKFLOW_ID, "outbox_relay")
     finally:
         await tp.temporal.get_workflow_handle(RELAY_WORKFLOW_ID).terminate("test over")
         async with tp.state.sessionmaker.begin() as session:

@@ -1,10 +1,11 @@
 """Replay: workflow code must keep replaying the histories of returns already running.
 
 `histories/*.json` are recorded histories (lifecycle to complete, refusals, signals, analysis, a stuck
-flag), one set per workflow code version (`_v1`: before LEAN_TRANSITION_PATCH, `_v2`: with it). A change to
-TaxReturnWorkflow that would break a running return fails here. After a deliberate, versioned change
-(workflow.patched), record the new version's histories with RECORD_TAX_RETURN_HISTORIES=<label> (written to
-histories/<name>_<label>.json) and commit them next to the old ones.
+flag), one set per workflow code version (`_v1`: before LEAN_TRANSITION_PATCH, `_v2`: with it), and the
+outbox relay's rounds (`outbox_relay_v1`). A change to TaxReturnWorkflow or TaxReturnOutboxRelayWorkflow that
+would break a running workflow fails here. After a deliberate, versioned change (workflow.patched), record the
+new version's histories with RECORD_TAX_RETURN_HISTORIES=<label> (written to histories/<name>_<label>.json)
+and commit them next to the old ones.
 """
 
 from __future__ import annotations
@@ -21,10 +22,19 @@ from temporalio.worker import Replayer
 from workflows import ids
 from workflows.tax_return import TaxReturnWorkflow
 from workflows.tax_return_client import start
+from workflows.tax_return_outbox_relay import TaxReturnOutboxRelayWorkflow
 from tests.tax_return.conftest import create_return, insert_return, poll, transition, wait_for_status
 
 HISTORIES = Path(__file__).parent / "histories"
-REPLAYER = Replayer(workflows=[TaxReturnWorkflow], data_converter=pydantic_data_converter)
+REPLAYER = Replayer(workflows=[TaxReturnWorkflow, TaxReturnOutboxRelayWorkflow], data_converter=pydantic_data_converter)
+
+
+async def replay_and_maybe_record(tp, workflow_id: str, name: str) -> None:
+    """Replay a live history on today's code; with RECORD_TAX_RETURN_HISTORIES=<label>, keep it in histories/."""
+    history = await tp.temporal.get_workflow_handle(workflow_id).fetch_history()
+    await REPLAYER.replay_workflow(history)
+    if label := os.environ.get("RECORD_TAX_RETURN_HISTORIES"):
+        (HISTORIES / f"{name}_{label}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
 
 
 async def test_recorded_histories_replay():
@@ -70,11 +80,7 @@ async def _stuck(tp, office) -> str:
 async def test_live_histories_replay(tp, office):
     """Today's histories replay on today's code; recorded into histories/ on request."""
     for name, make in (("lifecycle", _lifecycle), ("stuck_escalated_reminder", _stuck)):
-        workflow_id = await make(tp, office)
-        history = await tp.temporal.get_workflow_handle(workflow_id).fetch_history()
-        await REPLAYER.replay_workflow(history)
-        if label := os.environ.get("RECORD_TAX_RETURN_HISTORIES"):
-            (HISTORIES / f"{name}_{label}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+        await replay_and_maybe_record(tp, await make(tp, office), name)
 
 
 async def test_a_transition_upserts_only_what_changed_and_keeps_its_timer(tp, office):
