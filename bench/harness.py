@@ -40,10 +40,26 @@ class Stats:
     p95_ms: float
     rps: float
     errors: int
+    latencies_ms: list[float] = field(default_factory=list, repr=False)  # sorted
+    elapsed_s: float = 0.0
 
     def as_dict(self) -> dict:
         return {"count": self.count, "p50_ms": self.p50_ms, "p95_ms": self.p95_ms, "rps": self.rps,
                 "errors": self.errors}
+
+    @classmethod
+    def of(cls, latencies_ms: list[float], elapsed_s: float, errors: int) -> "Stats":
+        latencies = sorted(latencies_ms)
+        if not latencies:
+            return cls(0, float("nan"), float("nan"), 0.0, errors, [], elapsed_s)
+        return cls(len(latencies), round(statistics.median(latencies), 2), round(_percentile(latencies, 0.95), 2),
+                   round(len(latencies) / elapsed_s, 1), errors, latencies, elapsed_s)
+
+    @classmethod
+    def combine(cls, parts: list["Stats"]) -> "Stats":
+        """One phase measured in several rounds (interleaved with another, so both see the same machine)."""
+        return cls.of([ms for part in parts for ms in part.latencies_ms], sum(p.elapsed_s for p in parts),
+                      sum(p.errors for p in parts))
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -75,12 +91,7 @@ async def measure(fn: Callable[[int], Awaitable[object]], concurrency: int = 16,
 
     began = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    if not latencies:
-        return Stats(0, float("nan"), float("nan"), 0.0, errors)
-    return Stats(len(latencies), round(statistics.median(latencies), 2), round(_percentile(latencies, 0.95), 2),
-                 round(len(latencies) / elapsed, 1), errors)
+    return Stats.of(latencies, time.perf_counter() - began, errors)
 
 
 @dataclass
