@@ -16,6 +16,6 @@ class TaxReturnOutboxActivities:
 
     @activity.defn(name="tax_return.relay_outbox")
     async def relay_outbox(self, older_than_seconds: float) -> int:
-        """How many entries were delivered; the others stay, with their failed attempt counted."""
+        """How many entries did not fail; the others stay, with their failed attempt counted."""
         return await tax_return_outbox.deliver_pending(activity.client(), self.sessionmaker,
                                                        timedelta(seconds=older_than_seconds))

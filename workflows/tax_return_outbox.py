@@ -110,7 +110,7 @@ async def commit_and_send(session: AsyncSession, client_factory, sessionmaker: a
 async def deliver_pending(client: Client, sessionmaker: async_sessionmaker[AsyncSession],
                           older_than: timedelta = RELAY_AFTER, limit: int = RELAY_BATCH) -> int:
     """The relay's round: entries the API did not deliver, fewest failed attempts first (so one that keeps
-    failing does not hold the others back). Returns how many were delivered."""
+    failing does not hold the others back). Returns how many did not fail (sent now, or gone meanwhile)."""
     cutoff = datetime.now(timezone.utc) - older_than
     async with sessionmaker() as session:
         ids = (await session.execute(
