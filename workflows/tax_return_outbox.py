@@ -44,16 +44,16 @@ INSERT_ENTRY = insert(ReturnOutboxEntry).values(
 DELETE_ENTRY = delete(ReturnOutboxEntry).where(ReturnOutboxEntry.id == bindparam("entry_id"))
 
 
-def _json(payload: BaseModel | None) -> dict:
-    return payload.model_dump(mode="json") if payload is not None else {}
+def as_payload(message: BaseModel | None) -> dict:
+    """A message as the entry's JSON payload (RETURN_CHANGED has none)."""
+    return message.model_dump(mode="json") if message is not None else {}
 
 
-async def enqueue(session: AsyncSession, return_id: uuid.UUID, kind: str,
-                  payload: BaseModel | None = None) -> uuid.UUID:
+async def enqueue(session: AsyncSession, return_id: uuid.UUID, kind: str, payload: dict) -> uuid.UUID:
     """Add the message to the caller's transaction; send it after the commit. Returns the entry's id."""
     entry_id = uuid.uuid4()
     await (await session.connection()).execute(INSERT_ENTRY, {
-        "entry_id": entry_id, "return_id": return_id, "kind": kind, "payload": _json(payload)})
+        "entry_id": entry_id, "return_id": return_id, "kind": kind, "payload": payload})
     return entry_id
 
 
@@ -97,10 +97,11 @@ async def commit_and_send(session: AsyncSession, client_factory, sessionmaker: a
     """What the API does: commit the request's change together with its message, then send the message and
     delete the entry. A failed send never fails the request, whose change is committed: the entry is the
     relay's then (it only takes entries older than RELAY_AFTER, so it does not race this send)."""
-    entry_id = await enqueue(session, tax_return.id, kind, payload)
+    data = as_payload(payload)
+    entry_id = await enqueue(session, tax_return.id, kind, data)
     await session.commit()
     try:
-        await _send(await client_factory(), tax_return, kind, _json(payload))
+        await _send(await client_factory(), tax_return, kind, data)
         async with sessionmaker.begin() as cleanup:
             await (await cleanup.connection()).execute(DELETE_ENTRY, {"entry_id": entry_id})
     except Exception:  # noqa: BLE001 (Temporal or Postgres unreachable: the relay delivers it later)

@@ -33,7 +33,7 @@ async def _entries(tp, return_id) -> list[ReturnOutboxEntry]:
 async def _lost_send(tp, return_id, kind: str, payload=None) -> uuid.UUID:
     """An entry committed with its change whose send never happened (the API process died after the commit)."""
     async with tp.state.sessionmaker.begin() as session:
-        return await tax_return_outbox.enqueue(session, return_id, kind, payload)
+        return await tax_return_outbox.enqueue(session, return_id, kind, tax_return_outbox.as_payload(payload))
 
 
 async def test_the_api_sends_at_once_and_keeps_no_entry(tp, office):
