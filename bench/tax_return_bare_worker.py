@@ -1,8 +1,13 @@
-"""The baseline of bench_tax_return: a workflow whose Update does nothing, served by a worker process of its
-own, so a bare Temporal Update round trip is measured on the same server as the transitions.
+"""The baselines of bench_tax_return, served by a worker process of their own on the same server as the
+transitions:
 
-`python -m bench.tax_return_bare_worker QUEUE` (started by the benchmark). Only temporalio is imported:
-the workflow sandbox re-imports this module.
+- `BareUpdate`: an Update that does nothing, the bare Temporal Update round trip;
+- `TransitionFloor`: what the spec asks of Temporal for any transition, and nothing of ours: an Update whose
+  handler runs a local activity that does nothing (the write must go through an activity) and upserts one
+  search attribute (the status must show in Temporal UI).
+
+`python -m bench.tax_return_bare_worker QUEUE` (started by the benchmark). Only temporalio and the search
+attribute list are imported: the workflow sandbox re-imports this module.
 """
 
 from __future__ import annotations
@@ -10,10 +15,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import timedelta
 
-from temporalio import workflow
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.search_attributes import ENTITY_STATUS
 
 BARE_UPDATE = "ping"
+FLOOR_UPDATE = "step"
 
 
 @workflow.defn(name="BareUpdate")
@@ -31,13 +41,36 @@ class BareUpdateWorkflow:
         return self.count
 
 
+@activity.defn(name="bench_write_nothing")
+async def write_nothing() -> None:
+    return None
+
+
+@workflow.defn(name="TransitionFloor")
+class TransitionFloorWorkflow:
+    def __init__(self) -> None:
+        self.count = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update(name=FLOOR_UPDATE)
+    async def step(self) -> int:
+        self.count += 1
+        await workflow.execute_local_activity(write_nothing, start_to_close_timeout=timedelta(seconds=10))
+        workflow.upsert_search_attributes([ENTITY_STATUS.value_set(f"step-{self.count}")])
+        return self.count
+
+
 async def _serve(queue: str) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
     client = await Client.connect(os.environ["TEMPORAL_ADDRESS"], namespace=os.environ.get("TEMPORAL_NAMESPACE",
                                                                                           "default"))
-    async with Worker(client, task_queue=queue, workflows=[BareUpdateWorkflow]):
+    async with Worker(client, task_queue=queue, workflows=[BareUpdateWorkflow, TransitionFloorWorkflow],
+                      activities=[write_nothing], max_cached_workflows=int(os.environ["WORKFLOW_CACHE_SIZE"])):
         print("ready", flush=True)
         await asyncio.Event().wait()
 
