@@ -53,7 +53,11 @@ class WorkerDependencies:
     def from_settings(cls, settings: Settings) -> "WorkerDependencies":
         return cls(
             settings=settings,
-            sessionmaker=make_sessionmaker(make_engine(settings.database_url, settings.db_pool_size)),
+            # No pre-ping: Temporal retries an activity, so a connection that died with a Postgres restart
+            # costs one failed attempt (SQLAlchemy then replaces every pooled connection) instead of a ping
+            # round trip before every activity's work.
+            sessionmaker=make_sessionmaker(make_engine(settings.database_url, settings.db_pool_size,
+                                                       pre_ping=False)),
             storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
                                 settings.aws_access_key_id, settings.aws_secret_access_key),
             mailer=Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from),
