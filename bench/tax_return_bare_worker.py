@@ -2,9 +2,10 @@
 transitions:
 
 - `BareUpdate`: an Update that does nothing, the bare Temporal Update round trip;
-- `TransitionFloor`: what the spec asks of Temporal for any transition, and nothing of ours: an Update whose
-  handler runs a local activity that does nothing (the write must go through an activity) and upserts one
-  search attribute (the status must show in Temporal UI).
+- `TransitionFloor`: what the spec asks of Temporal for any transition, and nothing of ours: a workflow that
+  carries the search attributes the issue names for Temporal UI (status, client, tax year, assignee, return
+  type; stuck-since is unset until a return is stuck), and an Update whose handler runs a local activity that
+  does nothing (the write must go through an activity) and upserts the status.
 
 `python -m bench.tax_return_bare_worker QUEUE` (started by the benchmark). Only temporalio and the search
 attribute list are imported: the workflow sandbox re-imports this module.
@@ -17,10 +18,13 @@ import os
 import sys
 from datetime import timedelta
 
+import uuid
+
 from temporalio import activity, workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.search_attributes import ENTITY_STATUS
+    from workflows import search_attributes as sa
 
 BARE_UPDATE = "ping"
 FLOOR_UPDATE = "step"
@@ -59,8 +63,16 @@ class TransitionFloorWorkflow:
     async def step(self) -> int:
         self.count += 1
         await workflow.execute_local_activity(write_nothing, start_to_close_timeout=timedelta(seconds=10))
-        workflow.upsert_search_attributes([ENTITY_STATUS.value_set(f"step-{self.count}")])
+        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set(f"step-{self.count}")])
         return self.count
+
+
+def floor_search_attributes() -> TypedSearchAttributes:
+    """What a TransitionFloor workflow starts with: the attributes a return's workflow must carry."""
+    return TypedSearchAttributes([
+        SearchAttributePair(sa.ENTITY_STATUS, "intake"), SearchAttributePair(sa.CLIENT_ID, str(uuid.uuid4())),
+        SearchAttributePair(sa.TAX_YEAR, 2024), SearchAttributePair(sa.ASSIGNEE_ID, str(uuid.uuid4())),
+        SearchAttributePair(sa.RETURN_TYPE, "1040")])
 
 
 async def _serve(queue: str) -> None:
