@@ -87,12 +87,12 @@ class TaxReturnActivities:
         self.sessionmaker, self.mailer, self.analyzer = sessionmaker, mailer, analyzer
         # The transition is one statement, atomic on its own: sent without BEGIN and COMMIT around it, it is
         # one round trip to Postgres instead of three.
-        self.single_statements = sessionmaker.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
+        self.autocommit_engine = sessionmaker.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
 
     @activity.defn(name="tax_return.record_transition")
     async def record_transition(self, data: TransitionRecord) -> TransitionRecorded:
         # On a Core connection: the ORM's execution path cost more CPU than the write itself.
-        async with self.single_statements.connect() as connection:
+        async with self.autocommit_engine.connect() as connection:
             recorded = (await connection.execute(TRANSITION_STATEMENT, transition_parameters(data))).first()
         return TransitionRecorded(recorded=recorded is not None)
 

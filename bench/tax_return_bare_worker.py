@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import timedelta
-
 import uuid
+from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
