@@ -44,12 +44,13 @@ class RefreshToken(Base):
 
 
 class OneTimeToken(Base):
-    """A mailed link: a client's portal magic link (15 minutes) or a staff invitation. Single use, stored hashed."""
+    """A single-use secret, stored hashed: a mailed link (a client's portal magic link, 15 minutes; a staff
+    invitation) or a spent mfa_token's jti (recorded when used, so it cannot finish a second sign-in)."""
 
     __tablename__ = "one_time_tokens"
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    purpose: Mapped[str] = mapped_column(String(30), nullable=False)  # portal_login | staff_invitation
+    purpose: Mapped[str] = mapped_column(String(30), nullable=False)  # portal_login | staff_invitation | mfa_challenge
     firm_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("firms.id"), nullable=False)
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id"))

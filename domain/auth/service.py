@@ -34,6 +34,8 @@ INVITATION_DAYS = 7
 # last_seen_at is written at most this often, so authentication is a read on almost every request.
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 INVALID_CREDENTIALS = "Invalid email or password"
+# one_time_tokens purpose of a spent mfa_token (its jti, hashed): each finishes one sign-in.
+MFA_CHALLENGE = "mfa_challenge"
 # Whether the token's session and user are still alive, read on every authenticated request: built once and
 # run on the Core connection (building it per request and the ORM execution path cost ~1 ms of API CPU).
 SESSION_STATE = (
@@ -119,6 +121,13 @@ class Authenticator:
         user = await session.get(User, uuid.UUID(claims["sub"]), with_for_update=True)
         if user is None or not user.is_active or user.totp_secret_encrypted is None:
             raise Unauthorized("Invalid MFA token")
+        # An mfa_token finishes one sign-in: its jti is recorded when a code is accepted (below), and a spent
+        # token is refused before its code is even looked at. A wrong code does not spend it, so a mistyped code
+        # can be retried. The user row is locked, so two concurrent verifications cannot both pass this check.
+        spent = (await session.execute(select(OneTimeToken.id).where(
+            OneTimeToken.token_hash == hash_token(claims["jti"]), OneTimeToken.purpose == MFA_CHALLENGE))).first()
+        if spent is not None:
+            raise Unauthorized("Invalid MFA token")
         config = await load_config(session, user.firm_id)
         if user.locked_until is not None and user.locked_until > _now():
             _audit(session, user, "auth.login_refused", origin, {"reason": "locked"})
@@ -128,6 +137,9 @@ class Authenticator:
         if step is None:
             await self._count_failure(session, user, config, "wrong_totp_code", origin)
             raise Unauthorized("Invalid verification code")
+        session.add(OneTimeToken(purpose=MFA_CHALLENGE, firm_id=user.firm_id, email=user.email, user_id=user.id,
+                                 token_hash=hash_token(claims["jti"]), used_at=_now(),
+                                 expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc)))
         user.last_totp_step = step
         user.failed_login_count, user.locked_until = 0, None
         pair = await self.open_session(session, user, config)

@@ -3,6 +3,7 @@ lockout, the firm's MFA and session-timeout settings, and tokens nobody should b
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -97,12 +98,27 @@ async def test_a_totp_code_works_once_and_wrong_codes_fail(tp, firm):
     ok = await tp.http.post("/v1/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})
     assert ok.status_code == 200, ok.text
 
+    # The mfa_token finished its sign-in: a fresh code does not make it finish a second one.
+    spent = await tp.http.post("/v1/auth/mfa/verify", json={"mfa_token": mfa_token, "code": user.next_code()})
+    assert assert_problem(spent, 401)["detail"] == "Invalid MFA token"
+
     again = (await _password_step(tp, user)).json()["mfa_token"]
     replay = await tp.http.post("/v1/auth/mfa/verify", json={"mfa_token": again, "code": code})
     assert_problem(replay, 401)
     for bad_code in ("12345", "abcdef", "1234567"):
         assert_problem(await tp.http.post("/v1/auth/mfa/verify", json={"mfa_token": again, "code": bad_code}),
                        400, "validation")
+
+
+async def test_one_mfa_token_finishes_one_sign_in_even_when_raced(tp, firm):
+    user = await tp.new_user(firm, "preparer")
+    mfa_token = (await _password_step(tp, user)).json()["mfa_token"]
+    first, second = user.next_code(), user.next_code()  # two valid codes, so only the token can refuse one
+    answers = await asyncio.gather(*(tp.http.post("/v1/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})
+                                     for code in (first, second)))
+    assert sorted(a.status_code for a in answers) == [200, 401], [a.text for a in answers]
+    sessions = await sql(tp, "SELECT count(*) AS n FROM auth_sessions WHERE user_id = :u", u=user.id)
+    assert sessions[0].n == 1
 
 
 async def test_mfa_and_access_tokens_are_not_interchangeable(tp, firm):
