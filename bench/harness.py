@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
@@ -39,16 +40,18 @@ class Stats:
     p50_ms: float
     p95_ms: float
     rps: float
-    errors: int
+    # What each failed call raised (its first line, e.g. "HTTP 503: {...}") and how often: a count alone
+    # cannot tell overload from a bug.
+    errors: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list, repr=False)  # sorted
     elapsed_s: float = 0.0
 
     def as_dict(self) -> dict:
         return {"count": self.count, "p50_ms": self.p50_ms, "p95_ms": self.p95_ms, "rps": self.rps,
-                "errors": self.errors}
+                "errors": self.errors.total()}
 
     @classmethod
-    def of(cls, latencies_ms: list[float], elapsed_s: float, errors: int) -> "Stats":
+    def of(cls, latencies_ms: list[float], elapsed_s: float, errors: Counter[str]) -> "Stats":
         latencies = sorted(latencies_ms)
         if not latencies:
             return cls(0, float("nan"), float("nan"), 0.0, errors, [], elapsed_s)
@@ -59,7 +62,7 @@ class Stats:
     def combine(cls, parts: list["Stats"]) -> "Stats":
         """One phase measured in several rounds (interleaved with another, so both see the same machine)."""
         return cls.of([ms for part in parts for ms in part.latencies_ms], sum(p.elapsed_s for p in parts),
-                      sum(p.errors for p in parts))
+                      sum((p.errors for p in parts), Counter()))
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -73,19 +76,19 @@ async def measure(fn: Callable[[int], Awaitable[object]], concurrency: int = 16,
     for i in range(warmup):
         await fn(-1 - i)
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     next_index = 0
 
     async def caller() -> None:
-        nonlocal next_index, errors
+        nonlocal next_index
         while next_index < total:
             index = next_index
             next_index += 1
             start = time.perf_counter()
             try:
                 await fn(index)
-            except Exception:
-                errors += 1
+            except Exception as exc:
+                errors[f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"] += 1
                 continue
             latencies.append((time.perf_counter() - start) * 1000)
 
@@ -201,7 +204,9 @@ class BenchEnv:
         self.report(bench, f"{label} p95", stats.p95_ms, "ms")
         self.report(bench, f"{label} throughput", stats.rps, "req/s")
         if stats.errors:
-            self.report(bench, f"{label} errors", stats.errors, "requests")
+            self.report(bench, f"{label} errors", stats.errors.total(), "requests")
+            for error, count in stats.errors.most_common(5):
+                print(f"    {count} × {error}", flush=True)
 
 
 def _answers(url: str) -> bool:

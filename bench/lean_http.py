@@ -24,6 +24,10 @@ class HttpError(Exception):
         self.body = body
 
 
+class _ClosedBeforeAnswering(Exception):
+    """The connection ended before a status line arrived."""
+
+
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
@@ -44,11 +48,23 @@ class LeanHttp:
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> bytes:
         """The answer's body; an HttpError for a status of 400 or more."""
-        connection = self._idle.pop() if self._idle else await asyncio.open_connection(self._host, self._port)
+        connection = self._reusable()
         try:
-            status, answer, keep_alive = await self._exchange(connection, method, path, headers, body)
+            if connection is None:
+                connection = await asyncio.open_connection(self._host, self._port)
+                status, answer, keep_alive = await self._exchange(connection, method, path, headers, body)
+            else:
+                try:
+                    status, answer, keep_alive = await self._exchange(connection, method, path, headers, body)
+                except _ClosedBeforeAnswering:
+                    # The server closed the idle connection as the request went out: it read none of it, so
+                    # sending it again on a new connection is safe (what urllib3 and httpx do).
+                    connection[1].close()
+                    connection = await asyncio.open_connection(self._host, self._port)
+                    status, answer, keep_alive = await self._exchange(connection, method, path, headers, body)
         except BaseException:
-            connection[1].close()
+            if connection is not None:
+                connection[1].close()
             raise
         if keep_alive:
             self._idle.append(connection)
@@ -58,6 +74,16 @@ class LeanHttp:
             raise HttpError(status, answer)
         return answer
 
+    def _reusable(self) -> Connection | None:
+        """An idle connection the server has not closed. uvicorn closes keep-alive connections idle for 5 s,
+        which happens between a benchmark's rounds while it waits for the stack to settle."""
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not reader.at_eof() and not writer.is_closing():
+                return reader, writer
+            writer.close()
+        return None
+
     async def _exchange(self, connection: Connection, method: str, path: str, headers: dict[str, str],
                         body: bytes | None) -> tuple[int, bytes, bool]:
         reader, writer = connection
@@ -66,7 +92,13 @@ class LeanHttp:
         if body is not None:
             lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
-        status = int((await reader.readline()).split(b" ", 2)[1])
+        try:
+            status_line = await reader.readline()
+        except ConnectionResetError:
+            raise _ClosedBeforeAnswering() from None
+        if not status_line:
+            raise _ClosedBeforeAnswering()
+        status = int(status_line.split(b" ", 2)[1])
         length, keep_alive = None, True
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
