@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +25,19 @@ from workflows import queues
 from workflows.client import connect
 
 PASSWORD = "correct horse battery staple"
+
+
+@contextlib.asynccontextmanager
+async def api_without_temporal(tp):
+    """The same API on the same database, configured with a Temporal address where nothing listens."""
+    settings = tp.settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    state = build_state(settings)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, state)),
+                                     base_url="http://testserver") as http:
+            yield http
+    finally:
+        await state.engine.dispose()
 
 
 def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:

@@ -4,7 +4,8 @@ It sleeps on durable timers until the next reminder of a scheduled quarter (14 d
 on the due date, at the configured UTC time of day), sends it, and goes back to sleep. The API writes every
 change (amounts, due dates, confirmations, cancellations) to Postgres and then signals `changed` with
 signal-with-start, so the workflow re-reads the quarters and re-plans, and is started again if it had
-finished. A reminder whose time passed while the quarter is still before its due date is sent at once
+finished. The signal goes through the return's outbox, so a change committed while Temporal was unreachable
+still reaches the workflow (or starts it) a little later. A reminder whose time passed while the quarter is still before its due date is sent at once
 (a schedule created 10 days before a due date still gets its "14 days" reminder); after the due date,
 nothing is sent for that quarter. The workflow ends when no reminder is left to send.
 """
@@ -141,12 +142,16 @@ class EstimatedPaymentScheduleWorkflow:
         workflow.upsert_search_attributes(updates)
 
 
-async def nudge_schedule(client, schedule, reminder_time: str) -> None:
-    """After a change is committed: signal `changed`, starting the workflow if it is not running."""
+def workflow_input(schedule, reminder_time: str) -> ScheduleWorkflowInput:
+    return ScheduleWorkflowInput(schedule_id=schedule.id, firm_id=schedule.firm_id, client_id=schedule.client_id,
+                                 reminder_time=reminder_time)
+
+
+async def nudge_schedule(client, data: ScheduleWorkflowInput) -> None:
+    """After a change is committed: signal `changed`, starting the workflow if it is not running. The API
+    sends it through the return's outbox (workflows/tax_return_outbox.py), so it survives a failed send."""
     from workflows import ids, queues
 
     await client.start_workflow(
-        EstimatedPaymentScheduleWorkflow.run,
-        ScheduleWorkflowInput(schedule_id=schedule.id, firm_id=schedule.firm_id, client_id=schedule.client_id,
-                              reminder_time=reminder_time),
-        id=ids.estimated_payment_schedule(schedule.id), task_queue=queues.BILLING, start_signal=CHANGED_SIGNAL)
+        EstimatedPaymentScheduleWorkflow.run, data, id=ids.estimated_payment_schedule(data.schedule_id),
+        task_queue=queues.BILLING, start_signal=CHANGED_SIGNAL)

@@ -1,12 +1,14 @@
-"""The tax return outbox: messages for a return's workflow that outlive a failed send.
+"""The tax return outbox: messages for a return's workflows that outlive a failed send.
 
 What a return's workflow must hear about from the API (the return changed, an analysis was requested, the
-client answered the last question) is written to `tax_return_outbox` in the transaction of the change itself.
+client answered the last question), and what the workflow of the return's estimated-payment schedule must hear
+(its quarters changed; the first such message starts it), is written to `tax_return_outbox` in the
+transaction of the change itself.
 After the commit the API sends it at once and deletes the entry. If that send fails (Temporal unreachable, the
 process killed between commit and send) the entry stays, and TaxReturnOutboxRelayWorkflow delivers it a little
 later, so the workflow never stays behind Postgres for good. Every message is idempotent in the workflow
-(a system event outside its from-status is ignored, a change is re-applied, an analysis id is queued once), so
-one delivered twice (sent, then its delete lost) changes nothing.
+(a system event outside its from-status is ignored, a change is re-applied, an analysis id is queued once, a
+schedule re-reads its quarters), so one delivered twice (sent, then its delete lost) changes nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from temporalio.client import Client
 from activities.tax_return import AnalyzeInput
 from domain.tax_return.models import ReturnOutboxEntry, TaxReturn
 from workflows import tax_return_client
+from workflows.estimated_payment import ScheduleWorkflowInput, nudge_schedule
 from workflows.tax_return_events import TaxReturnSystemEvent, send_system_event
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 SYSTEM_EVENT = "system_event"
 RETURN_CHANGED = "return_changed"  # no payload: the workflow is told the return's current row
 ANALYZE = "analyze"
+SCHEDULE_CHANGED = "schedule_changed"  # payload: the schedule workflow's input (it starts the workflow if needed)
 # The API's own send gets this long before the relay takes an entry over.
 RELAY_AFTER = timedelta(seconds=30)
 RELAY_BATCH = 100
@@ -64,6 +68,8 @@ async def _send(client: Client, tax_return: TaxReturn, kind: str, payload: dict)
         await tax_return_client.report_change(client, tax_return)
     elif kind == ANALYZE:
         await tax_return_client.request_analysis(client, tax_return, AnalyzeInput.model_validate(payload))
+    elif kind == SCHEDULE_CHANGED:
+        await nudge_schedule(client, ScheduleWorkflowInput.model_validate(payload))
     else:
         raise ValueError(f"unknown outbox entry kind {kind!r}")
 

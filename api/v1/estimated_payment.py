@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks, Response
+from fastapi import APIRouter, Response
 
 from api import envelope
 from api.deps import Ctx, State
@@ -15,11 +14,12 @@ from api.schemas.estimated_payment import PaymentConfirm, PaymentUpdate, Reminde
 from api.v1.client import iso
 from domain.estimated_payment import service
 from domain.estimated_payment.models import EstimatedPayment, EstimatedPaymentSchedule
+from domain.tax_return.models import TaxReturn
 from integrations.notify import Notification, Notifier, Recipient
-from workflows.estimated_payment import nudge_schedule
+from workflows import tax_return_outbox
+from workflows.estimated_payment import workflow_input
 
 router = APIRouter(tags=["estimated payments"])
-log = logging.getLogger("taxpractice.estimated_payment")
 
 
 def payment_out(payment: EstimatedPayment, tax_year: int) -> dict:
@@ -61,13 +61,14 @@ def schedule_out(schedule: EstimatedPaymentSchedule, payments: list[EstimatedPay
     }
 
 
-async def _nudge(state, schedule: EstimatedPaymentSchedule) -> None:
-    """After the response, so after the commit: the workflow re-reads committed rows."""
-    try:
-        await nudge_schedule(await state.temporal(), schedule, state.settings.reminder_time_utc)
-    except Exception:
-        # The schedule is saved; its workflow is (re)started by the next change to it.
-        log.warning("could not reach the workflow of schedule %s", schedule.id, exc_info=True)
+async def _tell_workflow(ctx, state, schedule: EstimatedPaymentSchedule) -> None:
+    """Commit the change with its message to the schedule's workflow, then send it (the workflow re-reads the
+    committed quarters). Through the return's outbox: if Temporal cannot be reached now, the relay starts or
+    signals the workflow a little later, so a schedule is never left without its reminders."""
+    tax_return = await ctx.session.get(TaxReturn, schedule.return_id)  # usually in the session's identity map
+    await tax_return_outbox.commit_and_send(
+        ctx.session, state.temporal, state.sessionmaker, tax_return, tax_return_outbox.SCHEDULE_CHANGED,
+        workflow_input(schedule, state.settings.reminder_time_utc))
 
 
 @router.get("/returns/{return_id}/estimated-payments", summary="List a return's estimated payments")
@@ -79,14 +80,13 @@ async def list_estimated_payments(return_id: uuid.UUID, ctx: Ctx):
 
 @router.post("/returns/{return_id}/estimated-payments", status_code=201,
              summary="Create an estimated payment schedule (admin, EA/CPA, preparer)")
-async def create_schedule(return_id: uuid.UUID, body: ScheduleCreate, ctx: Ctx, state: State,
-                          background: BackgroundTasks):
+async def create_schedule(return_id: uuid.UUID, body: ScheduleCreate, ctx: Ctx, state: State):
     """`equal_quarterly`: four payments due April 15, June 15, September 15 and January 15 of the next year,
     each moved past weekends and legal holidays; amounts split to the cent. Reminders 14 days before and on
     each due date are scheduled in Temporal."""
     schedule, payments = await service.create_schedule(ctx, return_id, body.model_dump())
-    background.add_task(_nudge, state, schedule)
-    return MoneyJSONResponse(envelope.one(schedule_out(schedule, payments)), status_code=201, background=background)
+    await _tell_workflow(ctx, state, schedule)
+    return MoneyJSONResponse(envelope.one(schedule_out(schedule, payments)), status_code=201)
 
 
 @router.get("/estimated-payments/{payment_id}", summary="Get one estimated payment")
@@ -96,13 +96,12 @@ async def get_estimated_payment(payment_id: uuid.UUID, ctx: Ctx):
 
 
 @router.patch("/estimated-payments/{payment_id}", summary="Update an estimated payment (admin, EA/CPA, preparer)")
-async def update_estimated_payment(payment_id: uuid.UUID, body: PaymentUpdate, ctx: Ctx, state: State,
-                                   background: BackgroundTasks):
+async def update_estimated_payment(payment_id: uuid.UUID, body: PaymentUpdate, ctx: Ctx, state: State):
     """Amounts, due date, or status scheduled/confirmed_paid; its reminders are re-planned."""
     changes = patch_changes(body, required=frozenset({"federal_amount", "state_amount", "due_date", "status"}))
     payment, schedule = await service.update_payment(ctx, payment_id, changes)
-    background.add_task(_nudge, state, schedule)
-    return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)), background=background)
+    await _tell_workflow(ctx, state, schedule)
+    return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)))
 
 
 @router.post("/estimated-payments/{payment_id}/remind", summary="Send a reminder now (staff)")
@@ -123,17 +122,17 @@ async def remind(payment_id: uuid.UUID, body: ReminderRequest, ctx: Ctx, state: 
 
 
 @router.post("/estimated-payments/{payment_id}/confirm", summary="Confirm a payment was made (client or staff)")
-async def confirm(payment_id: uuid.UUID, body: PaymentConfirm, ctx: Ctx, state: State, background: BackgroundTasks):
+async def confirm(payment_id: uuid.UUID, body: PaymentConfirm, ctx: Ctx, state: State):
     """The quarter becomes confirmed_paid and gets no more reminders."""
     payment, schedule = await service.confirm_payment(ctx, payment_id, body.model_dump())
-    background.add_task(_nudge, state, schedule)
-    return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)), background=background)
+    await _tell_workflow(ctx, state, schedule)
+    return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)))
 
 
 @router.delete("/estimated-payments/{payment_id}", status_code=204,
                summary="Cancel a scheduled estimated payment (admin, EA/CPA)")
-async def cancel(payment_id: uuid.UUID, ctx: Ctx, state: State, background: BackgroundTasks):
+async def cancel(payment_id: uuid.UUID, ctx: Ctx, state: State):
     """A confirmed payment cannot be cancelled (422). The quarter is kept with status `cancelled`."""
     schedule = await service.cancel_payment(ctx, payment_id)
-    background.add_task(_nudge, state, schedule)
-    return Response(status_code=204, background=background)
+    await _tell_workflow(ctx, state, schedule)
+    return Response(status_code=204)

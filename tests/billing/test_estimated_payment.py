@@ -13,14 +13,17 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.estimated_payment import EstimatedPaymentActivities
 from domain.estimated_payment.models import EstimatedPaymentReminder
+from domain.tax_return.models import ReturnOutboxEntry
 from domain.tax_calendar import estimated_tax_due_dates, legal_holidays, roll_forward
 from integrations.notify import Notifier
 from tests.billing.conftest import client_headers, new_return, problem, utc
-from workflows import ids
+from tests.support import api_without_temporal
+from workflows import ids, tax_return_outbox
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow, ScheduleWorkflowInput
 
 QUEUE = "billing-time-skipping-estimates"
@@ -34,6 +37,22 @@ async def create_schedule(tp, billing, headers=None, tax_year=2027, federal="200
                                         "payment_method": "equal_quarterly"})
     assert response.status_code == 201, response.text
     return response.json()["data"]
+
+
+async def _next_reminder(handle):
+    """The reminder the schedule's workflow sleeps towards, once it has read its quarters."""
+    for _ in range(50):
+        upcoming = await handle.query(EstimatedPaymentScheduleWorkflow.next_reminder)
+        if upcoming is not None:
+            return upcoming
+        await asyncio.sleep(0.1)
+    raise AssertionError("the workflow planned no reminder")
+
+
+async def _outbox(tp, return_id: uuid.UUID) -> list[ReturnOutboxEntry]:
+    async with tp.state.sessionmaker() as session:
+        return list((await session.execute(
+            select(ReturnOutboxEntry).where(ReturnOutboxEntry.return_id == return_id))).scalars())
 
 
 def test_tax_calendar_rolls_weekends_holidays_and_emancipation_day():
@@ -58,13 +77,10 @@ async def test_create_schedule_splits_to_the_cent_and_starts_its_workflow(tp, bi
     assert {q["status"] for q in quarters} == {"scheduled"} and not any(q["reminder_sent"] for q in quarters)
 
     handle = tp.temporal.get_workflow_handle(ids.estimated_payment_schedule(uuid.UUID(schedule["id"])))
-    for _ in range(50):
-        upcoming = await handle.query(EstimatedPaymentScheduleWorkflow.next_reminder)
-        if upcoming is not None:
-            break
-        await asyncio.sleep(0.1)
+    upcoming = await _next_reminder(handle)
     assert upcoming.reminder_type == "14_day" and upcoming.fire_at == utc(2027, 4, 1, 14)
     assert (await handle.describe()).status.name == "RUNNING"
+    assert await _outbox(tp, uuid.UUID(schedule["return_id"])) == []  # sent at once, nothing left behind
 
     listed = (await tp.http.get(f"/v1/returns/{schedule['return_id']}/estimated-payments",
                                 headers=billing.admin)).json()["data"]
@@ -75,6 +91,26 @@ async def test_create_schedule_splits_to_the_cent_and_starts_its_workflow(tp, bi
                 {"tax_year": 2027, "federal_annual": "1.00", "payment_method": "annualized"}):
         problem(await tp.http.post(f"/v1/returns/{schedule['return_id']}/estimated-payments",
                                    headers=billing.admin, json=bad), 400)
+
+
+async def test_a_schedule_saved_while_temporal_is_unreachable_gets_its_workflow_later(tp, billing):
+    """Without its workflow a schedule would send no reminder at all: the message that starts it waits in the
+    return's outbox, and the relay (here: its delivery of the entry) starts the workflow once Temporal answers."""
+    return_id = await new_return(tp, billing.firm_id, billing.client["id"])
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post(f"/v1/returns/{return_id}/estimated-payments", headers=billing.admin,
+                                      json={"tax_year": 2027, "federal_annual": "4000.00"})
+    assert response.status_code == 201, response.text  # the schedule is kept
+    handle = tp.temporal.get_workflow_handle(ids.estimated_payment_schedule(uuid.UUID(response.json()["data"]["id"])))
+    with pytest.raises(RPCError) as missing:
+        await handle.describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+    [entry] = await _outbox(tp, return_id)
+    assert entry.kind == tax_return_outbox.SCHEDULE_CHANGED
+    assert await tax_return_outbox.deliver(tp.temporal, tp.state.sessionmaker, entry.id)
+    assert (await _next_reminder(handle)).fire_at == utc(2027, 4, 1, 14)
+    assert await _outbox(tp, return_id) == []
 
 
 async def test_permissions(tp, billing):

@@ -4,22 +4,18 @@ process died in between)."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-import httpx
 from sqlalchemy import select
 
-from api.app import create_app
-from api.state import build_state
-from devstack.ports import free_port
 from domain.tax_return.models import ReturnOutboxEntry
 from workflows import ids, queues, tax_return_outbox
 from workflows.tax_return_client import start
 from workflows.tax_return_events import TaxReturnSystemEvent
 from workflows.tax_return_outbox_relay import RELAY_WORKFLOW_ID, OutboxRelayInput, ensure_running
 
+from tests.support import api_without_temporal
 from tests.tax_return.conftest import create_return, insert_return, poll, transition, wait_for_status
 from tests.tax_return.test_tax_return_replay import replay_and_maybe_record
 
@@ -47,19 +43,6 @@ async def test_the_api_sends_at_once_and_keeps_no_entry(tp, office):
     assert await _entries(tp, uuid.UUID(created["id"])) == []
     state = await tp.temporal.get_workflow_handle(ids.tax_return(uuid.UUID(created["id"]))).query("state")
     assert state["assigned_reviewer_id"] == str(office.users["reviewer"].id)
-
-
-@contextlib.asynccontextmanager
-async def api_without_temporal(tp):
-    """The same API on the same database, configured with a Temporal address where nothing listens."""
-    settings = tp.settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
-    state = build_state(settings)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, state)),
-                                     base_url="http://testserver") as http:
-            yield http
-    finally:
-        await state.engine.dispose()
 
 
 async def test_an_answer_given_while_temporal_is_unreachable_still_moves_the_return_on(tp, office):
