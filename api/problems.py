@@ -8,11 +8,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.request_context import meta
-from domain.errors import DomainError
+from domain.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("taxpractice.api")
 
@@ -32,7 +34,12 @@ _STATUS_CODES = {
     422: ("business_rule", "Business Rule Violation"),
     429: ("rate_limited", "Too Many Requests"),
     500: ("internal", "Internal Server Error"),
+    503: ("unavailable", "Service Unavailable"),
 }
+# What a 503 asks the caller to wait before retrying: long enough for a restarted part to come back.
+RETRY_AFTER_S = 5
+# Temporal's answers that mean "not reachable now", not "your request is wrong".
+TEMPORAL_UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
 
 def problem_body(status: int, detail: str, instance: str, code: str | None = None, title: str | None = None,
@@ -103,7 +110,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):
         # RFC 6750: a 401 names the scheme the caller should authenticate with.
-        headers = {"WWW-Authenticate": 'Bearer realm="taxpractice"'} if exc.status == 401 else None
+        headers = None
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="taxpractice"'}
+        elif exc.status == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
         return problem_response(exc.status, exc.detail, request.url.path, headers=headers, code=exc.code,
                                 title=exc.title, errors=[e.as_dict() for e in exc.errors])
 
@@ -127,6 +138,22 @@ def install_problem_handlers(app: FastAPI) -> None:
             # Starlette names only the first route that matched the path; Allow must list every method.
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         return problem_response(exc.status_code, detail, request.url.path, headers=headers)
+
+    # A dependency that is down is the operator's problem, not the caller's: 503 with Retry-After, not 500.
+    # Postgres rolls the request's transaction back, and a Temporal call that did not get through changed nothing.
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unreachable(request: Request, exc: Exception):
+        log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__,
+                    extra={"request_id": meta()["request_id"]})
+        return await domain_error(request, ServiceUnavailable("The database is unavailable or busy; retry shortly"))
+
+    @app.exception_handler(RPCError)
+    async def temporal_error(request: Request, exc: RPCError):
+        if exc.status not in TEMPORAL_UNREACHABLE:
+            return await unexpected(request, exc)
+        log.warning("Temporal unavailable: %s", exc.status.name, extra={"request_id": meta()["request_id"]})
+        return await domain_error(request, ServiceUnavailable("The workflow engine cannot be reached; retry shortly"))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

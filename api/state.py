@@ -13,6 +13,7 @@ import domain.models  # noqa: F401  (registers every mapper, so foreign keys res
 from domain.auth.service import Authenticator
 from domain.auth.tokens import TokenSigner, load_or_create_private_key
 from domain.crypto import FieldCipher
+from domain.errors import ServiceUnavailable
 from domain.db import make_engine, make_sessionmaker
 from domain.idempotency.service import IdempotencyStore
 from integrations.mail import Mailer
@@ -41,7 +42,11 @@ class AppState:
         if self._temporal is None:
             async with self._temporal_lock:
                 if self._temporal is None:
-                    self._temporal = await connect(self.settings.temporal_address, self.settings.temporal_namespace)
+                    try:
+                        self._temporal = await connect(self.settings.temporal_address,
+                                                       self.settings.temporal_namespace)
+                    except RuntimeError as exc:  # the SDK's "Failed client connect: …"
+                        raise ServiceUnavailable("The workflow engine cannot be reached; retry shortly") from exc
         return self._temporal
 
     def use_temporal_client(self, client: TemporalClient) -> None:

@@ -63,3 +63,11 @@ class BusinessRuleViolation(DomainError):
 class RateLimited(DomainError):
     def __init__(self, detail: str = "Rate limit exceeded"):
         super().__init__(detail, [], 429, "rate_limited", "Too Many Requests")
+
+
+class ServiceUnavailable(DomainError):
+    """A part the request needs (Temporal, Postgres) cannot be reached or did not answer; nothing was changed
+    unless the detail says otherwise. The caller may retry (the answer carries Retry-After)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail, [], 503, "unavailable", "Service Unavailable")

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.tax_return import AnalyzeInput
-from domain.errors import DomainError, FieldError
+from domain.errors import DomainError, FieldError, ServiceUnavailable
 from domain.tax_return.models import TaxReturn
 from domain.tax_return.service import effective_due_date
 from workflows import ids, queues
@@ -65,8 +65,7 @@ async def _execute(client: Client, tax_return: TaxReturn, request: TransitionReq
                                                result_type=TransitionResult)
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             if attempt == UPDATE_ATTEMPTS - 1:
-                raise DomainError("The return's workflow did not answer; retry the request", [], 503,
-                                  "unavailable", "Service Unavailable") from None
+                raise ServiceUnavailable("The return's workflow did not answer; retry the request") from None
     raise AssertionError("unreachable")
 
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 
 from api import envelope
 from api.deps import State
-from domain.errors import DomainError, FieldError, ValidationFailed
+from domain.errors import FieldError, ServiceUnavailable, ValidationFailed
 from domain.webhook_stripe.service import handle_event
 from integrations.payments import InvalidWebhook
 from workflows.invoice import InvoiceEvent, signal_invoice
@@ -44,6 +44,5 @@ async def stripe_webhook(request: Request, state: State):
                                               message=result.failure_message))
         except Exception:
             log.warning("event %s recorded; its invoice workflow could not be told", result.event_id, exc_info=True)
-            raise DomainError("The event is recorded but could not be passed on; deliver it again", [], 503,
-                              "unavailable", "Service Unavailable") from None
+            raise ServiceUnavailable("The event is recorded but could not be passed on; deliver it again") from None
     return envelope.one({"event_id": result.event_id, "duplicate": result.duplicate, "outcome": result.outcome})

@@ -13,6 +13,7 @@ from domain.errors import BusinessRuleViolation, Conflict, Forbidden, Validation
 from domain.roles import Role
 from domain.tax_return import state_machine as sm
 from domain.tax_return.models import WorkflowHistory
+from tests.support import api_without_temporal
 from tests.tax_return.conftest import assert_problem, create_return, transition, wait_for_status
 
 ROLES = [Role.ADMIN, Role.EA_CPA, Role.REVIEWER, Role.PREPARER, Role.CLIENT, Role.SYSTEM]
@@ -127,3 +128,18 @@ async def test_system_event_signals_apply_only_when_allowed(tp, office):
     await wait_for_status(tp, h["preparer"], rid, "ready_for_prep")
     state = (await tp.http.get(f"/v1/returns/{rid}/workflow/state", headers=h["admin"])).json()["data"]
     assert [r["action"] for r in state["history"]] == ["documents_received", "documents_complete"]
+
+
+async def test_a_transition_while_temporal_is_unreachable_is_a_503_that_changes_nothing(tp, office):
+    created = await create_return(tp, office.headers["preparer"], office.client["id"], tax_year=2019)
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post(f"/v1/returns/{created['id']}/workflow/transition",
+                                      headers=office.headers["preparer"], json={"action": "mark_ready_for_prep"})
+    assert assert_problem(response, 503, "unavailable")["detail"].endswith("retry shortly")
+    assert response.headers["retry-after"] == "5"
+    assert (await tp.http.get(f"/v1/returns/{created['id']}", headers=office.headers["preparer"])
+            ).json()["data"]["status"] == created["status"]
+    async with tp.state.sessionmaker() as session:
+        rows = await session.scalar(select(func.count()).select_from(WorkflowHistory)
+                                    .where(WorkflowHistory.return_id == created["id"]))
+    assert rows == 0
