@@ -1,7 +1,7 @@
 """The tax return outbox: messages for a return's workflows that outlive a failed send.
 
-What a return's workflow must hear about from the API (the return changed, an analysis was requested, the
-client answered the last question), and what the workflow of the return's estimated-payment schedule must hear
+What a return's workflow must hear about from the API (the return was created, so its workflow starts; the
+return changed; an analysis was requested; the client answered the last question), and what the workflow of the return's estimated-payment schedule must hear
 (its quarters changed; the first such message starts it), is written to `tax_return_outbox` in the
 transaction of the change itself.
 After the commit the API sends it at once and deletes the entry. If that send fails (Temporal unreachable, the
@@ -31,6 +31,7 @@ from workflows.tax_return_events import TaxReturnSystemEvent, send_system_event
 
 log = logging.getLogger(__name__)
 
+START = "start"  # no payload: the return was created; its workflow starts from the row
 SYSTEM_EVENT = "system_event"
 RETURN_CHANGED = "return_changed"  # no payload: the workflow is told the return's current row
 ANALYZE = "analyze"
@@ -62,7 +63,9 @@ async def enqueue(session: AsyncSession, return_id: uuid.UUID, kind: str, payloa
 
 
 async def _send(client: Client, tax_return: TaxReturn, kind: str, payload: dict) -> None:
-    if kind == SYSTEM_EVENT:
+    if kind == START:
+        await tax_return_client.start(client, tax_return)
+    elif kind == SYSTEM_EVENT:
         await send_system_event(client, tax_return.id, TaxReturnSystemEvent.model_validate(payload))
     elif kind == RETURN_CHANGED:
         await tax_return_client.report_change(client, tax_return)

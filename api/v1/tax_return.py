@@ -118,9 +118,9 @@ async def create_return(body: ReturnCreate, ctx: Ctx, state: State):
     starts the return's TaxReturnWorkflow once the return is committed."""
     tax_return, client = await service.create_return(ctx, body.model_dump(exclude_unset=True))
     detail = await return_detail(ctx, tax_return, client)
-    # The workflow's activities read the row: commit first, then start.
-    await ctx.session.commit()
-    await tax_return_client.start(await state.temporal(), tax_return)
+    # The workflow's activities read the row: commit first, then start. Through the outbox, so a return
+    # created while Temporal cannot be reached still gets its workflow (timers, stuck flag) a little later.
+    await _tell_workflow(ctx, state, tax_return, tax_return_outbox.START)
     return MoneyJSONResponse(envelope.one(detail), status_code=201)
 
 

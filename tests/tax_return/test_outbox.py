@@ -45,6 +45,19 @@ async def test_the_api_sends_at_once_and_keeps_no_entry(tp, office):
     assert state["assigned_reviewer_id"] == str(office.users["reviewer"].id)
 
 
+async def test_a_return_created_while_temporal_is_unreachable_gets_its_workflow_later(tp, office):
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post("/v1/returns", headers=office.headers["preparer"], json={
+            "client_id": office.client["id"], "tax_year": 2018, "return_type": "1040"})
+    assert response.status_code == 201, response.text  # the return is kept
+    return_id = uuid.UUID(response.json()["data"]["id"])
+    [entry] = await _entries(tp, return_id)
+    assert entry.kind == tax_return_outbox.START
+    assert await tax_return_outbox.deliver(tp.temporal, tp.state.sessionmaker, entry.id)  # what the relay does
+    assert (await tp.temporal.get_workflow_handle(ids.tax_return(return_id)).describe()).status.name == "RUNNING"
+    assert await _entries(tp, return_id) == []
+
+
 async def test_an_answer_given_while_temporal_is_unreachable_still_moves_the_return_on(tp, office):
     h = office.headers
     tax_return = await insert_return(tp, office, "in_prep", datetime.now(timezone.utc),
