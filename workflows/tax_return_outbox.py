@@ -109,8 +109,14 @@ async def commit_and_send(session: AsyncSession, client_factory, sessionmaker: a
     data = as_payload(payload)
     entry_id = await enqueue(session, tax_return.id, kind, data)
     await session.commit()
+    await send_committed(client_factory, sessionmaker, entry_id, tax_return, kind, data)
+
+
+async def send_committed(client_factory, sessionmaker: async_sessionmaker[AsyncSession], entry_id: uuid.UUID,
+                         tax_return: TaxReturn, kind: str, payload: dict) -> None:
+    """Send an entry whose transaction has committed, and delete it; on failure it stays for the relay."""
     try:
-        await _send(await client_factory(), tax_return, kind, data)
+        await _send(await client_factory(), tax_return, kind, payload)
         async with sessionmaker.begin() as cleanup:
             await (await cleanup.connection()).execute(DELETE_ENTRY, {"entry_id": entry_id})
     except Exception:  # noqa: BLE001 (Temporal or Postgres unreachable: the relay delivers it later)

@@ -24,7 +24,7 @@ from domain.document import batch as batch_service
 from domain.document.models import PendingDocument
 from domain.document.sniffing import safe_filename, sniff
 from domain.errors import FieldError, ValidationFailed
-from workflows import tax_return_client
+from workflows import tax_return_outbox
 
 router = APIRouter(tags=["pending documents"])
 log = logging.getLogger(__name__)
@@ -96,8 +96,11 @@ async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, r
     async with transaction(state, principal) as ctx:
         client, tax_return, documents = await batch_service.create_client_from_batch(
             ctx, batch_id, body.model_dump(), state.cipher)
+        # Through the outbox, as POST /returns does: the return gets its workflow even if Temporal is down now.
+        start_entry = await tax_return_outbox.enqueue(ctx.session, tax_return.id, tax_return_outbox.START, {})
     # Committed: only now may the return's and the documents' workflows start.
-    await tax_return_client.start(await state.temporal(), tax_return)
+    await tax_return_outbox.send_committed(state.temporal, state.sessionmaker, start_entry, tax_return,
+                                           tax_return_outbox.START, {})
     for document in documents:
         try:
             await start_processing(state, document.id, document.firm_id)
