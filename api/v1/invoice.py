@@ -153,14 +153,15 @@ async def send_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
 
 
 @router.post("/invoices/{invoice_id}/void", summary="Void an invoice (admin, EA/CPA)")
-async def void_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State, background: BackgroundTasks):
+async def void_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
     """Not in spec §9, which says sent invoices are voided and recreated: a draft or an unpaid sent invoice
     becomes `void`; its payment link is closed and its reminders stop."""
     invoice, was_sent = await service.void_invoice(ctx, invoice_id)
     if was_sent:
-        background.add_task(_tell_workflow, state, invoice.id, InvoiceEvent(kind="voided"))
-    return MoneyJSONResponse(envelope.one(invoice_out(invoice, await service.payments_of(ctx.session, invoice.id))),
-                             background=background)
+        # Told before the commit, while the row is locked: the workflow is what closes the payment link, so a
+        # void it cannot hear of is refused (503, rolled back) rather than leave a voided invoice payable.
+        await signal_invoice(await state.temporal(), invoice.id, InvoiceEvent(kind="voided"))
+    return MoneyJSONResponse(envelope.one(invoice_out(invoice, await service.payments_of(ctx.session, invoice.id))))
 
 
 @router.post("/invoices/{invoice_id}/payments", status_code=201, summary="Record a payment (admin, EA/CPA)")

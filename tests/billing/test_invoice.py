@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from domain.invoice.models import InvoiceHistory
 from tests.billing.conftest import client_headers, new_return, pay, problem
+from tests.support import api_without_temporal
 from workflows import ids
 
 ITEMS = [{"description": "2026 Individual Tax Return (1040)", "quantity": 1, "unit_price": "400.00"},
@@ -199,6 +200,20 @@ async def test_void_stops_the_workflow_and_closes_the_payment_link(tp, billing, 
     # A draft is voided without any workflow.
     draft = await create(tp, billing)
     assert (await tp.http.post(f"/v1/invoices/{draft['id']}/void", headers=billing.admin)).status_code == 200
+
+
+async def test_a_void_the_workflow_cannot_hear_of_is_refused_and_changes_nothing(tp, billing, payments):
+    """The workflow closes the payment link: a void committed without telling it would leave the invoice payable."""
+    invoice = await create(tp, billing)
+    sent = await send(tp, billing, invoice["id"])
+    async with api_without_temporal(tp) as cut_off:
+        problem(await cut_off.post(f"/v1/invoices/{invoice['id']}/void", headers=billing.admin), 503, "unavailable")
+    assert (await get(tp, billing.admin, invoice["id"]))["status"] == "sent"
+    assert payments.sessions[sent["payment_link"].rsplit("/", 1)[1]]["status"] == "open"
+    voided = await tp.http.post(f"/v1/invoices/{invoice['id']}/void", headers=billing.admin)  # Temporal is back
+    assert voided.status_code == 200, voided.text
+    handle = tp.temporal.get_workflow_handle(ids.invoice(uuid.UUID(invoice["id"])))
+    assert await asyncio.wait_for(handle.result(), 10) == "void"
 
 
 async def test_stripe_outage_during_send_is_retried_and_sends_once(tp, billing, payments):
