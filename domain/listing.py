@@ -15,7 +15,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
@@ -37,7 +37,9 @@ def _parse_uuid(raw: str) -> uuid.UUID:
 
 
 def _parse_datetime(raw: str) -> datetime:
-    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    """ISO 8601; without an offset it is UTC (as in request bodies), whatever the server's time zone."""
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _parse_bool(raw: str) -> bool:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import EmailStr, Field
 
-from api.schemas.base import RequestModel
+from api.schemas.base import RequestModel, UtcDatetime
 
 StaffRole = Literal["admin", "ea_cpa", "reviewer", "preparer"]
 
@@ -41,7 +40,7 @@ class ExportFilters(RequestModel):
 
 
 class AuditExportRequest(RequestModel):
-    start_date: datetime
-    end_date: datetime
+    start_date: UtcDatetime
+    end_date: UtcDatetime
     format: Literal["json", "csv"] = "json"
     filters: ExportFilters = ExportFilters()

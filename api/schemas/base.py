@@ -1,6 +1,18 @@
 """Base classes for request bodies: unknown fields are an error, never silently ignored."""
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from datetime import datetime, timezone
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+# A datetime in a request body. One without an offset is UTC (as in list filters), so a naive and an aware
+# bound can be compared, and nothing depends on the server's time zone.
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class RequestModel(BaseModel):

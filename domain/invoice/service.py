@@ -21,10 +21,10 @@ from domain import policy
 from domain.client.models import Client
 from domain.client.service import load_visible_client
 from domain.context import ServiceContext
-from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound
+from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed
 from domain.invoice.models import Invoice, InvoiceHistory, InvoicePayment
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
-from domain.money import ZERO, line_amount
+from domain.money import MAX_AMOUNT, ZERO, line_amount
 from domain.numbering import next_formatted
 from domain.tax_return.models import TaxReturn
 
@@ -143,6 +143,9 @@ def _price(line_items: list[dict]) -> tuple[list[dict], Decimal]:
         priced.append({"description": item["description"], "quantity": item["quantity"],
                        "unit_price": str(item["unit_price"]), "amount": str(amount)})
         total += amount
+    if total > MAX_AMOUNT:  # each price fits the column, but quantities can multiply past it
+        raise ValidationFailed(errors=[FieldError("line_items", "too_large",
+                                                  f"the invoice total must be at most {MAX_AMOUNT}")])
     return priced, total
 
 

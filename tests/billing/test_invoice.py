@@ -91,6 +91,12 @@ async def test_money_is_exact_decimal_and_bad_amounts_are_400(tp, billing):
         problem(response, 400, "validation")
     problem(await tp.http.post("/v1/invoices", headers=billing.admin, json={
         "client_id": billing.client["id"], "line_items": []}), 400)
+    # Every price fits NUMERIC(14,2), but quantities multiply the total past it: a 400, not a failed INSERT.
+    too_much = [{"description": "x", "quantity": 10_000, "unit_price": "999999999999.99"}]
+    problem(await tp.http.post("/v1/invoices", headers=billing.admin, json={
+        "client_id": billing.client["id"], "line_items": too_much}), 400, "validation")
+    problem(await tp.http.patch(f"/v1/invoices/{invoice['id']}", headers=billing.admin,
+                                json={"line_items": too_much}), 400, "validation")
     problem(await tp.http.post("/v1/invoices", headers=billing.admin, json={
         "client_id": billing.client["id"], "line_items": ITEMS, "due_date": "2020-01-01"}), 422)
 

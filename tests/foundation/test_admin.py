@@ -307,3 +307,19 @@ async def test_detailed_health_probes_every_component(tp, admin):
     for name in ("database", "temporal", "s3"):
         assert body["components"][name]["status"] == "healthy", body
         assert body["components"][name]["latency_ms"] >= 0
+
+
+async def test_audit_export_bounds_without_offset_are_utc_and_extreme_years_are_fine(tp, admin):
+    client = await tp.new_client(admin)
+    await tp.http.get(f"/v1/clients/{client['id']}", headers=admin)
+    now = datetime.now(timezone.utc)
+    naive_start = (now - timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    export = await _finished_export(tp, admin, {"start_date": naive_start, "end_date": _iso(now + timedelta(hours=1)),
+                                                "filters": {"client_id": client["id"]}})
+    assert export["start_date"].startswith(naive_start[:19]) and export["row_count"] == 2  # create, read
+    for start, end in (("0001-01-01", "9999-12-31"), ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")):
+        export = await _finished_export(tp, admin, {"start_date": start, "end_date": end,
+                                                    "filters": {"client_id": client["id"]}})
+        assert export["row_count"] == 2
+    assert_problem(await tp.http.post("/v1/admin/audit/export", headers=admin,
+                                      json={"start_date": "2025-01-01", "end_date": "2024-01-01T00:00:00Z"}), 400)

@@ -62,6 +62,7 @@ async def test_create_get_patch_delete(tp, office):
     assert_problem(await tp.http.patch(f"/v1/returns/{rid}", headers=h["admin"], json={
         "estimated_tax_due": 10.123}), 400)
     assert_problem(await tp.http.patch(f"/v1/returns/{rid}", headers=h["admin"], json={"status": "filed"}), 400)
+    assert_problem(await tp.http.patch(f"/v1/returns/{rid}", headers=h["admin"], json={"preparer_notes": None}), 400)
     assert_problem(await tp.http.patch(f"/v1/returns/{rid}", headers=h["admin"], json={
         "assigned_reviewer_id": str(users["preparer"].id)}), 422)
     assigned = await tp.http.patch(f"/v1/returns/{rid}", headers=h["admin"], json={
