@@ -13,13 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from sqlalchemy import Select, func, select, text, tuple_
+from sqlalchemy import BigInteger, Select, func, select, text, tuple_
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,8 +33,30 @@ OPERATORS = ("eq", "gte", "lte", "in")
 CONTROL_PARAMS = frozenset({"limit", "cursor", "sort", "fields"})
 
 
+# What Postgres columns hold: a value outside is a 400 here, not a failed query.
+INT4_RANGE = (-2**31, 2**31 - 1)
+INT8_RANGE = (-2**63, 2**63 - 1)
+# Postgres numeric cannot take an exponent much past this (1e999999 fails in the query); no amount comes near.
+MAX_DECIMAL_EXPONENT = 100
+_ASCII_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
 def _parse_uuid(raw: str) -> uuid.UUID:
     return uuid.UUID(raw)
+
+
+def _parse_int(raw: str) -> int:
+    """ASCII digits only: int() would also take "٣", "2_025" and surrounding spaces."""
+    if not _ASCII_INTEGER.fullmatch(raw):
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _parse_decimal(raw: str) -> Decimal:
+    value = Decimal(raw)
+    if not value.is_finite() or abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:  # NaN, Infinity, 1e999999
+        raise ValueError(raw)
+    return value
 
 
 def _parse_datetime(raw: str) -> datetime:
@@ -51,9 +74,18 @@ def _parse_bool(raw: str) -> bool:
 
 
 PARSERS: dict[type, Callable[[str], Any]] = {
-    str: str, int: int, uuid.UUID: _parse_uuid, datetime: _parse_datetime, date: date.fromisoformat,
-    Decimal: Decimal, bool: _parse_bool,
+    str: str, int: _parse_int, uuid.UUID: _parse_uuid, datetime: _parse_datetime, date: date.fromisoformat,
+    Decimal: _parse_decimal, bool: _parse_bool,
 }
+
+
+def _int_range(column: Any) -> tuple[int, int]:
+    return INT8_RANGE if isinstance(column.type, BigInteger) else INT4_RANGE
+
+
+def _storable_text(value: str) -> bool:
+    """Postgres text holds neither NUL nor a lone surrogate (which JSON's "\\ud800" can carry)."""
+    return "\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
 
 
 @dataclass(frozen=True)
@@ -105,9 +137,14 @@ def _convert(name: str, spec: Filterable, raw: str) -> Any:
     if spec.choices is not None and raw not in spec.choices:
         raise _bad(name, "invalid_choice", f"{name} must be one of: {', '.join(sorted(spec.choices))}")
     try:
-        return PARSERS[spec.type](raw)
+        value = PARSERS[spec.type](raw)
     except (ValueError, TypeError, InvalidOperation):
         raise _bad(name, "invalid_format", f"{name} is not a valid {spec.type.__name__}") from None
+    if spec.type is int:
+        low, high = _int_range(spec.column)
+        if not low <= value <= high:
+            raise _bad(name, "out_of_range", f"{name} must be from {low} to {high}")
+    return value
 
 
 def parse_list_query(params: list[tuple[str, str]], spec: ListSpec) -> ListQuery:
@@ -121,7 +158,7 @@ def parse_list_query(params: list[tuple[str, str]], spec: ListSpec) -> ListQuery
         if "\x00" in raw:  # Postgres text cannot hold NUL: refuse it here rather than fail in the query
             raise _bad(name, "invalid_format", f"{name} must not contain NUL characters")
         if name == "limit":
-            if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:  # not "²" or "①"
                 raise _bad("limit", "out_of_range", f"limit must be an integer from 1 to {MAX_LIMIT}")
             query.limit = int(raw)
         elif name == "cursor":
@@ -184,17 +221,27 @@ def _cursor_value(value: Any) -> Any:
 
 
 def _restore_value(column: Any, raw: Any) -> Any:
+    """A cursor's value as the column's type. The cursor came back from the caller, so it is checked like any
+    input: an integer column takes an in-range int, every other column a string Postgres can hold."""
+    invalid = _bad("cursor", "invalid_cursor", "cursor is not a cursor this API issued")
     python_type = column.type.python_type
+    if python_type is int:
+        low, high = _int_range(column)
+        if type(raw) is not int or not low <= raw <= high:
+            raise invalid
+        return raw
+    if not isinstance(raw, str) or not _storable_text(raw):
+        raise invalid
     try:
         if python_type is datetime:
             return datetime.fromisoformat(raw)
         if python_type is date:
             return date.fromisoformat(raw)
-        if python_type in (uuid.UUID, Decimal):
-            return python_type(raw)
+        if python_type is Decimal:
+            return _parse_decimal(raw)
         return python_type(raw)
     except (ValueError, TypeError, InvalidOperation):
-        raise _bad("cursor", "invalid_cursor", "cursor is not a cursor this API issued") from None
+        raise invalid from None
 
 
 async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: ListSpec,

@@ -119,7 +119,7 @@ async def test_limit_bounds(tp, admin):
     await _create_many(tp, admin, 3)
     ok = await tp.http.get("/v1/clients", headers=admin, params={"limit": 100})
     assert ok.status_code == 200 and len(ok.json()["data"]) == 3
-    for bad in ("0", "101", "-1", "abc", "2.5", ""):
+    for bad in ("0", "101", "-1", "abc", "2.5", "", "²", "①"):  # "²".isdigit(), yet int("²") fails
         body = assert_problem(await tp.http.get("/v1/clients", headers=admin, params={"limit": bad}), 400,
                               "validation")
         assert body["errors"][0]["field"] == "limit"
@@ -133,6 +133,20 @@ async def test_bad_cursors_are_400(tp, admin):
     for cursor in ("garbage", "!!!", "e30", forged, base64.urlsafe_b64encode(b"\xff\xfe").decode()):
         body = assert_problem(await tp.http.get("/v1/clients", headers=admin, params={"cursor": cursor}), 400)
         assert body["errors"][0]["field"] == "cursor"
+    # A cursor comes back from the caller: its values are checked like any input, never passed to the query.
+    def forged_cursor(sort: str, value, id_) -> str:
+        return base64.urlsafe_b64encode(json.dumps({"s": sort, "v": value, "id": id_, "t": 1}).encode()).decode()
+    some_id = str(uuid.uuid4())
+    for path, sort, value, id_ in (
+            ("/v1/clients", "created_at", "2024-01-01T00:00:00+00:00", 1),   # an id that is not a string
+            ("/v1/clients", "created_at", "2024-01-01T00:00:00+00:00", [1]),
+            ("/v1/clients", "name", "a\u0000", some_id),                    # NUL
+            ("/v1/clients", "name", "\ud800", some_id),                     # a lone surrogate
+            ("/v1/returns", "tax_year", 10**20, some_id),                   # past int4
+            ("/v1/returns", "tax_year", "2024", some_id)):                  # a string for an integer
+        response = await tp.http.get(path, headers=admin, params={"cursor": forged_cursor(sort, value, id_),
+                                                                  "sort": sort})
+        assert assert_problem(response, 400)["errors"][0]["field"] == "cursor", (path, sort, value)
     # A cursor is bound to the sort order it was issued for.
     other_sort = await tp.http.get("/v1/clients", headers=admin,
                                    params={"cursor": page["pagination"]["cursor"], "sort": "name"})
@@ -179,6 +193,14 @@ async def test_bad_filters_are_400_not_empty_lists(tp, admin):
     ]
     for params in cases:
         assert_problem(await tp.http.get("/v1/clients", headers=admin, params=params), 400, "validation")
+    # Numbers the columns cannot hold, or that are not numbers, are 400s too, not failed queries.
+    for path, params in (("/v1/returns", {"tax_year": "99999999999999999999"}),
+                         ("/v1/returns", {"tax_year__gte": "-3000000000"}),
+                         ("/v1/returns", {"tax_year": "2_024"}), ("/v1/returns", {"tax_year": "٢٠٢٤"}),
+                         ("/v1/invoices", {"total__gte": "1e999999"}), ("/v1/invoices", {"total": "NaN"}),
+                         ("/v1/invoices", {"total__lte": "Infinity"})):
+        assert_problem(await tp.http.get(path, headers=admin, params=params), 400, "validation")
+    assert (await tp.http.get("/v1/invoices", headers=admin, params={"total__gte": "1e20"})).status_code == 200
     duplicated = await tp.http.get("/v1/clients?status=active&status=inactive", headers=admin)
     assert_problem(duplicated, 400, "validation")
 
