@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_JSON, problem_bytes
+from api.problems import PROBLEM_JSON, UNEXPECTED_ERROR, log_unexpected, problem_bytes
 from api.request_context import clean_correlation_id, client_ip_var, correlation_id_var, new_request_id, request_id_var
 from domain.idempotency.service import IdempotencyStore, Outcome
 
@@ -34,7 +34,12 @@ async def _send_problem(send: Send, status: int, detail: str, instance: str, hea
 
 
 class RequestContextMiddleware:
-    """Assigns the request id, echoes X-Correlation-ID, and caps non-upload bodies at `max_body` bytes."""
+    """Assigns the request id, echoes X-Correlation-ID, caps non-upload bodies at `max_body` bytes, and answers
+    an unexpected exception with the 500 problem itself.
+
+    Why the last: Starlette's outermost error middleware answers the 500 too, but then re-raises so the server
+    logs it a second time, and uvicorn closes the keep-alive connection, failing the caller's next request on it.
+    """
 
     def __init__(self, app: ASGIApp, max_body: int):
         self.app, self.max_body = app, max_body
@@ -47,9 +52,12 @@ class RequestContextMiddleware:
         request_id_var.set(request_id)
         correlation_id_var.set(correlation_id)
         client_ip_var.set(scope["client"][0] if scope.get("client") else None)
+        started = False
 
         async def send_with_ids(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 if correlation_id:
@@ -57,13 +65,23 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        try:
+            await self._capped(scope, receive, send_with_ids)
+        except Exception as exc:
+            if started:  # part of the answer is out: nothing sensible can follow it
+                raise
+            log_unexpected(exc)
+            await _send_problem(send_with_ids, 500, UNEXPECTED_ERROR, scope["path"])
+
+    async def _capped(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, with a non-upload body read whole first and refused past `max_body` bytes."""
         content_type = (_header(scope, b"content-type") or "").lower()
         # Multipart uploads enforce their own, larger cap while they stream (see the documents API).
         if content_type.startswith("multipart/"):
-            return await self.app(scope, receive, send_with_ids)
+            return await self.app(scope, receive, send)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            return await _send_problem(send_with_ids, 413, f"Request body exceeds {self.max_body} bytes",
+            return await _send_problem(send, 413, f"Request body exceeds {self.max_body} bytes",
                                        scope["path"])
         # Read the whole (capped) body before the app sees it: a cap enforced inside `receive` would surface
         # as the framework's generic 400 "error parsing the body" instead of 413 for a body sent in chunks.
@@ -75,7 +93,7 @@ class RequestContextMiddleware:
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
             if received > self.max_body:
-                return await _send_problem(send_with_ids, 413, f"Request body exceeds {self.max_body} bytes",
+                return await _send_problem(send, 413, f"Request body exceeds {self.max_body} bytes",
                                            scope["path"])
             if not message.get("more_body"):
                 break
@@ -88,7 +106,7 @@ class RequestContextMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay_receive, send_with_ids)
+        await self.app(scope, replay_receive, send)
 
 
 @dataclass

@@ -157,7 +157,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
-        # Logged with the request id only: never the request body, which may hold an SSN.
-        log.exception("unhandled error", extra={"request_id": meta()["request_id"]})
-        return problem_response(500, "An unexpected error occurred; quote the request_id to support",
-                                request.url.path)
+        # What RequestContextMiddleware does not catch (it answers the app's own exceptions without re-raising).
+        log_unexpected(exc)
+        return problem_response(500, UNEXPECTED_ERROR, request.url.path)
+
+
+UNEXPECTED_ERROR = "An unexpected error occurred; quote the request_id to support"
+
+
+def log_unexpected(exc: BaseException) -> None:
+    # Logged with the request id only: never the request body, which may hold an SSN.
+    log.error("unhandled error", exc_info=exc, extra={"request_id": meta()["request_id"]})

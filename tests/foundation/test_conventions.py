@@ -11,8 +11,11 @@ import uuid
 from datetime import datetime
 
 import httpx
+from fastapi import FastAPI
 
 from api.app import create_app
+from api.middleware import RequestContextMiddleware
+from api.problems import install_problem_handlers
 from tests.foundation.conftest import assert_problem, sql
 from tests.support import make_settings
 
@@ -62,6 +65,26 @@ async def test_envelope_carries_request_id_correlation_id_and_timestamp(tp, admi
     assert set(listed) == {"data", "meta", "pagination"}
     assert {"cursor", "has_more", "total_count"} <= set(listed["pagination"])
     assert listed["meta"]["correlation_id"] is None  # nothing sent, nothing invented
+
+
+async def test_an_unexpected_exception_is_a_500_problem_that_does_not_escape_to_the_server():
+    """The app's own middleware answers it: re-raised to uvicorn, it would be logged twice and the keep-alive
+    connection closed, failing the caller's next request. Built on a bare app: no endpoint fails on purpose."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/bug")
+    async def bug():
+        raise RuntimeError("a bug")
+
+    app.add_middleware(RequestContextMiddleware, max_body=1024)
+    # raise_app_exceptions (the default) would raise here if the exception escaped the app.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        response = await http.get("/bug", headers={"X-Correlation-ID": "trace-1"})
+    body = assert_problem(response, 500)
+    assert body["type"].endswith("/internal") and "a bug" not in response.text
+    assert response.headers["x-request-id"] == body["meta"]["request_id"]
+    assert response.headers["x-correlation-id"] == "trace-1"
 
 
 async def test_each_request_gets_its_own_request_id(tp, admin):
