@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Literal
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import EmailStr, Field, field_validator, model_validator
 
 from api.schemas.base import RequestModel
 
@@ -37,6 +37,14 @@ class AddressPatch(RequestModel):
     city: str | None = Field(None, min_length=1, max_length=100)
     state: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     zip: str | None = Field(None, pattern=r"^\d{5}(-\d{4})?$")
+
+    @model_validator(mode="after")
+    def required_parts_stay(self) -> "AddressPatch":
+        """The merge keeps what is not sent; an explicit null may clear street2 only, as Address requires the rest."""
+        cleared = sorted(name for name in self.model_fields_set - {"street2"} if getattr(self, name) is None)
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be cleared")
+        return self
 
 
 class _SsnMixin:

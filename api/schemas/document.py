@@ -10,7 +10,7 @@ from api.schemas.client import _check_phone
 
 
 class DocumentUpdate(RequestModel):
-    document_type: str | None = Field(None, max_length=30)
+    document_type: str | None = Field(None, min_length=1, max_length=30)  # "" is not a way to clear it
     tax_year: int | None = None
     return_id: uuid.UUID | None = None
 

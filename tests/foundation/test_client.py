@@ -148,8 +148,9 @@ async def test_update_is_partial_and_merges_the_address(tp, admin):
     assert updated["updated_at"] > created["updated_at"]
     assert (await tp.http.get(f"/v1/clients/{created['id']}", headers=admin)).json()["data"] == updated
 
-    cleared = await tp.http.patch(f"/v1/clients/{created['id']}", json={"phone": None}, headers=admin)
-    assert cleared.json()["data"]["phone"] is None
+    cleared = await tp.http.patch(f"/v1/clients/{created['id']}", json={"phone": None, "address": {"street2": None}},
+                                  headers=admin)
+    assert cleared.json()["data"]["phone"] is None and cleared.json()["data"]["address"]["street2"] is None
 
 
 async def test_bad_updates_change_nothing(tp, admin):
@@ -157,6 +158,7 @@ async def test_bad_updates_change_nothing(tp, admin):
     url = f"/v1/clients/{created['id']}"
     for body in ({}, {"name": None}, {"client_type": None}, {"status": "deleted"}, {"nickname": "x"},
                  {"address": {"zip": "ABCDE"}}, {"address": {"planet": "Mars"}}, {"email": "nope"},
+                 {"address": {"street1": None}}, {"address": {"city": None, "street2": None}},
                  {"date_of_birth": "2999-01-01"}, {"phone": "call me"}):
         assert_problem(await tp.http.patch(url, json=body, headers=admin), 400, "validation")
     assert_problem(await tp.http.patch(f"/v1/clients/{uuid.uuid4()}", json={"name": "X"}, headers=admin), 404)
