@@ -53,6 +53,12 @@ class Client(Base):
 
 class ClientContact(Base):
     __tablename__ = "client_contacts"
+    __table_args__ = (
+        # One primary contact per client: making another one primary demotes the first (domain/client/service.py);
+        # the index holds it when two requests do that at once (the second is a 409).
+        Index("uq_client_contacts_primary", "client_id", unique=True,
+              postgresql_where=text("is_primary AND deleted_at IS NULL")),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     client_id: Mapped[uuid.UUID] = mapped_column(

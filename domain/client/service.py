@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from domain import policy
 from domain.client.models import Client, ClientContact
@@ -192,6 +192,8 @@ async def add_contact(ctx: ServiceContext, client_id: uuid.UUID, data: dict) -> 
     policy.require(ctx.principal, "contact.write")
     client = await load_visible_client(ctx, client_id)
     contact = ClientContact(id=uuid.uuid4(), client_id=client.id, **data)
+    if contact.is_primary:
+        await _demote_primary(ctx, client.id, contact.id)
     ctx.session.add(contact)
     await ctx.session.flush()
     await ctx.audit("contact.create", "client_contact", contact.id, client_id=client.id)
@@ -203,6 +205,8 @@ async def update_contact(ctx: ServiceContext, client_id: uuid.UUID, contact_id: 
     policy.require(ctx.principal, "contact.write")
     client = await load_visible_client(ctx, client_id)
     contact = await _load_contact(ctx, client.id, contact_id)
+    if changes.get("is_primary") and not contact.is_primary:
+        await _demote_primary(ctx, client.id, contact.id)
     for name, value in changes.items():
         setattr(contact, name, value)
     contact.updated_at = datetime.now(timezone.utc)
@@ -210,6 +214,14 @@ async def update_contact(ctx: ServiceContext, client_id: uuid.UUID, contact_id: 
     await ctx.audit("contact.update", "client_contact", contact.id, client_id=client.id,
                     details={"fields": sorted(changes)})
     return contact
+
+
+async def _demote_primary(ctx: ServiceContext, client_id: uuid.UUID, new_primary_id: uuid.UUID) -> None:
+    """A client has one primary contact: the one being made primary takes over from the previous one."""
+    await ctx.session.execute(
+        update(ClientContact)
+        .where(ClientContact.client_id == client_id, ClientContact.is_primary, ClientContact.id != new_primary_id)
+        .values(is_primary=False, updated_at=datetime.now(timezone.utc)))
 
 
 async def delete_contact(ctx: ServiceContext, client_id: uuid.UUID, contact_id: uuid.UUID) -> None:

@@ -269,6 +269,15 @@ async def test_contacts_lifecycle(tp, firm, admin):
 
     patched = await tp.http.patch(f"{base}/{contact['id']}", json={"is_primary": True}, headers=admin)
     assert patched.status_code == 200 and patched.json()["data"] == {**contact, "is_primary": True}
+    # One primary contact per client: a new primary takes over, and back again.
+    parent = (await tp.http.post(base, json={"name": "Pat Smith", "relationship": "parent", "is_primary": True},
+                                 headers=admin)).json()["data"]
+    primaries = {c["id"] for c in (await tp.http.get(base, headers=admin)).json()["data"] if c["is_primary"]}
+    assert primaries == {parent["id"]}
+    assert (await tp.http.patch(f"{base}/{contact['id']}", json={"is_primary": True}, headers=admin)).status_code == 200
+    primaries = {c["id"] for c in (await tp.http.get(base, headers=admin)).json()["data"] if c["is_primary"]}
+    assert primaries == {contact["id"]}
+    assert (await tp.http.delete(f"{base}/{parent['id']}", headers=admin)).status_code == 204
     # A contact is reached through its own client only.
     wrong_parent = f"/v1/clients/{other_client['id']}/contacts/{contact['id']}"
     assert_problem(await tp.http.patch(wrong_parent, json={"name": "X"}, headers=admin), 404)
