@@ -8,17 +8,20 @@ calls it retries, with the same idempotency key, so a retried send never creates
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import stripe
+
+from domain.errors import FieldError, ValidationFailed
+from domain.webhook_body import parse_json
 
 # Errors worth retrying: the provider did not answer, or answered that it is overloaded or broken.
 TRANSIENT_ERRORS = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
 
 class InvalidWebhook(Exception):
-    """The request is not a Stripe event signed with one of our secrets within the tolerance."""
+    """The request is not signed with one of our secrets within the tolerance (or its body is not UTF-8, so
+    the signature cannot be checked)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ class StripePayments:
         await self.client.v1.checkout.sessions.expire_async(session_id, options={"idempotency_key": idempotency_key})
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> dict:
-        """Check the signature over the raw bytes before anything is parsed, then parse.
+        """Check the signature over the raw bytes before anything is parsed, then parse: InvalidWebhook when the
+        signature does not verify, ValidationFailed (domain/webhook_body.py) when the signed body is not a Stripe
+        event we can read and store.
 
         Each configured secret is tried (the current one, and the previous one while a rotation is under way);
         Stripe itself sends one `v1` per active secret in one header, and any match passes.
@@ -97,12 +102,14 @@ class StripePayments:
             break
         else:
             raise InvalidWebhook("no valid signature within the tolerance")
-        try:
-            event = json.loads(text)
-        except json.JSONDecodeError:
-            raise InvalidWebhook("the signed body is not JSON") from None
+        event = parse_json(payload)
+        # Stripe's ids and types are short (evt_ and 24 characters); the bounds are the columns that key and
+        # describe the event in stripe_events.
         if not (isinstance(event, dict) and event.get("object") == "event" and isinstance(event.get("id"), str)
-                and isinstance(event.get("type"), str) and isinstance(event.get("data"), dict)
+                and 0 < len(event["id"]) <= 255 and isinstance(event.get("type"), str)
+                and 0 < len(event["type"]) <= 100 and isinstance(event.get("data"), dict)
                 and isinstance(event["data"].get("object"), dict)):
-            raise InvalidWebhook("the signed body is not a Stripe event")
+            raise ValidationFailed("The signed body is not a Stripe event", [FieldError(
+                "body", "invalid_format", "expected {object: event, id, type, data: {object}}, with an id of at "
+                                          "most 255 characters and a type of at most 100")])
         return event

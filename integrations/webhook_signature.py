@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 TOLERANCE_S = 300
+# ASCII digits, at most 10 (Unix seconds up to the year 2286). Anything else is not a signature of ours, and
+# int() would raise on it: past 4300 digits, or on digits of other scripts that str.isdigit() accepts ("²").
+_TIMESTAMP = re.compile(r"[0-9]{1,10}")
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -24,7 +28,7 @@ def verify(secret: str, header: str | None, body: bytes, now: float | None = Non
     parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
     timestamps = [v for k, v in parts if k.strip() == "t"]
     signatures = [v.strip() for k, v in parts if k.strip() == "v1"]
-    if len(timestamps) != 1 or not timestamps[0].strip().isdigit() or not signatures:
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0].strip()) or not signatures:
         return False
     timestamp = int(timestamps[0])
     if abs((now or time.time()) - timestamp) > tolerance_s:

@@ -1,13 +1,13 @@
 """Inbound webhooks of the document integrations (spec §13.1): SurePrep and SmartVault.
 
-Authenticated by an HMAC signature over the raw body (401 without a valid one, nothing recorded); every
-authenticated event is recorded once with its outcome and answered 200 — a replay answers `duplicate`, a
+Authenticated by an HMAC signature over the raw body (401 without a valid one, nothing recorded). A signed body
+that is not an event we can read or store (domain/webhook_body.py, `parse_event`) is a 400, nothing recorded. Every
+other authenticated event is recorded once with its outcome and answered 200 — a replay answers `duplicate`, a
 refused event `rejected`/`stale` with the reason — so the sender stops retrying what can never apply.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from decimal import Decimal
 
@@ -17,7 +17,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import State
 from domain.document import webhook
-from domain.errors import FieldError, Unauthorized, ValidationFailed
+from domain.errors import Unauthorized
+from domain.webhook_body import parse_json
 from integrations.webhook_signature import verify
 from workflows import ids, queues
 
@@ -29,16 +30,7 @@ async def _event(request: Request, secret: str, header: str) -> webhook.Event:
     body = await request.body()
     if not verify(secret, request.headers.get(header), body):
         raise Unauthorized("Invalid or missing webhook signature")
-    if b"\x00" in body or b"\\u0000" in body:
-        # Postgres text and JSONB cannot hold NUL: refused here rather than failing the insert.
-        raise ValidationFailed("The event contains NUL characters",
-                               [FieldError("body", "invalid_format", "NUL characters are not accepted")])
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValidationFailed("The request body is not valid JSON",
-                               [FieldError("body", "malformed_json", "not JSON")]) from None
-    return webhook.parse_event(payload)
+    return webhook.parse_event(parse_json(body))
 
 
 def _answer(outcome: webhook.Outcome) -> dict:

@@ -1,7 +1,8 @@
 """Inbound Stripe webhooks (spec §13.1): POST /v1/webhooks/stripe.
 
 The signature is checked over the raw bytes, with the SDK, before the body is parsed; a bad or stale one is a
-400 and nothing is recorded. A verified event is applied once per event id in one transaction with its
+400 and nothing is recorded, and so is a signed body that is not a Stripe event we can read and store
+(domain/webhook_body.py). A verified event is applied once per event id in one transaction with its
 effect (domain/webhook_stripe), then the invoice's workflow is told. If that signal cannot be sent the answer
 is 503, so Stripe delivers again: the repeat changes nothing in Postgres and re-sends the signal, which the
 workflow ignores if it already had it.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from domain.document.models import (
 )
 from domain.document.service import current_extraction, refresh_extraction_status
 from domain.errors import FieldError, ValidationFailed
+from domain.webhook_body import unix_time
 
 BINDER_STATUSES = {"binder.submitted": "submitted", "binder.processing_complete": "processing_complete",
                    "binder.verification_complete": "verification_complete"}
@@ -54,8 +55,12 @@ def parse_event(payload: object) -> Event:
             and 0 < len(payload["id"]) <= 100 and len(payload["type"]) <= 60):
         raise ValidationFailed("Not a webhook event", [FieldError("body", "invalid_format",
                                                                   "expected {id, type, created, data}")])
-    return Event(payload["id"], payload["type"], datetime.fromtimestamp(payload["created"], timezone.utc),
-                 payload["data"], payload)
+    created = unix_time(payload["created"])
+    if created is None:
+        # Binder events are ordered by this instant, so an event without a real one cannot be placed.
+        raise ValidationFailed("The event's created time is out of range",
+                               [FieldError("created", "out_of_range", "Unix seconds from 1970 to 9999")])
+    return Event(payload["id"], payload["type"], created, payload["data"], payload)
 
 
 async def claim(session: AsyncSession, provider: str, event: Event) -> WebhookEvent | None:

@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain.audit.models import AuditEntry
 from domain.invoice import service as invoices
-from domain.money import from_cents
+from domain.money import MAX_AMOUNT, from_cents
+from domain.webhook_body import unix_time
 from domain.webhook_stripe.models import StripeEvent
 
 PAYMENT_TYPES = ("payment_intent.succeeded", "checkout.session.completed")
@@ -38,7 +39,9 @@ class EventResult:
 
 
 def _invoice_id(obj: dict) -> uuid.UUID | None:
-    raw = (obj.get("metadata") or {}).get("invoice_id")
+    metadata = obj.get("metadata")
+    # Stripe's metadata is an object; anything else names no invoice.
+    raw = metadata.get("invoice_id") if isinstance(metadata, dict) else None
     try:
         return uuid.UUID(str(raw)) if raw else None
     except ValueError:
@@ -49,25 +52,35 @@ def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def _stripe_id(value) -> str | None:
+    """A Stripe object id (pi_…) that fits the columns keeping it (255 characters), else None."""
+    return value if isinstance(value, str) and 0 < len(value) <= 255 else None
+
+
+def _failure_message(obj: dict) -> str | None:
+    """Why Stripe declined (`last_payment_error.message`); None when it is missing or not that shape."""
+    error = obj.get("last_payment_error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else None
+
+
 SIGNAL_OF_OUTCOME = {"payment_recorded": "payment_recorded", "payment_already_recorded": "payment_recorded",
                      "payment_failed": "payment_failed"}
 
 
 async def handle_event(session, event: dict) -> EventResult:
     obj = event["data"]["object"]
-    created = _int(event.get("created"))
     inserted = (await session.execute(insert(StripeEvent).values(
         id=event["id"], type=event["type"], object_id=str(obj.get("id") or "")[:255] or None,
         invoice_id=_invoice_id(obj), outcome="processing", payload=event, received_at=datetime.now(timezone.utc),
-        stripe_created_at=datetime.fromtimestamp(created, timezone.utc) if created is not None else None,
+        stripe_created_at=unix_time(event.get("created")),
     ).on_conflict_do_nothing(index_elements=[StripeEvent.id]).returning(StripeEvent.id))).scalar_one_or_none()
     if inserted is None:
         row = await session.get(StripeEvent, event["id"])
         # The workflow is told again (it ignores event ids it has seen): the first delivery may have committed
         # and then failed to reach it.
-        failure = (obj.get("last_payment_error") or {}).get("message") if isinstance(obj, dict) else None
         return EventResult(event["id"], True, row.outcome, row.invoice_id, SIGNAL_OF_OUTCOME.get(row.outcome),
-                           failure)
+                           _failure_message(obj))
     result = await _apply(session, event, obj)
     await session.execute(StripeEvent.__table__.update().where(StripeEvent.id == event["id"])
                           .values(outcome=result.outcome, invoice_id=result.invoice_id))
@@ -88,26 +101,32 @@ async def _apply(session, event: dict, obj: dict) -> EventResult:
     if kind == "checkout.session.completed":
         if obj.get("payment_status") != "paid" or not obj.get("payment_intent"):
             return EventResult(event_id, False, "ignored_unpaid_session", invoice.id)
-        intent_id, cents = str(obj["payment_intent"]), _int(obj.get("amount_total"))
+        intent_id, cents = _stripe_id(obj["payment_intent"]), _int(obj.get("amount_total"))
     else:
-        intent_id = str(obj.get("id") or "")
+        intent_id = _stripe_id(obj.get("id"))
         cents = _int(obj.get("amount_received")) if kind == "payment_intent.succeeded" else _int(obj.get("amount"))
         if kind == "payment_intent.succeeded" and not cents:
             cents = _int(obj.get("amount"))
-    if not intent_id or cents is None:
+    if intent_id is None or cents is None:
         return EventResult(event_id, False, "ignored_malformed", invoice.id)
+    amount = from_cents(cents)
+    # Stripe charges at most 999,999.99, far below NUMERIC(14,2). An amount the payment row cannot hold, or one
+    # that would carry amount_paid (the sum of completed payments) past it, cannot be a real charge: the event
+    # is kept with this outcome, as failing it would have Stripe deliver it again for days.
+    if amount > (MAX_AMOUNT if kind == FAILURE_TYPE else MAX_AMOUNT - invoice.amount_paid):
+        return EventResult(event_id, False, "ignored_amount_out_of_range", invoice.id)
 
     session.add(AuditEntry(firm_id=invoice.firm_id, actor_role="system", action=f"invoice.stripe.{kind}",
                            resource_type="invoice", resource_id=str(invoice.id), client_id=invoice.client_id,
                            details={"event_id": event_id, "payment_intent": intent_id, "amount_cents": cents}))
     if kind == FAILURE_TYPE:
-        message = (obj.get("last_payment_error") or {}).get("message")
-        await invoices.record_failed_payment(session, invoice, amount=from_cents(cents),
+        message = _failure_message(obj)
+        await invoices.record_failed_payment(session, invoice, amount=amount,
                                              stripe_payment_intent_id=intent_id, stripe_event_id=event_id,
                                              message=message)
         return EventResult(event_id, False, "payment_failed", invoice.id, "payment_failed", message)
 
-    outcome = await invoices.apply_payment(session, invoice, amount=from_cents(cents), payment_method="credit_card",
+    outcome = await invoices.apply_payment(session, invoice, amount=amount, payment_method="credit_card",
                                            source="stripe", stripe_payment_intent_id=intent_id,
                                            stripe_event_id=event_id)
     if outcome.payment is None:

@@ -40,21 +40,24 @@ def completed_session(invoice_id: str, intent_id: str, cents: int = 45000) -> di
             "metadata": {"invoice_id": invoice_id}}
 
 
-def signed(tp, body: dict, secrets: list[str] | None = None, timestamp: int | None = None) -> tuple[bytes, dict]:
-    payload = json.dumps(body)
+def signed(tp, body: dict | str, secrets: list[str] | None = None, timestamp: int | None = None
+           ) -> tuple[bytes, dict]:
+    payload = body if isinstance(body, str) else json.dumps(body)
     header = signature_header(payload, secrets or [tp.settings.stripe_webhook_secret],
                               int(time.time()) if timestamp is None else timestamp)
     return payload.encode(), {"Stripe-Signature": header, "Content-Type": "application/json"}
 
 
-async def post(tp, body: dict, **kwargs):
+async def post(tp, body: dict | str, **kwargs):
     payload, headers = signed(tp, body, **kwargs)
     return await tp.http.post(URL, content=payload, headers=headers)
 
 
-async def stored(tp, event_id: str) -> int:
+async def stored(tp, event_id: str | None = None) -> int:
+    """Rows for this event id; every row without one."""
     async with tp.state.sessionmaker() as session:
-        return await session.scalar(select(func.count()).select_from(StripeEvent).where(StripeEvent.id == event_id))
+        query = select(func.count()).select_from(StripeEvent)
+        return await session.scalar(query if event_id is None else query.where(StripeEvent.id == event_id))
 
 
 async def completed_payments(tp, invoice_id: str) -> int:
@@ -166,3 +169,84 @@ async def test_many_payments_on_one_invoice_each_recorded(tp, billing):
         assert response.status_code == 200 and response.json()["data"]["outcome"] == "payment_recorded"
     assert await completed_payments(tp, invoice["id"]) == 60
     assert (await get(tp, billing.admin, invoice["id"]))["amount_paid"] == 0.60
+
+
+def _metadata(obj: dict, metadata) -> dict:
+    return {**obj, "metadata": metadata}
+
+
+def _failed(invoice_id: str, cents: int = 45000) -> dict:
+    return intent(invoice_id, f"pi_test_{uuid.uuid4().hex}", cents, status="requires_payment_method")
+
+
+UNREADABLE = "payment_intent.succeeded", intent(str(uuid.uuid4()), "pi_test_unreadable")
+
+
+@pytest.mark.parametrize("payload, error", [
+    ("[" * 100_000 + "]" * 100_000, "too_deep"),
+    (json.dumps(event(*UNREADABLE)).replace('"amount": 45000', '"amount": 1' + "0" * 5000), "out_of_range"),
+    (json.dumps(event(*UNREADABLE, event_id="evt_\u0000")), "invalid_format"),
+    (json.dumps(event(*UNREADABLE, event_id="evt_\ud800")), "invalid_format"),
+    (json.dumps(event(UNREADABLE[0], {**UNREADABLE[1], "id": "pi_\ud800"})), "invalid_format"),
+    (json.dumps(event(UNREADABLE[0], {**UNREADABLE[1], "id": "pi_\u0000"})), "invalid_format"),
+    (json.dumps(event(*UNREADABLE, event_id="evt_" + "x" * 252)), "invalid_format"),  # 256 characters
+    (json.dumps(event("x" * 101, UNREADABLE[1])), "invalid_format"),
+], ids=["nested_100000", "int_5000_digits", "nul_event_id", "surrogate_event_id", "surrogate_object_id",
+        "nul_object_id", "event_id_256", "type_101"])
+async def test_a_signed_body_we_cannot_read_or_store_is_a_400_and_records_nothing(tp, payload, error):
+    before = await stored(tp)
+    body = problem(await post(tp, payload), 400, "validation")
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("body", error)]
+    assert await stored(tp) == before
+
+
+@pytest.mark.parametrize("build, outcome, names_invoice, payments", [
+    (lambda inv: event("payment_intent.succeeded", _metadata(intent(inv, "pi_test_m"), [1])),
+     "ignored_no_invoice", False, []),
+    (lambda inv: event("checkout.session.completed", _metadata(completed_session(inv, "pi_test_m"), "x")),
+     "ignored_no_invoice", False, []),
+    (lambda inv: event("payment_intent.payment_failed", _metadata(_failed(inv), [1])),
+     "ignored_no_invoice", False, []),
+    (lambda inv: event("payment_intent.payment_failed", {**_failed(inv), "last_payment_error": "x"}),
+     "payment_failed", True, [("failed", None)]),
+    (lambda inv: event("payment_intent.payment_failed", {**_failed(inv), "last_payment_error": {"message": 1}}),
+     "payment_failed", True, [("failed", None)]),
+    (lambda inv: event("payment_intent.succeeded", intent(inv, f"pi_test_{uuid.uuid4().hex}", 10**20)),
+     "ignored_amount_out_of_range", True, []),
+    (lambda inv: event("checkout.session.completed", completed_session(inv, f"pi_test_{uuid.uuid4().hex}", 10**20)),
+     "ignored_amount_out_of_range", True, []),
+    (lambda inv: event("payment_intent.payment_failed", _failed(inv, 10**20)),
+     "ignored_amount_out_of_range", True, []),
+    (lambda inv: event("payment_intent.succeeded", intent(inv, "pi_" + "x" * 253)),
+     "ignored_malformed", True, []),
+    (lambda inv: {**event("payment_intent.succeeded", intent(inv, f"pi_test_{uuid.uuid4().hex}")), "created": 10**20},
+     "payment_recorded", True, [("completed", None)]),
+], ids=["metadata_list_succeeded", "metadata_string_session", "metadata_list_failed", "error_string",
+        "error_message_number", "amount_1e20_succeeded", "amount_1e20_session", "amount_1e20_failed",
+        "intent_id_256", "created_1e20"])
+async def test_a_signed_but_odd_event_is_stored_with_its_outcome(tp, billing, build, outcome, names_invoice,
+                                                                 payments):
+    """Answered 200, so Stripe does not retry for days what can never apply; amount_paid stays the sum of the
+    completed payments."""
+    invoice = await create(tp, billing)
+    body = build(invoice["id"])
+    response = await post(tp, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {"event_id": body["id"], "duplicate": False, "outcome": outcome}
+    async with tp.state.sessionmaker() as session:
+        row = await session.get(StripeEvent, body["id"])
+    assert (row.outcome, row.invoice_id) == (outcome, uuid.UUID(invoice["id"]) if names_invoice else None)
+    final = await get(tp, billing.admin, invoice["id"])
+    assert [(p["status"], p["failure_message"]) for p in final["payments"]] == payments
+    assert final["amount_paid"] == (450.00 if outcome == "payment_recorded" else 0)
+
+
+async def test_a_payment_that_would_carry_amount_paid_past_the_column_is_not_applied(tp, billing):
+    invoice = await create(tp, billing)
+    largest = await post(tp, event("payment_intent.succeeded",
+                                    intent(invoice["id"], "pi_test_max", 99_999_999_999_999)))
+    assert largest.json()["data"]["outcome"] == "payment_recorded"
+    one_more = await post(tp, event("payment_intent.succeeded", intent(invoice["id"], "pi_test_max_plus", 1)))
+    assert one_more.status_code == 200 and one_more.json()["data"]["outcome"] == "ignored_amount_out_of_range"
+    final = await get(tp, billing.admin, invoice["id"])
+    assert final["amount_paid"] == 999_999_999_999.99 and len(final["payments"]) == 1

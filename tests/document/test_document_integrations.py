@@ -5,7 +5,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from domain.audit.models import AuditEntry
 from domain.consent.models import Consent
@@ -134,8 +135,59 @@ async def test_smartvault_upload_lands_in_the_pending_queue(tp, office, sandboxe
     assert unsigned.status_code == 401
 
 
-async def test_webhook_with_nul_characters_is_a_clear_400(tp):
-    body = json.dumps({"id": "evt_\u0000", "type": "document.uploaded", "created": 1, "data": {}}).encode()
-    response = await tp.http.post("/v1/webhooks/smartvault", content=body, headers={
-        "X-SmartVault-Signature": sign(tp.settings.smartvault_webhook_secret, body)})
-    assert response.status_code == 400
+PROVIDERS = ("sureprep", "smartvault")
+
+
+def _body(**fields) -> bytes:
+    return json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "binder.submitted", "created": 1, "data": {},
+                       **fields}).encode()
+
+
+async def _post_webhook(tp, provider: str, body: bytes, signature: bytes | None = None) -> httpx.Response:
+    secret = getattr(tp.settings, f"{provider}_webhook_secret")
+    return await tp.http.post(f"/v1/webhooks/{provider}", content=body, headers={
+        "Content-Type": "application/json", f"X-{provider}-Signature": signature or sign(secret, body)})
+
+
+async def _recorded(tp) -> int:
+    async with tp.state.sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(WebhookEvent))
+
+
+def _refusal(response: httpx.Response, status: int) -> list[tuple[str, str]]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return [(e["field"], e["code"]) for e in response.json().get("errors", [])]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+# b"\xb2" reaches the app as "²" (headers are Latin-1), which str.isdigit() accepts and int() refuses.
+@pytest.mark.parametrize("header", [b"t=" + b"9" * 5000 + b",v1=aa", b"t=\xb2,v1=aa"],
+                         ids=["5000_digits", "superscript"])
+async def test_an_unreadable_signature_timestamp_is_an_invalid_signature(tp, provider, header):
+    """No secret is needed to send this: it is refused like any signature that does not verify."""
+    before = await _recorded(tp)
+    assert _refusal(await _post_webhook(tp, provider, _body(), signature=header), 401) == []
+    assert await _recorded(tp) == before
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("body, error", [
+    (_body(id="evt_\u0000"), ("body", "invalid_format")),
+    (_body(id="evt_\ud800"), ("body", "invalid_format")),
+    (_body(data={"x": "\ud800"}), ("body", "invalid_format")),
+    (_body(data={"\udfff": 1}), ("body", "invalid_format")),
+    (b"[" * 100_000 + b"]" * 100_000, ("body", "too_deep")),  # past Python's recursion limit
+    (b"[" * 65 + b"]" * 65, ("body", "too_deep")),
+    (_body(created=1).replace(b'"created": 1', b'"created": 1' + b"0" * 5000), ("body", "out_of_range")),
+    (_body(created=1).replace(b'"created": 1', b'"created": 1e400'), ("body", "out_of_range")),
+    (_body(created=float("nan")), ("body", "malformed_json")),
+    (_body(created=10**20), ("created", "out_of_range")),
+    (_body(created=2**63), ("created", "out_of_range")),
+    (_body(created=-10**15), ("created", "out_of_range")),
+], ids=["nul", "surrogate_id", "surrogate_data", "surrogate_key", "nested_100000", "nested_65", "int_5000_digits",
+        "float_1e400", "nan", "created_1e20", "created_2e63", "created_negative"])
+async def test_a_signed_body_we_cannot_read_or_store_is_a_400_and_records_nothing(tp, provider, body, error):
+    before = await _recorded(tp)
+    assert _refusal(await _post_webhook(tp, provider, body), 400) == [error]
+    assert await _recorded(tp) == before
