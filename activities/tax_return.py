@@ -105,7 +105,8 @@ class TaxReturnActivities:
 
     @activity.defn(name="tax_return.send_reminder")
     async def send_reminder(self, data: ReminderRequest) -> bool:
-        """True when this call sent the mail; False when there is nobody to remind or it was sent before."""
+        """True when this call sent the mail; False when there is nobody to remind, it was sent before, or the
+        address cannot be mailed (integrations/mail.py; the reminder counts as done)."""
         async with self.sessionmaker.begin() as session:
             row = (await session.execute(
                 select(TaxReturn, Client.name, User.email, User.full_name)
@@ -124,13 +125,13 @@ class TaxReturnActivities:
             tax_return = row[0]
             # Sent inside the transaction: a failed send rolls the row back and the retry sends again.
             # No client PII beyond the name the assignee already works with.
-            await self.mailer.send(
+            sent = await self.mailer.send(
                 row.email,
                 f"Reminder: {tax_return.tax_year} {tax_return.return_type} for {row.name} due {data.deadline}",
                 f"Hello {row.full_name},\n\nThe {tax_return.tax_year} Form {tax_return.return_type} return of "
                 f"{row.name} is due on {data.deadline.isoformat()} ({data.days_before} day(s) from the reminder "
                 f"date). Its status is {tax_return.status}.\n\nReturn id: {tax_return.id}\n")
-        return True
+        return sent
 
     @activity.defn(name="tax_return.analyze")
     async def analyze(self, data: AnalyzeInput) -> AnalyzeOutcome:

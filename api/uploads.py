@@ -137,19 +137,20 @@ async def receive_upload(request: Request, max_file_bytes: int, file_field: str 
                 raise _Abort(ValidationFailed(errors=[FieldError(part["name"], "invalid_format",
                                                                  "form fields must be UTF-8")])) from None
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
-        "on_part_data": on_part_data, "on_part_end": on_part_end,
-    })
     try:
+        # Inside the try: the constructor refuses a boundary over 256 characters (RFC 2046 allows 70).
+        parser = MultipartParser(boundary, {
+            "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+            "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data, "on_part_end": on_part_end,
+        })
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
     except _Abort as abort:
         upload.close()
         raise abort.error from None
-    except Exception as err:  # the multipart parser's own errors: a malformed body
+    except Exception as err:  # the multipart parser's own errors: a malformed body or boundary
         upload.close()
         if isinstance(err, DomainError):
             raise

@@ -6,6 +6,7 @@ Kept free of web frameworks so activities can raise them too (they become non-re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass
@@ -33,6 +34,13 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     def __init__(self, detail: str = "One or more fields failed validation", errors: list[FieldError] | None = None):
         super().__init__(detail, errors or [], 400, "validation", "Validation Error")
+
+
+def date_out_of_range(name: str, earliest: date, latest: date) -> ValidationFailed:
+    """A date outside the window its field can plausibly take: a typo of the year, or a probe (year 1 or 9999
+    would later overflow a workflow's date arithmetic). The message names the window, never the value."""
+    return ValidationFailed(f"{name} is out of range",
+                            [FieldError(name, "out_of_range", f"{name} must be from {earliest} to {latest}")])
 
 
 class Unauthorized(DomainError):

@@ -87,6 +87,19 @@ def estimated_tax_due_dates(tax_year: int) -> list[date]:
     return [roll_forward(day) for day in nominal]
 
 
+def estimated_tax_due_window(tax_year: int) -> tuple[date, date]:
+    """The dates a quarter of `tax_year` can be due on: January 1 of the tax year to December 31 of the next.
+    The fourth quarter is due in January of the next year, and IRS disaster relief can postpone a deadline by
+    months (Q4 2024 in Los Angeles County, due January 15, 2025: postponed to October 15, 2025)."""
+    return date(tax_year, 1, 1), date(tax_year + 1, 12, 31)
+
+
+def earliest_estimated_payment(tax_year: int) -> date:
+    """January 1 of the year before the tax year: a payment can be made before its tax year begins (EFTPS
+    schedules payments up to a year ahead), but not earlier than that."""
+    return date(tax_year - 1, 1, 1)
+
+
 # ---- return filing deadlines (returns, docs/tax_return.md) -------------------------------------------------
 
 # Return type → (month, day) of the original due date in the year after the tax year (calendar-year filers).

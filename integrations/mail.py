@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import smtplib
 from email.message import EmailMessage
+
+log = logging.getLogger("taxpractice.mail")
 
 
 class Mailer:
     def __init__(self, host: str, port: int, sender: str, timeout_s: float = 10.0):
         self.host, self.port, self.sender, self.timeout_s = host, port, sender, timeout_s
 
-    def send_sync(self, to: str, subject: str, text: str) -> None:
+    def send_sync(self, to: str, subject: str, text: str) -> bool:
+        """Send one mail; False when `to` cannot be mailed at all. Request bodies only accept ASCII addresses
+        (api/schemas/base.py MailableEmail), but one stored before that rule would otherwise fail every time
+        (smtplib refuses it without the server's SMTPUTF8), as a 500 or an activity retried forever."""
+        if not to.isascii():
+            # Neither the address nor the subject is logged (personal data); such addresses are found with
+            # `WHERE email !~ '^[ -~]*$'` on clients, client_contacts and users.
+            log.warning("mail not sent: the recipient address is not ASCII, which needs SMTPUTF8; correct it")
+            return False
         message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.sender, to, subject
+        # The subject as one line: one built from text stored before request bodies refused line breaks (a
+        # client's name) would otherwise make the mail library refuse the whole mail.
+        message["From"], message["To"], message["Subject"] = self.sender, to, " ".join(subject.splitlines())
         message.set_content(text)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
             smtp.send_message(message)
+        return True
 
-    async def send(self, to: str, subject: str, text: str) -> None:
-        await asyncio.to_thread(self.send_sync, to, subject, text)
+    async def send(self, to: str, subject: str, text: str) -> bool:
+        return await asyncio.to_thread(self.send_sync, to, subject, text)

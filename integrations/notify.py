@@ -42,14 +42,15 @@ class Notifier:
 
     async def send(self, recipient: Recipient, notification: Notification,
                    channels: tuple[str, ...] = ("email",)) -> list[str]:
-        """Send on each requested channel the recipient can be reached on; returns the channels used."""
+        """Send on each requested channel the recipient can be reached on; returns the channels used. An address
+        the mailer cannot deliver to counts as none (integrations/mail.py logs it)."""
         used: list[str] = []
         if "email" in channels and recipient.email:
-            await self.mailer.send(recipient.email, notification.subject, notification.text)
-            used.append("email")
+            if await self.mailer.send(recipient.email, notification.subject, notification.text):
+                used.append("email")
         if "sms" in channels and recipient.phone:
             address = self.sms_address(recipient.phone)
-            if address:
-                await self.mailer.send(address, notification.subject, notification.sms_text[:SMS_MAX_CHARS])
+            if address and await self.mailer.send(address, notification.subject,
+                                                  notification.sms_text[:SMS_MAX_CHARS]):
                 used.append("sms")
         return used

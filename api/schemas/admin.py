@@ -5,22 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from api.schemas.base import RequestModel, UtcDatetime
+from api.schemas.base import MailableEmail, RequestModel, UtcDatetime
 
 StaffRole = Literal["admin", "ea_cpa", "reviewer", "preparer"]
 
 
 class UserCreate(RequestModel):
-    email: EmailStr
+    email: MailableEmail
     full_name: str = Field(min_length=1, max_length=200)
     role: StaffRole
     ptin: str | None = Field(None, pattern=r"^P\d{8}$")
 
 
 class UserUpdate(RequestModel):
-    email: EmailStr | None = None
+    email: MailableEmail | None = None
     full_name: str | None = Field(None, min_length=1, max_length=200)
     role: StaffRole | None = None
     ptin: str | None = Field(None, pattern=r"^P\d{8}$")

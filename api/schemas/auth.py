@@ -1,8 +1,8 @@
 from typing import Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from api.schemas.base import RequestModel
+from api.schemas.base import MailableEmail, RequestModel
 
 
 class LoginRequest(RequestModel):
@@ -22,7 +22,7 @@ class RefreshRequest(RequestModel):
 
 
 class MagicLinkRequest(RequestModel):
-    email: EmailStr
+    email: MailableEmail
 
 
 class VerifyLinkRequest(RequestModel):

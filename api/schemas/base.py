@@ -1,18 +1,67 @@
-"""Base classes for request bodies: unknown fields are an error, never silently ignored."""
+"""Base classes and shared field types for request bodies: unknown fields are an error, never silently
+ignored."""
 
-from datetime import datetime, timezone
+import re
+import unicodedata
+from datetime import date, datetime, timezone
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+import email_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, field_validator
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_STARTS_WITH_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_8601_string(pattern: re.Pattern, form: str) -> BeforeValidator:
+    """Only a JSON string in ISO 8601 form: pydantic's lax mode would also read a number, even `"0"`, as seconds
+    since 1970 (`0` → 1970-01-01), and, for a date, a date-time at midnight with any offset."""
+    def check(value):
+        if not isinstance(value, str) or not pattern.match(value):
+            raise ValueError(f"must be {form}")
+        return value
+    return BeforeValidator(check)
 
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-# A datetime in a request body. One without an offset is UTC (as in list filters), so a naive and an aware
-# bound can be compared, and nothing depends on the server's time zone.
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# A date in a request body: "YYYY-MM-DD" (OpenAPI's format "date", RFC 3339 full-date) and nothing else.
+IsoDate = Annotated[date, _iso_8601_string(_DATE, "a date written YYYY-MM-DD")]
+
+# A datetime in a request body, written as ISO 8601 (a date alone is its midnight). One without an offset is UTC
+# (as in list filters), so a naive and an aware bound can be compared, and nothing depends on the server's time
+# zone.
+UtcDatetime = Annotated[datetime, _iso_8601_string(_STARTS_WITH_DATE, "an ISO 8601 date-time"), AfterValidator(_utc)]
+
+
+def _no_line_breaks_or_controls(value: str) -> str:
+    # Control characters (C0, DEL, C1) and line/paragraph separators: the mail library refuses any of the line
+    # breaks in a header, and it would do so after the request has succeeded, losing the mail.
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
+        raise ValueError("must be one line without control characters")
+    return value
+
+
+# Text that is one line, such as a subject or a name: it may become a mail header (a message's subject, a client's
+# name in a reminder's subject). Surrounding whitespace is stripped first (RequestModel), so only inner line
+# breaks are refused.
+SingleLine = Annotated[str, AfterValidator(_no_line_breaks_or_controls)]
+
+
+def _mailable(value: str) -> str:
+    # Our mail goes out over plain SMTP (integrations/mail.py), without the SMTPUTF8 extension, so an address
+    # with non-ASCII characters before the @ could be stored but never mailed. A non-ASCII domain has an ASCII
+    # form (IDNA, "xn--…"), which is what is stored: mailable, and one spelling to look the address up by.
+    try:
+        return email_validator.validate_email(value, check_deliverability=False, allow_smtputf8=False).ascii_email
+    except email_validator.EmailNotValidError:
+        raise ValueError("the part before the @ must be ASCII: mail cannot be delivered to it") from None
+
+
+# An email address in a request body that we may mail: EmailStr's syntax, then the SMTP rule above.
+MailableEmail = Annotated[EmailStr, AfterValidator(_mailable)]
 
 
 class RequestModel(BaseModel):

@@ -7,9 +7,9 @@ import uuid
 from datetime import date
 from typing import Literal
 
-from pydantic import EmailStr, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from api.schemas.base import RequestModel
+from api.schemas.base import IsoDate, MailableEmail, RequestModel, SingleLine
 
 ClientType = Literal["individual", "business", "trust", "nonprofit"]
 ClientStatus = Literal["active", "inactive", "closed"]
@@ -71,24 +71,24 @@ class _SsnMixin:
 
 class ClientCreate(_SsnMixin, RequestModel):
     client_type: ClientType
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr | None = None
+    name: SingleLine = Field(min_length=1, max_length=200)  # in the subject of mails about the client
+    email: MailableEmail | None = None
     phone: str | None = None
     address: Address | None = None
     ssn: str | None = None
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     status: ClientStatus | None = None
     assigned_preparer_id: uuid.UUID | None = None
 
 
 class ClientUpdate(_SsnMixin, RequestModel):
     client_type: ClientType | None = None
-    name: str | None = Field(None, min_length=1, max_length=200)
-    email: EmailStr | None = None
+    name: SingleLine | None = Field(None, min_length=1, max_length=200)
+    email: MailableEmail | None = None
     phone: str | None = None
     address: AddressPatch | None = None
     ssn: str | None = None
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     status: ClientStatus | None = None
     assigned_preparer_id: uuid.UUID | None = None
 
@@ -96,7 +96,7 @@ class ClientUpdate(_SsnMixin, RequestModel):
 class ContactCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     relationship: str | None = Field(None, max_length=50)
-    email: EmailStr | None = None
+    email: MailableEmail | None = None
     phone: str | None = None
     is_primary: bool = False
 
@@ -109,7 +109,7 @@ class ContactCreate(RequestModel):
 class ContactUpdate(RequestModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     relationship: str | None = Field(None, max_length=50)
-    email: EmailStr | None = None
+    email: MailableEmail | None = None
     phone: str | None = None
     is_primary: bool | None = None
 

@@ -3,9 +3,9 @@
 import uuid
 from typing import Literal
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import Field, field_validator
 
-from api.schemas.base import RequestModel
+from api.schemas.base import MailableEmail, RequestModel, SingleLine
 from api.schemas.client import _check_phone
 
 
@@ -16,21 +16,15 @@ class DocumentUpdate(RequestModel):
 
 
 class FieldUpdate(RequestModel):
-    value: str | None = Field(None, max_length=500)
+    value: SingleLine | None = Field(None, max_length=500)
     verified: bool | None = None
-
-    @field_validator("value")
-    @classmethod
-    def printable(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(ch) < 32 for ch in value):
-            raise ValueError("value must not contain control characters")
-        return value
 
 
 class CreateClientFromBatch(RequestModel):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    email: EmailStr | None = None
+    # The new client's name: one line, as ClientCreate's.
+    first_name: SingleLine = Field(min_length=1, max_length=100)
+    last_name: SingleLine = Field(min_length=1, max_length=100)
+    email: MailableEmail | None = None
     phone: str | None = Field(None, max_length=40)
     tax_year: int
     # "individual" (the spec's example) or an Appendix A return type; see docs/document.md for the mapping.

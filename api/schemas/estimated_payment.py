@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.base import RequestModel
+from api.schemas.base import IsoDate, RequestModel
 from api.schemas.invoice import Money
 
 
@@ -22,7 +21,7 @@ class ScheduleCreate(RequestModel):
 class PaymentUpdate(RequestModel):
     federal_amount: Money | None = None
     state_amount: Money | None = None
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     # Cancelling is DELETE; confirming with details is POST …/confirm.
     status: Literal["scheduled", "confirmed_paid"] | None = None
 
@@ -34,5 +33,5 @@ class ReminderRequest(RequestModel):
 
 class PaymentConfirm(RequestModel):
     confirmation_number: str | None = Field(None, min_length=1, max_length=100)
-    payment_date: date
+    payment_date: IsoDate
     payment_method: Literal["ach", "eftps", "direct_pay", "card", "check", "other"]

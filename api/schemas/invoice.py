@@ -4,13 +4,12 @@ amount or a fraction of a cent is a 400 before any rule runs."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from api.schemas.base import RequestModel
+from api.schemas.base import IsoDate, RequestModel
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
@@ -25,13 +24,13 @@ class LineItem(RequestModel):
 class InvoiceCreate(RequestModel):
     client_id: uuid.UUID
     return_id: uuid.UUID | None = None
-    due_date: date | None = Field(None, description="default: 30 days after the invoice is sent")
+    due_date: IsoDate | None = Field(None, description="default: 30 days after the invoice is sent")
     line_items: list[LineItem] = Field(min_length=1, max_length=100)
 
 
 class InvoiceUpdate(RequestModel):
     return_id: uuid.UUID | None = None
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     line_items: list[LineItem] | None = Field(None, min_length=1, max_length=100)
 
 

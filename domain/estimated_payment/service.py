@@ -18,11 +18,11 @@ from domain import policy
 from domain.client.models import Client
 from domain.client.service import load_visible_client
 from domain.context import ServiceContext
-from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound
+from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, date_out_of_range
 from domain.estimated_payment.models import EstimatedPayment, EstimatedPaymentReminder, EstimatedPaymentSchedule
 from domain.firm.models import Firm
 from domain.money import split_evenly
-from domain.tax_calendar import estimated_tax_due_dates
+from domain.tax_calendar import earliest_estimated_payment, estimated_tax_due_dates, estimated_tax_due_window
 from domain.tax_return.models import TaxReturn
 
 SCHEDULE_METHODS = frozenset({"equal_quarterly"})
@@ -139,6 +139,10 @@ async def update_payment(ctx: ServiceContext, payment_id: uuid.UUID, changes: di
     payment, schedule = await load_visible_payment(ctx, payment_id, lock=True)
     if payment.status == "cancelled":
         raise _not_scheduled(payment, "changed")
+    if "due_date" in changes:
+        earliest, latest = estimated_tax_due_window(schedule.tax_year)
+        if not earliest <= changes["due_date"] <= latest:
+            raise date_out_of_range("due_date", earliest, latest)
     for name in ("federal_amount", "state_amount", "due_date"):
         if name in changes:
             setattr(payment, name, changes[name])
@@ -164,6 +168,9 @@ async def confirm_payment(ctx: ServiceContext, payment_id: uuid.UUID, data: dict
     if data["payment_date"] > _now().date():
         raise BusinessRuleViolation("payment_date is in the future",
                                     [FieldError("payment_date", "in_future", "a payment is confirmed once made")])
+    earliest = earliest_estimated_payment(schedule.tax_year)
+    if data["payment_date"] < earliest:
+        raise date_out_of_range("payment_date", earliest, _now().date())
     payment.status, payment.confirmed_at, payment.updated_at = "confirmed_paid", _now(), _now()
     payment.confirmation_number = data.get("confirmation_number")
     payment.payment_date, payment.payment_method = data["payment_date"], data["payment_method"]

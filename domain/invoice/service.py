@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import func, select, text
@@ -21,7 +21,7 @@ from domain import policy
 from domain.client.models import Client
 from domain.client.service import load_visible_client
 from domain.context import ServiceContext
-from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed
+from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed, date_out_of_range
 from domain.invoice.models import Invoice, InvoiceHistory, InvoicePayment
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.money import MAX_AMOUNT, ZERO, line_amount
@@ -31,6 +31,9 @@ from domain.tax_return.models import TaxReturn
 STATUSES = frozenset({"draft", "sent", "partially_paid", "paid", "overdue", "void"})
 OPEN_STATUSES = frozenset({"sent", "partially_paid", "overdue"})  # sent and money still due
 PAYMENT_METHODS = frozenset({"credit_card", "ach", "check", "cash", "wire", "other"})
+# The latest due date an invoice can be given, from today. Invoices are due in 30 days by default; a year covers
+# any payment plan a firm agrees to.
+MAX_DUE_AHEAD = timedelta(days=365)
 
 LIST_SPEC = ListSpec(
     filters={
@@ -150,9 +153,14 @@ def _price(line_items: list[dict]) -> tuple[list[dict], Decimal]:
 
 
 def _check_due_date(due_date: date | None) -> None:
-    if due_date is not None and due_date < _now().date():
+    if due_date is None:
+        return
+    today = _now().date()
+    if due_date < today:
         raise BusinessRuleViolation("due_date is in the past",
                                     [FieldError("due_date", "in_past", "due_date must be today or later")])
+    if due_date > today + MAX_DUE_AHEAD:  # a typo of the year: no invoice is due that far ahead
+        raise date_out_of_range("due_date", today, today + MAX_DUE_AHEAD)
 
 
 async def _check_return(ctx: ServiceContext, return_id: uuid.UUID | None, client_id: uuid.UUID) -> None:

@@ -105,9 +105,11 @@ async def pay(sandbox: PaymentsSandbox, payment_link: str, card: str = "4242 424
     return response.json()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")
 async def time_skipping():
-    """The Java time-skipping test server, with the project's search attributes registered."""
+    """The Java time-skipping test server, with the project's search attributes registered. One per test (it
+    starts in a tenth of a second): its clock only moves forward, and the API checks dates against the wall
+    clock (an invoice is due at most a year ahead), so a test must not inherit the years another one skipped."""
     path = shutil.which("temporal-test-server") or str(Path(__import__("sys").executable).parent
                                                        / "temporal-test-server")
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=path,

@@ -101,6 +101,26 @@ async def test_money_is_exact_decimal_and_bad_amounts_are_400(tp, billing):
         "client_id": billing.client["id"], "line_items": ITEMS, "due_date": "2020-01-01"}), 422)
 
 
+async def test_a_due_date_is_from_today_to_a_year_ahead_and_a_string(tp, billing):
+    """9999-12-31 used to be accepted and sent, and the workflow then overflowed computing its reminders."""
+    invoice = await create(tp, billing)
+    latest = date.today() + timedelta(days=365)
+    for due_date in ("9999-12-31", (latest + timedelta(days=1)).isoformat()):
+        refused = problem(await tp.http.post("/v1/invoices", headers=billing.admin, json={
+            "client_id": billing.client["id"], "line_items": ITEMS, "due_date": due_date}), 400, "validation")
+        assert refused["errors"] == [{"field": "due_date", "code": "out_of_range",
+                                      "message": f"due_date must be from {date.today()} to {latest}"}]
+        problem(await tp.http.patch(f"/v1/invoices/{invoice['id']}", headers=billing.admin,
+                                    json={"due_date": due_date}), 400, "validation")
+    for due_date in (0, 1_900_000_000, f"{latest}T00:00:00Z"):
+        problem(await tp.http.post("/v1/invoices", headers=billing.admin, json={
+            "client_id": billing.client["id"], "line_items": ITEMS, "due_date": due_date}), 400, "validation")
+    listed = (await tp.http.get("/v1/invoices", params={"client_id": billing.client["id"]},
+                                headers=billing.admin)).json()
+    assert listed["pagination"]["total_count"] == 1 and listed["data"][0]["due_date"] is None
+    assert (await create(tp, billing, due_date=latest.isoformat()))["due_date"] == latest.isoformat()
+
+
 async def test_numbers_are_gapless_and_unique_under_concurrency(tp, billing):
     bodies = [{"client_id": billing.client["id"], "line_items": ITEMS} for _ in range(12)]
     # A request that fails after validation (unknown return) sits among them: its number is not used.

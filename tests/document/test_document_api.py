@@ -130,6 +130,25 @@ async def test_bad_files_are_refused_and_nothing_is_stored(tp, office):
     assert await _object_count(tp) == before_objects
 
 
+async def test_a_boundary_longer_than_the_parser_takes_is_a_400(tp, office):
+    """python-multipart refuses a boundary over 256 characters in its constructor (RFC 2046 allows 70)."""
+    before_objects = await _object_count(tp)
+    boundary = "B" * 300
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\n{office.client['id']}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"tax_year\"\r\n\r\n2024\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"long-boundary.pdf\"\r\n\r\n"
+            ).encode() + form_pdf("W-2", "Acme Corporation", W2_VALUES) + f"\r\n--{boundary}--\r\n".encode()
+    for path in ("/v1/documents", "/v1/pending-documents"):
+        response = await tp.http.post(path, content=body, headers={
+            **office.admin, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert response.status_code == 400, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    async with tp.state.sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(Document).where(
+            Document.filename == "long-boundary.pdf"))).scalar_one() == 0
+    assert await _object_count(tp) == before_objects
+
+
 async def test_office_formats_and_csv_are_recognised_by_their_bytes(tp, office):
     docx = io.BytesIO()
     with zipfile.ZipFile(docx, "w") as archive:

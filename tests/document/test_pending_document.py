@@ -28,6 +28,11 @@ async def test_batch_becomes_client_return_and_processed_documents(tp, office):
     assert mine["document_count"] == 2
     assert [d["document_type"] for d in mine["documents"]] == ["W-2", "1099-DIV"]
 
+    # The name becomes the client's (a mail subject); the address must be mailable: refused, the batch kept.
+    for bad in ({"last_name": "Smith\r\nBcc: x@example.com"}, {"email": "jürgen@example.com"}):
+        refused = await tp.http.post(f"/v1/batch/{batch_id}/create-client", headers=office.admin, json={
+            "first_name": "John", "last_name": "Smith", "tax_year": 2024, **bad})
+        assert refused.status_code == 400 and [e["field"] for e in refused.json()["errors"]] == list(bad)
     created = await tp.http.post(f"/v1/batch/{batch_id}/create-client", headers=office.admin, json={
         "first_name": "John", "last_name": "Smith", "email": f"john-{uuid.uuid4().hex[:6]}@example.com",
         "phone": "+1-555-123-4567", "tax_year": 2024, "return_type": "individual"})

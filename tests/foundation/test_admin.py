@@ -70,7 +70,8 @@ async def test_bad_invitations_are_refused(tp, admin):
                                    headers=admin)
     assert assert_problem(duplicate, 409, "conflict")["errors"][0]["field"] == "email"
     for body in ({**_invitee(), "role": "client"}, {**_invitee(), "role": "superuser"}, {**_invitee(), "ptin": "123"},
-                 {**_invitee(), "email": "nope"}, {**_invitee(), "is_admin": True}, {"email": "a@b.com"}):
+                 {**_invitee(), "email": "nope"}, {**_invitee(), "is_admin": True}, {"email": "a@b.com"},
+                 {**_invitee(), "email": "jürgen@exämple.com"}):  # not mailable without SMTPUTF8
         assert_problem(await tp.http.post("/v1/admin/users", json=body, headers=admin), 400, "validation")
     assert_problem(await tp.http.post("/v1/auth/invitations/accept",
                                       json={"token": "never-issued", "password": STRONG_PASSWORD}), 401)
@@ -98,7 +99,7 @@ async def test_user_list_get_and_update(tp, firm, admin):
     assert response.json()["data"]["full_name"] == "Rita Reviewer" and response.json()["data"]["ptin"] == "P87654321"
     taken = (await tp.http.get(f"/v1/admin/users/{preparer_id}", headers=admin)).json()["data"]["email"]
     assert_problem(await tp.http.patch(f"/v1/admin/users/{reviewer_id}", json={"email": taken}, headers=admin), 409)
-    for body in ({}, {"role": None}, {"role": "client"}, {"is_active": False}):
+    for body in ({}, {"role": None}, {"role": "client"}, {"is_active": False}, {"email": "jürgen@example.com"}):
         assert_problem(await tp.http.patch(f"/v1/admin/users/{reviewer_id}", json=body, headers=admin), 400)
 
 
@@ -281,6 +282,8 @@ async def test_bad_export_requests(tp, admin):
     for body in ({"start_date": now, "end_date": "2000-01-01T00:00:00Z"},
                  {"start_date": now, "end_date": now, "format": "xml"},
                  {"start_date": "soon", "end_date": now},
+                 {"start_date": -1, "end_date": now}, {"start_date": 1.5, "end_date": now},  # not seconds since 1970
+                 {"start_date": "1700000000", "end_date": now},
                  {"start_date": now, "end_date": now, "filters": {"client_id": "abc"}},
                  {"start_date": now, "end_date": now, "filters": {"ssn": "123"}},
                  {"end_date": now}):

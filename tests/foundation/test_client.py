@@ -165,6 +165,28 @@ async def test_bad_updates_change_nothing(tp, admin):
     assert (await tp.http.get(url, headers=admin)).json()["data"]["name"] == "Stays Put"
 
 
+async def test_emails_must_be_mailable_dates_iso_strings_and_names_one_line(tp, admin):
+    """An address with non-ASCII before the @ needs SMTPUTF8, which our mail lacks; a non-ASCII domain is kept in
+    its ASCII form. A number is not a date. A name becomes a mail subject: no line breaks."""
+    base = {"client_type": "individual", "name": "X"}
+    for field, value in (("email", "jürgen@exämple.com"), ("date_of_birth", 0), ("date_of_birth", "0"),
+                         ("date_of_birth", "1980-05-15T00:00:00+14:00"), ("name", "Smith\r\nBcc: x@example.com"),
+                         ("name", "Smith\u2028Jones"), ("name", "Smith\x1b[2J")):
+        refused = assert_problem(await tp.http.post("/v1/clients", json={**base, field: value}, headers=admin),
+                                 400, "validation")
+        assert [e["field"] for e in refused["errors"]] == [field]
+    assert (await tp.http.get("/v1/clients", headers=admin)).json()["pagination"]["total_count"] == 0
+
+    created = await tp.new_client(admin, email="Anna@Exämple.com")
+    assert created["email"] == "Anna@xn--exmple-cua.com"
+    url = f"/v1/clients/{created['id']}"
+    for body in ({"email": "jürgen@example.com"}, {"date_of_birth": 315532800}, {"name": "a\nb"}):
+        assert_problem(await tp.http.patch(url, json=body, headers=admin), 400, "validation")
+    contact = {"name": "Jürgen", "email": "jürgen@example.com"}
+    assert_problem(await tp.http.post(f"{url}/contacts", json=contact, headers=admin), 400, "validation")
+    assert (await tp.http.get(url, headers=admin)).json()["data"] == created  # nothing changed or added
+
+
 async def test_soft_delete_is_for_admins_only(tp, firm, admin):
     created = await tp.new_client(admin)
     url = f"/v1/clients/{created['id']}"

@@ -43,3 +43,18 @@ async def test_messages_both_ways(tp, office):
     assert_problem(await tp.http.post(base, headers=h["admin"], json={
         "return_id": other_return["id"], "subject": "x", "body": "y"}), 404)
     assert_problem(await tp.http.get(f"/v1/clients/{other['id']}/messages", headers=h["client"]), 404)
+
+
+async def test_a_subject_is_one_line(tp, office):
+    """The subject goes into the notification mail's Subject header, where a line break would be refused after
+    the 201 and the notice lost: a 400 at once, from either side; the body keeps its lines."""
+    h, client = office.headers, office.client
+    base = f"/v1/clients/{client['id']}/messages"
+    for headers in (h["preparer"], h["client"]):
+        for subject in ("a\nb", "x\r\nBcc: someone@example.com", "a\x85b", "a\u2028b", "bell\x07"):
+            refused = assert_problem(await tp.http.post(base, headers=headers, json={
+                "subject": subject, "body": "b", "notify_email": True}), 400)
+            assert [e["field"] for e in refused["errors"]] == ["subject"]
+    assert (await tp.http.get(base, headers=h["admin"])).json()["pagination"]["total_count"] == 0
+    sent = await tp.http.post(base, headers=h["preparer"], json={"subject": "  Two lines \n", "body": "one\ntwo"})
+    assert sent.status_code == 201 and sent.json()["data"]["subject"] == "Two lines"
