@@ -36,14 +36,21 @@ INVOICES = 20
 
 
 async def seed_returns(env: BenchEnv, firm_id, client_id: str, count: int) -> list[uuid.UUID]:
-    """Returns to hang schedules on, in one INSERT … SELECT (the returns API is not what is measured)."""
+    """Returns to hang schedules on, in one INSERT … SELECT (the returns API is not what is measured). A client
+    has one live return per tax year and type, so each gets a pair of its own, after the pairs its earlier
+    returns took (the schedules carry their own tax year)."""
     async with env.sessionmaker.begin() as session:
+        client = uuid.UUID(client_id)
+        taken = await session.scalar(text("SELECT count(*) FROM tax_returns WHERE client_id = :client"),
+                                     {"client": client})
         rows = await session.execute(text(
             "INSERT INTO tax_returns (id, firm_id, client_id, tax_year, return_type, status, extension_filed, "
             "due_date, priority, federal_status, state_filings) "
-            "SELECT gen_random_uuid(), :firm, :client, 2026, '1040', 'intake', false, '2027-04-15', 'normal', "
-            "'not_started', '[]'::jsonb FROM generate_series(1, :count) RETURNING id"),
-            {"firm": firm_id, "client": uuid.UUID(client_id), "count": count})
+            "SELECT gen_random_uuid(), :firm, :client, 2026 - n / 8, "
+            "(ARRAY['1040', '1041', '1065', '1120', '1120S', '990', '706', '709'])[1 + n % 8], "
+            "'intake', false, '2027-04-15', 'normal', 'not_started', '[]'::jsonb "
+            "FROM generate_series(:taken, :taken + :count - 1) AS n RETURNING id"),
+            {"firm": firm_id, "client": client, "count": count, "taken": taken})
         return list(rows.scalars())
 
 
@@ -208,8 +215,11 @@ async def run(env: BenchEnv) -> None:
     env.report(BENCH, "worker RSS before", rss_before, "MB")
     env.report(BENCH, f"worker RSS with {settled:,} schedule workflows asleep", process_rss_mb(worker.proc.pid), "MB")
 
-    await reminders_due_at_once(env, firm, client, headers, year, 1, 15, "baseline 1 reminder")
-    await reminders_due_at_once(env, firm, client, headers, year, BURST, 45, f"{BURST} reminders")
+    # These schedules move a quarter to 14 days from now, which must lie in the schedule's due-date window (its
+    # tax year and the next): this year's schedules.
+    this_year = year - 1
+    await reminders_due_at_once(env, firm, client, headers, this_year, 1, 15, "baseline 1 reminder")
+    await reminders_due_at_once(env, firm, client, headers, this_year, BURST, 45, f"{BURST} reminders")
     env.report(BENCH, "worker RSS after the reminder burst", process_rss_mb(worker.proc.pid), "MB")
 
     await bench_webhooks(env, headers, client, bare_url)
