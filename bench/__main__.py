@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import BenchEnv
+from bench.harness import SMOKE_ENV, BenchEnv
 from devstack.stack import EmbeddedStack
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -47,7 +47,11 @@ def _interrupt(signum, frame) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="every count at a small fraction: checks the benchmarks run; the figures mean nothing")
     args = parser.parse_args()
+    if args.smoke:  # read when the benchmark modules are imported, below
+        os.environ[SMOKE_ENV] = "1"
     logging.basicConfig(level=logging.WARNING)
     # SIGTERM (a timeout, a CI cancel) unwinds like Ctrl-C, so the stack and the child processes are stopped.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from bench.harness import BenchEnv
+from bench.harness import BenchEnv, sized
 
-CLIENTS = 100_000
-REQUESTS = 1_000
+CLIENTS = sized(100_000, smallest=200)
+REQUESTS = sized(1_000, smallest=8)
 CONCURRENCY = 16
 BENCH = "clients_list"
 

@@ -14,11 +14,11 @@ import boto3
 import urllib3
 from botocore.config import Config
 
-from bench.harness import BenchEnv, process_peak_rss_mb, process_rss_mb
+from bench.harness import BenchEnv, process_peak_rss_mb, process_rss_mb, sized
 
 BENCH = "document"
-SIZES_MB = (10, 50)
-REPEAT = 3
+SIZES_MB = (sized(10), sized(50))
+REPEAT = sized(3)
 
 
 def payload(size_mb: int) -> bytes:
@@ -57,7 +57,7 @@ async def run(env: BenchEnv) -> None:
     admin = await env.tp.new_user(firm, "admin")
     headers = await env.tp.headers_for(admin)
     client = await env.tp.new_client(headers)
-    api_pid = env.processes[0].pid
+    api_pid = next(p for p in env.processes if p.name == "api").proc.pid
     s3 = s3_client(env.settings)
     bucket = env.settings.s3_bucket
     env.report(BENCH, "API process RSS at start", process_rss_mb(api_pid), "MB")

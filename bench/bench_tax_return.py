@@ -17,17 +17,17 @@ import asyncio
 import sys
 import uuid
 
-from bench.harness import WORKER_ENV, BenchEnv, Stats, process_rss_mb
+from bench.harness import WORKER_ENV, BenchEnv, Stats, process_rss_mb, sized
 from bench.lean_http import LeanHttp
 from bench.tax_return_bare_worker import (
     BARE_UPDATE, FLOOR_UPDATE, BareUpdateWorkflow, TransitionFloorWorkflow, floor_search_attributes,
 )
 
 BENCH = "tax_return_transition"
-RETURNS = 1_000
-WARMUP = 20
 ROUNDS = 4  # the phases alternate, a round of each in turn
-COLD = 200
+RETURNS = sized(1_000, smallest=4 * ROUNDS)
+WARMUP = sized(20, smallest=2)
+COLD = sized(200, smallest=4)
 CONCURRENCY = 16
 RETURN_TYPES = ["1040", "1041", "1065", "1120", "1120S", "990", "706", "709"]
 YEARS = list(range(2018, 2025))

@@ -26,6 +26,21 @@ from devstack.process import ManagedProcess
 from settings import PROJECT_ROOT
 from tests.support import TaxPracticeHarness, make_settings
 
+# `python -m bench --smoke` runs every benchmark at this fraction of its size: the test suite does, so a benchmark
+# that no longer runs fails CI instead of being found broken when its figures are wanted. Its figures mean nothing.
+SMOKE_ENV = "BENCH_SMOKE"
+SMOKE_SCALE = 0.02
+
+
+def smoke_run() -> bool:
+    return os.environ.get(SMOKE_ENV) == "1"
+
+
+def sized(full: int, smallest: int = 1) -> int:
+    """A benchmark's count: `full`, or a small fraction of it (at least `smallest`) in a smoke run."""
+    return max(smallest, round(full * SMOKE_SCALE)) if smoke_run() else full
+
+
 # Rate limits are a production guard, not what a benchmark measures: lifted for the benchmark processes.
 UNLIMITED = {"RATE_LIMIT_STANDARD": "100000000", "RATE_LIMIT_AUTH": "100000000", "RATE_LIMIT_UPLOAD": "100000000",
              "RATE_LIMIT_WEBHOOK": "100000000", "APP_ENV": "test"}
