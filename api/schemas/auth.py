@@ -1,13 +1,23 @@
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+import email_validator
+from pydantic import AfterValidator, Field
 
 from api.schemas.base import MailableEmail, RequestModel
 
 
+def _stored_spelling(value: str) -> str:
+    """Addresses are stored with their domain in ASCII (MailableEmail): a sign-in typed with the Unicode spelling
+    of the domain finds the same user. Anything else is looked up as typed."""
+    try:
+        return email_validator.validate_email(value, check_deliverability=False).ascii_email or value
+    except email_validator.EmailNotValidError:
+        return value
+
+
 class LoginRequest(RequestModel):
     # Not EmailStr: a malformed address is just an unknown user, answered like any failed sign-in.
-    email: str = Field(min_length=1, max_length=320)
+    email: Annotated[str, AfterValidator(_stored_spelling)] = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 
 

@@ -121,6 +121,16 @@ async def test_one_mfa_token_finishes_one_sign_in_even_when_raced(tp, firm):
     assert sessions[0].n == 1
 
 
+async def test_an_address_with_a_unicode_domain_signs_in_either_way(tp, firm):
+    """Stored in its ASCII (IDNA) form, as request bodies store it; typed as the user knows it."""
+    user = await tp.new_user(firm, "preparer")
+    local = user.email.split("@")[0]
+    await sql(tp, "UPDATE users SET email = :e WHERE id = :u", e=f"{local}@xn--exmple-cua.com", u=user.id)
+    for typed in (f"{local}@exämple.com", f"{local}@xn--exmple-cua.com"):
+        answer = await tp.http.post("/v1/auth/login", json={"email": typed, "password": user.password})
+        assert answer.status_code == 200 and answer.json()["status"] == "mfa_required", (typed, answer.text)
+
+
 async def test_mfa_and_access_tokens_are_not_interchangeable(tp, firm):
     user = await tp.new_user(firm, "admin")
     mfa_token = (await _password_step(tp, user)).json()["mfa_token"]
