@@ -12,7 +12,10 @@ import os
 import sys
 import uuid
 
+from pydantic import TypeAdapter, ValidationError
+
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
+from api.schemas.base import MailableEmail
 from domain.auth import totp
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
@@ -75,13 +78,21 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> dict:
     return {"migrated": True, "search_attributes_added": asyncio.run(register())}
 
 
+def _mailable_email(value: str) -> str:
+    """The rule every email of a request body follows (api/schemas/base.py), so the first admin is mailable too."""
+    try:
+        return TypeAdapter(MailableEmail).validate_python(value)
+    except ValidationError as err:
+        raise argparse.ArgumentTypeError(err.errors()[0]["msg"]) from None
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="taxpractice", description="Tax Practice operator commands")
     commands = root.add_subparsers(dest="command", required=True)
 
     users = commands.add_parser("users", help="staff users").add_subparsers(dest="action", required=True)
     create = users.add_parser("create", help="create a staff user with a password and a TOTP secret")
-    create.add_argument("--email", required=True)
+    create.add_argument("--email", required=True, type=_mailable_email)
     create.add_argument("--role", required=True, choices=["admin", "ea_cpa", "reviewer", "preparer"])
     create.add_argument("--password", required=True)
     create.add_argument("--full-name")

@@ -68,8 +68,11 @@ async def test_users_create_in_a_given_firm_and_its_refusals(tp, firm):
              "--firm-id", str(firm)),
         _run(tp, "users", "create", "--email", _email(), "--role", "admin", "--password", PASSWORD,
              "--firm-id", str(uuid.uuid4())),
+        _run(tp, "users", "create", "--email", "jürgen@example.com", "--role", "admin", "--password", PASSWORD,
+             "--firm-id", str(firm)),
     )
-    (dup_code, _, dup_err), (weak_code, _, weak_err), (firm_code, _, firm_err) = refusals
+    (dup_code, _, dup_err), (weak_code, _, weak_err), (firm_code, _, firm_err), (mail_code, _, mail_err) = refusals
+    assert mail_code == 2 and "must be ASCII" in mail_err  # the rule of request bodies: mail could not reach it
     assert dup_code == 2 and "already exists" in dup_err
     assert weak_code == 2 and "at least 12 characters" in weak_err
     assert firm_code != 0 and "no firm" in firm_err
