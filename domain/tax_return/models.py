@@ -123,10 +123,11 @@ class AiAnalysis(Base):
 
 
 class ReturnOutboxEntry(Base):
-    """A message for a return's workflow, written in the transaction of the change it reports and deleted once
-    delivered (a transactional outbox). A signal that cannot be sent after the commit (Temporal unreachable,
-    the API process killed between commit and send) stays here until TaxReturnOutboxRelayWorkflow delivers it,
-    instead of leaving the workflow behind Postgres for good. See workflows/tax_return_outbox.py."""
+    """A message for a return's workflows (its own, its estimated-payment schedule's), written in the transaction
+    of the change it reports and deleted once delivered (a transactional outbox). A message that cannot be sent
+    after the commit (Temporal unreachable, the API process killed between commit and send) stays here until
+    TaxReturnOutboxRelayWorkflow delivers it, instead of leaving the workflow behind Postgres for good. See
+    workflows/tax_return_outbox.py."""
 
     __tablename__ = "tax_return_outbox"
     __table_args__ = (Index("ix_tax_return_outbox_created", "created_at"),)
@@ -134,7 +135,8 @@ class ReturnOutboxEntry(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     return_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("tax_returns.id", ondelete="CASCADE"), nullable=False)
-    kind: Mapped[str] = mapped_column(String(30), nullable=False)  # system_event | return_changed | analyze
+    # start | system_event | return_changed | analyze | schedule_changed (workflows/tax_return_outbox.py)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
     payload: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict)
     created_at: Mapped[datetime] = created_at_column()
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # failed relay attempts
