@@ -7,6 +7,7 @@ files, truncated PDFs, and anything else. Works on a seekable file so a 50 MB up
 from __future__ import annotations
 
 import csv
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -105,6 +106,11 @@ def _looks_like_csv(stream: BinaryIO) -> bool:
     return all(dialect.delimiter in line for line in lines[:-1] or lines)
 
 
+# Unicode categories a file name must not hold: control (Cc), format (Cf: bidi overrides, zero-width characters),
+# line and paragraph separators (Zl, Zp).
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def safe_filename(raw: str | None) -> str:
     """The caller's file name as a label only: a name with a path in it is refused, not silently trimmed."""
     if raw is None or not raw.strip():
@@ -114,8 +120,10 @@ def safe_filename(raw: str | None) -> str:
     if "/" in name or "\\" in name or name in (".", "..") or drive_letter:
         raise ValidationFailed("The file name must not contain a path",
                                [FieldError("file", "invalid_filename", "file name must not contain a path")])
-    if len(name) > 255 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    # Control characters, and format characters such as the bidi override U+202E, which makes
+    # "invoice<U+202E>fdp.exe" read as "invoiceexe.pdf" to the staff member about to open it.
+    if len(name) > 255 or any(unicodedata.category(ch) in INVISIBLE_CATEGORIES for ch in name):
         raise ValidationFailed("The file name is not acceptable",
-                               [FieldError("file", "invalid_filename", "file name is too long or has control "
-                                                                       "characters")])
+                               [FieldError("file", "invalid_filename", "file name is too long or has control, "
+                                                                       "format or line-separator characters")])
     return name

@@ -115,6 +115,8 @@ async def test_bad_files_are_refused_and_nothing_is_stored(tp, office):
         (b"", "empty.pdf", "empty_file"),
         (pdf, "../../etc/passwd.pdf", "invalid_filename"),
         (pdf, "C:\\Users\\me\\w2.pdf", "invalid_filename"),
+        (pdf, "invoice\u202efdp.exe.pdf", "invalid_filename"),  # a bidi override: reads as another name
+        (pdf, "w2\u200b.pdf", "invalid_filename"),              # a zero-width space
         (b"PK\x03\x04not really a zip", "w2.docx", "unsupported_type"),
     ]
     for content, filename, code in cases:
