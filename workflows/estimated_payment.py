@@ -1,13 +1,13 @@
 """EstimatedPaymentScheduleWorkflow: one per schedule (`estimated-payment-schedule:<uuid>`), on the billing queue.
 
-It sleeps on durable timers until the next reminder of a scheduled quarter (14 days before its due date and
-on the due date, at the configured UTC time of day), sends it, and goes back to sleep. The API writes every
-change (amounts, due dates, confirmations, cancellations) to Postgres and then signals `changed` with
-signal-with-start, so the workflow re-reads the quarters and re-plans, and is started again if it had
-finished. The signal goes through the return's outbox, so a change committed while Temporal was unreachable
-still reaches the workflow (or starts it) a little later. A reminder whose time passed while the quarter is still before its due date is sent at once
-(a schedule created 10 days before a due date still gets its "14 days" reminder); after the due date,
-nothing is sent for that quarter. The workflow ends when no reminder is left to send.
+It sleeps on durable timers until the next reminder of a scheduled quarter (14 days before its due date and on the
+due date, at the configured UTC time of day), sends it, and goes back to sleep. The API writes every change
+(amounts, due dates, confirmations, cancellations) to Postgres and then signals `changed` with signal-with-start,
+so the workflow re-reads the quarters and re-plans, and is started again if it had finished. The signal goes
+through the return's outbox, so a change committed while Temporal was unreachable still reaches the workflow (or
+starts it) a little later. A reminder whose time passed while the quarter is still before its due date is sent at
+once (a schedule created 10 days before a due date still gets its "14 days" reminder); after the due date, nothing
+is sent for that quarter. The workflow ends when no reminder is left to send.
 """
 
 from __future__ import annotations

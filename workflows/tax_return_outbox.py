@@ -1,14 +1,14 @@
 """The tax return outbox: messages for a return's workflows that outlive a failed send.
 
-What a return's workflow must hear about from the API (the return was created, so its workflow starts; the
-return changed; an analysis was requested; the client answered the last question), and what the workflow of the return's estimated-payment schedule must hear
-(its quarters changed; the first such message starts it), is written to `tax_return_outbox` in the
-transaction of the change itself.
-After the commit the API sends it at once and deletes the entry. If that send fails (Temporal unreachable, the
-process killed between commit and send) the entry stays, and TaxReturnOutboxRelayWorkflow delivers it a little
-later, so the workflow never stays behind Postgres for good. Every message is idempotent in the workflow
-(a system event outside its from-status is ignored, a change is re-applied, an analysis id is queued once, a
-schedule re-reads its quarters), so one delivered twice (sent, then its delete lost) changes nothing.
+What a return's workflow must hear about from the API (the return was created, so its workflow starts; the return
+changed; an analysis was requested; the client answered the last question), and what the workflow of the return's
+estimated-payment schedule must hear (its quarters changed; the first such message starts it), is written to
+`tax_return_outbox` in the transaction of the change itself. After the commit the API sends it at once and deletes
+the entry. If that send fails (Temporal unreachable, the process killed between commit and send) the entry stays,
+and TaxReturnOutboxRelayWorkflow delivers it a little later, so the workflow never stays behind Postgres for good.
+Every message is idempotent in the workflow (a start finds the running workflow, a system event outside its
+from-status is ignored, a change is re-applied, an analysis id is queued once, a schedule re-reads its quarters),
+so one delivered twice (sent, then its delete lost) changes nothing.
 """
 
 from __future__ import annotations

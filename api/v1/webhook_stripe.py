@@ -37,7 +37,7 @@ async def stripe_webhook(request: Request, state: State):
         raise ValidationFailed("The Stripe-Signature header does not verify this body",
                                [FieldError("Stripe-Signature", "invalid_signature", str(exc))]) from None
     async with state.sessionmaker.begin() as session:
-        result = await handle_event(session, event)
+        result = await handle_event(session, event, state.settings.stripe_currency)
     if result.signal and result.invoice_id:
         try:
             await signal_invoice(await state.temporal(), result.invoice_id,

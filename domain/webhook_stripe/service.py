@@ -68,7 +68,8 @@ SIGNAL_OF_OUTCOME = {"payment_recorded": "payment_recorded", "payment_already_re
                      "payment_failed": "payment_failed"}
 
 
-async def handle_event(session, event: dict) -> EventResult:
+async def handle_event(session, event: dict, currency: str) -> EventResult:
+    """Record the event once and apply it; `currency` is the one our payment links bill in (STRIPE_CURRENCY)."""
     obj = event["data"]["object"]
     inserted = (await session.execute(insert(StripeEvent).values(
         id=event["id"], type=event["type"], object_id=str(obj.get("id") or "")[:255] or None,
@@ -81,13 +82,13 @@ async def handle_event(session, event: dict) -> EventResult:
         # and then failed to reach it.
         return EventResult(event["id"], True, row.outcome, row.invoice_id, SIGNAL_OF_OUTCOME.get(row.outcome),
                            _failure_message(obj))
-    result = await _apply(session, event, obj)
+    result = await _apply(session, event, obj, currency)
     await session.execute(StripeEvent.__table__.update().where(StripeEvent.id == event["id"])
                           .values(outcome=result.outcome, invoice_id=result.invoice_id))
     return result
 
 
-async def _apply(session, event: dict, obj: dict) -> EventResult:
+async def _apply(session, event: dict, obj: dict, currency: str) -> EventResult:
     kind, event_id = event["type"], event["id"]
     if kind not in PAYMENT_TYPES and kind != FAILURE_TYPE:
         return EventResult(event_id, False, "ignored_type")
@@ -107,8 +108,16 @@ async def _apply(session, event: dict, obj: dict) -> EventResult:
         cents = _int(obj.get("amount_received")) if kind == "payment_intent.succeeded" else _int(obj.get("amount"))
         if kind == "payment_intent.succeeded" and not cents:
             cents = _int(obj.get("amount"))
-    if intent_id is None or cents is None:
+    if intent_id is None or not cents:  # Stripe charges at least 50 cents: 0 (or none) is no payment
         return EventResult(event_id, False, "ignored_malformed", invoice.id)
+    charged_in = obj.get("currency")
+    if charged_in is not None and str(charged_in).lower() != currency.lower():
+        # Our links bill in one currency: counting euro cents as dollars would misstate what was paid. The event
+        # is kept for the firm to reconcile by hand, and audited so it shows in the firm's audit log.
+        session.add(AuditEntry(firm_id=invoice.firm_id, actor_role="system", action="invoice.stripe.currency_mismatch",
+                               resource_type="invoice", resource_id=str(invoice.id), client_id=invoice.client_id,
+                               details={"event_id": event_id, "currency": str(charged_in)[:10], "amount_cents": cents}))
+        return EventResult(event_id, False, "ignored_currency_mismatch", invoice.id)
     amount = from_cents(cents)
     # Stripe charges at most 999,999.99, far below NUMERIC(14,2). An amount the payment row cannot hold, or one
     # that would carry amount_paid (the sum of completed payments) past it, cannot be a real charge: the event

@@ -221,9 +221,16 @@ async def test_a_signed_body_we_cannot_read_or_store_is_a_400_and_records_nothin
      "ignored_malformed", True, []),
     (lambda inv: {**event("payment_intent.succeeded", intent(inv, f"pi_test_{uuid.uuid4().hex}")), "created": 10**20},
      "payment_recorded", True, [("completed", None)]),
+    (lambda inv: event("payment_intent.succeeded", intent(inv, f"pi_test_{uuid.uuid4().hex}", 0)),
+     "ignored_malformed", True, []),
+    (lambda inv: event("payment_intent.succeeded", {**intent(inv, f"pi_test_{uuid.uuid4().hex}"), "currency": "eur"}),
+     "ignored_currency_mismatch", True, []),
+    (lambda inv: event("checkout.session.completed",
+                       {**completed_session(inv, f"pi_test_{uuid.uuid4().hex}"), "currency": "EUR"}),
+     "ignored_currency_mismatch", True, []),
 ], ids=["metadata_list_succeeded", "metadata_string_session", "metadata_list_failed", "error_string",
         "error_message_number", "amount_1e20_succeeded", "amount_1e20_session", "amount_1e20_failed",
-        "intent_id_256", "created_1e20"])
+        "intent_id_256", "created_1e20", "amount_zero", "currency_eur_intent", "currency_eur_session"])
 async def test_a_signed_but_odd_event_is_stored_with_its_outcome(tp, billing, build, outcome, names_invoice,
                                                                  payments):
     """Answered 200, so Stripe does not retry for days what can never apply; amount_paid stays the sum of the
