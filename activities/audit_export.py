@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from domain.audit.models import AuditEntry, AuditExport
-from domain.audit.service import export_conditions
+from domain.audit.service import export_conditions, mark_export_failed
 from integrations.storage import ObjectStore
 
 PAGE_ROWS = 5_000
@@ -126,5 +126,4 @@ class AuditExportActivities:
     @activity.defn(name="audit_export.mark_failed")
     async def mark_failed(self, data: AuditExportFailure) -> None:
         async with self.sessionmaker.begin() as session:
-            await session.execute(update(AuditExport).where(AuditExport.id == data.export_id).values(
-                status="failed", error=data.error[:500], completed_at=datetime.now(timezone.utc)))
+            await mark_export_failed(session, data.export_id, data.error)

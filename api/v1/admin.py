@@ -128,9 +128,16 @@ async def export_audit(body: AuditExportRequest, ctx: Ctx, state: State):
     export, rows = await audit.create_export(ctx, body.start_date, body.end_date, body.format, filters)
     # The row must exist before the workflow's activity reads it: commit first, then start.
     await ctx.session.commit()
-    client = await state.temporal()
-    await client.start_workflow(AuditExportWorkflow.run, AuditExportInput(export_id=export.id),
-                                id=ids.audit_export(export.id), task_queue=queues.ADMIN)
+    try:
+        client = await state.temporal()
+        await client.start_workflow(AuditExportWorkflow.run, AuditExportInput(export_id=export.id),
+                                    id=ids.audit_export(export.id), task_queue=queues.ADMIN)
+    except Exception:
+        # Without its workflow the committed export would say "processing" for ever: it failed, and the caller
+        # gets the error (a 503 when Temporal is out of reach) and requests it again.
+        async with state.sessionmaker.begin() as session:
+            await audit.mark_export_failed(session, export.id, "the export could not be started; request it again")
+        raise
     estimated = rows * audit.APPROX_BYTES_PER_ROW[body.format] / 1_000_000
     return envelope.one({"export_id": str(export.id), "status": "processing",
                          "estimated_size_mb": round(estimated, 2)})

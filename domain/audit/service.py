@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from domain import policy
 from domain.audit.models import AuditEntry, AuditExport
@@ -75,6 +75,11 @@ async def create_export(ctx: ServiceContext, start: datetime, end: datetime, fmt
     await ctx.session.flush()
     await ctx.audit("audit.export", "audit_export", export.id, details={"format": fmt, "filters": stored_filters})
     return export, rows
+
+
+async def mark_export_failed(session, export_id: uuid.UUID, error: str) -> None:
+    await session.execute(update(AuditExport).where(AuditExport.id == export_id).values(
+        status="failed", error=error[:500], completed_at=datetime.now(timezone.utc)))
 
 
 async def get_export(ctx: ServiceContext, export_id: uuid.UUID) -> AuditExport:

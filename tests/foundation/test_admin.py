@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 import pyotp
 
-from tests.foundation.conftest import assert_problem, bearer
+from tests.foundation.conftest import assert_problem, bearer, sql
+from tests.support import api_without_temporal
 
 STRONG_PASSWORD = "a long enough passphrase"
 
@@ -326,3 +327,12 @@ async def test_audit_export_bounds_without_offset_are_utc_and_extreme_years_are_
         assert export["row_count"] == 2
     assert_problem(await tp.http.post("/v1/admin/audit/export", headers=admin,
                                       json={"start_date": "2025-01-01", "end_date": "2024-01-01T00:00:00Z"}), 400)
+
+
+async def test_an_export_whose_workflow_cannot_start_is_failed_not_processing_for_ever(tp, firm, admin):
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post("/v1/admin/audit/export", headers=admin,
+                                      json={"start_date": "2024-01-01T00:00:00Z", "end_date": "2025-01-01T00:00:00Z"})
+    assert_problem(response, 503, "unavailable")
+    [(status, error)] = await sql(tp, "SELECT status, error FROM audit_exports WHERE firm_id = :f", f=firm)
+    assert status == "failed" and "request it again" in error
