@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api import envelope
 from api.deps import Ctx, State, bearer_token, service_context
@@ -114,11 +115,15 @@ async def start_processing(state: AppState, document_id: uuid.UUID, firm_id: uui
 
 
 async def _is_processing(state: AppState, document_id: uuid.UUID) -> bool:
+    """Whether the document's processing workflow runs. Temporal out of reach is an error (503), not a "no":
+    the answer decides whether processing may start again."""
     client = await state.temporal()
     try:
         description = await client.get_workflow_handle(ids.document(document_id)).describe()
-    except Exception:  # no workflow yet (or any more): nothing runs
-        return False
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:  # no workflow yet (or any more): nothing runs
+            return False
+        raise
     return description.status == WorkflowExecutionStatus.RUNNING
 
 
@@ -300,7 +305,8 @@ async def delete_extraction(document_id: uuid.UUID, ctx: Ctx):
 @router.post("/documents/{document_id}/extraction", status_code=202, summary="Run extraction again")
 async def rerun_extraction(document_id: uuid.UUID, state: State, request: Request):
     """Classification (unless a person set the type) and extraction run again. 409 while processing runs or
-    while an extraction exists."""
+    while an extraction exists. Also how a document whose processing never started (Temporal was out of reach
+    when it was uploaded) gets processed: its status says `uploaded`, but no workflow runs."""
     principal = await authenticate(request, state)
     if await _is_processing(state, document_id):
         raise Conflict("The document is still being processed")

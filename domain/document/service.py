@@ -278,12 +278,12 @@ async def delete_extraction(ctx: ServiceContext, document_id: uuid.UUID) -> Docu
 
 
 async def request_reprocessing(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
-    """Back to `uploaded` so the processing workflow runs again; refused while it still runs or while an
-    extraction exists (delete it first, so corrections are never overwritten silently)."""
+    """Back to `uploaded` so the processing workflow runs again; refused while an extraction exists (delete it
+    first, so corrections are never overwritten silently). The caller has checked that no processing workflow
+    runs: only that tells a document being processed from one whose processing never started or was cut short,
+    which its status alone (`uploaded`, `classifying`, `extracting`) cannot."""
     policy.require(ctx.principal, "extraction.rerun")
     document = await load_visible_document(ctx, document_id)
-    if document.status in ("uploaded", "classifying", "extracting"):
-        raise Conflict("The document is still being processed")
     extraction, _ = await current_extraction(ctx, document.id)
     if extraction is not None:
         raise Conflict("The document has an extraction: delete it first (DELETE …/extraction)")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from domain.document.models import Document
 from tests.document.conftest import new_return, portal_headers, upload, wait_processed, workflow_result
 from tests.document.forms import form_pdf, scanned_pdf
+from tests.support import api_without_temporal
 
 W2_VALUES = {"wages": "75,000.00", "federal_withholding": "12,500.00", "social_security_wages": "75,000.00",
              "social_security_withholding": "4,650.00", "medicare_wages": "75,000.00",
@@ -258,6 +259,24 @@ async def test_extraction_delete_and_rerun(tp, office):
     assert outcome.status == "processed"
     document = (await tp.http.get(f"/v1/documents/{created['id']}", headers=office.admin)).json()["data"]
     assert {f["field_name"]: f["value"] for f in document["extraction"]["fields"]}["interest_income"] == "1234.56"
+
+
+async def test_a_document_uploaded_while_temporal_is_unreachable_is_processed_on_request(tp, office):
+    """Its row and object are kept (201), but no workflow runs; POST …/extraction starts it (it used to be a 409
+    for ever: the status says `uploaded`, which looked like processing under way)."""
+    pdf = form_pdf("1099-INT", "First National Bank", {"interest_income": "10.00"})
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post("/v1/documents", headers=office.admin,
+                                      data={"client_id": office.client["id"], "tax_year": "2024"},
+                                      files={"file": ("1099_int.pdf", pdf, "application/octet-stream")})
+        assert response.status_code == 201, response.text
+        document_id = response.json()["data"]["id"]
+        # Whether processing runs cannot be told without Temporal: a 503, nothing changed.
+        assert (await cut_off.post(f"/v1/documents/{document_id}/extraction", headers=office.admin)
+                ).status_code == 503
+    rerun = await tp.http.post(f"/v1/documents/{document_id}/extraction", headers=office.admin)
+    assert rerun.status_code == 202, rerun.text
+    assert (await workflow_result(tp, document_id)).status == "processed"
 
 
 async def test_an_object_whose_row_fails_is_deleted_again(tp):
