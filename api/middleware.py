@@ -120,7 +120,7 @@ class RateLimiter:
     """Fixed windows per (category, caller), in process memory.
 
     One API process per deployment unit keeps this exact; several processes each enforce the limit on
-    their share (documented in docs/decisions.md; a shared store is the upgrade path).
+    their share (docs/api-conventions.md, "Rate limits"; a shared store is the upgrade path).
     """
 
     standard: RateLimit

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, created_at_column, updated_at_column, uuid_pk
 
-# Word-prefix search over name, email (split at its punctuation) and account number; see docs/decisions.md.
+# Word-prefix search over name, email (split at its punctuation) and account number; see docs/api-conventions.md.
 SEARCH_VECTOR_SQL = (
     "to_tsvector('simple', coalesce(name, '') || ' ' || "
     "regexp_replace(coalesce(email, ''), '[@._+-]', ' ', 'g') || ' ' || coalesce(email, '') || ' ' || "
