@@ -7,6 +7,7 @@ same time (argon2 verifies a dummy hash for unknown emails), so accounts cannot 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -28,6 +29,8 @@ from domain.principal import Principal
 from domain.roles import Role
 from domain.user.models import User
 from domain.user.service import check_password_strength
+
+log = logging.getLogger("taxpractice.auth")
 
 LOCKOUT_MINUTES = 15
 INVITATION_DAYS = 7
@@ -85,6 +88,11 @@ class Authenticator:
         # argon2 takes tens of milliseconds of CPU by design: off the event loop, so other requests go on.
         password_ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if user is None or not user.is_active:
+            if user is None:
+                # No firm to audit it under; logged for whoever watches for credential stuffing. Not the email:
+                # typed addresses are often passwords pasted into the wrong field.
+                log.warning("sign-in refused for an unknown email from %s (request %s)", origin.ip_address,
+                            origin.request_id)
             raise Unauthorized(INVALID_CREDENTIALS)
         config = await load_config(session, user.firm_id)
         now = _now()

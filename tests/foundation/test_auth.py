@@ -64,11 +64,16 @@ async def test_login_then_totp_gives_an_rs256_token_with_the_spec_claims(tp, fir
     assert await _authorized(tp, bearer(tokens["access_token"])) == 200
 
 
-async def test_unknown_user_and_wrong_password_get_the_same_answer(tp, firm):
+async def test_unknown_user_and_wrong_password_get_the_same_answer(tp, firm, caplog):
     user = await tp.new_user(firm, "admin")
     wrong = assert_problem(await _password_step(tp, user, "not the password at all"), 401, "unauthorized")
-    unknown = assert_problem(await tp.http.post("/v1/auth/login", json={"email": f"ghost-{uuid.uuid4().hex}@x.com",
-                                                                       "password": "whatever it is"}), 401)
+    ghost = f"ghost-{uuid.uuid4().hex}@x.com"
+    with caplog.at_level("WARNING", logger="taxpractice.auth"):
+        unknown = assert_problem(await tp.http.post("/v1/auth/login", json={"email": ghost,
+                                                                           "password": "whatever it is"}), 401)
+    # No firm to audit it under: logged, with where it came from and never what was typed.
+    [refused] = [r.getMessage() for r in caplog.records if r.name == "taxpractice.auth"]
+    assert "unknown email" in refused and unknown["meta"]["request_id"] in refused and ghost not in refused
     malformed = assert_problem(await tp.http.post("/v1/auth/login", json={"email": "not an email",
                                                                          "password": "x"}), 401)
     assert wrong["detail"] == unknown["detail"] == malformed["detail"]
