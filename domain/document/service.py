@@ -130,6 +130,23 @@ def _visible_documents(ctx: ServiceContext):
                    Document.deleted_at.is_(None), Client.deleted_at.is_(None)))
 
 
+async def check_client_documents(ctx: ServiceContext, client_id: uuid.UUID, document_ids: list[uuid.UUID],
+                                 field: str) -> None:
+    """References to documents (an answer's attachments, a note's document) must name live documents of the
+    client they are about: a random id, another client's document or a deleted one is a 422 naming it."""
+    wanted = set(document_ids)
+    if not wanted:
+        return
+    found = set((await ctx.session.execute(select(Document.id).where(
+        Document.id.in_(wanted), Document.client_id == client_id, Document.firm_id == ctx.principal.firm_id,
+        Document.deleted_at.is_(None)))).scalars())
+    missing = [str(d) for d in document_ids if d not in found]
+    if missing:
+        raise BusinessRuleViolation("A referenced document is not one of the client's documents", [
+            FieldError(field, "unknown_document", f"no document {d} of this client") for d in dict.fromkeys(missing)],
+            code="unknown_document")
+
+
 async def load_visible_document(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
     document = await ctx.session.get(Document, document_id)
     if document is None or document.deleted_at is not None or document.firm_id != ctx.principal.firm_id:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from domain import policy
 from domain.context import ServiceContext
+from domain.document import service as documents
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.question.models import Question
@@ -103,6 +104,8 @@ async def answer_question(ctx: ServiceContext, return_id: uuid.UUID, question_id
     question = await _load(ctx, tax_return, question_id, lock=True)
     if question.status != "pending":
         raise Conflict(f"The question is already {question.status}")
+    attachments = list(dict.fromkeys(attachments))  # the same document attached twice is attached once
+    await documents.check_client_documents(ctx, client.id, attachments, "attachments")
     question.status, question.answer_text = "answered", answer_text
     question.answer_attachments = [str(a) for a in attachments]
     question.answered_at = question.updated_at = datetime.now(timezone.utc)

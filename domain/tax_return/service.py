@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, select
 from domain import policy
 from domain.client.models import Client
 from domain.context import ServiceContext
+from domain.document import service as documents
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.question.models import Question
@@ -207,6 +208,9 @@ async def _apply_notes(ctx: ServiceContext, tax_return: TaxReturn, notes: list[d
     if not ctx.principal.is_staff:
         raise Forbidden("Only staff write preparer notes")
     for index, item in enumerate(notes):
+        if item.get("document_id") is not None:
+            await documents.check_client_documents(ctx, tax_return.client_id, [item["document_id"]],
+                                                   f"preparer_notes.{index}.document_id")
         if item.get("id") is None:
             if not item.get("note_text"):
                 raise BusinessRuleViolation("A new note needs note_text", [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from tests.document.forms import form_pdf
 from tests.tax_return.conftest import assert_problem, create_return, transition, wait_for_status
 
 
@@ -50,3 +53,31 @@ async def test_questions_end_to_end(tp, office):
     history = (await tp.http.get(f"/v1/returns/{rid}/workflow/state", headers=h["preparer"])).json()["data"]
     assert history["history"][-1]["action"] == "client_responded"
     assert_problem(await tp.http.get(f"{base}/{rid}", headers=h["preparer"]), 404)
+
+
+async def test_references_to_documents_must_name_the_clients_live_documents(tp, office):
+    """An answer's attachments and a note's document: a random id (or another client's document) is a 422 and
+    changes nothing; the client's own document is kept once however often it is named."""
+    h = office.headers
+    rid = (await create_return(tp, h["preparer"], office.client["id"], tax_year=2017))["id"]
+    uploaded = await tp.http.post("/v1/documents", headers=h["preparer"],
+                                  data={"client_id": office.client["id"], "tax_year": "2017"},
+                                  files={"file": ("W2.pdf", form_pdf("W-2", "Acme", {}), "application/pdf")})
+    assert uploaded.status_code == 201, uploaded.text
+    own, stranger = uploaded.json()["data"]["id"], str(uuid.uuid4())
+    question = (await tp.http.post(f"/v1/returns/{rid}/questions", headers=h["preparer"],
+                                   json={"question_text": "Your W-2?"})).json()["data"]
+    url = f"/v1/returns/{rid}/questions/{question['id']}/answer"
+    refused = assert_problem(await tp.http.post(url, headers=h["client"], json={
+        "answer_text": "Attached", "attachments": [own, stranger]}), 422)
+    assert refused["errors"] == [{"field": "attachments", "code": "unknown_document",
+                                  "message": f"no document {stranger} of this client"}]
+    answered = await tp.http.post(url, headers=h["client"], json={"answer_text": "Attached",
+                                                                  "attachments": [own, own]})
+    assert answered.status_code == 200 and answered.json()["data"]["answer_attachments"] == [own]
+
+    assert_problem(await tp.http.patch(f"/v1/returns/{rid}", headers=h["preparer"], json={
+        "preparer_notes": [{"note_text": "See the W-2", "document_id": stranger}]}), 422)
+    noted = await tp.http.patch(f"/v1/returns/{rid}", headers=h["preparer"], json={
+        "preparer_notes": [{"note_text": "See the W-2", "document_id": own}]})
+    assert noted.status_code == 200 and noted.json()["data"]["preparer_notes"][0]["document_id"] == own
