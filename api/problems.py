@@ -144,15 +144,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     async def database_unreachable(request: Request, exc: Exception):
-        log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__,
-                    extra={"request_id": meta()["request_id"]})
+        log.warning("request %s: database unavailable (%s)", meta()["request_id"], type(exc.__cause__ or exc).__name__)
         return await domain_error(request, ServiceUnavailable("The database is unavailable or busy; retry shortly"))
 
     @app.exception_handler(RPCError)
     async def temporal_error(request: Request, exc: RPCError):
         if exc.status not in TEMPORAL_UNREACHABLE:
             return await unexpected(request, exc)
-        log.warning("Temporal unavailable: %s", exc.status.name, extra={"request_id": meta()["request_id"]})
+        log.warning("request %s: Temporal unavailable (%s)", meta()["request_id"], exc.status.name)
         return await domain_error(request, ServiceUnavailable("The workflow engine cannot be reached; retry shortly"))
 
     @app.exception_handler(Exception)
@@ -166,5 +165,6 @@ UNEXPECTED_ERROR = "An unexpected error occurred; quote the request_id to suppor
 
 
 def log_unexpected(exc: BaseException) -> None:
-    # Logged with the request id only: never the request body, which may hold an SSN.
-    log.error("unhandled error", exc_info=exc, extra={"request_id": meta()["request_id"]})
+    # The request id in the message itself, whatever the log format, since the caller is told to quote it; never
+    # the request body, which may hold an SSN.
+    log.error("request %s: unhandled error", meta()["request_id"], exc_info=exc)

@@ -67,7 +67,7 @@ async def test_envelope_carries_request_id_correlation_id_and_timestamp(tp, admi
     assert listed["meta"]["correlation_id"] is None  # nothing sent, nothing invented
 
 
-async def test_an_unexpected_exception_is_a_500_problem_that_does_not_escape_to_the_server():
+async def test_an_unexpected_exception_is_a_500_problem_that_does_not_escape_to_the_server(caplog):
     """The app's own middleware answers it: re-raised to uvicorn, it would be logged twice and the keep-alive
     connection closed, failing the caller's next request. Built on a bare app: no endpoint fails on purpose."""
     app = FastAPI()
@@ -83,6 +83,9 @@ async def test_an_unexpected_exception_is_a_500_problem_that_does_not_escape_to_
         response = await http.get("/bug", headers={"X-Correlation-ID": "trace-1"})
     body = assert_problem(response, 500)
     assert body["type"].endswith("/internal") and "a bug" not in response.text
+    # Logged once, with the request id the caller is told to quote.
+    [logged] = [r for r in caplog.records if r.name == "taxpractice.api"]
+    assert body["meta"]["request_id"] in logged.getMessage() and logged.exc_info
     assert response.headers["x-request-id"] == body["meta"]["request_id"]
     assert response.headers["x-correlation-id"] == "trace-1"
 
