@@ -7,21 +7,21 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.base import MailableEmail, RequestModel, UtcDatetime
+from api.schemas.base import MailableEmail, RequestModel, SingleLine, UtcDatetime
 
 StaffRole = Literal["admin", "ea_cpa", "reviewer", "preparer"]
 
 
 class UserCreate(RequestModel):
     email: MailableEmail
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: SingleLine = Field(min_length=1, max_length=200)
     role: StaffRole
     ptin: str | None = Field(None, pattern=r"^P\d{8}$")
 
 
 class UserUpdate(RequestModel):
     email: MailableEmail | None = None
-    full_name: str | None = Field(None, min_length=1, max_length=200)
+    full_name: SingleLine | None = Field(None, min_length=1, max_length=200)
     role: StaffRole | None = None
     ptin: str | None = Field(None, pattern=r"^P\d{8}$")
 

@@ -24,7 +24,12 @@ def _iso_8601_string(pattern: re.Pattern, form: str) -> BeforeValidator:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:  # in UTC, so the instant is one Python and Postgres can both hold (0001-01-01T00:00+00:01 is not)
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("is outside the years 1 to 9999 in UTC") from None
 
 
 # A date in a request body: "YYYY-MM-DD" (OpenAPI's format "date", RFC 3339 full-date) and nothing else.

@@ -94,7 +94,7 @@ class ClientUpdate(_SsnMixin, RequestModel):
 
 
 class ContactCreate(RequestModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
     relationship: str | None = Field(None, max_length=50)
     email: MailableEmail | None = None
     phone: str | None = None
@@ -107,7 +107,7 @@ class ContactCreate(RequestModel):
 
 
 class ContactUpdate(RequestModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: SingleLine | None = Field(None, min_length=1, max_length=200)
     relationship: str | None = Field(None, max_length=50)
     email: MailableEmail | None = None
     phone: str | None = None

@@ -93,6 +93,8 @@ async def test_user_list_get_and_update(tp, firm, admin):
     assert_problem(await tp.http.get("/v1/admin/users", headers=admin, params={"role": "client"}), 400)
     assert_problem(await tp.http.get(f"/v1/admin/users/{outsider_id}", headers=admin), 404)
     assert_problem(await tp.http.patch(f"/v1/admin/users/{outsider_id}", json={"full_name": "X"}, headers=admin), 404)
+    assert_problem(await tp.http.patch(f"/v1/admin/users/{reviewer_id}", json={"full_name": "Rita\nReviewer"},
+                                       headers=admin), 400, "validation")  # a name is one line
 
     response = await tp.http.patch(f"/v1/admin/users/{reviewer_id}", json={"full_name": "Rita Reviewer",
                                                                            "ptin": "P87654321"}, headers=admin)
@@ -327,6 +329,9 @@ async def test_audit_export_bounds_without_offset_are_utc_and_extreme_years_are_
         assert export["row_count"] == 2
     assert_problem(await tp.http.post("/v1/admin/audit/export", headers=admin,
                                       json={"start_date": "2025-01-01", "end_date": "2024-01-01T00:00:00Z"}), 400)
+    # Before year 1 once in UTC: Postgres would store it, and Python could never read the export back.
+    assert_problem(await tp.http.post("/v1/admin/audit/export", headers=admin, json={
+        "start_date": "0001-01-01T00:00:00+00:01", "end_date": "2025-01-01T00:00:00Z"}), 400)
 
 
 async def test_an_export_whose_workflow_cannot_start_is_failed_not_processing_for_ever(tp, firm, admin):

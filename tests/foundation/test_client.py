@@ -304,7 +304,8 @@ async def test_contacts_lifecycle(tp, firm, admin):
     wrong_parent = f"/v1/clients/{other_client['id']}/contacts/{contact['id']}"
     assert_problem(await tp.http.patch(wrong_parent, json={"name": "X"}, headers=admin), 404)
     assert_problem(await tp.http.delete(wrong_parent, headers=admin), 404)
-    for body in ({}, {"name": None}, {"is_primary": None}, {"name": "X", "age": 3}, {"phone": "call me"}):
+    for body in ({}, {"name": None}, {"is_primary": None}, {"name": "X", "age": 3}, {"phone": "call me"},
+                 {"name": "Jane\nSmith"}):
         assert_problem(await tp.http.patch(f"{base}/{contact['id']}", json=body, headers=admin), 400)
     assert_problem(await tp.http.post(base, json={"relationship": "spouse"}, headers=admin), 400)
 
