@@ -25,8 +25,7 @@ from domain.firm.models import Firm
 from domain.invoice import service as invoices
 from domain.invoice.models import Invoice, InvoiceHistory
 from domain.money import to_cents
-from domain.roles import Role
-from domain.user.models import User
+from domain.user.service import firm_decider_emails
 from integrations.notify import Notification, Notifier, Recipient
 from integrations.payments import TRANSIENT_ERRORS, CheckoutLineItem, StripePayments
 
@@ -199,9 +198,7 @@ class InvoiceActivities:
     async def _escalate(self, invoice: Invoice, client: Client, firm: Firm) -> None:
         """45 days past due: the firm's admins and EA/CPAs decide what happens next."""
         async with self.sessionmaker() as session:
-            staff = (await session.execute(select(User.email).where(
-                User.firm_id == invoice.firm_id, User.is_active.is_(True),
-                User.role.in_([Role.ADMIN.value, Role.EA_CPA.value])))).scalars().all()
+            staff = await firm_decider_emails(session, invoice.firm_id)
         for address in staff:
             await self.notifier.send(Recipient(email=address), Notification(
                 subject=f"Escalation: invoice {invoice.invoice_number} is 45 days past due",

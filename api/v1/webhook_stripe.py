@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 
 from api import envelope
 from api.deps import State
 from domain.errors import FieldError, ServiceUnavailable, ValidationFailed
-from domain.webhook_stripe.service import handle_event
+from domain.user.service import firm_decider_emails
+from domain.webhook_stripe.service import RefundDue, handle_event
 from integrations.payments import InvalidWebhook
 from workflows.invoice import InvoiceEvent, signal_invoice
 
@@ -26,7 +27,7 @@ log = logging.getLogger("taxpractice.webhook_stripe")
 
 
 @router.post("/webhooks/stripe", summary="Receive a Stripe event")
-async def stripe_webhook(request: Request, state: State):
+async def stripe_webhook(request: Request, state: State, background: BackgroundTasks):
     """Handles payment_intent.succeeded, checkout.session.completed (recording the payment of the invoice in
     `metadata.invoice_id`) and payment_intent.payment_failed (recorded; the client is told). Other event
     types are acknowledged and ignored."""
@@ -46,4 +47,21 @@ async def stripe_webhook(request: Request, state: State):
         except Exception:
             log.warning("event %s recorded; its invoice workflow could not be told", result.event_id, exc_info=True)
             raise ServiceUnavailable("The event is recorded but could not be passed on; deliver it again") from None
+    if result.refund_due is not None:
+        background.add_task(_tell_firm_of_refund, state, result.refund_due)
     return envelope.one({"event_id": result.event_id, "duplicate": result.duplicate, "outcome": result.outcome})
+
+
+async def _tell_firm_of_refund(state, refund: RefundDue) -> None:
+    """After the response: the refund is on record (the audit row); this mail is the notice. No invoice workflow
+    runs for a void or draft invoice to send it, and a lost mail must not have Stripe deliver the event again."""
+    try:
+        async with state.sessionmaker() as session:
+            recipients = await firm_decider_emails(session, refund.firm_id)
+        for address in recipients:
+            await state.mailer.send(
+                address, f"Refund due: invoice {refund.invoice_number} received {refund.amount} it does not bill",
+                f"A card payment was recorded on invoice {refund.invoice_number}, but {refund.reason}: "
+                f"{refund.amount} is owed back to the client. Refund it in Stripe.\n")
+    except Exception:  # noqa: BLE001 (the audit row stands; only the notice is lost)
+        log.exception("refund notice for invoice %s not sent", refund.invoice_number)

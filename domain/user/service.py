@@ -17,7 +17,7 @@ from domain.context import ServiceContext
 from domain.crypto import FieldCipher
 from domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
-from domain.roles import STAFF_ROLES
+from domain.roles import STAFF_ROLES, Role
 from domain.user.models import User
 
 USER_LIST_SPEC = ListSpec(
@@ -38,6 +38,13 @@ def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(errors=[FieldError(
             "password", "too_short", f"Password must be at least {MIN_PASSWORD_LENGTH} characters")])
+
+
+async def firm_decider_emails(session: AsyncSession, firm_id: uuid.UUID) -> list[str]:
+    """Whom the firm's money decisions go to (an invoice escalated, a refund owed): active admins and EA/CPAs."""
+    return list((await session.execute(select(User.email).where(
+        User.firm_id == firm_id, User.is_active.is_(True),
+        User.role.in_([Role.ADMIN.value, Role.EA_CPA.value])).order_by(User.email))).scalars())
 
 
 async def email_taken(session: AsyncSession, email: str) -> bool:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.audit.models import AuditEntry
 from domain.invoice import service as invoices
-from domain.money import MAX_AMOUNT, from_cents
+from domain.money import MAX_AMOUNT, ZERO, from_cents
 from domain.webhook_body import unix_time
 from domain.webhook_stripe.models import StripeEvent
 
@@ -36,6 +37,17 @@ class EventResult:
     # What the invoice's workflow must hear about: "payment_recorded", "payment_failed" or None.
     signal: str | None = None
     failure_message: str | None = None
+    # Money received that the invoice does not bill (paid on a void or draft invoice, or beyond its total): the
+    # firm owes it back and is told (api/v1/webhook_stripe.py).
+    refund_due: RefundDue | None = None
+
+
+@dataclass(frozen=True)
+class RefundDue:
+    firm_id: uuid.UUID
+    invoice_number: str
+    amount: Decimal
+    reason: str
 
 
 def _invoice_id(obj: dict) -> uuid.UUID | None:
@@ -140,4 +152,21 @@ async def _apply(session, event: dict, obj: dict, currency: str) -> EventResult:
                                            stripe_event_id=event_id)
     if outcome.payment is None:
         return EventResult(event_id, False, "payment_already_recorded", invoice.id, "payment_recorded")
-    return EventResult(event_id, False, "payment_recorded", invoice.id, "payment_recorded")
+    return EventResult(event_id, False, "payment_recorded", invoice.id, "payment_recorded",
+                       refund_due=_refund_due(session, invoice, outcome.status_before, amount, event_id))
+
+
+def _refund_due(session, invoice, status_before: str, amount: Decimal, event_id: str) -> RefundDue | None:
+    """Money that moved is recorded whatever the invoice says (docs/invoice.md); what it does not bill is owed
+    back. Audited in the event's transaction, so the record does not depend on the notice mail."""
+    if status_before in ("void", "draft"):
+        refund = RefundDue(invoice.firm_id, invoice.invoice_number, amount, f"the invoice was {status_before}")
+    elif invoice.balance_due < ZERO:
+        refund = RefundDue(invoice.firm_id, invoice.invoice_number, -invoice.balance_due,
+                           "the payments exceed the invoice's total")
+    else:
+        return None
+    session.add(AuditEntry(firm_id=invoice.firm_id, actor_role="system", action="invoice.refund_due",
+                           resource_type="invoice", resource_id=str(invoice.id), client_id=invoice.client_id,
+                           details={"event_id": event_id, "amount": str(refund.amount), "reason": refund.reason}))
+    return refund

@@ -17,6 +17,7 @@ from integrations.payments import InvalidWebhook, StripePayments
 from sandboxes.payments import signature_header
 from tests.billing.conftest import pay, problem
 from tests.billing.test_invoice import create, get, send
+from tests.foundation.conftest import sql
 from workflows import ids
 
 URL = "/v1/webhooks/stripe"
@@ -257,3 +258,27 @@ async def test_a_payment_that_would_carry_amount_paid_past_the_column_is_not_app
     assert one_more.status_code == 200 and one_more.json()["data"]["outcome"] == "ignored_amount_out_of_range"
     final = await get(tp, billing.admin, invoice["id"])
     assert final["amount_paid"] == 999_999_999_999.99 and len(final["payments"]) == 1
+
+
+async def test_money_the_invoice_does_not_bill_is_recorded_and_the_firm_told_to_refund_it(tp, billing, payments):
+    """A card payment on a void invoice, or past an invoice's total: recorded (money moved), audited as a refund
+    due, and mailed to the firm's admins and EA/CPAs, since no invoice workflow runs to do it."""
+    [(admin_email,)] = await sql(tp, "SELECT email FROM users WHERE id = :u", u=billing.admin_id)
+    void = await create(tp, billing)
+    assert (await tp.http.post(f"/v1/invoices/{void['id']}/void", headers=billing.admin)).status_code == 200
+    paid_void = await post(tp, event("payment_intent.succeeded", intent(void["id"], f"pi_test_{uuid.uuid4().hex}")))
+    assert paid_void.json()["data"]["outcome"] == "payment_recorded"
+    notice = await tp.wait_for_mail(admin_email)
+    assert notice["subject"] == f"Refund due: invoice {void['invoice_number']} received 450.00 it does not bill"
+    assert "the invoice was void" in notice["text"]
+
+    sent = await create(tp, billing)
+    await send(tp, billing, sent["id"])
+    overpaid = await post(tp, event("payment_intent.succeeded",
+                                    intent(sent["id"], f"pi_test_{uuid.uuid4().hex}", cents=50_000)))
+    assert overpaid.json()["data"]["outcome"] == "payment_recorded"
+    assert (await get(tp, billing.admin, sent["id"]))["balance_due"] == -50.00
+    refunds = await sql(tp, "SELECT resource_id, details->>'amount' FROM audit_log WHERE action = 'invoice.refund_due' "
+                            "AND firm_id = :f ORDER BY occurred_at", f=billing.firm_id)
+    assert refunds == [(void["id"], "450.00"), (sent["id"], "50.00")]
+
