@@ -162,7 +162,8 @@ def _refund_due(session, invoice, status_before: str, amount: Decimal, event_id:
     if status_before in ("void", "draft"):
         refund = RefundDue(invoice.firm_id, invoice.invoice_number, amount, f"the invoice was {status_before}")
     elif invoice.balance_due < ZERO:
-        refund = RefundDue(invoice.firm_id, invoice.invoice_number, -invoice.balance_due,
+        # Only this payment's share: an earlier overpayment was owed back (and told) when it came.
+        refund = RefundDue(invoice.firm_id, invoice.invoice_number, min(amount, -invoice.balance_due),
                            "the payments exceed the invoice's total")
     else:
         return None
