@@ -278,7 +278,9 @@ async def test_money_the_invoice_does_not_bill_is_recorded_and_the_firm_told_to_
                                     intent(sent["id"], f"pi_test_{uuid.uuid4().hex}", cents=50_000)))
     assert overpaid.json()["data"]["outcome"] == "payment_recorded"
     assert (await get(tp, billing.admin, sent["id"]))["balance_due"] == -50.00
+    again = await post(tp, event("payment_intent.succeeded", intent(sent["id"], f"pi_test_{uuid.uuid4().hex}", 2_000)))
+    assert again.json()["data"]["outcome"] == "payment_recorded"  # 20.00 more owed back, not 70.00
     refunds = await sql(tp, "SELECT resource_id, details->>'amount' FROM audit_log WHERE action = 'invoice.refund_due' "
                             "AND firm_id = :f ORDER BY occurred_at", f=billing.firm_id)
-    assert refunds == [(void["id"], "450.00"), (sent["id"], "50.00")]
+    assert refunds == [(void["id"], "450.00"), (sent["id"], "50.00"), (sent["id"], "20.00")]
 
