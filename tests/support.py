@@ -27,6 +27,17 @@ from workflows.client import connect
 PASSWORD = "correct horse battery staple"
 
 
+async def outbox_entries(tp, return_id: uuid.UUID) -> list:
+    """The return's outbox entries (workflows/tax_return_outbox.py): messages not yet delivered."""
+    from sqlalchemy import select
+
+    from domain.tax_return.models import ReturnOutboxEntry
+
+    async with tp.state.sessionmaker() as session:
+        return list((await session.execute(
+            select(ReturnOutboxEntry).where(ReturnOutboxEntry.return_id == return_id))).scalars())
+
+
 @contextlib.asynccontextmanager
 async def api_without_temporal(tp):
     """The same API on the same database, configured with a Temporal address where nothing listens."""

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy.dialects.postgresql import insert
 
-from domain.audit.models import AuditEntry
+from domain.context import audit_entry
 from domain.invoice import service as invoices
 from domain.money import MAX_AMOUNT, ZERO, from_cents
 from domain.webhook_body import unix_time
@@ -126,9 +126,8 @@ async def _apply(session, event: dict, obj: dict, currency: str) -> EventResult:
     if charged_in is not None and str(charged_in).lower() != currency.lower():
         # Our links bill in one currency: counting euro cents as dollars would misstate what was paid. The event
         # is kept for the firm to reconcile by hand, and audited so it shows in the firm's audit log.
-        session.add(AuditEntry(firm_id=invoice.firm_id, actor_role="system", action="invoice.stripe.currency_mismatch",
-                               resource_type="invoice", resource_id=str(invoice.id), client_id=invoice.client_id,
-                               details={"event_id": event_id, "currency": str(charged_in)[:10], "amount_cents": cents}))
+        _audit(session, invoice, "invoice.stripe.currency_mismatch",
+               {"event_id": event_id, "currency": str(charged_in)[:10], "amount_cents": cents})
         return EventResult(event_id, False, "ignored_currency_mismatch", invoice.id)
     amount = from_cents(cents)
     # Stripe charges at most 999,999.99, far below NUMERIC(14,2). An amount the payment row cannot hold, or one
@@ -137,9 +136,8 @@ async def _apply(session, event: dict, obj: dict, currency: str) -> EventResult:
     if amount > (MAX_AMOUNT if kind == FAILURE_TYPE else MAX_AMOUNT - invoice.amount_paid):
         return EventResult(event_id, False, "ignored_amount_out_of_range", invoice.id)
 
-    session.add(AuditEntry(firm_id=invoice.firm_id, actor_role="system", action=f"invoice.stripe.{kind}",
-                           resource_type="invoice", resource_id=str(invoice.id), client_id=invoice.client_id,
-                           details={"event_id": event_id, "payment_intent": intent_id, "amount_cents": cents}))
+    _audit(session, invoice, f"invoice.stripe.{kind}",
+           {"event_id": event_id, "payment_intent": intent_id, "amount_cents": cents})
     if kind == FAILURE_TYPE:
         message = _failure_message(obj)
         await invoices.record_failed_payment(session, invoice, amount=amount,
@@ -167,7 +165,12 @@ def _refund_due(session, invoice, status_before: str, amount: Decimal, event_id:
                            "the payments exceed the invoice's total")
     else:
         return None
-    session.add(AuditEntry(firm_id=invoice.firm_id, actor_role="system", action="invoice.refund_due",
-                           resource_type="invoice", resource_id=str(invoice.id), client_id=invoice.client_id,
-                           details={"event_id": event_id, "amount": str(refund.amount), "reason": refund.reason}))
+    _audit(session, invoice, "invoice.refund_due",
+           {"event_id": event_id, "amount": str(refund.amount), "reason": refund.reason})
     return refund
+
+
+def _audit(session, invoice, action: str, details: dict) -> None:
+    """An audit row of the system (the webhook has no user) about the invoice an event concerns."""
+    session.add(audit_entry(invoice.firm_id, None, "system", action, "invoice", invoice.id,
+                            client_id=invoice.client_id, details=details))

@@ -19,11 +19,10 @@ from temporalio.worker import Worker
 from activities.estimated_payment import EstimatedPaymentActivities
 from domain.client.models import Client
 from domain.estimated_payment.models import EstimatedPaymentReminder
-from domain.tax_return.models import ReturnOutboxEntry
 from domain.tax_calendar import estimated_tax_due_dates, legal_holidays, roll_forward
 from integrations.notify import Notifier
 from tests.billing.conftest import client_headers, new_return, problem, utc
-from tests.support import api_without_temporal
+from tests.support import api_without_temporal, outbox_entries
 from workflows import ids, tax_return_outbox
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow, ScheduleWorkflowInput
 
@@ -48,12 +47,6 @@ async def _next_reminder(handle):
             return upcoming
         await asyncio.sleep(0.1)
     raise AssertionError("the workflow planned no reminder")
-
-
-async def _outbox(tp, return_id: uuid.UUID) -> list[ReturnOutboxEntry]:
-    async with tp.state.sessionmaker() as session:
-        return list((await session.execute(
-            select(ReturnOutboxEntry).where(ReturnOutboxEntry.return_id == return_id))).scalars())
 
 
 def test_tax_calendar_rolls_weekends_holidays_and_emancipation_day():
@@ -81,7 +74,7 @@ async def test_create_schedule_splits_to_the_cent_and_starts_its_workflow(tp, bi
     upcoming = await _next_reminder(handle)
     assert upcoming.reminder_type == "14_day" and upcoming.fire_at == utc(2027, 4, 1, 14)
     assert (await handle.describe()).status.name == "RUNNING"
-    assert await _outbox(tp, uuid.UUID(schedule["return_id"])) == []  # sent at once, nothing left behind
+    assert await outbox_entries(tp, uuid.UUID(schedule["return_id"])) == []  # sent at once, nothing left behind
 
     listed = (await tp.http.get(f"/v1/returns/{schedule['return_id']}/estimated-payments",
                                 headers=billing.admin)).json()["data"]
@@ -107,11 +100,11 @@ async def test_a_schedule_saved_while_temporal_is_unreachable_gets_its_workflow_
         await handle.describe()
     assert missing.value.status == RPCStatusCode.NOT_FOUND
 
-    [entry] = await _outbox(tp, return_id)
+    [entry] = await outbox_entries(tp, return_id)
     assert entry.kind == tax_return_outbox.SCHEDULE_CHANGED
     assert await tax_return_outbox.deliver(tp.temporal, tp.state.sessionmaker, entry.id)
     assert (await _next_reminder(handle)).fire_at == utc(2027, 4, 1, 14)
-    assert await _outbox(tp, return_id) == []
+    assert await outbox_entries(tp, return_id) == []
 
 
 async def test_permissions(tp, billing):

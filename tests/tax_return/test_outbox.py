@@ -7,23 +7,15 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import select
-
 from domain.tax_return.models import ReturnOutboxEntry
 from workflows import ids, queues, tax_return_outbox
 from workflows.tax_return_client import start
 from workflows.tax_return_events import TaxReturnSystemEvent
 from workflows.tax_return_outbox_relay import RELAY_WORKFLOW_ID, OutboxRelayInput, ensure_running
 
-from tests.support import api_without_temporal
+from tests.support import api_without_temporal, outbox_entries
 from tests.tax_return.conftest import create_return, insert_return, poll, transition, wait_for_status
 from tests.tax_return.test_tax_return_replay import replay_and_maybe_record
-
-
-async def _entries(tp, return_id) -> list[ReturnOutboxEntry]:
-    async with tp.state.sessionmaker() as session:
-        return list((await session.execute(
-            select(ReturnOutboxEntry).where(ReturnOutboxEntry.return_id == return_id))).scalars())
 
 
 async def _lost_send(tp, return_id, kind: str, payload=None) -> uuid.UUID:
@@ -40,7 +32,7 @@ async def test_the_api_sends_at_once_and_keeps_no_entry(tp, office):
     response = await tp.http.post(f"/v1/returns/{created['id']}/ai/analyze", headers=office.headers["preparer"],
                                   json={"analysis_type": "comprehensive"})
     assert response.status_code == 202, response.text
-    assert await _entries(tp, uuid.UUID(created["id"])) == []
+    assert await outbox_entries(tp, uuid.UUID(created["id"])) == []
     state = await tp.temporal.get_workflow_handle(ids.tax_return(uuid.UUID(created["id"]))).query("state")
     assert state["assigned_reviewer_id"] == str(office.users["reviewer"].id)
 
@@ -51,11 +43,11 @@ async def test_a_return_created_while_temporal_is_unreachable_gets_its_workflow_
             "client_id": office.client["id"], "tax_year": 2018, "return_type": "1040"})
     assert response.status_code == 201, response.text  # the return is kept
     return_id = uuid.UUID(response.json()["data"]["id"])
-    [entry] = await _entries(tp, return_id)
+    [entry] = await outbox_entries(tp, return_id)
     assert entry.kind == tax_return_outbox.START
     assert await tax_return_outbox.deliver(tp.temporal, tp.state.sessionmaker, entry.id)  # what the relay does
     assert (await tp.temporal.get_workflow_handle(ids.tax_return(return_id)).describe()).status.name == "RUNNING"
-    assert await _entries(tp, return_id) == []
+    assert await outbox_entries(tp, return_id) == []
 
 
 async def test_an_answer_given_while_temporal_is_unreachable_still_moves_the_return_on(tp, office):
@@ -72,7 +64,7 @@ async def test_an_answer_given_while_temporal_is_unreachable_still_moves_the_ret
         answered = await cut_off.post(f"/v1/returns/{rid}/questions/{question['id']}/answer", headers=h["client"],
                                       json={"answer_text": "No new dependents"})
     assert answered.status_code == 200, answered.text  # the answer is kept; its message waits in the outbox
-    [entry] = await _entries(tp, tax_return.id)
+    [entry] = await outbox_entries(tp, tax_return.id)
     assert (entry.kind, entry.payload["action"]) == (tax_return_outbox.SYSTEM_EVENT, "client_responded")
     # A message that keeps failing (here: a kind no release knows) is counted and holds nothing back.
     poisoned = await _lost_send(tp, tax_return.id, "retired_kind")
@@ -82,7 +74,7 @@ async def test_an_answer_given_while_temporal_is_unreachable_still_moves_the_ret
         await wait_for_status(tp, h["preparer"], rid, "in_prep")
 
         async def only_the_poisoned_entry_left():
-            entries = await _entries(tp, tax_return.id)
+            entries = await outbox_entries(tp, tax_return.id)
             return len(entries) == 1 and entries[0].id == poisoned and entries[0].attempts >= 1 and entries[0]
         left = await poll(only_the_poisoned_entry_left)
         assert left.last_error.startswith("ValueError: unknown outbox entry kind")
@@ -104,4 +96,4 @@ async def test_a_message_delivered_twice_changes_nothing(tp, office):
     response = await tp.http.get(f"/v1/returns/{created['id']}/workflow/state", headers=office.headers["preparer"])
     actions = [h["action"] for h in response.json()["data"]["history"]]
     assert actions.count("documents_received") == 1, actions
-    assert await _entries(tp, return_id) == []
+    assert await outbox_entries(tp, return_id) == []
