@@ -9,6 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit.models import AuditEntry
 from domain.principal import Principal
+from domain.roles import Role
+
+# The subject id of the system actor: it is no user and no client, so the audit row records no actor id.
+SYSTEM_SUBJECT = uuid.UUID(int=0)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,22 @@ class ServiceContext:
     correlation_id: str | None = None
     request_id: str | None = None
     ip_address: str | None = None
+    # Who acts for the system actor: the webhook, workflow step or sync doing work on the firm's behalf
+    # ("stripe_webhook", "document_processing" …); None for a request of a signed-in caller.
+    source: str | None = None
+
+    @classmethod
+    def for_system(cls, session: AsyncSession, firm_id: uuid.UUID, source: str,
+                   correlation_id: str | None = None) -> "ServiceContext":
+        """The system actor: work the system does on one firm's behalf (a webhook, a workflow step, a portal
+        sync) goes through the same domain services as a request, and writes the same history and audit rows,
+        under this context. It is bound to one firm and names its source."""
+        return cls(session, Principal(firm_id=firm_id, role=Role.SYSTEM, subject_id=SYSTEM_SUBJECT),
+                   correlation_id=correlation_id, source=source)
+
+    @property
+    def is_system(self) -> bool:
+        return self.principal.role == Role.SYSTEM
 
     @property
     def origin(self) -> RequestOrigin:
@@ -53,5 +73,8 @@ class ServiceContext:
     async def audit(self, action: str, resource_type: str, resource_id: object = None,
                     client_id: uuid.UUID | None = None, details: dict | None = None) -> None:
         """Append one audit row in the caller's transaction: it commits, or vanishes, with the change itself."""
-        self.session.add(audit_entry(self.principal.firm_id, self.principal.subject_id, self.principal.role.value,
+        actor_id = None if self.is_system else self.principal.subject_id
+        if self.source is not None:
+            details = {**(details or {}), "source": self.source}
+        self.session.add(audit_entry(self.principal.firm_id, actor_id, self.principal.role.value,
                                      action, resource_type, resource_id, client_id, details, self.origin))
