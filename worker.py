@@ -23,7 +23,7 @@ from activities.document import DocumentActivities
 from activities.estimated_payment import EstimatedPaymentActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
-from activities.tax_return_outbox import TaxReturnOutboxActivities
+from activities.outbox import OutboxActivities
 from domain.db import make_engine, make_sessionmaker
 from domain.tax_return.analysis import Analyzer, OfflineAnalyzer
 from integrations.bedrock import BedrockAnalyzer
@@ -32,14 +32,15 @@ from integrations.notify import Notifier
 from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
 from settings import Settings, get_settings
-from workflows import queues, tax_return_outbox_relay
+from orchestration import queues
+from orchestration.connect import connect
+from orchestration.outbox import ensure_relay_running
 from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.tax_return import TaxReturnWorkflow
-from workflows.tax_return_outbox_relay import TaxReturnOutboxRelayWorkflow
-from workflows.client import connect
+from workflows.outbox_relay import OutboxRelayWorkflow
 
 
 @dataclass
@@ -85,7 +86,9 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
                                 deps.settings.stripe_currency, deps.settings.portal_base_url)
     estimated_payment = EstimatedPaymentActivities(deps.sessionmaker, notifier)
     return {
-        queues.ADMIN: ([AuditExportWorkflow], [audit_export.write_export, audit_export.mark_failed]),
+        queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow],
+                       [audit_export.write_export, audit_export.mark_failed,
+                        OutboxActivities(deps.sessionmaker, deps.mailer).relay_outbox]),
         queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow],
                            [document.classify, document.extract, document.send_to_sureprep,
                             document.notify_return, document.import_from_smartvault]),
@@ -94,8 +97,7 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
             invoice.notify_payment_failed, invoice.current_status, invoice.expire_payment_link,
             estimated_payment.load_schedule, estimated_payment.send_reminder,
         ]),
-        queues.TAX_RETURN: ([TaxReturnWorkflow, TaxReturnOutboxRelayWorkflow],
-                            [*tax_return_activities(deps), TaxReturnOutboxActivities(deps.sessionmaker).relay_outbox]),
+        queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
     }
 
 
@@ -110,8 +112,8 @@ async def run(names: list[str]) -> None:
     settings = get_settings()
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     workers = build_workers(client, WorkerDependencies.from_settings(settings), names)
-    if queues.TAX_RETURN in names:
-        await tax_return_outbox_relay.ensure_running(client)
+    if queues.ADMIN in names:
+        await ensure_relay_running(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

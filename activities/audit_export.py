@@ -22,14 +22,11 @@ from temporalio import activity
 from domain.audit.models import AuditEntry, AuditExport
 from domain.audit.service import export_conditions, mark_export_failed
 from integrations.storage import ObjectStore
+from orchestration.audit_export import AuditExportInput
 
 PAGE_ROWS = 5_000
 COLUMNS = ["id", "occurred_at", "user_id", "actor_role", "event_type", "resource_type", "resource_id", "client_id",
            "correlation_id", "request_id", "ip_address", "details"]
-
-
-class AuditExportInput(BaseModel):
-    export_id: uuid.UUID
 
 
 class AuditExportResult(BaseModel):

@@ -34,14 +34,10 @@ from domain.document.types import FIRM_DOCUMENT_TYPES
 from domain.roles import Role
 from domain.tax_return.models import TaxReturn
 from integrations.storage import ObjectStore
-from workflows.tax_return_events import TaxReturnSystemEvent, send_system_event
+from orchestration.document import DocumentInput, SmartVaultImportInput
+from orchestration.tax_return import TaxReturnSystemEvent, send_system_event
 
 SUREPREP = "SurePrep"
-
-
-class DocumentInput(BaseModel):
-    document_id: uuid.UUID
-    firm_id: uuid.UUID
 
 
 class ClassifyResult(BaseModel):
@@ -64,14 +60,6 @@ class SurePrepResult(BaseModel):
 class NotifyResult(BaseModel):
     sent: list[str] = []
     delivered: list[bool] = []
-
-
-class SmartVaultImportInput(BaseModel):
-    firm_id: uuid.UUID
-    account_id: str
-    document_id: str
-    name: str
-    folder: str = ""
 
 
 class SmartVaultImportResult(BaseModel):

@@ -28,6 +28,7 @@ from domain.money import to_cents
 from domain.user.service import firm_decider_emails
 from integrations.notify import Notification, Notifier, Recipient
 from integrations.payments import TRANSIENT_ERRORS, CheckoutLineItem, StripePayments
+from orchestration.invoice import SendResult
 
 NOT_SENDABLE = "InvoiceNotSendable"
 PROVIDER_REJECTED = "PaymentProviderRejected"
@@ -48,15 +49,6 @@ class MarkSentInput(BaseModel):
     link: PaymentLink
     sent_at: datetime
     due_days: int
-
-
-class SendResult(BaseModel):
-    invoice_id: uuid.UUID
-    invoice_number: str
-    status: str
-    sent_at: datetime
-    payment_link: str
-    due_date: date
 
 
 class StepInput(BaseModel):

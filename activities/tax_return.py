@@ -27,6 +27,7 @@ from domain.tax_return.analysis import Analyzer
 from domain.tax_return.models import AiAnalysis, ReturnReminder, TaxReturn, WorkflowHistory
 from domain.user.models import User
 from integrations.mail import Mailer
+from orchestration.tax_return import AnalyzeInput
 
 
 class TransitionRecord(BaseModel):
@@ -64,15 +65,6 @@ class ReminderRequest(BaseModel):
     deadline: date
     days_before: int
     recipient_id: uuid.UUID | None
-
-
-class AnalyzeInput(BaseModel):
-    analysis_id: uuid.UUID
-    return_id: uuid.UUID
-    firm_id: uuid.UUID
-    analysis_type: str = "comprehensive"
-    include_prior_year_comparison: bool = True
-    requested_by: uuid.UUID | None = None
 
 
 class AnalyzeOutcome(BaseModel):

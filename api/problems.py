@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.request_context import meta
 from domain.errors import DomainError, ServiceUnavailable
+from orchestration.connect import TemporalError, is_unreachable
 
 log = logging.getLogger("taxpractice.api")
 
@@ -38,8 +38,6 @@ _STATUS_CODES = {
 }
 # What a 503 asks the caller to wait before retrying: long enough for a restarted part to come back.
 RETRY_AFTER_S = 5
-# Temporal's answers that mean "not reachable now", not "your request is wrong".
-TEMPORAL_UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
 
 def problem_body(status: int, detail: str, instance: str, code: str | None = None, title: str | None = None,
@@ -147,9 +145,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.warning("request %s: database unavailable (%s)", meta()["request_id"], type(exc.__cause__ or exc).__name__)
         return await domain_error(request, ServiceUnavailable("The database is unavailable or busy; retry shortly"))
 
-    @app.exception_handler(RPCError)
-    async def temporal_error(request: Request, exc: RPCError):
-        if exc.status not in TEMPORAL_UNREACHABLE:
+    @app.exception_handler(TemporalError)
+    async def temporal_error(request: Request, exc: TemporalError):
+        if not is_unreachable(exc):
             return await unexpected(request, exc)
         log.warning("request %s: Temporal unavailable (%s)", meta()["request_id"], exc.status.name)
         return await domain_error(request, ServiceUnavailable("The workflow engine cannot be reached; retry shortly"))

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.client import Client as TemporalClient
 
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from domain.auth.service import Authenticator
@@ -20,7 +19,8 @@ from integrations.mail import Mailer
 from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
 from settings import Settings
-from workflows.client import connect
+from orchestration.connect import TemporalClient, connect
+from orchestration.outbox import Outbox
 
 
 @dataclass
@@ -36,6 +36,11 @@ class AppState:
     payments: StripePayments
     _temporal: TemporalClient | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Every message to a workflow, and every mail, leaves through it (orchestration/outbox.py).
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.temporal, self.sessionmaker, self.mailer)
 
     async def temporal(self) -> TemporalClient:
         """Connected on first use, so the API starts (and answers health checks) while Temporal is down."""

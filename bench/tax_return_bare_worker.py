@@ -23,7 +23,7 @@ from temporalio import activity, workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import search_attributes as sa
+    from orchestration import search_attributes as sa
 
 BARE_UPDATE = "ping"
 FLOOR_UPDATE = "step"

@@ -69,8 +69,8 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> dict:
         return {"migrated": True, "search_attributes_added": None}
 
     async def register() -> list[str]:
-        from workflows import search_attributes
-        from workflows.client import connect
+        from orchestration import search_attributes
+        from orchestration.connect import connect
 
         client = await connect(settings.temporal_address, settings.temporal_namespace)
         return await search_attributes.register(client, settings.temporal_namespace)

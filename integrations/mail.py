@@ -14,7 +14,7 @@ class Mailer:
     def __init__(self, host: str, port: int, sender: str, timeout_s: float = 10.0):
         self.host, self.port, self.sender, self.timeout_s = host, port, sender, timeout_s
 
-    def send_sync(self, to: str, subject: str, text: str) -> bool:
+    def send_sync(self, to: str, subject: str, text: str, message_id: str | None = None) -> bool:
         """Send one mail; False when `to` cannot be mailed at all. Request bodies only accept ASCII addresses
         (api/schemas/base.py MailableEmail), but one stored before that rule would otherwise fail every time
         (smtplib refuses it without the server's SMTPUTF8), as a 500 or an activity retried forever."""
@@ -27,10 +27,12 @@ class Mailer:
         # The subject as one line: one built from text stored before request bodies refused line breaks (a
         # client's name) would otherwise make the mail library refuse the whole mail.
         message["From"], message["To"], message["Subject"] = self.sender, to, " ".join(subject.splitlines())
+        if message_id is not None:  # the outbox's: the same for a repeat of the same mail
+            message["Message-ID"] = message_id
         message.set_content(text)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
             smtp.send_message(message)
         return True
 
-    async def send(self, to: str, subject: str, text: str) -> bool:
-        return await asyncio.to_thread(self.send_sync, to, subject, text)
+    async def send(self, to: str, subject: str, text: str, message_id: str | None = None) -> bool:
+        return await asyncio.to_thread(self.send_sync, to, subject, text, message_id)

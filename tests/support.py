@@ -21,21 +21,29 @@ from domain.user.models import User
 from domain.user.service import create_user
 from settings import Settings
 from worker import WorkerDependencies, build_workers
-from workflows import queues
-from workflows.client import connect
+from orchestration import queues
+from orchestration.connect import connect
 
 PASSWORD = "correct horse battery staple"
 
 
-async def outbox_entries(tp, return_id: uuid.UUID) -> list:
-    """The return's outbox entries (workflows/tax_return_outbox.py): messages not yet delivered."""
+async def outbox_entries(tp, entity_id: uuid.UUID | str) -> list:
+    """The outbox entries about one entity (orchestration/outbox.py): messages not yet delivered."""
     from sqlalchemy import select
 
-    from domain.tax_return.models import ReturnOutboxEntry
+    from domain.outbox.models import OutboxEntry
 
     async with tp.state.sessionmaker() as session:
         return list((await session.execute(
-            select(ReturnOutboxEntry).where(ReturnOutboxEntry.return_id == return_id))).scalars())
+            select(OutboxEntry).where(OutboxEntry.entity_id == str(entity_id))
+            .order_by(OutboxEntry.created_at))).scalars())
+
+
+async def deliver(tp, entry_id: uuid.UUID) -> bool:
+    """What the outbox relay does with one entry."""
+    from orchestration import outbox
+
+    return await outbox.deliver(tp.temporal, tp.state.sessionmaker, tp.state.mailer, entry_id)
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from settings import Settings
-from workflows import queues
+from orchestration import queues
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -9,18 +9,20 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit_export import (
-        AuditExportActivities, AuditExportFailure, AuditExportInput, AuditExportResult,
-    )
-    from workflows import search_attributes as sa
+    from activities.audit_export import AuditExportActivities, AuditExportFailure, AuditExportResult
+    from orchestration import search_attributes as sa
+    from orchestration.audit_export import WORKFLOW, AuditExportInput
+
+# Search attributes are upserted only when they change; histories from before replay their every upsert.
+PUBLISH_CHANGES_PATCH = "audit-export-publish-changes"
 
 
-@workflow.defn(name="AuditExport")
+@workflow.defn(name=WORKFLOW)
 class AuditExportWorkflow:
     @workflow.run
     async def run(self, data: AuditExportInput) -> AuditExportResult | None:
-        workflow.upsert_search_attributes([sa.ENTITY_TYPE.value_set("audit_export"),
-                                           sa.ENTITY_STATUS.value_set("processing")])
+        publisher = sa.Publisher(PUBLISH_CHANGES_PATCH)
+        publisher.publish({sa.ENTITY_TYPE: "audit_export", sa.ENTITY_STATUS: "processing"})
         try:
             result = await workflow.execute_activity_method(
                 AuditExportActivities.write_export, data,
@@ -32,7 +34,7 @@ class AuditExportWorkflow:
                 AuditExportActivities.mark_failed, AuditExportFailure(export_id=data.export_id, error=str(err.cause or err)),
                 start_to_close_timeout=timedelta(seconds=30),
             )
-            workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set("failed")])
+            publisher.publish({sa.ENTITY_STATUS: "failed"})
             return None
-        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set("completed")])
+        publisher.publish({sa.ENTITY_STATUS: "completed"})
         return result

@@ -10,31 +10,34 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.document import (
-        DocumentActivities, DocumentInput, DocumentOutcome, SmartVaultImportInput, SmartVaultImportResult,
+    from activities.document import DocumentActivities, DocumentOutcome, SmartVaultImportResult
+    from orchestration import search_attributes as sa
+    from orchestration.document import (
+        PROCESSING_WORKFLOW, SMARTVAULT_IMPORT_WORKFLOW, DocumentInput, SmartVaultImportInput,
     )
-    from workflows import search_attributes as sa
 
 STEP_TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=1))
+# Search attributes are upserted only when they change; histories from before replay their every upsert.
+PUBLISH_CHANGES_PATCH = "document-publish-changes"
 
 
-@workflow.defn(name="DocumentProcessing")
+@workflow.defn(name=PROCESSING_WORKFLOW)
 class DocumentProcessingWorkflow:
     @workflow.run
     async def run(self, data: DocumentInput) -> DocumentOutcome:
-        workflow.upsert_search_attributes([sa.ENTITY_TYPE.value_set("document"),
-                                           sa.ENTITY_STATUS.value_set("classifying"),
-                                           sa.FIRM_ID.value_set(str(data.firm_id))])
+        publisher = sa.Publisher(PUBLISH_CHANGES_PATCH)
+        publisher.publish({sa.ENTITY_TYPE: "document", sa.ENTITY_STATUS: "classifying",
+                           sa.FIRM_ID: str(data.firm_id)})
         classified = await workflow.execute_activity_method(
             DocumentActivities.classify, data, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY)
         if not classified.found:
-            workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set("deleted")])
+            publisher.publish({sa.ENTITY_STATUS: "deleted"})
             return DocumentOutcome(status="deleted", document_type=None)
-        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set("extracting")])
+        publisher.publish({sa.ENTITY_STATUS: "extracting"})
         extracted = await workflow.execute_activity_method(
             DocumentActivities.extract, data, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY)
-        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set(extracted.status)])
+        publisher.publish({sa.ENTITY_STATUS: extracted.status})
         sureprep = await workflow.execute_activity_method(
             DocumentActivities.send_to_sureprep, data, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY)
         notified = await workflow.execute_activity_method(
@@ -45,16 +48,16 @@ class DocumentProcessingWorkflow:
                                signals=notified.sent)
 
 
-@workflow.defn(name="SmartVaultImport")
+@workflow.defn(name=SMARTVAULT_IMPORT_WORKFLOW)
 class SmartVaultImportWorkflow:
     """One SmartVault document into the pending queue (id `smartvault-import:<account>:<document>`)."""
 
     @workflow.run
     async def run(self, data: SmartVaultImportInput) -> SmartVaultImportResult:
-        workflow.upsert_search_attributes([sa.ENTITY_TYPE.value_set("smartvault_import"),
-                                           sa.FIRM_ID.value_set(str(data.firm_id))])
+        publisher = sa.Publisher(PUBLISH_CHANGES_PATCH)
+        publisher.publish({sa.ENTITY_TYPE: "smartvault_import", sa.FIRM_ID: str(data.firm_id)})
         result = await workflow.execute_activity_method(
             DocumentActivities.import_from_smartvault, data, start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=RETRY)
-        workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set(result.outcome)])
+        publisher.publish({sa.ENTITY_STATUS: result.outcome})
         return result

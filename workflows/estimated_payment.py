@@ -4,7 +4,7 @@ It sleeps on durable timers until the next reminder of a scheduled quarter (14 d
 due date, at the configured UTC time of day), sends it, and goes back to sleep. The API writes every change
 (amounts, due dates, confirmations, cancellations) to Postgres and then signals `changed` with signal-with-start,
 so the workflow re-reads the quarters and re-plans, and is started again if it had finished. The signal goes
-through the return's outbox, so a change committed while Temporal was unreachable still reaches the workflow (or
+through the outbox (orchestration/estimated_payment.py), so a change committed while Temporal was unreachable still reaches the workflow (or
 starts it) a little later. A reminder whose time passed while the quarter is still before its due date is sent at
 once (a schedule created 10 days before a due date still gets its "14 days" reminder); after the due date, nothing
 is sent for that quarter. The workflow ends when no reminder is left to send.
@@ -27,19 +27,12 @@ with workflow.unsafe.imports_passed_through():
         EstimatedPaymentActivities, ReminderInput, ScheduleRef, ScheduleSnapshot,
     )
     from domain.estimated_payment.service import REMINDER_TYPES, reminder_deadline, reminder_instant
-    from workflows import search_attributes as sa
-    from workflows.retry import ACTIVITY_TIMEOUT, PATIENT
+    from orchestration import search_attributes as sa
+    from orchestration.estimated_payment import CHANGED_SIGNAL, WORKFLOW, ScheduleWorkflowInput
+    from orchestration.retry import ACTIVITY_TIMEOUT, PATIENT
 
-CHANGED_SIGNAL = "changed"
-
-
-class ScheduleWorkflowInput(BaseModel):
-    schedule_id: uuid.UUID
-    firm_id: uuid.UUID
-    client_id: uuid.UUID
-    reminder_time: str = "14:00:00"  # UTC time of day (settings.reminder_time_utc)
-    # Reminders already handled, carried across continue-as-new: "<payment id>/<type>/<instant iso>".
-    handled: list[str] = []
+# Search attributes are upserted only when they change; histories from before replay their every upsert.
+PUBLISH_CHANGES_PATCH = "estimated-payment-schedule-publish-changes"
 
 
 class PlannedReminder(BaseModel):
@@ -70,21 +63,21 @@ def plan(snapshot: ScheduleSnapshot, time_of_day: time, now: datetime, handled: 
     return sorted(planned, key=lambda r: (r.fire_at, r.scheduled_for))
 
 
-@workflow.defn(name="EstimatedPaymentSchedule")
+@workflow.defn(name=WORKFLOW)
 class EstimatedPaymentScheduleWorkflow:
     def __init__(self) -> None:
         self._changed = True
         self._status = "active"
         self._next: PlannedReminder | None = None
         self._sent = 0
+        self._search_attributes = sa.Publisher(PUBLISH_CHANGES_PATCH)
 
     @workflow.run
     async def run(self, data: ScheduleWorkflowInput) -> int:
         handled = set(data.handled)
         time_of_day = time.fromisoformat(data.reminder_time)
-        workflow.upsert_search_attributes([
-            sa.ENTITY_TYPE.value_set("estimated_payment_schedule"), sa.CLIENT_ID.value_set(str(data.client_id)),
-            sa.FIRM_ID.value_set(str(data.firm_id))])
+        self._search_attributes.publish({sa.ENTITY_TYPE: "estimated_payment_schedule",
+                                         sa.CLIENT_ID: str(data.client_id), sa.FIRM_ID: str(data.firm_id)})
         ref = ScheduleRef(schedule_id=data.schedule_id)
         snapshot = ScheduleSnapshot(status="active")
         while True:
@@ -131,27 +124,10 @@ class EstimatedPaymentScheduleWorkflow:
         self._next = upcoming[0] if upcoming else None
         scheduled = [q for q in snapshot.quarters if q.status == "scheduled"]
         status = snapshot.status if snapshot.status != "active" else ("active" if upcoming else "completed")
-        updates = [sa.ENTITY_STATUS.value_set(status)]
+        updates = {sa.ENTITY_STATUS: status}
         if snapshot.tax_year:
-            updates.append(sa.TAX_YEAR.value_set(snapshot.tax_year))
-        updates.append(sa.NEXT_REMINDER_AT.value_set(self._next.fire_at) if self._next
-                       else sa.NEXT_REMINDER_AT.value_unset())
+            updates[sa.TAX_YEAR] = snapshot.tax_year
+        updates[sa.NEXT_REMINDER_AT] = self._next.fire_at if self._next else None
         next_due = min((q.due_date for q in scheduled if q.due_date >= workflow.now().date()), default=None)
-        updates.append(sa.DUE_DATE.value_set(datetime.combine(next_due, time(0), tzinfo=timezone.utc)) if next_due
-                       else sa.DUE_DATE.value_unset())
-        workflow.upsert_search_attributes(updates)
-
-
-def workflow_input(schedule, reminder_time: str) -> ScheduleWorkflowInput:
-    return ScheduleWorkflowInput(schedule_id=schedule.id, firm_id=schedule.firm_id, client_id=schedule.client_id,
-                                 reminder_time=reminder_time)
-
-
-async def nudge_schedule(client, data: ScheduleWorkflowInput) -> None:
-    """After a change is committed: signal `changed`, starting the workflow if it is not running. The API
-    sends it through the return's outbox (workflows/tax_return_outbox.py), so it survives a failed send."""
-    from workflows import ids, queues
-
-    await client.start_workflow(
-        EstimatedPaymentScheduleWorkflow.run, data, id=ids.estimated_payment_schedule(data.schedule_id),
-        task_queue=queues.BILLING, start_signal=CHANGED_SIGNAL)
+        updates[sa.DUE_DATE] = datetime.combine(next_due, time(0), tzinfo=timezone.utc) if next_due else None
+        self._search_attributes.publish(updates)

@@ -13,9 +13,7 @@ History stays small (a handful of timers and activities per invoice), so no cont
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -23,34 +21,24 @@ from temporalio.exceptions import ActivityError, ApplicationError
 # Passed through, not re-imported into each workflow run's sandbox (pydantic included: the schedule
 # benchmark settled 10.2 instead of 7.2 workflows/s with it passed through, on a busy machine).
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
     from activities.invoice import (
-        InvoiceActivities, InvoiceRef, MarkSentInput, PaymentFailedInput, SendResult, StepInput,
+        PROVIDER_REJECTED, InvoiceActivities, InvoiceRef, MarkSentInput, PaymentFailedInput, StepInput,
     )
+    from domain.errors import BusinessRuleViolation, DomainError
     from domain.invoice.timeline import invoice_timeline, parse_time_of_day
-    from workflows import search_attributes as sa
-    from workflows.retry import ACTIVITY_TIMEOUT, PATIENT
+    from orchestration import domain_error
+    from orchestration import search_attributes as sa
+    from orchestration.invoice import (
+        EVENT_SIGNAL, SEND_UPDATE, WORKFLOW, InvoiceEvent, InvoiceWorkflowInput, SendResult,
+    )
+    from orchestration.retry import ACTIVITY_TIMEOUT, PATIENT
 
-EVENT_SIGNAL = "event"
 CLOSED = ("paid", "void")
+# Search attributes are upserted only when they change; histories from before replay their every upsert.
+PUBLISH_CHANGES_PATCH = "invoice-publish-changes"
 
 
-class InvoiceWorkflowInput(BaseModel):
-    invoice_id: uuid.UUID
-    firm_id: uuid.UUID
-    client_id: uuid.UUID
-    reminder_time: str = "14:00:00"  # UTC time of day for reminders (settings.reminder_time_utc)
-    due_days: int = 30  # due date of an invoice sent without one
-
-
-class InvoiceEvent(BaseModel):
-    kind: Literal["payment_recorded", "payment_failed", "voided"]
-    event_id: str | None = None  # the Stripe event id, to ignore a repeat
-    message: str | None = None
-
-
-@workflow.defn(name="Invoice")
+@workflow.defn(name=WORKFLOW)
 class InvoiceWorkflow:
     # @workflow.init: the input is there before the first update runs (update-with-start delivers both in
     # the first workflow task, and the update handler can run before `run` has started).
@@ -63,20 +51,20 @@ class InvoiceWorkflow:
         self._status = "draft"
         self._events: list[InvoiceEvent] = []
         self._seen_event_ids: set[str] = set()
+        self._search_attributes = sa.Publisher(PUBLISH_CHANGES_PATCH)
 
     @workflow.run
     async def run(self, data: InvoiceWorkflowInput) -> str:
-        workflow.upsert_search_attributes([
-            sa.ENTITY_TYPE.value_set("invoice"), sa.ENTITY_STATUS.value_set("draft"),
-            sa.CLIENT_ID.value_set(str(data.client_id)), sa.FIRM_ID.value_set(str(data.firm_id))])
+        self._search_attributes.publish({sa.ENTITY_TYPE: "invoice", sa.ENTITY_STATUS: "draft",
+                                         sa.CLIENT_ID: str(data.client_id), sa.FIRM_ID: str(data.firm_id)})
         await workflow.wait_condition(lambda: self._sent is not None or self._send_failed)
         if self._sent is None:
             await workflow.wait_condition(workflow.all_handlers_finished)
             return "draft"
         ref = InvoiceRef(invoice_id=data.invoice_id)
-        workflow.upsert_search_attributes([
-            sa.ENTITY_STATUS.value_set(self._status),
-            sa.DUE_DATE.value_set(datetime.combine(self._sent.due_date, datetime.min.time(), tzinfo=timezone.utc))])
+        self._search_attributes.publish({
+            sa.ENTITY_STATUS: self._status,
+            sa.DUE_DATE: datetime.combine(self._sent.due_date, datetime.min.time(), tzinfo=timezone.utc)})
         await workflow.execute_activity_method(InvoiceActivities.mail_invoice, ref,
                                                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PATIENT)
 
@@ -94,11 +82,11 @@ class InvoiceWorkflow:
         if self._status == "void":
             await workflow.execute_activity_method(InvoiceActivities.expire_payment_link, ref,
                                                    start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PATIENT)
-        workflow.upsert_search_attributes([sa.NEXT_REMINDER_AT.value_unset()])
+        self._search_attributes.publish({sa.NEXT_REMINDER_AT: None})
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
-    @workflow.update(name="send")
+    @workflow.update(name=SEND_UPDATE)
     async def send(self) -> SendResult:
         """Create the payment link and mark the invoice sent; a repeated send returns the first result."""
         async with self._send_lock:
@@ -107,10 +95,7 @@ class InvoiceWorkflow:
                     self._sent = await self._send()
                 except ActivityError as err:
                     self._send_failed = True
-                    cause = err.cause
-                    if isinstance(cause, ApplicationError):
-                        raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
-                    raise ApplicationError(str(err), type="SendFailed", non_retryable=True) from None
+                    raise domain_error.as_failure(_send_refusal(err)) from None
         return self._sent
 
     async def _send(self) -> SendResult:
@@ -132,7 +117,7 @@ class InvoiceWorkflow:
     @send.validator
     def _validate_send(self) -> None:
         if self._status in CLOSED:
-            raise ApplicationError(f"invoice is {self._status}", type="InvoiceNotSendable")
+            raise domain_error.as_failure(_not_sendable(f"invoice is {self._status}"))
 
     @workflow.signal(name=EVENT_SIGNAL)
     def event(self, event: InvoiceEvent) -> None:
@@ -153,13 +138,13 @@ class InvoiceWorkflow:
             if self._status in CLOSED:
                 return False
             if when is None:
-                workflow.upsert_search_attributes([sa.NEXT_REMINDER_AT.value_unset()])
+                self._search_attributes.publish({sa.NEXT_REMINDER_AT: None})
                 await workflow.wait_condition(lambda: bool(self._events))
                 continue
             remaining = when - workflow.now()
             if remaining <= timedelta(0):
                 return True
-            workflow.upsert_search_attributes([sa.NEXT_REMINDER_AT.value_set(when)])
+            self._search_attributes.publish({sa.NEXT_REMINDER_AT: when})
             try:
                 await workflow.wait_condition(lambda: bool(self._events), timeout=remaining)
             except asyncio.TimeoutError:
@@ -183,19 +168,20 @@ class InvoiceWorkflow:
     def _set_status(self, status: str) -> None:
         if status != self._status:
             self._status = status
-            workflow.upsert_search_attributes([sa.ENTITY_STATUS.value_set(status)])
+            self._search_attributes.publish({sa.ENTITY_STATUS: status})
 
 
-async def signal_invoice(client, invoice_id: uuid.UUID, event: InvoiceEvent) -> bool:
-    """Tell an invoice's workflow; False when none runs (a draft, or an invoice whose workflow has ended)."""
-    from temporalio.service import RPCError, RPCStatusCode
+def _not_sendable(reason: str) -> DomainError:
+    return BusinessRuleViolation(f"The invoice cannot be sent: {reason}", code="invoice_not_sendable")
 
-    from workflows import ids
 
-    try:
-        await client.get_workflow_handle(ids.invoice(invoice_id)).signal(EVENT_SIGNAL, event)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
+def _send_refusal(err: ActivityError) -> DomainError:
+    """Why the send failed, as the caller's answer: the payment provider refused (502), or the invoice cannot
+    be sent (422)."""
+    refusal = domain_error.from_failure(err)
+    if refusal is not None:
+        return refusal
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == PROVIDER_REJECTED:
+        return DomainError(cause.message, [], 502, "payment_provider", "Payment Provider Error")
+    return _not_sendable(cause.message if isinstance(cause, ApplicationError) else str(err))

@@ -4,7 +4,7 @@
   role (403), a wrong from-status or a transition already in flight (409) and a failed guard (422) before
   anything is recorded; the handler writes status + history row + audit row through one idempotent
   activity and answers with the spec §5.6 body.
-- `system_event` (Signal, workflows/tax_return_events.py): other capabilities report events; a System
+- `system_event` (Signal): other capabilities report events; a System
   action the state machine allows from the current status is applied, anything else is logged and dropped.
 - `return_changed` (Signal): the API reports a new assignee, a moved deadline (extension) or a deletion.
 - `analyze` (Signal): run an analysis requested through the API.
@@ -20,25 +20,21 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tax_return import (
-        AnalyzeInput, ReminderRequest, StuckMark, TaxReturnActivities, TransitionRecord,
-    )
+    from activities.tax_return import ReminderRequest, StuckMark, TaxReturnActivities, TransitionRecord
     from domain.errors import Conflict, DomainError
     from domain.roles import Role
     from domain.tax_return import state_machine as sm
-    from workflows import search_attributes as sa
-    from workflows.tax_return_events import SYSTEM_EVENT_SIGNAL, TaxReturnSystemEvent
-    from workflows.tax_return_models import (
-        ReturnChanged, TaxReturnState, TaxReturnWorkflowInput, TransitionRequest, TransitionResult,
+    from orchestration import search_attributes as sa
+    from orchestration.domain_error import as_failure as refusal
+    from orchestration.tax_return import (
+        ANALYZE_SIGNAL, RETURN_CHANGED_SIGNAL, SYSTEM_EVENT_SIGNAL, TRANSITION_UPDATE, WORKFLOW, AnalyzeInput,
+        ReturnChanged, TaxReturnState, TaxReturnSystemEvent, TaxReturnWorkflowInput, TransitionRequest,
+        TransitionResult,
     )
 
-TRANSITION_UPDATE = "transition"
-RETURN_CHANGED_SIGNAL = "return_changed"
-ANALYZE_SIGNAL = "analyze"
-DOMAIN_ERROR = "DomainError"
 # Reminder mails go out at 14:00 UTC (morning in every US time zone) on their day.
 REMINDER_TIME = time(14, 0, tzinfo=timezone.utc)
 # Workflow code versions (workflow.patched): histories written before a patch replay the old branch.
@@ -51,13 +47,6 @@ HISTORY_EVENT_LIMIT = 10_000
 WRITE_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 
 
-def refusal(err: DomainError) -> ApplicationError:
-    """A DomainError as the ApplicationError the API turns back into the same problem+json answer."""
-    return ApplicationError(err.detail, {"status": err.status, "code": err.code, "title": err.title,
-                                         "errors": [e.as_dict() for e in err.errors]},
-                            type=DOMAIN_ERROR, non_retryable=True)
-
-
 def reminder_at(deadline: date, offset: timedelta) -> datetime:
     return datetime.combine(deadline - offset, REMINDER_TIME)
 
@@ -66,7 +55,7 @@ def reminder_key(deadline: date, offset: timedelta) -> str:
     return f"{deadline.isoformat()}/{offset.days}"
 
 
-@workflow.defn(name="TaxReturn")
+@workflow.defn(name=WORKFLOW)
 class TaxReturnWorkflow:
     @workflow.init
     def __init__(self, data: TaxReturnWorkflowInput) -> None:
@@ -77,7 +66,7 @@ class TaxReturnWorkflow:
         self._changed = False
         self._timer: asyncio.Future | None = None  # the run loop's durable timer, due at _timer_at
         self._timer_at: datetime | None = None
-        self._published: dict[str, object] = {}  # search attribute values last upserted by this run
+        self._search_attributes = sa.Publisher(LEAN_TRANSITION_PATCH)
 
     # ---- the run loop ---------------------------------------------------------------------------------
 
@@ -348,11 +337,4 @@ class TaxReturnWorkflow:
             sa.STUCK_SINCE: s.stuck_since,
             sa.NEXT_REMINDER_AT: reminder[0] if reminder else None,
         }
-        if workflow.patched(LEAN_TRANSITION_PATCH):
-            # Each upsert is a visibility write on the server: send only what changed since the last one.
-            values = {key: value for key, value in values.items() if self._published.get(key.name, ...) != value}
-            if not values:
-                return
-            self._published.update({key.name: value for key, value in values.items()})
-        workflow.upsert_search_attributes([key.value_unset() if value is None else key.value_set(value)
-                                           for key, value in values.items()])
+        self._search_attributes.publish(values)

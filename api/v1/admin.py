@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import text
 
@@ -14,9 +14,8 @@ from api import envelope
 from api.deps import Ctx, State
 from api.schemas.admin import AuditExportRequest, ConfigUpdate, UserCreate, UserUpdate
 from api.schemas.base import patch_changes
-from api.v1.auth import send_link
+from api.v1.auth import link_mail
 from api.v1.client import iso
-from activities.audit_export import AuditExportInput
 from domain import policy
 from domain.audit import service as audit
 from domain.audit.models import AuditEntry, AuditExport
@@ -26,8 +25,7 @@ from domain.errors import Conflict
 from domain.listing import parse_list_query
 from domain.user import service as users
 from domain.user.models import User
-from workflows import ids, queues
-from workflows.audit_export import AuditExportWorkflow
+from orchestration import audit_export as audit_export_workflow
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -74,15 +72,14 @@ async def list_users(request: Request, ctx: Ctx):
 
 
 @router.post("/users", status_code=201, summary="Create (invite) a staff user")
-async def create_user(body: UserCreate, ctx: Ctx, state: State, background: BackgroundTasks):
+async def create_user(body: UserCreate, ctx: Ctx, state: State):
     """The user receives an invitation by mail to set a password and enrol TOTP."""
     policy.require(ctx.principal, "admin.users")
     user, _ = await users.create_user(ctx.session, ctx.principal.firm_id, body.email, body.full_name, body.role,
                                       state.cipher, ptin=body.ptin)
     link = await state.authenticator.invite(ctx, user)
     await ctx.audit("user.create", "user", user.id, details={"role": body.role})
-    # Background tasks run after the response, so after the request transaction has committed.
-    background.add_task(send_link, state, link)
+    await state.outbox.commit_and_send(ctx.session, link_mail(state.settings, link))
     return envelope.one(user_out(user))
 
 
@@ -126,18 +123,8 @@ async def export_audit(body: AuditExportRequest, ctx: Ctx, state: State):
     """Runs as a Temporal workflow; poll GET /v1/admin/audit/exports/{export_id}."""
     filters = body.filters.model_dump(exclude_none=True)
     export, rows = await audit.create_export(ctx, body.start_date, body.end_date, body.format, filters)
-    # The row must exist before the workflow's activity reads it: commit first, then start.
-    await ctx.session.commit()
-    try:
-        client = await state.temporal()
-        await client.start_workflow(AuditExportWorkflow.run, AuditExportInput(export_id=export.id),
-                                    id=ids.audit_export(export.id), task_queue=queues.ADMIN)
-    except Exception:
-        # Without its workflow the committed export would say "processing" for ever: it failed, and the caller
-        # gets the error (a 503 when Temporal is out of reach) and requests it again.
-        async with state.sessionmaker.begin() as session:
-            await audit.mark_export_failed(session, export.id, "the export could not be started; request it again")
-        raise
+    # The row and its workflow's start commit together: the workflow starts now, or from the relay.
+    await state.outbox.commit_and_send(ctx.session, audit_export_workflow.started(export.id))
     estimated = rows * audit.APPROX_BYTES_PER_ROW[body.format] / 1_000_000
     return envelope.one({"export_id": str(export.id), "status": "processing",
                          "estimated_size_mb": round(estimated, 2)})

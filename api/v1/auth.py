@@ -14,6 +14,10 @@ from api.schemas.auth import (
 )
 from api.request_context import origin
 from api.state import AppState
+from orchestration import outbox
+from orchestration.mail import mail
+from orchestration.message import OutboxMessage
+from settings import Settings
 from domain.auth import totp
 from domain.auth.service import MailedLink, token_response
 from domain.errors import DomainError
@@ -78,28 +82,33 @@ async def accept_invitation(body: AcceptInvitationRequest, state: State):
                          "otpauth_uri": totp.provisioning_uri(secret, user.email)})
 
 
-async def send_link(state: AppState, link: MailedLink) -> None:
-    """Mail a portal login link or a staff invitation. Runs after the response, so the answer's timing does
-    not tell whether the address is registered."""
+def link_mail(settings: Settings, link: MailedLink) -> OutboxMessage:
+    """The mail of a portal login link or a staff invitation, for the outbox of the transaction that made it."""
     if link.purpose == "portal_login":
-        url = f"{state.settings.portal_base_url}/login?token={link.token}"
+        url = f"{settings.portal_base_url}/login?token={link.token}"
         subject = "Your Tax Practice sign-in link"
         text = (f"Sign in to your client portal:\n\n{url}\n\nThe link works once and expires in "
-                f"{state.settings.magic_link_minutes} minutes. If you did not ask for it, ignore this message.\n\n"
+                f"{settings.magic_link_minutes} minutes. If you did not ask for it, ignore this message.\n\n"
                 f"Token: {link.token}\n")
     else:
-        url = f"{state.settings.portal_base_url}/accept-invitation?token={link.token}"
+        url = f"{settings.portal_base_url}/accept-invitation?token={link.token}"
         subject = "You have been invited to Tax Practice"
         text = (f"Set your password and enrol two-factor authentication:\n\n{url}\n\nToken: {link.token}\n")
-    await state.mailer.send(link.email, subject, text)
+    return mail(link.email, subject, text, about=link.purpose)
 
 
 @router.post("/portal/auth/magic-link", summary="Mail a client a sign-in link")
 async def request_magic_link(body: MagicLinkRequest, state: State, background: BackgroundTasks):
     """Always the same answer, whether or not the address belongs to a client."""
-    links = await _committing_failures(state, lambda s: state.authenticator.request_magic_links(s, body.email))
-    for link in links:
-        background.add_task(send_link, state, link)
+
+    async def issue(session: AsyncSession) -> list[outbox.Pending]:
+        links = await state.authenticator.request_magic_links(session, body.email)
+        return [await outbox.add(session, link_mail(state.settings, link)) for link in links]
+
+    pending = await _committing_failures(state, issue)
+    # Sent after the response, so the answer's timing does not tell whether the address is registered; the
+    # mails are committed with their tokens, so a crash before then leaves them to the relay.
+    background.add_task(state.outbox.send, *pending)
     return {"message": "If this email is registered, a login link has been sent."}
 
 

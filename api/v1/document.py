@@ -13,10 +13,6 @@ from typing import AsyncIterator
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.exc import IntegrityError
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api import envelope
 from api.deps import Ctx, State, bearer_token, service_context
@@ -34,13 +30,13 @@ from domain.errors import Conflict, FieldError, ValidationFailed
 from domain.listing import parse_list_query
 from domain.principal import Principal
 from domain.document.types import normalize_type
-from workflows import ids, queues
+from orchestration import document as workflow
+from orchestration import outbox
 
 router = APIRouter(tags=["documents"])
 log = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK = 4 * 1024 * 1024
-PROCESSING_WORKFLOW = "DocumentProcessing"
 
 
 def _str(value) -> str | None:
@@ -99,32 +95,8 @@ def extraction_out(extraction: DocumentExtraction | None, fields: list[Extracted
 
 # ---- processing ---------------------------------------------------------------------------------------------
 
-async def start_processing(state: AppState, document_id: uuid.UUID, firm_id: uuid.UUID) -> None:
-    """Start the document's processing workflow (after the row committed). A run already in progress is left
-    alone; a finished one may run again (re-extraction)."""
-    from activities.document import DocumentInput
-
-    client = await state.temporal()
-    try:
-        await client.start_workflow(
-            PROCESSING_WORKFLOW, DocumentInput(document_id=document_id, firm_id=firm_id),
-            id=ids.document(document_id), task_queue=queues.DOCUMENTS,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
-    except WorkflowAlreadyStartedError:
-        raise Conflict("The document is still being processed") from None
-
-
 async def _is_processing(state: AppState, document_id: uuid.UUID) -> bool:
-    """Whether the document's processing workflow runs. Temporal out of reach is an error (503), not a "no":
-    the answer decides whether processing may start again."""
-    client = await state.temporal()
-    try:
-        description = await client.get_workflow_handle(ids.document(document_id)).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:  # no workflow yet (or any more): nothing runs
-            return False
-        raise
-    return description.status == WorkflowExecutionStatus.RUNNING
+    return await workflow.is_processing(await state.temporal(), document_id)
 
 
 # ---- uploads ------------------------------------------------------------------------------------------------
@@ -201,17 +173,18 @@ async def upload_document(request: Request, state: State):
             key = service.document_key(principal.firm_id, client_id, document_id)
 
             async def record():
-                return await service.record_upload(ctx, target, document_id, filename, upload.size,
-                                                   sniffed.mime_type, upload.sha256, key)
+                document = await service.record_upload(ctx, target, document_id, filename, upload.size,
+                                                       sniffed.mime_type, upload.sha256, key)
+                # Committed with the row: processing starts after the commit, or from the relay.
+                pending.append(await outbox.add(ctx.session, workflow.processing_requested(document.id,
+                                                                                           document.firm_id)))
+                return document
 
+            pending: list[outbox.Pending] = []
             document = await store_object_then_row(state, key, upload, sniffed.mime_type, record)
     finally:
         upload.close()
-    try:
-        await start_processing(state, document.id, document.firm_id)
-    except Exception:
-        # The document is safely stored; processing can be started again with POST …/extraction.
-        log.exception("could not start processing of document %s", document.id)
+    await state.outbox.send(*pending)
     return envelope.one({"id": str(document.id), "status": document.status, "filename": document.filename,
                          "file_size": document.file_size, "mime_type": document.mime_type,
                          "sha256": document.sha256, "uploaded_at": iso(document.uploaded_at)})
@@ -305,14 +278,14 @@ async def delete_extraction(document_id: uuid.UUID, ctx: Ctx):
 @router.post("/documents/{document_id}/extraction", status_code=202, summary="Run extraction again")
 async def rerun_extraction(document_id: uuid.UUID, state: State, request: Request):
     """Classification (unless a person set the type) and extraction run again. 409 while processing runs or
-    while an extraction exists. Also how a document whose processing never started (Temporal was out of reach
-    when it was uploaded) gets processed: its status says `uploaded`, but no workflow runs."""
+    while an extraction exists."""
     principal = await authenticate(request, state)
     if await _is_processing(state, document_id):
         raise Conflict("The document is still being processed")
     async with transaction(state, principal) as ctx:
         document = await service.request_reprocessing(ctx, document_id)
-    await start_processing(state, document.id, document.firm_id)
+        pending = await outbox.add(ctx.session, workflow.processing_requested(document.id, document.firm_id))
+    await state.outbox.send(pending)
     return envelope.one(document_out(document))
 
 

@@ -12,15 +12,14 @@ import logging
 from decimal import Decimal
 
 from fastapi import APIRouter, Request
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import State
 from domain.document import webhook
 from domain.errors import Unauthorized
 from domain.webhook_body import parse_json
 from integrations.webhook_signature import verify
-from workflows import ids, queues
+from orchestration import document as document_workflow
+from orchestration import outbox
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -52,18 +51,12 @@ async def sureprep_webhook(request: Request, state: State):
 async def smartvault_webhook(request: Request, state: State):
     """document.uploaded imports the file into the pending (upload-first) queue; folder.created is
     acknowledged. Signed with X-SmartVault-Signature."""
-    from activities.document import SmartVaultImportInput
-
     event = await _event(request, state.settings.smartvault_webhook_secret, "x-smartvault-signature")
+    pending = []
     async with state.sessionmaker.begin() as session:
         outcome = await webhook.apply_smartvault(session, event)
-    if outcome.follow_up:
-        job = SmartVaultImportInput(**outcome.follow_up)
-        client = await state.temporal()
-        try:
-            await client.start_workflow("SmartVaultImport", job, task_queue=queues.DOCUMENTS,
-                                        id=ids.smartvault_import(job.account_id, job.document_id),
-                                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
-        except WorkflowAlreadyStartedError:
-            pass  # the same SmartVault document, announced again: imported once
+        if outcome.follow_up:  # the import starts with the event's record: after the commit, or from the relay
+            job = document_workflow.SmartVaultImportInput(**outcome.follow_up)
+            pending.append(await outbox.add(session, document_workflow.smartvault_import_requested(job)))
+    await state.outbox.send(*pending)
     return _answer(outcome)

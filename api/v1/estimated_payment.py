@@ -14,10 +14,8 @@ from api.schemas.estimated_payment import PaymentConfirm, PaymentUpdate, Reminde
 from api.v1.client import iso
 from domain.estimated_payment import service
 from domain.estimated_payment.models import EstimatedPayment, EstimatedPaymentSchedule
-from domain.tax_return.models import TaxReturn
 from integrations.notify import Notification, Notifier, Recipient
-from workflows import tax_return_outbox
-from workflows.estimated_payment import workflow_input
+from orchestration import estimated_payment as workflow
 
 router = APIRouter(tags=["estimated payments"])
 
@@ -63,12 +61,9 @@ def schedule_out(schedule: EstimatedPaymentSchedule, payments: list[EstimatedPay
 
 async def _tell_workflow(ctx, state, schedule: EstimatedPaymentSchedule) -> None:
     """Commit the change with its message to the schedule's workflow, then send it (the workflow re-reads the
-    committed quarters). Through the return's outbox: if Temporal cannot be reached now, the relay starts or
-    signals the workflow a little later, so a schedule is never left without its reminders."""
-    tax_return = await ctx.session.get(TaxReturn, schedule.return_id)  # usually in the session's identity map
-    await tax_return_outbox.commit_and_send(
-        ctx.session, state.temporal, state.sessionmaker, tax_return, tax_return_outbox.SCHEDULE_CHANGED,
-        workflow_input(schedule, state.settings.reminder_time_utc))
+    committed quarters). Through the outbox: if Temporal cannot be reached now, the relay starts or signals the
+    workflow a little later, so a schedule is never left without its reminders."""
+    await state.outbox.commit_and_send(ctx.session, workflow.changed(schedule, state.settings.reminder_time_utc))
 
 
 @router.get("/returns/{return_id}/estimated-payments", summary="List a return's estimated payments")

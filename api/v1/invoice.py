@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from decimal import Decimal
 
-from fastapi import APIRouter, BackgroundTasks, Request
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from fastapi import APIRouter, Request
 
 from api import envelope
 from api.deps import Ctx, State
@@ -18,18 +14,13 @@ from api.money_json import MoneyJSONResponse
 from api.schemas.base import patch_changes
 from api.schemas.invoice import InvoiceCreate, InvoiceUpdate, PaymentCreate
 from api.v1.client import iso
-from domain.errors import BusinessRuleViolation, DomainError
 from domain.invoice import service
 from domain.invoice.models import Invoice, InvoicePayment
 from domain.listing import parse_list_query
-from workflows import ids, queues
-from workflows.invoice import InvoiceEvent, InvoiceWorkflow, InvoiceWorkflowInput, signal_invoice
+from orchestration import invoice as workflow
 
 router = APIRouter(tags=["invoices"])
 log = logging.getLogger("taxpractice.invoice")
-
-# How long POST /send waits for the payment link before answering 202 (the workflow keeps trying).
-SEND_WAIT_S = 15.0
 
 
 def invoice_out(invoice: Invoice, payments: list[InvoicePayment] | None = None) -> dict:
@@ -79,14 +70,6 @@ def payment_out(payment: InvoicePayment) -> dict:
     }
 
 
-async def _tell_workflow(state, invoice_id: uuid.UUID, event: InvoiceEvent) -> None:
-    """After the response (so after the commit): a missed signal only delays what the workflow re-reads."""
-    try:
-        await signal_invoice(await state.temporal(), invoice_id, event)
-    except Exception:
-        log.warning("could not signal the workflow of invoice %s", invoice_id, exc_info=True)
-
-
 @router.get("/invoices", summary="List invoices")
 async def list_invoices(request: Request, ctx: Ctx):
     """Filters: client_id, return_id, status, invoice_number, due_date, total, created_at (with __gte/__lte).
@@ -124,28 +107,11 @@ async def send_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
     """Creates the Stripe payment link and mails the client. 200 with the link; 202 if the payment provider
     is slow or down: the invoice's workflow keeps trying and the invoice turns `sent` when it succeeds."""
     invoice = await service.check_sendable(ctx, invoice_id)
-    settings = state.settings
-    temporal = await state.temporal()
-    start = WithStartWorkflowOperation(
-        InvoiceWorkflow.run,
-        InvoiceWorkflowInput(invoice_id=invoice.id, firm_id=invoice.firm_id, client_id=invoice.client_id,
-                             reminder_time=settings.reminder_time_utc, due_days=settings.invoice_due_days),
-        id=ids.invoice(invoice.id), task_queue=queues.BILLING,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
-    update = asyncio.ensure_future(temporal.execute_update_with_start_workflow(InvoiceWorkflow.send,
-                                                                               start_workflow_operation=start))
-    try:
-        result = await asyncio.wait_for(asyncio.shield(update), SEND_WAIT_S)
-    except asyncio.TimeoutError:
-        update.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+    result = await workflow.send(await state.temporal(), invoice, state.settings.reminder_time_utc,
+                                 state.settings.invoice_due_days)
+    if result is None:  # the payment provider is slow: the workflow keeps trying
         return MoneyJSONResponse(envelope.one({"id": str(invoice.id), "status": invoice.status, "sent_at": None,
                                                "payment_link": None}), status_code=202)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        detail = cause.message if isinstance(cause, ApplicationError) else str(err)
-        if isinstance(cause, ApplicationError) and cause.type == "PaymentProviderRejected":
-            raise DomainError(detail, [], 502, "payment_provider", "Payment Provider Error") from None
-        raise BusinessRuleViolation(f"The invoice cannot be sent: {detail}", code="invoice_not_sendable") from None
     return MoneyJSONResponse(envelope.one({"id": str(invoice.id), "invoice_number": result.invoice_number,
                                            "status": result.status, "sent_at": iso(result.sent_at),
                                            "due_date": result.due_date.isoformat(),
@@ -160,18 +126,18 @@ async def void_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
     if was_sent:
         # Told before the commit, while the row is locked: the workflow is what closes the payment link, so a
         # void it cannot hear of is refused (503, rolled back) rather than leave a voided invoice payable.
-        await signal_invoice(await state.temporal(), invoice.id, InvoiceEvent(kind="voided"))
+        await workflow.void(await state.temporal(), invoice.id)
     return MoneyJSONResponse(envelope.one(invoice_out(invoice, await service.payments_of(ctx.session, invoice.id))))
 
 
 @router.post("/invoices/{invoice_id}/payments", status_code=201, summary="Record a payment (admin, EA/CPA)")
-async def record_payment(invoice_id: uuid.UUID, body: PaymentCreate, ctx: Ctx, state: State,
-                         background: BackgroundTasks):
+async def record_payment(invoice_id: uuid.UUID, body: PaymentCreate, ctx: Ctx, state: State):
     """A payment received outside the payment link, or one Stripe's webhook has not brought yet (name its
     `stripe_payment_intent_id`: the webhook will then not count it twice). At most the balance due."""
     outcome = await service.record_manual_payment(ctx, invoice_id, body.model_dump())
-    background.add_task(_tell_workflow, state, invoice_id, InvoiceEvent(kind="payment_recorded"))
-    return MoneyJSONResponse(envelope.one(payment_out(outcome.payment)), status_code=201, background=background)
+    body_out = envelope.one(payment_out(outcome.payment))
+    await state.outbox.commit_and_send(ctx.session, workflow.event(invoice_id, "payment_recorded"))
+    return MoneyJSONResponse(body_out, status_code=201)
 
 
 @router.get("/invoices/{invoice_id}/payments", summary="List an invoice's payments")

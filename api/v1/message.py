@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 
 from api import envelope
 from api.deps import Ctx, State
@@ -14,9 +13,9 @@ from api.v1.client import iso
 from domain.listing import parse_list_query
 from domain.message import service
 from domain.message.models import Message
+from orchestration.mail import mail
 
 router = APIRouter(tags=["messages"])
-log = logging.getLogger("taxpractice.message")
 
 
 def message_out(m: Message) -> dict:
@@ -28,14 +27,6 @@ def message_out(m: Message) -> dict:
     }
 
 
-async def _notify(state, notification: service.Notification) -> None:
-    try:
-        await state.mailer.send(notification.to, notification.subject, notification.text)
-    except OSError:
-        # The message itself is saved; a lost notification mail must not turn it into an error.
-        log.exception("message notification mail failed")
-
-
 @router.get("/clients/{client_id}/messages", summary="List a client's messages")
 async def list_messages(client_id: uuid.UUID, request: Request, ctx: Ctx):
     """Filters: return_id, direction (inbound, outbound, both); newest first."""
@@ -44,14 +35,14 @@ async def list_messages(client_id: uuid.UUID, request: Request, ctx: Ctx):
 
 
 @router.post("/clients/{client_id}/messages", status_code=201, summary="Send a message")
-async def send_message(client_id: uuid.UUID, body: MessageCreate, ctx: Ctx, state: State,
-                       background: BackgroundTasks):
+async def send_message(client_id: uuid.UUID, body: MessageCreate, ctx: Ctx, state: State):
     """Staff send outbound messages, clients inbound ones. `notify_email` mails the other side a notice
     (never the body) after the message is committed."""
     message, notification = await service.send_message(ctx, client_id, body.model_dump(),
                                                        state.settings.portal_base_url)
-    if notification is not None:
-        background.add_task(_notify, state, notification)
+    if notification is not None:  # committed with the message, sent after the commit or by the relay
+        await state.outbox.commit_and_send(ctx.session, mail(notification.to, notification.subject,
+                                                             notification.text, about=f"message:{message.id}"))
     return envelope.one(message_out(message))
 
 

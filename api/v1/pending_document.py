@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 
 from fastapi import APIRouter, Request
@@ -13,21 +12,17 @@ from api.deps import Ctx, State
 from api.schemas.document import CreateClientFromBatch
 from api.uploads import receive_upload
 from api.v1.client import iso
-from api.v1.document import (
-    authenticate,
-    start_processing,
-    store_object_then_row,
-    transaction,
-)
+from api.v1.document import authenticate, store_object_then_row, transaction
 from domain import policy
 from domain.document import batch as batch_service
 from domain.document.models import PendingDocument
 from domain.document.sniffing import safe_filename, sniff
 from domain.errors import FieldError, ValidationFailed
-from workflows import tax_return_outbox
+from orchestration import document as document_workflow
+from orchestration import outbox
+from orchestration import tax_return as return_workflow
 
 router = APIRouter(tags=["pending documents"])
-log = logging.getLogger(__name__)
 
 
 def pending_out(row: PendingDocument) -> dict:
@@ -96,16 +91,13 @@ async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, r
     async with transaction(state, principal) as ctx:
         client, tax_return, documents = await batch_service.create_client_from_batch(
             ctx, batch_id, body.model_dump(), state.cipher)
-        # Through the outbox, as POST /returns does: the return gets its workflow even if Temporal is down now.
-        start_entry = await tax_return_outbox.enqueue(ctx.session, tax_return.id, tax_return_outbox.START, {})
+        # Through the outbox, as POST /returns and uploads do: the return gets its workflow, and each document
+        # its processing, even if Temporal cannot be reached now.
+        pending = [await outbox.add(ctx.session, return_workflow.started(tax_return.id))]
+        pending += [await outbox.add(ctx.session, document_workflow.processing_requested(d.id, d.firm_id))
+                    for d in documents]
     # Committed: only now may the return's and the documents' workflows start.
-    await tax_return_outbox.send_committed(state.temporal, state.sessionmaker, start_entry, tax_return,
-                                           tax_return_outbox.START, {})
-    for document in documents:
-        try:
-            await start_processing(state, document.id, document.firm_id)
-        except Exception:
-            log.exception("could not start processing of document %s", document.id)
+    await state.outbox.send(*pending)
     return envelope.one({
         "client": {"id": str(client.id), "account_number": client.account_number, "first_name": body.first_name,
                    "last_name": body.last_name, "name": client.name},

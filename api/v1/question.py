@@ -13,9 +13,7 @@ from api.v1.client import iso
 from domain.listing import parse_list_query
 from domain.question import service
 from domain.question.models import Question
-from domain.tax_return.models import TaxReturn
-from workflows import tax_return_outbox
-from workflows.tax_return_events import TaxReturnSystemEvent
+from orchestration import tax_return as workflow
 
 router = APIRouter(tags=["questions"])
 
@@ -34,10 +32,8 @@ async def _after_last_answer(ctx, state, return_id: uuid.UUID, how: str) -> None
     """The client has nothing left to answer: tell the workflow (it ignores this outside
     pending_client_response), through the outbox so the message survives a failed send. Committed first,
     so the transition sees the answer."""
-    tax_return = await ctx.session.get(TaxReturn, return_id)  # loaded by the answer: from the session's identity map
-    await tax_return_outbox.commit_and_send(
-        ctx.session, state.temporal, state.sessionmaker, tax_return, tax_return_outbox.SYSTEM_EVENT,
-        TaxReturnSystemEvent(action="client_responded", source="question", notes=f"last pending question {how}"))
+    await state.outbox.commit_and_send(ctx.session, workflow.system_event(return_id, workflow.TaxReturnSystemEvent(
+        action="client_responded", source="question", notes=f"last pending question {how}")))
 
 
 @router.get("/returns/{return_id}/questions", summary="List a return's questions")

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request, Response
 
-from activities.tax_return import AnalyzeInput
 from api import envelope
 from api.deps import Ctx, State
 from api.money_json import MoneyJSONResponse
@@ -21,8 +20,7 @@ from domain.listing import parse_list_query
 from domain.tax_return import service
 from domain.tax_return import state_machine as sm
 from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn, WorkflowHistory
-from workflows import tax_return_client, tax_return_outbox
-from workflows.tax_return_models import TransitionRequest
+from orchestration import tax_return as workflow
 
 router = APIRouter(tags=["returns"])
 
@@ -93,10 +91,6 @@ async def _page(ctx, request: Request, client_id: uuid.UUID | None = None) -> di
     return envelope.page(page, query, lambda r: return_summary(r, names.get(r.client_id)))
 
 
-async def _tell_workflow(ctx, state, tax_return: TaxReturn, kind: str, payload=None) -> None:
-    await tax_return_outbox.commit_and_send(ctx.session, state.temporal, state.sessionmaker, tax_return, kind, payload)
-
-
 @router.get("/returns", summary="List returns")
 async def list_returns(request: Request, ctx: Ctx):
     """Filters: client_id, tax_year (also __gte/__lte/__in), status, return_type, assigned_preparer_id,
@@ -120,7 +114,7 @@ async def create_return(body: ReturnCreate, ctx: Ctx, state: State):
     detail = await return_detail(ctx, tax_return, client)
     # The workflow's activities read the row: commit first, then start. Through the outbox, so a return
     # created while Temporal cannot be reached still gets its workflow (timers, stuck flag) a little later.
-    await _tell_workflow(ctx, state, tax_return, tax_return_outbox.START)
+    await state.outbox.commit_and_send(ctx.session, workflow.started(tax_return.id))
     return MoneyJSONResponse(envelope.one(detail), status_code=201)
 
 
@@ -142,7 +136,7 @@ async def update_return(return_id: uuid.UUID, body: ReturnUpdate, ctx: Ctx, stat
     tax_return, client = await service.update_return(ctx, return_id, changes)
     detail = await return_detail(ctx, tax_return, client)
     if service.WORKFLOW_FIELDS & changes.keys() and tax_return.status not in sm.FINAL:
-        await _tell_workflow(ctx, state, tax_return, tax_return_outbox.RETURN_CHANGED)
+        await state.outbox.commit_and_send(ctx.session, workflow.changed(tax_return.id))
     return MoneyJSONResponse(envelope.one(detail))
 
 
@@ -150,7 +144,7 @@ async def update_return(return_id: uuid.UUID, body: ReturnUpdate, ctx: Ctx, stat
 async def delete_return(return_id: uuid.UUID, ctx: Ctx, state: State):
     """Refused (422) once the return has been filed."""
     tax_return = await service.delete_return(ctx, return_id)
-    await _tell_workflow(ctx, state, tax_return, tax_return_outbox.RETURN_CHANGED)
+    await state.outbox.commit_and_send(ctx.session, workflow.changed(tax_return.id))
     return Response(status_code=204)
 
 
@@ -167,13 +161,13 @@ async def transition(return_id: uuid.UUID, body: TransitionBody, ctx: Ctx, state
     facts = await service.guard_facts(ctx, tax_return, body.action)
     if tax_return.status in sm.FINAL:
         sm.check(body.action, tax_return.status, role, facts)
-    request = TransitionRequest(
+    request = workflow.TransitionRequest(
         action=body.action, notes=body.notes, actor_id=ctx.principal.user_id, actor_role=role.value,
         assigned_preparer_id=facts.assigned_preparer_id, pending_questions=facts.pending_questions,
         request_id=ctx.request_id, correlation_id=ctx.correlation_id, ip_address=ctx.ip_address)
     # Nothing to write in this transaction: end it before waiting on the workflow.
     await ctx.session.commit()
-    result = await tax_return_client.transition(await state.temporal(), tax_return, request)
+    result = await workflow.transition(await state.temporal(), tax_return, request)
     return envelope.one({"id": str(result.id), "status": result.status, "previous_status": result.previous_status,
                          "transitioned_at": iso(result.transitioned_at)})
 
@@ -216,10 +210,10 @@ async def analyze(return_id: uuid.UUID, body: AnalyzeBody, ctx: Ctx, state: Stat
     """Runs as work of the return's workflow; poll GET …/ai/analysis/{analysis_id}."""
     tax_return, analysis = await service.request_analysis(ctx, return_id, body.analysis_type,
                                                           body.include_prior_year_comparison)
-    await _tell_workflow(ctx, state, tax_return, tax_return_outbox.ANALYZE, AnalyzeInput(
+    await state.outbox.commit_and_send(ctx.session, workflow.analysis_requested(workflow.AnalyzeInput(
         analysis_id=analysis.id, return_id=tax_return.id, firm_id=tax_return.firm_id,
         analysis_type=analysis.analysis_type, include_prior_year_comparison=analysis.include_prior_year_comparison,
-        requested_by=analysis.requested_by))
+        requested_by=analysis.requested_by)))
     return envelope.one({"analysis_id": str(analysis.id), "status": "processing",
                          "estimated_completion": iso(analysis.created_at + service.ANALYSIS_ESTIMATE)})
 

@@ -121,23 +121,3 @@ class AiAnalysis(Base):
     created_at: Mapped[datetime] = created_at_column()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-
-class ReturnOutboxEntry(Base):
-    """A message for a return's workflows (its own, its estimated-payment schedule's), written in the transaction
-    of the change it reports and deleted once delivered (a transactional outbox). A message that cannot be sent
-    after the commit (Temporal unreachable, the API process killed between commit and send) stays here until
-    TaxReturnOutboxRelayWorkflow delivers it, instead of leaving the workflow behind Postgres for good. See
-    workflows/tax_return_outbox.py."""
-
-    __tablename__ = "tax_return_outbox"
-    __table_args__ = (Index("ix_tax_return_outbox_created", "created_at"),)
-
-    id: Mapped[uuid.UUID] = uuid_pk()
-    return_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tax_returns.id", ondelete="CASCADE"), nullable=False)
-    # start | system_event | return_changed | analyze | schedule_changed (workflows/tax_return_outbox.py)
-    kind: Mapped[str] = mapped_column(String(30), nullable=False)
-    payload: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict)
-    created_at: Mapped[datetime] = created_at_column()
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # failed relay attempts
-    last_error: Mapped[str | None] = mapped_column(String(500))

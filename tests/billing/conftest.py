@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.tax_return.models import TaxReturn
 from sandboxes.payments import PaymentsSandbox, serve
-from workflows import search_attributes
+from orchestration import search_attributes
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -22,9 +22,11 @@ from domain.estimated_payment.models import EstimatedPaymentReminder
 from domain.tax_calendar import estimated_tax_due_dates, legal_holidays, roll_forward
 from integrations.notify import Notifier
 from tests.billing.conftest import client_headers, new_return, problem, utc
-from tests.support import api_without_temporal, outbox_entries
-from workflows import ids, tax_return_outbox
-from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow, ScheduleWorkflowInput
+from tests.support import api_without_temporal, deliver, outbox_entries
+from orchestration import estimated_payment as schedule_workflow
+from orchestration import ids
+from orchestration.estimated_payment import ScheduleWorkflowInput
+from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 
 QUEUE = "billing-time-skipping-estimates"
 SMS_ADDRESS = "15550104477@sms.taxpractice.local"  # the billing fixture's client phone, through the gateway
@@ -74,7 +76,7 @@ async def test_create_schedule_splits_to_the_cent_and_starts_its_workflow(tp, bi
     upcoming = await _next_reminder(handle)
     assert upcoming.reminder_type == "14_day" and upcoming.fire_at == utc(2027, 4, 1, 14)
     assert (await handle.describe()).status.name == "RUNNING"
-    assert await outbox_entries(tp, uuid.UUID(schedule["return_id"])) == []  # sent at once, nothing left behind
+    assert await outbox_entries(tp, schedule["id"]) == []  # sent at once, nothing left behind
 
     listed = (await tp.http.get(f"/v1/returns/{schedule['return_id']}/estimated-payments",
                                 headers=billing.admin)).json()["data"]
@@ -89,22 +91,23 @@ async def test_create_schedule_splits_to_the_cent_and_starts_its_workflow(tp, bi
 
 async def test_a_schedule_saved_while_temporal_is_unreachable_gets_its_workflow_later(tp, billing):
     """Without its workflow a schedule would send no reminder at all: the message that starts it waits in the
-    return's outbox, and the relay (here: its delivery of the entry) starts the workflow once Temporal answers."""
+    outbox, and the relay (here: its delivery of the entry) starts the workflow once Temporal answers."""
     return_id = await new_return(tp, billing.firm_id, billing.client["id"])
     async with api_without_temporal(tp) as cut_off:
         response = await cut_off.post(f"/v1/returns/{return_id}/estimated-payments", headers=billing.admin,
                                       json={"tax_year": 2027, "federal_annual": "4000.00"})
     assert response.status_code == 201, response.text  # the schedule is kept
-    handle = tp.temporal.get_workflow_handle(ids.estimated_payment_schedule(uuid.UUID(response.json()["data"]["id"])))
+    schedule_id = response.json()["data"]["id"]
+    handle = tp.temporal.get_workflow_handle(ids.estimated_payment_schedule(uuid.UUID(schedule_id)))
     with pytest.raises(RPCError) as missing:
         await handle.describe()
     assert missing.value.status == RPCStatusCode.NOT_FOUND
 
-    [entry] = await outbox_entries(tp, return_id)
-    assert entry.kind == tax_return_outbox.SCHEDULE_CHANGED
-    assert await tax_return_outbox.deliver(tp.temporal, tp.state.sessionmaker, entry.id)
+    [entry] = await outbox_entries(tp, schedule_id)
+    assert entry.kind == schedule_workflow.CHANGED
+    assert await deliver(tp, entry.id)
     assert (await _next_reminder(handle)).fire_at == utc(2027, 4, 1, 14)
-    assert await outbox_entries(tp, return_id) == []
+    assert await outbox_entries(tp, schedule_id) == []
 
 
 async def test_permissions(tp, billing):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from domain.invoice.models import InvoiceHistory
 from tests.billing.conftest import client_headers, new_return, pay, problem
 from tests.support import api_without_temporal
-from workflows import ids
+from orchestration import ids
 
 ITEMS = [{"description": "2026 Individual Tax Return (1040)", "quantity": 1, "unit_price": "400.00"},
          {"description": "Schedule C - Business Income", "quantity": 1, "unit_price": 50.00}]

@@ -16,7 +16,8 @@ from domain.invoice.models import InvoiceHistory
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
 from tests.billing.test_invoice import create
-from workflows.invoice import InvoiceEvent, InvoiceWorkflow, InvoiceWorkflowInput
+from orchestration.invoice import InvoiceEvent, InvoiceWorkflowInput
+from workflows.invoice import InvoiceWorkflow
 
 QUEUE = "billing-time-skipping"
 

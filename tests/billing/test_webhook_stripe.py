@@ -18,7 +18,7 @@ from sandboxes.payments import signature_header
 from tests.billing.conftest import pay, problem
 from tests.billing.test_invoice import create, get, send
 from tests.foundation.conftest import sql
-from workflows import ids
+from orchestration import ids
 
 URL = "/v1/webhooks/stripe"
 

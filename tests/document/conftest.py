@@ -67,7 +67,7 @@ async def wait_processed(tp, headers: dict, document_id: str, timeout_s: float =
 
 
 async def workflow_result(tp, document_id: str):
-    from workflows import ids
+    from orchestration import ids
 
     from activities.document import DocumentOutcome
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from domain.document.models import Document
 from tests.document.conftest import new_return, portal_headers, upload, wait_processed, workflow_result
 from tests.document.forms import form_pdf, scanned_pdf
-from tests.support import api_without_temporal
+from tests.support import api_without_temporal, deliver, outbox_entries
 
 W2_VALUES = {"wages": "75,000.00", "federal_withholding": "12,500.00", "social_security_wages": "75,000.00",
              "social_security_withholding": "4,650.00", "medicare_wages": "75,000.00",
@@ -261,9 +261,10 @@ async def test_extraction_delete_and_rerun(tp, office):
     assert {f["field_name"]: f["value"] for f in document["extraction"]["fields"]}["interest_income"] == "1234.56"
 
 
-async def test_a_document_uploaded_while_temporal_is_unreachable_is_processed_on_request(tp, office):
-    """Its row and object are kept (201), but no workflow runs; POST …/extraction starts it (it used to be a 409
-    for ever: the status says `uploaded`, which looked like processing under way)."""
+async def test_a_document_uploaded_while_temporal_is_unreachable_is_processed_by_the_relay(tp, office):
+    """Its row and object are kept (201) with the message that starts its processing: the outbox relay (here:
+    its delivery of the entry) starts it once Temporal answers. POST …/extraction meanwhile is a 503: whether
+    processing runs cannot be told without Temporal."""
     pdf = form_pdf("1099-INT", "First National Bank", {"interest_income": "10.00"})
     async with api_without_temporal(tp) as cut_off:
         response = await cut_off.post("/v1/documents", headers=office.admin,
@@ -274,8 +275,8 @@ async def test_a_document_uploaded_while_temporal_is_unreachable_is_processed_on
         # Whether processing runs cannot be told without Temporal: a 503, nothing changed.
         assert (await cut_off.post(f"/v1/documents/{document_id}/extraction", headers=office.admin)
                 ).status_code == 503
-    rerun = await tp.http.post(f"/v1/documents/{document_id}/extraction", headers=office.admin)
-    assert rerun.status_code == 202, rerun.text
+    [entry] = await outbox_entries(tp, document_id)
+    assert await deliver(tp, entry.id)
     assert (await workflow_result(tp, document_id)).status == "processed"
 
 

@@ -13,8 +13,8 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from domain.tax_return.models import TaxReturn
 from tests.document.conftest import new_return, upload, wait_processed, workflow_result
 from tests.document.forms import form_pdf
-from workflows import ids
-from workflows.tax_return_events import SYSTEM_EVENT_SIGNAL, TaxReturnSystemEvent
+from orchestration import ids
+from orchestration.tax_return import SYSTEM_EVENT_SIGNAL, TaxReturnSystemEvent
 
 
 @workflow.defn(name="ReturnSignalRecorder")

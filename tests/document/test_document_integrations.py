@@ -14,7 +14,7 @@ from domain.document.models import IntegrationAccount, WebhookEvent
 from integrations.webhook_signature import sign
 from tests.document.conftest import deliver_webhooks, upload, workflow_result
 from tests.document.forms import form_pdf
-from workflows import ids
+from orchestration import ids
 
 W2 = {"wages": "75,000.00", "federal_withholding": "12,500.00"}
 

@@ -20,10 +20,10 @@ from domain.tax_return.analysis import OfflineAnalyzer
 from domain.tax_return.models import WorkflowHistory
 from settings import PROJECT_ROOT
 from worker import WorkerDependencies, tax_return_activities
-from workflows import ids
-from workflows import tax_return_client
-from workflows.tax_return import TaxReturnWorkflow, TransitionRequest
-from workflows.tax_return_client import workflow_input
+from orchestration import ids
+from orchestration import tax_return as tax_return_client
+from orchestration.tax_return import TransitionRequest, workflow_input
+from workflows.tax_return import TaxReturnWorkflow
 from tests.tax_return.conftest import insert_return, poll
 
 # A worker for one task queue, in its own process so the test can SIGKILL it.
@@ -32,7 +32,7 @@ import asyncio, sys
 from temporalio.worker import Worker
 from settings import get_settings
 from worker import WorkerDependencies, tax_return_activities
-from workflows.client import connect
+from orchestration.connect import connect
 from workflows.tax_return import TaxReturnWorkflow
 
 async def main():
@@ -79,7 +79,7 @@ async def test_worker_killed_mid_transition_finishes_once(tp, office):
         async with tp.state.sessionmaker() as blocker:
             await blocker.execute(text("SELECT 1 FROM tax_returns WHERE id = :id FOR NO KEY UPDATE"),
                                   {"id": tax_return.id})
-            # What the API does: tax_return_client.transition, which resends the same update id if the
+            # What the API does: orchestration.tax_return.transition, which resends the same update id if the
             # worker holding it dies.
             update = asyncio.create_task(tax_return_client.transition(tp.temporal, tax_return, TransitionRequest(
                 action="submit_for_review", actor_id=office.users["preparer"].id, actor_role="preparer",

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from temporalio.client import WorkflowExecutionStatus
 
 from domain.audit.models import AuditEntry
-from workflows import ids
+from orchestration import ids
 from tests.tax_return.conftest import assert_problem, create_return, transition, wait_for_status
 
 

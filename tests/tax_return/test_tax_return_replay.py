@@ -2,7 +2,8 @@
 
 `histories/*.json` are recorded histories (lifecycle to complete, refusals, signals, analysis, a stuck
 flag), one set per workflow code version (`_v1`: before LEAN_TRANSITION_PATCH, `_v2`: with it), and the
-outbox relay's rounds (`outbox_relay_v1`). A change to TaxReturnWorkflow or TaxReturnOutboxRelayWorkflow that
+outbox relay's rounds (`outbox_relay_v2`: OutboxRelayWorkflow; v1 was the tax return's own relay, which the
+one outbox replaced). A change to TaxReturnWorkflow or OutboxRelayWorkflow that
 would break a running workflow fails here. After a deliberate, versioned change (workflow.patched), record the
 new version's histories with RECORD_TAX_RETURN_HISTORIES=<label> (written to histories/<name>_<label>.json)
 and commit them next to the old ones.
@@ -19,14 +20,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows import ids
+from orchestration import ids
+from orchestration.tax_return import start
+from workflows.outbox_relay import OutboxRelayWorkflow
 from workflows.tax_return import TaxReturnWorkflow
-from workflows.tax_return_client import start
-from workflows.tax_return_outbox_relay import TaxReturnOutboxRelayWorkflow
 from tests.tax_return.conftest import create_return, insert_return, poll, transition, wait_for_status
 
 HISTORIES = Path(__file__).parent / "histories"
-REPLAYER = Replayer(workflows=[TaxReturnWorkflow, TaxReturnOutboxRelayWorkflow], data_converter=pydantic_data_converter)
+REPLAYER = Replayer(workflows=[TaxReturnWorkflow, OutboxRelayWorkflow], data_converter=pydantic_data_converter)
 
 
 async def replay_and_maybe_record(tp, workflow_id: str, name: str) -> None:
@@ -89,8 +90,13 @@ async def test_a_transition_upserts_only_what_changed_and_keeps_its_timer(tp, of
     deadline is past, so no reminder moves either."""
     h = office.headers
     rid = (await create_return(tp, h["preparer"], office.client["id"], 2020))["id"]
+    handle = tp.temporal.get_workflow_handle(ids.tax_return(rid))
+
+    async def first_timer_started():  # else, on a busy machine, the Update can share the workflow's first task
+        return any(e.HasField("timer_started_event_attributes") for e in (await handle.fetch_history()).events)
+    await poll(first_timer_started)
     await transition(tp, h["preparer"], rid, "request_documents")
-    history = await tp.temporal.get_workflow_handle(ids.tax_return(rid)).fetch_history()
+    history = await handle.fetch_history()
     events = list(history.events)
     accepted = next(i for i, e in enumerate(events)
                     if e.HasField("workflow_execution_update_accepted_event_attributes"))

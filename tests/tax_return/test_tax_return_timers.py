@@ -18,12 +18,12 @@ from temporalio.worker import Worker
 from domain.tax_calendar import extended_due_date
 from domain.tax_return.models import TaxReturn, WorkflowHistory
 from worker import WorkerDependencies, tax_return_activities
-from workflows import ids, search_attributes
-from workflows.tax_return import (
-    RETURN_CHANGED_SIGNAL, TRANSITION_UPDATE, ReturnChanged, TaxReturnState, TaxReturnWorkflow,
-    TaxReturnWorkflowInput, TransitionRequest,
+from orchestration import ids, search_attributes
+from orchestration.tax_return import (
+    RETURN_CHANGED_SIGNAL, TRANSITION_UPDATE, ReturnChanged, TaxReturnState, TaxReturnWorkflowInput,
+    TransitionRequest, start, workflow_input,
 )
-from workflows.tax_return_client import start, workflow_input
+from workflows.tax_return import TaxReturnWorkflow
 from tests.tax_return.conftest import insert_return, poll
 
 QUEUE = "tax-return-timers"

@@ -116,7 +116,7 @@ async def test_system_actions_need_the_service_identity(tp, office):
 
 async def test_system_event_signals_apply_only_when_allowed(tp, office):
     """The documents capability's contract: documents_received / documents_complete by Signal."""
-    from workflows.tax_return_events import TaxReturnSystemEvent, send_system_event
+    from orchestration.tax_return import TaxReturnSystemEvent, send_system_event
 
     h = office.headers
     rid = (await create_return(tp, h["preparer"], office.client["id"]))["id"]

@@ -55,3 +55,27 @@ async def register(client, namespace: str) -> list[str]:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
     return sorted(missing)
+
+
+class Publisher:
+    """The one way a workflow publishes its search attributes: each upsert is a visibility write on the server
+    (on the dev server it cost about as much as a whole Update), so only values that changed since this run's
+    last upsert are sent, and nothing when none did; None unsets an attribute.
+
+    `patch` is the workflow's patch id for this behaviour: histories recorded before it upserted every value
+    given, and replay the same (workflow.patched decides per history). Workflow code only."""
+
+    def __init__(self, patch: str):
+        self.patch = patch
+        self._published: dict[str, object] = {}
+
+    def publish(self, values: dict[SearchAttributeKey, object]) -> None:
+        from temporalio import workflow
+
+        if workflow.patched(self.patch):
+            values = {key: value for key, value in values.items() if self._published.get(key.name, ...) != value}
+            if not values:
+                return
+            self._published.update({key.name: value for key, value in values.items()})
+        workflow.upsert_search_attributes([key.value_unset() if value is None else key.value_set(value)
+                                           for key, value in values.items()])
