@@ -40,17 +40,24 @@ class Notifier:
             digits = "1" + digits
         return f"{digits}@{self.sms_email_domain}" if 8 <= len(digits) <= 15 else None
 
-    async def send(self, recipient: Recipient, notification: Notification,
-                   channels: tuple[str, ...] = ("email",)) -> list[str]:
-        """Send on each requested channel the recipient can be reached on; returns the channels used. An address
-        the mailer cannot deliver to counts as none (integrations/mail.py logs it)."""
-        used: list[str] = []
-        if "email" in channels and recipient.email:
-            if await self.mailer.send(recipient.email, notification.subject, notification.text):
-                used.append("email")
+    def plan(self, recipient: Recipient, notification: Notification,
+             channels: tuple[str, ...] = ("email",)) -> list[tuple[str, str, str, str]]:
+        """(channel, address, subject, text) of each mail that reaches the recipient on a requested channel. An
+        address the mailer cannot deliver to (not ASCII: integrations/mail.py) counts as none."""
+        mails = []
+        if "email" in channels and recipient.email and recipient.email.isascii():
+            mails.append(("email", recipient.email, notification.subject, notification.text))
         if "sms" in channels and recipient.phone:
             address = self.sms_address(recipient.phone)
-            if address and await self.mailer.send(address, notification.subject,
-                                                  notification.sms_text[:SMS_MAX_CHARS]):
-                used.append("sms")
+            if address:
+                mails.append(("sms", address, notification.subject, notification.sms_text[:SMS_MAX_CHARS]))
+        return mails
+
+    async def send(self, recipient: Recipient, notification: Notification,
+                   channels: tuple[str, ...] = ("email",)) -> list[str]:
+        """Send on each requested channel the recipient can be reached on; returns the channels used."""
+        used: list[str] = []
+        for channel, address, subject, text in self.plan(recipient, notification, channels):
+            if await self.mailer.send(address, subject, text):
+                used.append(channel)
         return used

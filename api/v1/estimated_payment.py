@@ -16,6 +16,7 @@ from domain.estimated_payment import service
 from domain.estimated_payment.models import EstimatedPayment, EstimatedPaymentSchedule
 from integrations.notify import Notification, Notifier, Recipient
 from orchestration import estimated_payment as workflow
+from orchestration.mail import mail
 
 router = APIRouter(tags=["estimated payments"])
 
@@ -106,14 +107,20 @@ async def remind(payment_id: uuid.UUID, body: ReminderRequest, ctx: Ctx, state: 
     client, firm = await service.recipient_of(ctx.session, payment)
     notifier = Notifier(state.mailer, state.settings.sms_email_domain)
     text = service.reminder_notification(payment, schedule.tax_year, client, firm, body.reminder_type)
-    used = await notifier.send(Recipient(email=client.email, phone=client.phone), Notification(**text),
-                               tuple(body.channels))
+    mails = notifier.plan(Recipient(email=client.email, phone=client.phone), Notification(**text),
+                          tuple(body.channels))
+    used = [channel for channel, *_ in mails]
     await service.record_reminder(ctx.session, payment, body.reminder_type, used, scheduled_for=None)
     await ctx.audit("estimated_payment.remind", "estimated_payment", payment.id, client_id=payment.client_id,
                     details={"channels": used, "reminder_type": body.reminder_type})
-    return MoneyJSONResponse(envelope.one({"id": str(payment.id), "reminder_sent": payment.reminder_sent,
-                                           "reminder_sent_at": iso(payment.reminder_sent_at),
-                                           "reminder_type": payment.reminder_type, "channels": used}))
+    answer = envelope.one({"id": str(payment.id), "reminder_sent": payment.reminder_sent,
+                           "reminder_sent_at": iso(payment.reminder_sent_at),
+                           "reminder_type": payment.reminder_type, "channels": used})
+    # The mails commit with the reminder's record: sent after the commit, or by the outbox relay.
+    await state.outbox.commit_and_send(ctx.session, *(mail(address, subject, body_text,
+                                                          about=f"estimated_payment:{payment.id}")
+                                                     for _, address, subject, body_text in mails))
+    return MoneyJSONResponse(answer)
 
 
 @router.post("/estimated-payments/{payment_id}/confirm", summary="Confirm a payment was made (client or staff)")
