@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -20,6 +20,7 @@ DEV_STRIPE_WEBHOOK_SECRET = "whsec_development_only"
 DEV_SERVICE_TOKEN = "development-service-token"
 DEV_SUREPREP_WEBHOOK_SECRET = "sureprep_whsec_development_only"
 DEV_SMARTVAULT_WEBHOOK_SECRET = "smartvault_whsec_development_only"
+DEV_TEMPORAL_PAYLOAD_KEYS = "dev1:ZGV2LW9ubHktdGVtcG9yYWwtcGF5bG9hZC1rZXkhISE="  # base64 of 32 bytes
 
 
 class Settings(BaseSettings):
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # Every payload in Temporal is sealed with these (orchestration/payload_codec.py): "id:base64(32 bytes)", comma
+    # separated; the first seals, each opens (rotation: put the new key first, drop the old when nothing needs it).
+    temporal_payload_keys: str = DEV_TEMPORAL_PAYLOAD_KEYS
+    # Only while switching a deployment whose workflows started with clear payloads: open those too.
+    temporal_accept_unsealed_payloads: bool = False
     workflow_cache_size: int = Field(1000, ge=0, description="workflows a worker process keeps in memory "
                                      "(Worker max_cached_workflows); see docs/tax_return.md")
 
@@ -116,6 +122,14 @@ class Settings(BaseSettings):
     # SMS goes out through an email-to-SMS gateway: <digits>@<domain>. Development: the mail capture.
     sms_email_domain: str = "sms.taxpractice.local"
 
+    @field_validator("temporal_payload_keys")
+    @classmethod
+    def _payload_keys_parse(cls, value: str) -> str:
+        from orchestration.payload_codec import parse_keys
+
+        parse_keys(value)  # refused at start-up, not at the first workflow call
+        return value
+
     @property
     def is_development(self) -> bool:
         return self.app_env in ("development", "test")
@@ -129,6 +143,8 @@ class Settings(BaseSettings):
             problems.append("SSN_ENCRYPTION_KEY")
         if self.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET:
             problems.append("STRIPE_WEBHOOK_SECRET")
+        if DEV_TEMPORAL_PAYLOAD_KEYS.split(":")[1] in self.temporal_payload_keys:
+            problems.append("TEMPORAL_PAYLOAD_KEYS")
         if self.service_token == DEV_SERVICE_TOKEN:
             problems.append("SERVICE_TOKEN")
         if self.sureprep_api_url and self.sureprep_webhook_secret == DEV_SUREPREP_WEBHOOK_SECRET:

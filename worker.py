@@ -110,7 +110,7 @@ def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) ->
 
 async def run(names: list[str]) -> None:
     settings = get_settings()
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(settings)
     workers = build_workers(client, WorkerDependencies.from_settings(settings), names)
     if queues.ADMIN in names:
         await ensure_relay_running(client)

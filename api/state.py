@@ -48,8 +48,7 @@ class AppState:
             async with self._temporal_lock:
                 if self._temporal is None:
                     try:
-                        self._temporal = await connect(self.settings.temporal_address,
-                                                       self.settings.temporal_namespace)
+                        self._temporal = await connect(self.settings)
                     except RuntimeError as exc:  # the SDK's "Failed client connect: …"
                         raise ServiceUnavailable("The workflow engine cannot be reached; retry shortly") from exc
         return self._temporal

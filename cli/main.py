@@ -72,7 +72,7 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> dict:
         from orchestration import search_attributes
         from orchestration.connect import connect
 
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        client = await connect(settings)
         return await search_attributes.register(client, settings.temporal_namespace)
 
     return {"migrated": True, "search_attributes_added": asyncio.run(register())}

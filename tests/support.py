@@ -103,7 +103,7 @@ class TaxPracticeHarness:
         """In process (the tests): the app through httpx's ASGI transport and workers in this event loop.
         With `api_url` (the benchmarks): HTTP to a real API process, and no workers here."""
         state = build_state(settings)
-        temporal = await connect(settings.temporal_address, settings.temporal_namespace)
+        temporal = await connect(settings)
         state.use_temporal_client(temporal)
         if api_url is not None:
             http = httpx.AsyncClient(base_url=api_url, timeout=60,

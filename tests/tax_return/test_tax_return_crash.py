@@ -37,7 +37,7 @@ from workflows.tax_return import TaxReturnWorkflow
 
 async def main():
     settings = get_settings()
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(settings)
     deps = WorkerDependencies.from_settings(settings)
     async with Worker(client, task_queue=sys.argv[1], workflows=[TaxReturnWorkflow],
                       activities=tax_return_activities(deps)):

@@ -17,17 +17,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from orchestration import ids
+from orchestration.payload_codec import sealed_data_converter
+from settings import Settings
 from orchestration.tax_return import start
 from workflows.outbox_relay import OutboxRelayWorkflow
 from workflows.tax_return import TaxReturnWorkflow
 from tests.tax_return.conftest import create_return, insert_return, poll, transition, wait_for_status
 
 HISTORIES = Path(__file__).parent / "histories"
-REPLAYER = Replayer(workflows=[TaxReturnWorkflow, OutboxRelayWorkflow], data_converter=pydantic_data_converter)
+# Histories recorded before payloads were sealed are clear; live ones are sealed with the test keys.
+REPLAYER = Replayer(workflows=[TaxReturnWorkflow, OutboxRelayWorkflow],
+                    data_converter=sealed_data_converter(Settings().temporal_payload_keys, accept_unsealed=True))
 
 
 async def replay_and_maybe_record(tp, workflow_id: str, name: str) -> None:
