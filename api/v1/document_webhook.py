@@ -19,7 +19,7 @@ from api.deps import State
 from domain.document import webhook
 from domain.errors import Unauthorized
 from domain.webhook_body import parse_json
-from integrations.webhook_signature import verify
+from integrations.webhook_hmac import hmac_valid
 from workflows import ids, queues
 
 router = APIRouter(tags=["webhooks"])
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 async def _event(request: Request, secret: str, header: str) -> webhook.Event:
     body = await request.body()
-    if not verify(secret, request.headers.get(header), body):
+    if not hmac_valid(secret, request.headers.get(header), body):
         raise Unauthorized("Invalid or missing webhook signature")
     return webhook.parse_event(parse_json(body))
 
