@@ -50,7 +50,9 @@ class ServiceContext:
     request_id: str | None = None
     ip_address: str | None = None
     # Who acts for the system actor: the webhook, workflow step or sync doing work on the firm's behalf
-    # ("stripe_webhook", "document_processing" …); None for a request of a signed-in caller.
+    # ("stripe_webhook", "document_processing" …); None for a request of a signed-in caller. Its audit rows
+    # carry it as details.system_source (not "source": several actions already record a source of their own,
+    # such as a pending document's "smartvault").
     source: str | None = None
 
     @classmethod
@@ -75,6 +77,6 @@ class ServiceContext:
         """Append one audit row in the caller's transaction: it commits, or vanishes, with the change itself."""
         actor_id = None if self.is_system else self.principal.subject_id
         if self.source is not None:
-            details = {**(details or {}), "source": self.source}
+            details = {**(details or {}), "system_source": self.source}
         self.session.add(audit_entry(self.principal.firm_id, actor_id, self.principal.role.value,
                                      action, resource_type, resource_id, client_id, details, self.origin))

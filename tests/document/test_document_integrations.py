@@ -52,7 +52,9 @@ async def test_no_disclosure_to_sureprep_without_active_consent(tp, office, sand
     async with tp.state.sessionmaker() as session:
         refusals = (await session.execute(select(AuditEntry.details).where(
             AuditEntry.resource_id == document_id, AuditEntry.action == "document.disclosure_refused"))).scalars().all()
-    assert refusals == [{"third_party": "SurePrep", "reason": "no_active_consent"}]
+    # Written by the system actor through the document service, naming the workflow step that refused.
+    assert refusals == [{"third_party": "SurePrep", "reason": "no_active_consent",
+                         "system_source": "document_processing"}]
     await deliver_webhooks(tp, sandboxes.sureprep, "/v1/webhooks/sureprep")  # nothing was sent: nothing comes
 
 
