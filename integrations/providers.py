@@ -86,16 +86,11 @@ class ObjectStorage(Protocol):
 
 
 class Notifications(Protocol):
-    """Telling a person something by mail and/or SMS (SMTP, and an email-to-SMS gateway; the mail capture)."""
+    """Telling a person something by mail and/or SMS (SMTP, and an email-to-SMS gateway; the mail capture).
+    Activities mail only through this; `integrations/mail.Mailer` is the SMTP transport underneath."""
 
     async def send(self, recipient: Recipient, notification: Notification,
                    channels: tuple[str, ...] = ("email",)) -> list[str]: ...
-
-
-class MailSender(Protocol):
-    """One plain mail to one address (SMTP; the mail capture)."""
-
-    async def send(self, to: str, subject: str, text: str) -> bool: ...
 
 
 class Analyzer(Protocol):
