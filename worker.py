@@ -1,7 +1,8 @@
 """Temporal workers: `python worker.py [--queue NAME …]` (default: every queue).
 
 Each queue gets its own Worker, so production runs one process per queue and scales each on its own
-(see docker-compose.yml). Activities receive their dependencies here, built once from Settings.
+(see docker-compose.yml). Every provider is built here once from Settings (integrations/build.py) and
+injected into the activity classes; their activity methods are collected, not listed (activities/collect.py).
 """
 
 from __future__ import annotations
@@ -19,18 +20,14 @@ from temporalio.worker import Worker
 
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from activities.audit_export import AuditExportActivities
+from activities.collect import activity_methods
 from activities.document import DocumentActivities
 from activities.estimated_payment import EstimatedPaymentActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
 from domain.db import make_engine, make_sessionmaker
-from domain.tax_return.analysis import Analyzer, OfflineAnalyzer
-from integrations.bedrock import BedrockAnalyzer
-from integrations.mail import Mailer
-from integrations.notify import Notifier
-from integrations.payments import StripePayments
-from integrations.storage import ObjectStore
+from integrations.build import Providers, build_providers
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
@@ -45,10 +42,12 @@ from workflows.outbox_relay import OutboxRelayWorkflow
 
 @dataclass
 class WorkerDependencies:
+    """What the activity classes are built from: the database, every provider (integrations/build.py), and
+    the settings, read here only: the activity classes get providers and plain values, never Settings."""
+
     settings: Settings
     sessionmaker: object
-    storage: ObjectStore
-    mailer: Mailer
+    providers: Providers
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "WorkerDependencies":
@@ -59,44 +58,30 @@ class WorkerDependencies:
             # round trip before every activity's work.
             sessionmaker=make_sessionmaker(make_engine(settings.database_url, settings.db_pool_size,
                                                        pre_ping=False)),
-            storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
-                                settings.aws_access_key_id, settings.aws_secret_access_key),
-            mailer=Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from),
+            providers=build_providers(settings),
         )
 
 
-def build_analyzer(settings: Settings) -> Analyzer:
-    if settings.ai_analyzer == "bedrock":
-        return BedrockAnalyzer.from_settings(settings.bedrock_model_id, settings.bedrock_region,
-                                             settings.bedrock_endpoint_url)
-    return OfflineAnalyzer()
-
-
 def tax_return_activities(deps: WorkerDependencies) -> list:
-    acts = TaxReturnActivities(deps.sessionmaker, deps.mailer, build_analyzer(deps.settings))
-    return [acts.record_transition, acts.mark_stuck, acts.send_reminder, acts.analyze, acts.fail_analysis]
+    return activity_methods(TaxReturnActivities(deps.sessionmaker, deps.providers.notifications,
+                                                deps.providers.analyzer))
 
 
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
-    """What runs on each task queue: its workflows and its activities (bound to their dependencies)."""
-    audit_export = AuditExportActivities(deps.sessionmaker, deps.storage)
-    document = DocumentActivities(deps.sessionmaker, deps.storage, deps.settings)
-    notifier = Notifier(deps.mailer, deps.settings.sms_email_domain)
-    invoice = InvoiceActivities(deps.sessionmaker, StripePayments.from_settings(deps.settings), notifier,
-                                deps.settings.stripe_currency, deps.settings.portal_base_url)
-    estimated_payment = EstimatedPaymentActivities(deps.sessionmaker, notifier)
+    """What runs on each task queue: its workflows, and the activity classes (built with their providers)
+    whose every activity method it runs (activities/collect.py finds them)."""
+    settings, providers, sessionmaker = deps.settings, deps.providers, deps.sessionmaker
     return {
-        queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow],
-                       [audit_export.write_export, audit_export.mark_failed,
-                        OutboxActivities(deps.sessionmaker, deps.mailer).relay_outbox]),
-        queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow],
-                           [document.classify, document.extract, document.send_to_sureprep,
-                            document.notify_return, document.import_from_smartvault]),
-        queues.BILLING: ([InvoiceWorkflow, EstimatedPaymentScheduleWorkflow], [
-            invoice.create_payment_link, invoice.mark_sent, invoice.mail_invoice, invoice.apply_step,
-            invoice.notify_payment_failed, invoice.current_status, invoice.expire_payment_link,
-            estimated_payment.load_schedule, estimated_payment.send_reminder,
-        ]),
+        queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow], activity_methods(
+            AuditExportActivities(sessionmaker, providers.storage), OutboxActivities(sessionmaker, providers.mailer))),
+        queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow], activity_methods(
+            DocumentActivities(sessionmaker, providers.storage, providers.document_processing,
+                               providers.document_vault, settings.extraction_review_threshold,
+                               settings.document_max_bytes))),
+        queues.BILLING: ([InvoiceWorkflow, EstimatedPaymentScheduleWorkflow], activity_methods(
+            InvoiceActivities(sessionmaker, providers.payments, providers.notifications, settings.stripe_currency,
+                              settings.portal_base_url),
+            EstimatedPaymentActivities(sessionmaker, providers.notifications))),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
     }
 

@@ -12,17 +12,20 @@ import io
 import json
 import tempfile
 import uuid
-from datetime import datetime, timezone
 
 from pydantic import BaseModel
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from domain.audit.models import AuditEntry, AuditExport
-from domain.audit.service import export_conditions, mark_export_failed
-from integrations.storage import ObjectStore
+from domain.audit.service import complete_export, export_conditions, mark_export_failed
+from domain.context import ServiceContext
+from integrations.providers import ObjectStorage
 from orchestration.audit_export import AuditExportInput
+
+# The system actor's source, as the audit log names it.
+SOURCE = "audit_export"
 
 PAGE_ROWS = 5_000
 COLUMNS = ["id", "occurred_at", "user_id", "actor_role", "event_type", "resource_type", "resource_id", "client_id",
@@ -62,7 +65,7 @@ def row_dict(entry: AuditEntry) -> dict:
 
 
 class AuditExportActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], storage: ObjectStore):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], storage: ObjectStorage):
         self.sessionmaker, self.storage = sessionmaker, storage
 
     async def _rows(self, export: AuditExport):
@@ -115,9 +118,8 @@ class AuditExportActivities:
             # boto3 blocks: off the event loop, so heartbeats and other activities keep going.
             await asyncio.to_thread(self.storage.upload_stream, key, spool, content_type)
         async with self.sessionmaker.begin() as session:
-            await session.execute(update(AuditExport).where(AuditExport.id == export.id).values(
-                status="completed", s3_key=key, row_count=count, size_bytes=size,
-                completed_at=datetime.now(timezone.utc)))
+            await complete_export(ServiceContext.for_system(session, export.firm_id, SOURCE), export.id, key, count,
+                                  size)
         return AuditExportResult(s3_key=key, row_count=count, size_bytes=size)
 
     @activity.defn(name="audit_export.mark_failed")

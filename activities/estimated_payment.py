@@ -18,7 +18,8 @@ from temporalio import activity
 
 from domain.estimated_payment import service
 from domain.estimated_payment.models import EstimatedPayment, EstimatedPaymentSchedule
-from integrations.notify import Notification, Notifier, Recipient
+from integrations.notify import Notification, Recipient
+from integrations.providers import Notifications
 
 CHANNELS = ("email", "sms")
 
@@ -47,7 +48,7 @@ class ReminderInput(BaseModel):
 
 
 class EstimatedPaymentActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifier):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifications):
         self.sessionmaker, self.notifier = sessionmaker, notifier
 
     @activity.defn(name="estimated_payment.load_schedule")

@@ -5,33 +5,42 @@ what it bills, so a retried attempt gets the same Checkout Session back from Str
 mailed, overdue, each reminder, escalation) insert a history row guarded by a unique index; a step whose
 row exists is not repeated. A mail is sent before its row commits: a crash in between sends it twice, never
 zero times (at-least-once, the right side to err on for a reminder).
+
+Every write goes through the invoice service's workflow steps (`mark_sent`, `mark_overdue`, `record_step`) under
+`ServiceContext.for_system`; a Stripe refusal is a `ProviderRejected`, which ends the activity non-retryable as
+`PaymentProviderRejected` (activities/collect.py).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-import stripe
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from domain.client.models import Client
+from domain.context import ServiceContext
+from domain.errors import BusinessRuleViolation
 from domain.firm.models import Firm
 from domain.invoice import service as invoices
-from domain.invoice.models import Invoice, InvoiceHistory
+from domain.invoice.models import Invoice
 from domain.money import to_cents
 from domain.user.service import firm_decider_emails
-from integrations.notify import Notification, Notifier, Recipient
-from integrations.payments import TRANSIENT_ERRORS, CheckoutLineItem, StripePayments
+from integrations.notify import Notification, Recipient
+from integrations.payments import CheckoutLineItem
+from integrations.providers import Notifications, Payments
 from orchestration.invoice import SendResult
 
-NOT_SENDABLE = "InvoiceNotSendable"
-PROVIDER_REJECTED = "PaymentProviderRejected"
+# The system actor's source, as the audit log names it.
+SOURCE = "invoice_workflow"
+
+
+def _not_sendable(reason: str) -> BusinessRuleViolation:
+    """Refused for good: activities/collect.py carries it to the API as this 422."""
+    return BusinessRuleViolation(f"The invoice cannot be sent: {reason}", code="invoice_not_sendable")
 
 
 class InvoiceRef(BaseModel):
@@ -71,16 +80,23 @@ def _send_result(invoice: Invoice) -> SendResult:
 
 
 class InvoiceActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], payments: StripePayments, notifier: Notifier,
-                 currency: str, portal_base_url: str):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], payments: Payments,
+                 notifier: Notifications, currency: str, portal_base_url: str):
         self.sessionmaker, self.payments, self.notifier = sessionmaker, payments, notifier
         self.currency, self.portal_base_url = currency, portal_base_url.rstrip("/")
 
     async def _load(self, session, invoice_id: uuid.UUID) -> tuple[Invoice, Client, Firm]:
         invoice = await session.get(Invoice, invoice_id)
         if invoice is None:
-            raise ApplicationError(f"invoice {invoice_id} does not exist", type=NOT_SENDABLE, non_retryable=True)
+            raise _not_sendable(f"invoice {invoice_id} does not exist")
         return invoice, await session.get(Client, invoice.client_id), await session.get(Firm, invoice.firm_id)
+
+    async def _system(self, session: AsyncSession, invoice_id: uuid.UUID) -> ServiceContext:
+        """The system actor bound to the invoice's firm (the workflow's input names the invoice only)."""
+        firm_id = await session.scalar(select(Invoice.firm_id).where(Invoice.id == invoice_id))
+        if firm_id is None:
+            raise _not_sendable(f"invoice {invoice_id} does not exist")
+        return ServiceContext.for_system(session, firm_id, SOURCE)
 
     @activity.defn(name="invoice.create_payment_link")
     async def create_payment_link(self, data: InvoiceRef) -> PaymentLink:
@@ -90,23 +106,18 @@ class InvoiceActivities:
             if invoice.stripe_checkout_session_id:  # sent by an earlier attempt
                 return PaymentLink(session_id=invoice.stripe_checkout_session_id, url=invoice.payment_link,
                                    content_hash=invoices.content_hash(invoice))
-            raise ApplicationError(f"invoice is {invoice.status}", type=NOT_SENDABLE, non_retryable=True)
+            raise _not_sendable(f"invoice is {invoice.status}")
         digest = invoices.content_hash(invoice)
         items = [CheckoutLineItem(name=item["description"], unit_amount_cents=to_cents(item["unit_price"]),
                                   quantity=item["quantity"]) for item in invoice.line_items]
         portal = f"{self.portal_base_url}/invoices/{invoice.id}"
-        try:
-            link = await self.payments.create_checkout(
-                invoice_id=str(invoice.id), invoice_number=invoice.invoice_number, items=items,
-                currency=self.currency, customer_email=client.email, success_url=f"{portal}?payment=success",
-                cancel_url=f"{portal}?payment=cancelled",
-                # The same invoice billing the same lines always asks Stripe with the same key.
-                idempotency_key=f"invoice:{invoice.id}:checkout:{digest}")
-        except TRANSIENT_ERRORS:
-            raise  # retried by Temporal with backoff, same key
-        except stripe.StripeError as err:
-            raise ApplicationError(f"Stripe refused the payment link: {err.user_message or err}",
-                                   type=PROVIDER_REJECTED, non_retryable=True) from None
+        # Unavailable: retried by Temporal with backoff, same key. Rejected: ends the send (activities/collect.py).
+        link = await self.payments.create_checkout(
+            invoice_id=str(invoice.id), invoice_number=invoice.invoice_number, items=items,
+            currency=self.currency, customer_email=client.email, success_url=f"{portal}?payment=success",
+            cancel_url=f"{portal}?payment=cancelled",
+            # The same invoice billing the same lines always asks Stripe with the same key.
+            idempotency_key=f"invoice:{invoice.id}:checkout:{digest}")
         return PaymentLink(session_id=link.session_id, url=link.url, content_hash=digest)
 
     @activity.defn(name="invoice.mark_sent")
@@ -114,29 +125,22 @@ class InvoiceActivities:
         """Draft → sent with its payment link. None when the draft was edited after the link was made (the
         workflow then makes a link for the new content)."""
         async with self.sessionmaker.begin() as session:
-            invoice = await invoices.lock_invoice(session, data.invoice_id)
-            if invoice.status == "draft":
-                if invoices.content_hash(invoice) != data.link.content_hash:
-                    return None
-                invoice.status, invoice.sent_at, invoice.updated_at = "sent", data.sent_at, data.sent_at
-                invoice.payment_link, invoice.stripe_checkout_session_id = data.link.url, data.link.session_id
-                invoice.due_date = invoice.due_date or (data.sent_at.date() + timedelta(days=data.due_days))
-                session.add(invoices.history(invoice, "sent", "draft", {"checkout_session": data.link.session_id}))
-                return _send_result(invoice)
-            if invoice.stripe_checkout_session_id == data.link.session_id:
-                return _send_result(invoice)  # marked by an earlier attempt of this activity
-            raise ApplicationError(f"invoice is {invoice.status}", type=NOT_SENDABLE, non_retryable=True)
+            try:
+                invoice = await invoices.mark_sent(
+                    await self._system(session, data.invoice_id), data.invoice_id,
+                    checkout_session_id=data.link.session_id, payment_link=data.link.url,
+                    link_content_hash=data.link.content_hash, sent_at=data.sent_at, due_days=data.due_days)
+            except BusinessRuleViolation as refused:
+                raise _not_sendable(refused.detail) from None
+            return None if invoice is None else _send_result(invoice)
 
     async def _once(self, invoice_id: uuid.UUID, event: str) -> bool:
         async with self.sessionmaker() as session:
-            return await session.scalar(select(InvoiceHistory.id).where(
-                InvoiceHistory.invoice_id == invoice_id, InvoiceHistory.event == event)) is not None
+            return await invoices.step_done(await self._system(session, invoice_id), invoice_id, event)
 
     async def _record_once(self, invoice: Invoice, event: str, before: str, details: dict | None = None) -> None:
         async with self.sessionmaker.begin() as session:
-            await session.execute(insert(InvoiceHistory).values(
-                id=uuid.uuid4(), invoice_id=invoice.id, event=event, from_status=before, to_status=invoice.status,
-                details=details).on_conflict_do_nothing())
+            await invoices.record_step(await self._system(session, invoice.id), invoice, event, before, details)
 
     @activity.defn(name="invoice.mail_invoice")
     async def mail_invoice(self, data: InvoiceRef) -> None:
@@ -161,14 +165,8 @@ class InvoiceActivities:
         invoice's status afterwards."""
         if data.step == "overdue":
             async with self.sessionmaker.begin() as session:
-                invoice = await invoices.lock_invoice(session, data.invoice_id)
-                if invoice.status in invoices.OPEN_STATUSES and invoice.overdue_since is None:
-                    before = invoice.status
-                    invoice.overdue_since = activity.info().current_attempt_scheduled_time
-                    invoice.status = invoices.settled_status(invoice)
-                    invoice.updated_at = invoice.overdue_since
-                    session.add(invoices.history(invoice, "overdue", before))
-                return invoice.status
+                return await invoices.mark_overdue(await self._system(session, data.invoice_id), data.invoice_id,
+                                                   activity.info().current_attempt_scheduled_time)
         async with self.sessionmaker() as session:
             invoice, client, firm = await self._load(session, data.invoice_id)
         if invoice.status not in invoices.OPEN_STATUSES or await self._once(invoice.id, data.step):
@@ -225,10 +223,4 @@ class InvoiceActivities:
                                               .where(Invoice.id == data.invoice_id))
         if not session_id:
             return
-        try:
-            await self.payments.expire_checkout(session_id, idempotency_key=f"invoice:{data.invoice_id}:expire")
-        except TRANSIENT_ERRORS:
-            raise
-        except stripe.StripeError as err:
-            raise ApplicationError(f"Stripe refused to expire the session: {err}", type=PROVIDER_REJECTED,
-                                   non_retryable=True) from None
+        await self.payments.expire_checkout(session_id, idempotency_key=f"invoice:{data.invoice_id}:expire")

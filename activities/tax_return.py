@@ -6,6 +6,9 @@ an analysis. Each is idempotent, because Temporal runs an activity at least once
   between commit and completion writes nothing twice;
 - a reminder is keyed by (return, deadline, days before) and inserted before the mail is sent;
 - an analysis already completed is returned as stored.
+
+Besides the transition (one statement, on the hot path), the writes go through the system actor's services
+(domain/tax_return/workflow_steps.py) under `ServiceContext.for_system`.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from temporalio import activity
 
 from domain.audit.models import AuditEntry
 from domain.client.models import Client
-from domain.tax_return import analysis_inputs
-from domain.tax_return.analysis import Analyzer
-from domain.tax_return.models import AiAnalysis, ReturnReminder, TaxReturn, WorkflowHistory
+from domain.context import ServiceContext
+from domain.tax_return import analysis_inputs, workflow_steps
+from domain.tax_return.models import AiAnalysis, TaxReturn, WorkflowHistory
 from domain.user.models import User
-from integrations.mail import Mailer
+from integrations.notify import Notification, Recipient
+from integrations.providers import Analyzer, Notifications
 from orchestration.tax_return import AnalyzeInput
+
+# The system actor's source, as the audit log names it.
+SOURCE = "tax_return_workflow"
 
 
 class TransitionRecord(BaseModel):
@@ -75,8 +82,8 @@ class AnalyzeOutcome(BaseModel):
 
 
 class TaxReturnActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer, analyzer: Analyzer):
-        self.sessionmaker, self.mailer, self.analyzer = sessionmaker, mailer, analyzer
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifications, analyzer: Analyzer):
+        self.sessionmaker, self.notifier, self.analyzer = sessionmaker, notifier, analyzer
         # The transition is one statement, atomic on its own: sent without BEGIN and COMMIT around it, it is
         # one round trip to Postgres instead of three.
         self.autocommit_engine = sessionmaker.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
@@ -90,10 +97,11 @@ class TaxReturnActivities:
 
     @activity.defn(name="tax_return.mark_stuck")
     async def mark_stuck(self, data: StuckMark) -> None:
-        # Only while the return is still in the status that ran over its budget.
         async with self.sessionmaker.begin() as session:
-            await session.execute(update(TaxReturn).where(
-                TaxReturn.id == data.return_id, TaxReturn.status == data.status).values(stuck_since=data.stuck_since))
+            firm_id = await session.scalar(select(TaxReturn.firm_id).where(TaxReturn.id == data.return_id))
+            if firm_id is not None:
+                await workflow_steps.mark_stuck(ServiceContext.for_system(session, firm_id, SOURCE), data.return_id,
+                                                data.status, data.stuck_since)
 
     @activity.defn(name="tax_return.send_reminder")
     async def send_reminder(self, data: ReminderRequest) -> bool:
@@ -107,32 +115,28 @@ class TaxReturnActivities:
                 .where(TaxReturn.id == data.return_id))).first()
             if row is None or row.email is None:
                 return False
-            inserted = (await session.execute(
-                insert(ReturnReminder).values(id=uuid.uuid4(), return_id=data.return_id, deadline=data.deadline,
-                                              days_before=data.days_before, recipient_id=data.recipient_id)
-                .on_conflict_do_nothing(constraint="uq_tax_return_reminders_key").returning(ReturnReminder.id)
-            )).first()
-            if inserted is None:
-                return False
             tax_return = row[0]
+            if not await workflow_steps.record_reminder(ServiceContext.for_system(session, tax_return.firm_id, SOURCE),
+                                                        data.return_id, data.deadline, data.days_before,
+                                                        data.recipient_id):
+                return False
             # Sent inside the transaction: a failed send rolls the row back and the retry sends again.
             # No client PII beyond the name the assignee already works with.
-            sent = await self.mailer.send(
-                row.email,
-                f"Reminder: {tax_return.tax_year} {tax_return.return_type} for {row.name} due {data.deadline}",
-                f"Hello {row.full_name},\n\nThe {tax_return.tax_year} Form {tax_return.return_type} return of "
-                f"{row.name} is due on {data.deadline.isoformat()} ({data.days_before} day(s) from the reminder "
-                f"date). Its status is {tax_return.status}.\n\nReturn id: {tax_return.id}\n")
-        return sent
+            subject = f"Reminder: {tax_return.tax_year} {tax_return.return_type} for {row.name} due {data.deadline}"
+            used = await self.notifier.send(Recipient(email=row.email), Notification(
+                subject=subject,
+                text=(f"Hello {row.full_name},\n\nThe {tax_return.tax_year} Form {tax_return.return_type} return "
+                      f"of {row.name} is due on {data.deadline.isoformat()} ({data.days_before} day(s) from the "
+                      f"reminder date). Its status is {tax_return.status}.\n\nReturn id: {tax_return.id}\n"),
+                sms_text=subject))
+        return "email" in used
 
     @activity.defn(name="tax_return.analyze")
     async def analyze(self, data: AnalyzeInput) -> AnalyzeOutcome:
         async with self.sessionmaker.begin() as session:
-            await session.execute(insert(AiAnalysis).values(
-                id=data.analysis_id, firm_id=data.firm_id, return_id=data.return_id, analysis_type=data.analysis_type,
-                include_prior_year_comparison=data.include_prior_year_comparison, status="processing",
-                findings=[], suggested_questions=[], requested_by=data.requested_by,
-            ).on_conflict_do_nothing(index_elements=["id"]))
+            await workflow_steps.begin_analysis(ServiceContext.for_system(session, data.firm_id, SOURCE),
+                                                data.analysis_id, data.return_id, data.analysis_type,
+                                                data.include_prior_year_comparison, data.requested_by)
         async with self.sessionmaker() as session:
             stored = await session.get(AiAnalysis, data.analysis_id)
             if stored.status == "completed":
@@ -142,19 +146,15 @@ class TaxReturnActivities:
         # The analyzer may block on the network (Bedrock): off the event loop.
         result = await asyncio.to_thread(self.analyzer.analyze, data.analysis_id, facts)
         async with self.sessionmaker.begin() as session:
-            stored = await session.get(AiAnalysis, data.analysis_id, with_for_update=True)
-            stored.status, stored.analyzer = "completed", result.analyzer
-            stored.findings = [dict(f.as_dict(), exception=f.exception) for f in result.findings]
-            stored.suggested_questions = [q.as_dict() for q in result.suggested_questions]
-            stored.completed_at = datetime.now(timezone.utc)
+            stored = await workflow_steps.complete_analysis(ServiceContext.for_system(session, data.firm_id, SOURCE),
+                                                            data.analysis_id, result)
         return _outcome(stored)
 
     @activity.defn(name="tax_return.fail_analysis")
     async def fail_analysis(self, data: AnalyzeInput) -> None:
         async with self.sessionmaker.begin() as session:
-            await session.execute(update(AiAnalysis).where(
-                AiAnalysis.id == data.analysis_id, AiAnalysis.status == "processing"
-            ).values(status="failed", error="the analysis could not be completed", completed_at=datetime.now(timezone.utc)))
+            await workflow_steps.fail_analysis(ServiceContext.for_system(session, data.firm_id, SOURCE),
+                                               data.analysis_id)
 
 
 AUDIT_COLUMNS = ("firm_id", "actor_id", "actor_role", "action", "resource_type", "resource_id", "client_id",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import uuid
 from typing import Annotated, AsyncIterator
 
 from fastapi import Depends, Request
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.request_context import origin
 from api.state import AppState
-from domain.context import ServiceContext
+from domain.context import UNBOUND_FIRM, ServiceContext
 from domain.errors import Conflict, Unauthorized
 from domain.principal import Principal
 from domain.roles import Role
@@ -47,11 +46,6 @@ def bearer_token(request: Request) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Missing bearer token")
     return token.strip()
-
-
-# The service identity belongs to no firm until an endpoint binds it to the firm of the record it acts on
-# (see domain/tax_return/service.py): unbound, it sees nothing, and `policy` admits it to no other action.
-UNBOUND_FIRM = uuid.UUID(int=0)
 
 
 def system_principal() -> Principal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 
@@ -13,6 +14,9 @@ from domain.roles import Role
 
 # The subject id of the system actor: it is no user and no client, so the audit row records no actor id.
 SYSTEM_SUBJECT = uuid.UUID(int=0)
+# The firm of the system actor the API's service token stands for (api/deps.py) before it is bound to one:
+# unbound, it sees nothing, and `policy` admits it to no action but a return's transition.
+UNBOUND_FIRM = uuid.UUID(int=0)
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,9 @@ class ServiceContext:
     request_id: str | None = None
     ip_address: str | None = None
     # Who acts for the system actor: the webhook, workflow step or sync doing work on the firm's behalf
-    # ("stripe_webhook", "document_processing" …); None for a request of a signed-in caller.
+    # ("stripe_webhook", "document_processing" …); None for a request of a signed-in caller. Its audit rows
+    # carry it as details.system_source (not "source": several actions already record a source of their own,
+    # such as a pending document's "smartvault").
     source: str | None = None
 
     @classmethod
@@ -61,6 +67,13 @@ class ServiceContext:
         under this context. It is bound to one firm and names its source."""
         return cls(session, Principal(firm_id=firm_id, role=Role.SYSTEM, subject_id=SYSTEM_SUBJECT),
                    correlation_id=correlation_id, source=source)
+
+    def bind_to_firm(self, firm_id: uuid.UUID) -> None:
+        """The service token's system actor arrives bound to no firm; the record it acts on binds it to that
+        record's firm, once. A principal with a firm keeps it: a system actor bound to another firm, like any
+        caller of another firm, then does not see the record (404)."""
+        if self.is_system and self.principal.firm_id == UNBOUND_FIRM:
+            self.principal = dataclasses.replace(self.principal, firm_id=firm_id)
 
     @property
     def is_system(self) -> bool:
@@ -75,6 +88,6 @@ class ServiceContext:
         """Append one audit row in the caller's transaction: it commits, or vanishes, with the change itself."""
         actor_id = None if self.is_system else self.principal.subject_id
         if self.source is not None:
-            details = {**(details or {}), "source": self.source}
+            details = {**(details or {}), "system_source": self.source}
         self.session.add(audit_entry(self.principal.firm_id, actor_id, self.principal.role.value,
                                      action, resource_type, resource_id, client_id, details, self.origin))

@@ -42,8 +42,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "extraction.update": _STAFF,
     "extraction.delete": frozenset({Role.ADMIN, Role.EA_CPA}),
     "extraction.rerun": _STAFF,
+    # The system actor's steps of a document's processing (domain/document/processing.py).
+    "document.process": frozenset({Role.SYSTEM}),
     # Upload-first documents belong to no client yet: staff only.
     "pending_document.upload": _STAFF,
+    # A file imported from the firm's document vault (SmartVault) by the system actor.
+    "pending_document.import": frozenset({Role.SYSTEM}),
     "pending_document.list": _STAFF,
     # Invoices (§9): billing is for admins and EA/CPAs; reading follows client visibility.
     "invoice.list": _STAFF | {Role.CLIENT},
@@ -53,6 +57,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "invoice.send": _BILLING,
     "invoice.void": _BILLING,
     "invoice.record_payment": _BILLING,
+    # The steps of a sent invoice's life its workflow takes (marked sent, overdue, mailed, reminded).
+    "invoice.workflow": frozenset({Role.SYSTEM}),
     # Estimated tax payments (§11.6).
     "estimated_payment.list": _STAFF | {Role.CLIENT},
     "estimated_payment.create": _BILLING | {Role.PREPARER},
@@ -63,6 +69,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "admin.users": frozenset({Role.ADMIN}),
     "admin.config": frozenset({Role.ADMIN}),
     "admin.audit": frozenset({Role.ADMIN}),
+    # The audit export's workflow recording the file it wrote.
+    "audit.export_write": frozenset({Role.SYSTEM}),
     "admin.health": frozenset({Role.ADMIN}),
     "return.list": _STAFF | {Role.CLIENT},
     "return.read": _STAFF | {Role.CLIENT},
@@ -75,6 +83,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "return.transition": _STAFF | {Role.SYSTEM},
     "return.workflow_state": _STAFF | {Role.CLIENT},
     "return.analyze": _STAFF,
+    # TaxReturnWorkflow's own steps besides transitions (domain/tax_return/workflow_steps.py).
+    "return.workflow": frozenset({Role.SYSTEM}),
     "question.list": _STAFF | {Role.CLIENT},
     "question.create": _STAFF,
     "question.answer": frozenset({Role.CLIENT}),

@@ -1,8 +1,9 @@
 """Return analysis on AWS Bedrock (boto3 `bedrock-runtime`, the Converse API), chosen by AI_ANALYZER=bedrock.
 
 The model gets the same de-identified input as the offline analyzer (document types, amounts, return type
-and year) and must answer with one JSON object; anything else is an error the activity retries. The
-offline analyzer stays the default: it needs no network and gives the same answer every time.
+and year) and must answer with one JSON object; anything else is an error the activity retries
+(`BedrockAnalysisError` is a `ProviderUnavailable`). The offline analyzer stays the default: it needs no
+network and gives the same answer every time. Implements `integrations.providers.Analyzer`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from dataclasses import asdict
 import boto3
 
 from domain.tax_return.analysis import AnalysisInput, AnalysisResult, Finding, SuggestedQuestion, question_id
+from integrations.provider_errors import provider_errors
+from integrations.providers import ProviderUnavailable
+
+KIND = "analysis"
 
 SEVERITIES = frozenset({"low", "medium", "high"})
 FINDING_TYPES = frozenset({"missing_document", "prior_year_variance", "no_prior_year", "other"})
@@ -28,8 +33,11 @@ INSTRUCTIONS = (
 )
 
 
-class BedrockAnalysisError(Exception):
-    pass
+class BedrockAnalysisError(ProviderUnavailable):
+    """The model answered, but not with the JSON asked for: another attempt may do better."""
+
+    def __init__(self, message: str):
+        super().__init__(KIND, message)
 
 
 def _facts(data: AnalysisInput) -> str:
@@ -47,12 +55,13 @@ class BedrockAnalyzer:
         return cls(boto3.client("bedrock-runtime", region_name=region, endpoint_url=endpoint_url), model_id)
 
     def analyze(self, analysis_id: uuid.UUID, data: AnalysisInput) -> AnalysisResult:
-        response = self.client.converse(
-            modelId=self.model_id,
-            system=[{"text": INSTRUCTIONS}],
-            messages=[{"role": "user", "content": [{"text": _facts(data)}]}],
-            inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0},
-        )
+        with provider_errors(KIND):
+            response = self.client.converse(
+                modelId=self.model_id,
+                system=[{"text": INSTRUCTIONS}],
+                messages=[{"role": "user", "content": [{"text": _facts(data)}]}],
+                inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0},
+            )
         blocks = response["output"]["message"]["content"]
         return self._parse(analysis_id, "".join(b.get("text", "") for b in blocks))
 

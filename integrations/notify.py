@@ -4,15 +4,23 @@ Mail goes through `integrations.mail.Mailer` (SMTP). SMS goes through an email-t
 mailed to `<digits>@<SMS_EMAIL_DOMAIN>`, the interface most SMS providers (and the carriers' own gateways)
 accept. In development SMTP is the mail capture, so a developer reads texts at
 `GET <mail capture>/messages?to=15551234567@sms.taxpractice.local`; no extra sandbox process is needed. A
-provider with an HTTP API would replace `_send_sms` only.
+provider with an HTTP API would replace the SMS branch only. Implements `integrations.providers.Notifications`:
+a failed send leaves as `ProviderUnavailable` (retried) or `ProviderRejected` (the server refused the address).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from integrations.mail import Mailer
+from integrations.provider_errors import provider_errors
+from integrations.providers import ProviderRejected
+
+log = logging.getLogger("taxpractice.notify")
+
+KIND = "notification"
 
 SMS_MAX_CHARS = 320  # two segments
 
@@ -55,9 +63,21 @@ class Notifier:
 
     async def send(self, recipient: Recipient, notification: Notification,
                    channels: tuple[str, ...] = ("email",)) -> list[str]:
-        """Send on each requested channel the recipient can be reached on; returns the channels used."""
+        """Send on each requested channel the recipient can be reached on; returns the channels used. An address
+        the mailer cannot deliver to counts as none (integrations/mail.py logs it)."""
         used: list[str] = []
         for channel, address, subject, text in self.plan(recipient, notification, channels):
-            if await self.mailer.send(address, subject, text):
+            if await self._send(address, subject, text):
                 used.append(channel)
         return used
+
+    async def _send(self, to: str, subject: str, text: str) -> bool:
+        """One mail; False when the address cannot be mailed. A server that refuses the address (rejected)
+        is such an address: the channel is not used, and the other channels still go out. A server out of
+        reach raises ProviderUnavailable, so the caller retries."""
+        try:
+            with provider_errors(KIND):
+                return await self.mailer.send(to, subject, text)
+        except ProviderRejected as refused:
+            log.warning("notification not sent: the mail server refused the address (%s)", refused.message[:200])
+            return False

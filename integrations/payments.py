@@ -3,7 +3,8 @@
 The SDK's API base comes from settings (STRIPE_API_BASE): unset means api.stripe.com; in development and in
 the tests it is the payments sandbox (sandboxes/payments.py), which speaks the same HTTP API, so this module
 has no development branch. The SDK does not retry here (max_network_retries=0): the Temporal activity that
-calls it retries, with the same idempotency key, so a retried send never creates a second session.
+calls it retries, with the same idempotency key, so a retried send never creates a second session. Failures
+leave as `ProviderUnavailable` or `ProviderRejected` (integrations/provider_errors.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import stripe
 
 from domain.errors import FieldError, ValidationFailed
 from domain.webhook_body import parse_json
+from integrations.provider_errors import provider_errors
 
-# Errors worth retrying: the provider did not answer, or answered that it is overloaded or broken.
-TRANSIENT_ERRORS = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+KIND = "payment"
 
 
 class InvalidWebhook(Exception):
@@ -71,16 +72,19 @@ class StripePayments:
         }
         if customer_email:
             params["customer_email"] = customer_email
-        session = await self.client.v1.checkout.sessions.create_async(
-            params, options={"idempotency_key": idempotency_key})
+        with provider_errors(KIND):
+            session = await self.client.v1.checkout.sessions.create_async(
+                params, options={"idempotency_key": idempotency_key})
         return CheckoutLink(session_id=session.id, url=session.url)
 
     async def expire_checkout(self, session_id: str, idempotency_key: str) -> None:
         """Close the payment page (a voided invoice). An already completed or expired session stays as is."""
-        session = await self.client.v1.checkout.sessions.retrieve_async(session_id)
-        if session.status != "open":
-            return
-        await self.client.v1.checkout.sessions.expire_async(session_id, options={"idempotency_key": idempotency_key})
+        with provider_errors(KIND):
+            session = await self.client.v1.checkout.sessions.retrieve_async(session_id)
+            if session.status != "open":
+                return
+            await self.client.v1.checkout.sessions.expire_async(session_id,
+                                                                options={"idempotency_key": idempotency_key})
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> dict:
         """Check the signature over the raw bytes before anything is parsed, then parse: InvalidWebhook when the

@@ -2,7 +2,8 @@
 
 The same code talks to SurePrep in production and to sandboxes/sureprep.py in development and tests
 (SUREPREP_API_URL). Every write carries an Idempotency-Key, so a retried activity never creates a second
-binder or uploads a document twice.
+binder or uploads a document twice. Implements `integrations.providers.DocumentProcessing`; failures leave as
+`ProviderUnavailable` or `ProviderRejected`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import BinaryIO
 
 import httpx
 
+from integrations.provider_errors import provider_errors, raise_for_status
 
-class SurePrepError(RuntimeError):
-    pass
+KIND = "document_processing"
 
 
 class SurePrepClient:
@@ -24,21 +25,21 @@ class SurePrepClient:
         return {"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": idempotency_key}
 
     async def create_binder(self, client_reference: str, tax_year: int, idempotency_key: str) -> str:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            response = await http.post(f"{self.base_url}/v1/binders", headers=self._headers(idempotency_key),
-                                       json={"client_reference": client_reference, "tax_year": tax_year})
-        if response.status_code not in (200, 201):
-            raise SurePrepError(f"binder creation failed: HTTP {response.status_code}")
+        with provider_errors(KIND):
+            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+                response = await http.post(f"{self.base_url}/v1/binders", headers=self._headers(idempotency_key),
+                                           json={"client_reference": client_reference, "tax_year": tax_year})
+        raise_for_status(KIND, response, "binder creation")
         return response.json()["binder_id"]
 
     async def upload_document(self, binder_id: str, external_reference: str, filename: str, stream: BinaryIO,
                               mime_type: str, document_type: str | None) -> str:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            response = await http.post(
-                f"{self.base_url}/v1/binders/{binder_id}/documents",
-                headers=self._headers(f"document:{external_reference}"),
-                data={"external_reference": external_reference, "document_type": document_type or ""},
-                files={"file": (filename, stream, mime_type)})
-        if response.status_code not in (200, 201):
-            raise SurePrepError(f"document upload failed: HTTP {response.status_code}")
+        with provider_errors(KIND):
+            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+                response = await http.post(
+                    f"{self.base_url}/v1/binders/{binder_id}/documents",
+                    headers=self._headers(f"document:{external_reference}"),
+                    data={"external_reference": external_reference, "document_type": document_type or ""},
+                    files={"file": (filename, stream, mime_type)})
+        raise_for_status(KIND, response, "document upload")
         return response.json()["document_id"]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import httpx
 import uvicorn
 
-from integrations.webhook_signature import sign
+from integrations.webhook_hmac import hmac_header
 
 HOST = "127.0.0.1"
 
@@ -34,7 +34,8 @@ class Outbox:
                  "data": data}
         body = json.dumps(event, separators=(",", ":")).encode()
         delivery = {"event": event, "body": body.decode(),
-                    "headers": {"Content-Type": "application/json", self.signature_header: sign(self.secret, body)}}
+                    "headers": {"Content-Type": "application/json",
+                                self.signature_header: hmac_header(self.secret, body)}}
         with self._lock:
             self._events.append(delivery)
         if self.webhook_url:

@@ -96,6 +96,7 @@ class TaxPracticeHarness:
     http: httpx.AsyncClient
     temporal: object
     workers: list = field(default_factory=list)
+    worker_deps: WorkerDependencies | None = None
     _worker_tasks: list = field(default_factory=list)
 
     @classmethod
@@ -112,14 +113,29 @@ class TaxPracticeHarness:
         app = create_app(settings, state)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
         harness = cls(settings=settings, state=state, http=http, temporal=temporal)
-        harness.workers = build_workers(temporal, WorkerDependencies.from_settings(settings), list(queues.ALL))
-        harness._worker_tasks = [asyncio.create_task(w.run()) for w in harness.workers]
+        harness._start_workers()
         return harness
+
+    def _start_workers(self) -> None:
+        self.worker_deps = WorkerDependencies.from_settings(self.settings)
+        self.workers = build_workers(self.temporal, self.worker_deps, list(queues.ALL))
+        self._worker_tasks = [asyncio.create_task(w.run()) for w in self.workers]
+
+    async def _stop_workers(self) -> None:
+        await asyncio.gather(*(w.shutdown() for w in self.workers), return_exceptions=True)
+        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        if self.worker_deps is not None:
+            await self.worker_deps.sessionmaker.kw["bind"].dispose()
+
+    async def restart_workers(self) -> None:
+        """The workers build their providers once, from the settings, when they start (worker.py): a test that
+        points the settings at another provider (a sandbox it started) restarts them, as a deployment would."""
+        await self._stop_workers()
+        self._start_workers()
 
     async def stop(self) -> None:
         await self.http.aclose()
-        await asyncio.gather(*(w.shutdown() for w in self.workers), return_exceptions=True)
-        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        await self._stop_workers()
         await self.state.engine.dispose()
 
     # ---- data ---------------------------------------------------------------------------------------------

@@ -21,9 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 # Passed through, not re-imported into each workflow run's sandbox (pydantic included: the schedule
 # benchmark settled 10.2 instead of 7.2 workflows/s with it passed through, on a busy machine).
 with workflow.unsafe.imports_passed_through():
-    from activities.invoice import (
-        PROVIDER_REJECTED, InvoiceActivities, InvoiceRef, MarkSentInput, PaymentFailedInput, StepInput,
-    )
+    from activities.invoice import InvoiceActivities, InvoiceRef, MarkSentInput, PaymentFailedInput, StepInput
     from domain.errors import BusinessRuleViolation, DomainError
     from domain.invoice.timeline import invoice_timeline, parse_time_of_day
     from orchestration import domain_error
@@ -176,12 +174,10 @@ def _not_sendable(reason: str) -> DomainError:
 
 
 def _send_refusal(err: ActivityError) -> DomainError:
-    """Why the send failed, as the caller's answer: the payment provider refused (502), or the invoice cannot
-    be sent (422)."""
+    """Why the send failed, as the caller's answer: the refusal the activity carried (the payment provider's,
+    a 502; the invoice's, a 422), or any other failure as the invoice's."""
     refusal = domain_error.from_failure(err)
     if refusal is not None:
         return refusal
     cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.type == PROVIDER_REJECTED:
-        return DomainError(cause.message, [], 502, "payment_provider", "Payment Provider Error")
     return _not_sendable(cause.message if isinstance(cause, ApplicationError) else str(err))

@@ -17,7 +17,7 @@ from api.deps import State
 from domain.document import webhook
 from domain.errors import Unauthorized
 from domain.webhook_body import parse_json
-from integrations.webhook_signature import verify
+from integrations.webhook_hmac import hmac_valid
 from orchestration import document as document_workflow
 from orchestration import outbox
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 async def _event(request: Request, secret: str, header: str) -> webhook.Event:
     body = await request.body()
-    if not verify(secret, request.headers.get(header), body):
+    if not hmac_valid(secret, request.headers.get(header), body):
         raise Unauthorized("Invalid or missing webhook signature")
     return webhook.parse_event(parse_json(body))
 

@@ -77,6 +77,16 @@ async def create_export(ctx: ServiceContext, start: datetime, end: datetime, fmt
     return export, rows
 
 
+async def complete_export(ctx: ServiceContext, export_id: uuid.UUID, s3_key: str, row_count: int,
+                          size_bytes: int) -> None:
+    """The export's workflow wrote its file (the system actor). A plain overwrite: a retry writes the same."""
+    policy.require(ctx.principal, "audit.export_write")
+    await ctx.session.execute(update(AuditExport).where(
+        AuditExport.id == export_id, AuditExport.firm_id == ctx.principal.firm_id).values(
+        status="completed", s3_key=s3_key, row_count=row_count, size_bytes=size_bytes,
+        completed_at=datetime.now(timezone.utc)))
+
+
 async def mark_export_failed(session, export_id: uuid.UUID, error: str) -> None:
     await session.execute(update(AuditExport).where(AuditExport.id == export_id).values(
         status="failed", error=error[:500], completed_at=datetime.now(timezone.utc)))

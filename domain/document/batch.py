@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timezone
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 
 from domain import policy
 from domain.client.service import create_client
@@ -64,6 +65,36 @@ async def record_pending(ctx: ServiceContext, pending: PendingDocument) -> Pendi
                     details={"batch_id": pending.upload_batch_id, "sha256": pending.sha256,
                              "size": pending.file_size_bytes, "source": pending.source})
     return pending
+
+
+async def imported_pending(ctx: ServiceContext, source: str, external_ref: str) -> uuid.UUID | None:
+    """The pending document an import from `source` already made of its file `external_ref`, if any."""
+    policy.require(ctx.principal, "pending_document.import")
+    return (await ctx.session.execute(select(PendingDocument.id).where(
+        PendingDocument.firm_id == ctx.principal.firm_id, PendingDocument.source == source,
+        PendingDocument.external_ref == external_ref))).scalar()
+
+
+async def record_import(ctx: ServiceContext, pending: PendingDocument) -> bool:
+    """A file imported by the system actor (SmartVault) joins the pending queue as a staff upload does, audited
+    the same way; once per (firm, source, external_ref): False when a concurrent attempt recorded it first."""
+    policy.require(ctx.principal, "pending_document.import")
+    values = {column.key: getattr(pending, column.key) for column in PendingDocument.__table__.columns
+              if column.key != "firm_id" and getattr(pending, column.key) is not None}
+    inserted = (await ctx.session.execute(insert(PendingDocument).values(firm_id=ctx.principal.firm_id, **values)
+                                          .on_conflict_do_nothing(constraint="uq_pending_documents_external")
+                                          .returning(PendingDocument.id))).scalar()
+    if inserted:
+        await ctx.audit("pending_document.upload", "pending_document", inserted,
+                        details={"batch_id": pending.upload_batch_id, "sha256": pending.sha256,
+                                 "size": pending.file_size_bytes, "source": pending.source})
+    return inserted is not None
+
+
+async def record_import_refused(ctx: ServiceContext, resource_type: str, external_ref: str, reason: str) -> None:
+    """A file the import would not take (too large, not a type we accept): audited, nothing stored."""
+    policy.require(ctx.principal, "pending_document.import")
+    await ctx.audit("pending_document.import_refused", resource_type, external_ref, details={"reason": reason})
 
 
 async def list_batches(ctx: ServiceContext) -> list[dict]:

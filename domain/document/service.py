@@ -124,6 +124,19 @@ async def record_upload(ctx: ServiceContext, target: UploadTarget, document_id: 
     return document
 
 
+def record_status(session, document: Document, status: str, *, event: str | None = None,
+                  reason: str | None = None) -> None:
+    """The one writer of an existing document's status: the status and its history row together. The same
+    status without an event writes nothing (a retried step finds it set); with an event (a disclosure, a
+    rerun) the row records the event even though the status stays."""
+    if document.status == status and event is None:
+        return
+    session.add(DocumentStatusHistory(document_id=document.id, from_status=document.status, to_status=status,
+                                      event=event, reason=reason))
+    document.status = status
+    document.updated_at = _now()
+
+
 def _visible_documents(ctx: ServiceContext):
     return (select(Document).join(Client, Client.id == Document.client_id)
             .where(policy.client_visibility(ctx.principal, Client.firm_id, Client.id, Client.assigned_preparer_id),
@@ -304,8 +317,7 @@ async def request_reprocessing(ctx: ServiceContext, document_id: uuid.UUID) -> D
     extraction, _ = await current_extraction(ctx, document.id)
     if extraction is not None:
         raise Conflict("The document has an extraction: delete it first (DELETE …/extraction)")
-    ctx.session.add(DocumentStatusHistory(document_id=document.id, from_status=document.status,
-                                          to_status="uploaded", event="rerun"))
-    document.status, document.review_reason, document.processed_at = "uploaded", None, None
+    record_status(ctx.session, document, "uploaded", event="rerun")
+    document.review_reason, document.processed_at = None, None
     await ctx.audit("extraction.rerun", "document", document.id, client_id=document.client_id)
     return document

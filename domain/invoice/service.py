@@ -256,6 +256,68 @@ async def void_invoice(ctx: ServiceContext, invoice_id: uuid.UUID) -> tuple[Invo
     return invoice, was_sent
 
 
+# ---- the invoice's workflow (the system actor) ------------------------------------------------------------------
+
+WORKFLOW = "invoice.workflow"
+
+
+async def load_invoice(ctx: ServiceContext, invoice_id: uuid.UUID, lock: bool = False) -> Invoice:
+    """The firm's invoice for a workflow step (the system actor sees every client of its firm)."""
+    policy.require(ctx.principal, WORKFLOW)
+    stmt = select(Invoice).where(Invoice.id == invoice_id, Invoice.firm_id == ctx.principal.firm_id)
+    invoice = (await ctx.session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
+    if invoice is None:
+        raise NotFound("Invoice")
+    return invoice
+
+
+async def mark_sent(ctx: ServiceContext, invoice_id: uuid.UUID, *, checkout_session_id: str, payment_link: str,
+                    link_content_hash: str, sent_at: datetime, due_days: int) -> Invoice | None:
+    """Draft → sent with its payment link. None when the draft was edited after the link was made (the
+    workflow then makes a link for the new content); the invoice as it is when an earlier attempt already
+    marked it sent with this link; `invoice_not_draft` when it is sent with another link, or void."""
+    invoice = await load_invoice(ctx, invoice_id, lock=True)
+    if invoice.status == "draft":
+        if content_hash(invoice) != link_content_hash:
+            return None
+        invoice.status, invoice.sent_at, invoice.updated_at = "sent", sent_at, sent_at
+        invoice.payment_link, invoice.stripe_checkout_session_id = payment_link, checkout_session_id
+        invoice.due_date = invoice.due_date or (sent_at.date() + timedelta(days=due_days))
+        ctx.session.add(history(invoice, "sent", "draft", {"checkout_session": checkout_session_id}))
+        return invoice
+    if invoice.stripe_checkout_session_id == checkout_session_id:
+        return invoice
+    raise _not_draft(invoice, "sent")
+
+
+async def mark_overdue(ctx: ServiceContext, invoice_id: uuid.UUID, at: datetime) -> str:
+    """Past its due date: an open invoice becomes overdue, once. Returns its status afterwards."""
+    invoice = await load_invoice(ctx, invoice_id, lock=True)
+    if invoice.status in OPEN_STATUSES and invoice.overdue_since is None:
+        before = invoice.status
+        invoice.overdue_since = at
+        invoice.status = settled_status(invoice)
+        invoice.updated_at = at
+        ctx.session.add(history(invoice, "overdue", before))
+    return invoice.status
+
+
+async def step_done(ctx: ServiceContext, invoice_id: uuid.UUID, event: str) -> bool:
+    """Whether a one-time step of the invoice's life (mailed, a reminder, the escalation) is recorded."""
+    policy.require(ctx.principal, WORKFLOW)
+    return await ctx.session.scalar(select(InvoiceHistory.id).where(
+        InvoiceHistory.invoice_id == invoice_id, InvoiceHistory.event == event)) is not None
+
+
+async def record_step(ctx: ServiceContext, invoice: Invoice, event: str, from_status: str,
+                      details: dict | None = None) -> None:
+    """A one-time step done: its history row, once (a unique index makes a repeat a no-op)."""
+    policy.require(ctx.principal, WORKFLOW)
+    await ctx.session.execute(insert(InvoiceHistory).values(
+        id=uuid.uuid4(), invoice_id=invoice.id, event=event, from_status=from_status, to_status=invoice.status,
+        details=details).on_conflict_do_nothing())
+
+
 # ---- payments ------------------------------------------------------------------------------------------------
 
 @dataclass

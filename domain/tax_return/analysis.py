@@ -2,9 +2,10 @@
 
 The offline analyzer is deterministic and needs no network: it reports what the document checklist still
 misses and the prior year's document types not received, compares amounts with the prior year (variance over 30 %),
-and suggests one client question per finding. `integrations/bedrock.py` implements the same `Analyzer`
-protocol over AWS Bedrock. Neither ever sees the client's name, SSN or address: the input holds document types,
-amounts and the return's type and year only, so nothing identifying leaves the firm (§7216).
+and suggests one client question per finding. It and `integrations/bedrock.py` (AWS Bedrock) are the two
+implementations of the `Analyzer` provider (integrations/providers.py). Neither ever sees the client's name,
+SSN or address: the input holds document types, amounts and the return's type and year only, so nothing
+identifying leaves the firm (§7216).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
 
 VARIANCE_THRESHOLD = Decimal("0.30")
 # A variance this large is an exception: the return goes to needs_review instead of in_prep.
@@ -71,12 +71,6 @@ class AnalysisResult:
     @property
     def has_exception(self) -> bool:
         return any(f.exception for f in self.findings)
-
-
-class Analyzer(Protocol):
-    name: str
-
-    def analyze(self, analysis_id: uuid.UUID, data: AnalysisInput) -> AnalysisResult: ...
 
 
 def question_id(analysis_id: uuid.UUID, index: int) -> str:

@@ -6,7 +6,6 @@ through an idempotent activity (activities/tax_return.py). This module only read
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -74,15 +73,14 @@ VISIBLE_RETURN = (select(TaxReturn, Client).join(Client, Client.id == TaxReturn.
 async def load_visible_return(ctx: ServiceContext, return_id: uuid.UUID) -> tuple[TaxReturn, Client]:
     """The return and its client, if it exists, is not deleted and the caller may see it; else 404.
 
-    The service identity is bound here to the return's firm (it has none of its own); a deleted client
-    hides its returns too.
+    The service token's system actor is bound here to the return's firm (ServiceContext.bind_to_firm); a
+    deleted client hides its returns too.
     """
     row = (await ctx.session.execute(VISIBLE_RETURN, {"return_id": return_id})).first()
     if row is None:
         raise NotFound("Return")
     tax_return, client = row
-    if ctx.principal.role == Role.SYSTEM:
-        ctx.principal = dataclasses.replace(ctx.principal, firm_id=tax_return.firm_id)
+    ctx.bind_to_firm(tax_return.firm_id)
     policy.ensure_return_visible(ctx.principal, tax_return, client)
     return tax_return, client
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from activities.collect import activity_methods
 from activities.estimated_payment import EstimatedPaymentActivities
 from domain.client.models import Client
 from domain.estimated_payment.models import EstimatedPaymentReminder
@@ -217,7 +218,7 @@ async def worker(tp, time_skipping):
     activities = EstimatedPaymentActivities(tp.state.sessionmaker,
                                             Notifier(tp.state.mailer, tp.settings.sms_email_domain))
     async with Worker(time_skipping.client, task_queue=QUEUE, workflows=[EstimatedPaymentScheduleWorkflow],
-                      activities=[activities.load_schedule, activities.send_reminder]):
+                      activities=activity_methods(activities)):
         yield time_skipping
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.worker import Worker
 
+from activities.collect import activity_methods
 from activities.invoice import InvoiceActivities
 from domain.invoice.models import InvoiceHistory
 from integrations.notify import Notifier
@@ -28,9 +29,8 @@ async def worker(tp, time_skipping, payments):
     activities = InvoiceActivities(tp.state.sessionmaker, StripePayments.from_settings(settings),
                                    Notifier(tp.state.mailer, settings.sms_email_domain), settings.stripe_currency,
                                    settings.portal_base_url)
-    async with Worker(time_skipping.client, task_queue=QUEUE, workflows=[InvoiceWorkflow], activities=[
-            activities.create_payment_link, activities.mark_sent, activities.mail_invoice, activities.apply_step,
-            activities.notify_payment_failed, activities.current_status, activities.expire_payment_link]):
+    async with Worker(time_skipping.client, task_queue=QUEUE, workflows=[InvoiceWorkflow],
+                      activities=activity_methods(activities)):
         yield time_skipping
 
 

@@ -104,8 +104,8 @@ class Sandboxes:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def sandboxes(tp):
-    """The SurePrep and SmartVault sandboxes on free ports, and the app's settings pointed at them (the worker
-    reads these per activity; restored afterwards)."""
+    """The SurePrep and SmartVault sandboxes on free ports, and the app's settings pointed at them; the workers
+    are restarted to build their providers from these settings (and again when they are restored afterwards)."""
     from sandboxes import smartvault, sureprep
 
     settings = tp.settings
@@ -113,10 +113,12 @@ async def sandboxes(tp):
     sv = smartvault.start(settings.smartvault_api_key, settings.smartvault_webhook_secret)
     saved = settings.sureprep_api_url, settings.smartvault_api_url
     settings.sureprep_api_url, settings.smartvault_api_url = sp.url, sv.url
+    await tp.restart_workers()
     try:
         yield Sandboxes(sp.url, sv.url)
     finally:
         settings.sureprep_api_url, settings.smartvault_api_url = saved
+        await tp.restart_workers()
         sp.stop()
         sv.stop()
 

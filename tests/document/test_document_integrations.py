@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from domain.audit.models import AuditEntry
 from domain.consent.models import Consent
 from domain.document.models import IntegrationAccount, WebhookEvent
-from integrations.webhook_signature import sign
+from integrations.webhook_hmac import hmac_header
 from tests.document.conftest import deliver_webhooks, upload, workflow_result
 from tests.document.forms import form_pdf
 from orchestration import ids
@@ -52,7 +52,9 @@ async def test_no_disclosure_to_sureprep_without_active_consent(tp, office, sand
     async with tp.state.sessionmaker() as session:
         refusals = (await session.execute(select(AuditEntry.details).where(
             AuditEntry.resource_id == document_id, AuditEntry.action == "document.disclosure_refused"))).scalars().all()
-    assert refusals == [{"third_party": "SurePrep", "reason": "no_active_consent"}]
+    # Written by the system actor through the document service, naming the workflow step that refused.
+    assert refusals == [{"third_party": "SurePrep", "reason": "no_active_consent",
+                         "system_source": "document_processing"}]
     await deliver_webhooks(tp, sandboxes.sureprep, "/v1/webhooks/sureprep")  # nothing was sent: nothing comes
 
 
@@ -88,12 +90,13 @@ async def test_sureprep_binder_upload_and_extraction_webhook(tp, office, sandbox
                       "created": int(datetime.now(timezone.utc).timestamp()) - 3600,
                       "data": {"binder_id": binders[0]["binder_id"]}}).encode()
     stale = await tp.http.post("/v1/webhooks/sureprep", content=old,
-                               headers={"X-SurePrep-Signature": sign(secret, old), "Content-Type": "application/json"})
+                               headers={"X-SurePrep-Signature": hmac_header(secret, old),
+                                        "Content-Type": "application/json"})
     assert stale.json()["outcome"] == "stale"
     unknown = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "extraction.ready", "created": 1,
                           "data": {"binder_id": "bnd_nope", "external_reference": document_id, "fields": []}}).encode()
     rejected = await tp.http.post("/v1/webhooks/sureprep", content=unknown,
-                                  headers={"X-SurePrep-Signature": sign(secret, unknown)})
+                                  headers={"X-SurePrep-Signature": hmac_header(secret, unknown)})
     assert rejected.json() == {"received": True, "outcome": "rejected", "reason": "unknown binder"}
     async with tp.state.sessionmaker() as session:
         recorded = (await session.execute(select(WebhookEvent.outcome).where(
@@ -146,7 +149,7 @@ def _body(**fields) -> bytes:
 async def _post_webhook(tp, provider: str, body: bytes, signature: bytes | None = None) -> httpx.Response:
     secret = getattr(tp.settings, f"{provider}_webhook_secret")
     return await tp.http.post(f"/v1/webhooks/{provider}", content=body, headers={
-        "Content-Type": "application/json", f"X-{provider}-Signature": signature or sign(secret, body)})
+        "Content-Type": "application/json", f"X-{provider}-Signature": signature or hmac_header(secret, body)})
 
 
 async def _recorded(tp) -> int:

@@ -18,6 +18,7 @@ from activities.tax_return import TaxReturnActivities, TransitionRecord
 from domain.audit.models import AuditEntry
 from domain.tax_return.analysis import OfflineAnalyzer
 from domain.tax_return.models import WorkflowHistory
+from integrations.notify import Notifier
 from settings import PROJECT_ROOT
 from worker import WorkerDependencies, tax_return_activities
 from orchestration import ids
@@ -115,7 +116,8 @@ async def test_recording_a_transition_twice_writes_it_once(tp, office):
     """The case a kill cannot aim at: the write committed, the worker died before reporting it."""
     tax_return = await insert_return(tp, office, "in_prep", datetime.now(timezone.utc),
                                      datetime.now(timezone.utc).date() + timedelta(days=300))
-    activities = TaxReturnActivities(tp.state.sessionmaker, tp.state.mailer, OfflineAnalyzer())
+    activities = TaxReturnActivities(tp.state.sessionmaker, Notifier(tp.state.mailer, tp.settings.sms_email_domain),
+                                     OfflineAnalyzer())
     record = TransitionRecord(
         transition_id=uuid.uuid4(), return_id=tax_return.id, firm_id=tax_return.firm_id,
         client_id=tax_return.client_id, action="submit_for_review", from_status="in_prep",

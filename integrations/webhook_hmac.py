@@ -1,5 +1,6 @@
-"""HMAC webhook signatures, `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (the scheme Stripe
-uses; SurePrep and SmartVault sandboxes sign the same way). The timestamp bounds replays of a captured
+"""HMAC-authenticated webhooks: the header `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (the
+scheme Stripe uses; SurePrep and SmartVault, and their sandboxes, send the same). Named for the HMAC, not
+"signature": that word belongs to e-signatures (Form 8879). The timestamp bounds replays of a captured
 request; the event id (stored once) makes honest redeliveries no-ops."""
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ TOLERANCE_S = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,10}")
 
 
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+def hmac_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
     timestamp = int(time.time()) if timestamp is None else timestamp
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={mac}"
 
 
-def verify(secret: str, header: str | None, body: bytes, now: float | None = None,
+def hmac_valid(secret: str, header: str | None, body: bytes, now: float | None = None,
            tolerance_s: int = TOLERANCE_S) -> bool:
     if not header:
         return False

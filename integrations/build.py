@@ -1,0 +1,58 @@
+"""Every provider, built once from `Settings`: the one place that reads a provider's settings and picks the
+client behind each kind (integrations/providers.py). `worker.py` calls it at start-up and injects the result
+into the activity classes; a settings change means a worker restart, as for any process.
+
+Which client: always the production one. It reaches the real service or its sandbox by the base URL in the
+settings (STRIPE_API_BASE, SUREPREP_API_URL, SMARTVAULT_API_URL, S3_ENDPOINT_URL, SMTP_HOST/PORT), so the
+sandbox needs no code path of its own. Only the analyzer has two implementations (AI_ANALYZER).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.tax_return.analysis import OfflineAnalyzer
+from integrations.bedrock import BedrockAnalyzer
+from integrations.mail import Mailer
+from integrations.notify import Notifier
+from integrations.payments import StripePayments
+from integrations.providers import Analyzer, DocumentProcessing, DocumentVault, Notifications, ObjectStorage, Payments
+from integrations.smartvault import SmartVaultClient
+from integrations.storage import ObjectStore
+from integrations.sureprep import SurePrepClient
+from settings import Settings
+
+
+@dataclass(frozen=True)
+class Providers:
+    storage: ObjectStorage
+    mailer: Mailer  # SMTP: the outbox's mails (orchestration/mail.py); notifications mail through it too
+    notifications: Notifications
+    payments: Payments
+    analyzer: Analyzer
+    # None: the integration is off (its URL is unset); the activities then skip it.
+    document_processing: DocumentProcessing | None
+    document_vault: DocumentVault | None
+
+
+def build_analyzer(settings: Settings) -> Analyzer:
+    if settings.ai_analyzer == "bedrock":
+        return BedrockAnalyzer.from_settings(settings.bedrock_model_id, settings.bedrock_region,
+                                             settings.bedrock_endpoint_url)
+    return OfflineAnalyzer()
+
+
+def build_providers(settings: Settings) -> Providers:
+    mailer = Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from)
+    return Providers(
+        storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
+                            settings.aws_access_key_id, settings.aws_secret_access_key),
+        mailer=mailer,
+        notifications=Notifier(mailer, settings.sms_email_domain),
+        payments=StripePayments.from_settings(settings),
+        analyzer=build_analyzer(settings),
+        document_processing=(SurePrepClient(settings.sureprep_api_url, settings.sureprep_api_key)
+                             if settings.sureprep_api_url else None),
+        document_vault=(SmartVaultClient(settings.smartvault_api_url, settings.smartvault_api_key)
+                        if settings.smartvault_api_url else None),
+    )

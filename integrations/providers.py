@@ -1,0 +1,98 @@
+"""One shape for every outside service: a small interface per kind, and the two errors a provider raises.
+
+Each kind below is a `typing.Protocol` naming only what the activities call. Behind each sits one production
+client, which reaches the real service or its sandbox (sandboxes/) over the same HTTP/SMTP/S3 API: the
+sandbox is just another base URL in `settings.py`, so no client has a development branch. `worker.py`
+builds every provider once from `Settings` (`build_providers`) and hands them to the activity classes'
+constructors; activities never see `Settings`.
+
+A provider call ends in one of three ways: its answer, `ProviderUnavailable` (the network, a timeout, a 5xx
+or a rate limit: try again later, which Temporal does by retrying the activity), or `ProviderRejected` (the
+provider refused on business grounds: retrying cannot help, so the activity ends non-retryable; see
+activities/collect.py). `integrations/provider_errors.py` is the one place that maps each client library's
+exceptions onto these two. How a new kind is added: docs/providers.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from domain.tax_return.analysis import AnalysisInput, AnalysisResult
+    from integrations.notify import Notification, Recipient
+    from integrations.payments import CheckoutLineItem, CheckoutLink
+
+
+class ProviderError(Exception):
+    """A provider call that did not succeed. `kind` is the provider's kind ("payment", "document_processing" …),
+    which names the non-retryable error type an activity reports for a rejection ("PaymentProviderRejected")."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or failed on its side (network, timeout, 5xx, 429): retried."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request on business grounds (a 4xx other than 408/429, a declined card, an
+    invalid parameter): the same request would be refused again, so it is not retried (activities/collect.py
+    reports it as a 502 problem naming the kind)."""
+
+
+# ---- the kinds --------------------------------------------------------------------------------------------------
+
+class Payments(Protocol):
+    """Hosted payment pages (Stripe Checkout; sandboxes/payments.py)."""
+
+    async def create_checkout(self, *, invoice_id: str, invoice_number: str, items: list[CheckoutLineItem],
+                              currency: str, customer_email: str | None, success_url: str, cancel_url: str,
+                              idempotency_key: str) -> CheckoutLink: ...
+
+    async def expire_checkout(self, session_id: str, idempotency_key: str) -> None: ...
+
+
+class DocumentProcessing(Protocol):
+    """Binders of a client's tax year that a document is uploaded into (SurePrep; sandboxes/sureprep.py)."""
+
+    async def create_binder(self, client_reference: str, tax_year: int, idempotency_key: str) -> str: ...
+
+    async def upload_document(self, binder_id: str, external_reference: str, filename: str, stream: BinaryIO,
+                              mime_type: str, document_type: str | None) -> str: ...
+
+
+class DocumentVault(Protocol):
+    """A firm's client document vault that documents are imported from (SmartVault; sandboxes/smartvault.py)."""
+
+    async def download(self, document_id: str, sink: BinaryIO, max_bytes: int) -> int: ...
+
+
+class ObjectStorage(Protocol):
+    """Bytes under server-generated keys, encrypted at rest (S3; SeaweedFS in development). Blocking calls:
+    activities run them with asyncio.to_thread."""
+
+    def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None: ...
+
+    def download_to(self, key: str, sink: BinaryIO) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class Notifications(Protocol):
+    """Telling a person something by mail and/or SMS (SMTP, and an email-to-SMS gateway; the mail capture).
+    Activities mail only through this; `integrations/mail.Mailer` is the SMTP transport underneath."""
+
+    async def send(self, recipient: Recipient, notification: Notification,
+                   channels: tuple[str, ...] = ("email",)) -> list[str]: ...
+
+
+class Analyzer(Protocol):
+    """Return analysis (AWS Bedrock, or the deterministic offline analyzer of domain/tax_return/analysis.py).
+    Blocking: activities run it with asyncio.to_thread."""
+
+    name: str
+
+    def analyze(self, analysis_id: uuid.UUID, data: AnalysisInput) -> AnalysisResult: ...
