@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from domain.audit.models import AuditEntry
 from domain.consent.models import Consent
-from domain.document.models import IntegrationAccount, WebhookEvent
+from domain.document.models import IntegrationAccount
+from domain.webhook.models import InboundWebhook
 from integrations.webhook_signature import sign
 from tests.document.conftest import deliver_webhooks, upload, workflow_result
 from tests.document.forms import form_pdf
@@ -96,8 +97,8 @@ async def test_sureprep_binder_upload_and_extraction_webhook(tp, office, sandbox
                                   headers={"X-SurePrep-Signature": sign(secret, unknown)})
     assert rejected.json() == {"received": True, "outcome": "rejected", "reason": "unknown binder"}
     async with tp.state.sessionmaker() as session:
-        recorded = (await session.execute(select(WebhookEvent.outcome).where(
-            WebhookEvent.provider == "sureprep", WebhookEvent.event_id == delivery["event"]["id"]))).scalars().all()
+        recorded = (await session.execute(select(InboundWebhook.outcome).where(
+            InboundWebhook.source == "sureprep", InboundWebhook.event_id == delivery["event"]["id"]))).scalars().all()
     assert recorded == ["applied"]
 
 
@@ -151,7 +152,7 @@ async def _post_webhook(tp, provider: str, body: bytes, signature: bytes | None 
 
 async def _recorded(tp) -> int:
     async with tp.state.sessionmaker() as session:
-        return await session.scalar(select(func.count()).select_from(WebhookEvent))
+        return await session.scalar(select(func.count()).select_from(InboundWebhook))
 
 
 def _refusal(response: httpx.Response, status: int) -> list[tuple[str, str]]:
