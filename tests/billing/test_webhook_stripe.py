@@ -285,3 +285,23 @@ async def test_money_the_invoice_does_not_bill_is_recorded_and_the_firm_told_to_
                             "AND firm_id = :f ORDER BY occurred_at", f=billing.firm_id)
     assert refunds == [(void["id"], "450.00"), (sent["id"], "50.00"), (sent["id"], "20.00")]
 
+
+
+async def test_the_ledger_keeps_the_event_without_its_secrets(tp, billing, payments):
+    """The row names the firm and the invoice; Stripe's client_secret (which completes a payment) and the card's
+    fingerprint are not kept (domain/webhook/redaction.py)."""
+    invoice = await create(tp, billing)
+    await send(tp, billing, invoice["id"])
+    intent_id = f"pi_test_{uuid.uuid4().hex}"
+    obj = {**intent(invoice["id"], intent_id), "client_secret": f"{intent_id}_secret_abc",
+           "payment_method_details": {"card": {"brand": "visa", "last4": "4242", "fingerprint": "Xt5EWLLDS7FJjR1c"}}}
+    body = event("payment_intent.succeeded", obj)
+    assert (await post(tp, body)).json()["data"]["outcome"] == "payment_recorded"
+    async with tp.state.sessionmaker() as session:
+        row = await find(session, "stripe", body["id"])
+    assert (row.firm_id, row.entity_type, row.entity_id, row.signature) == (
+        billing.firm_id, "invoice", uuid.UUID(invoice["id"]), "stripe_sdk")
+    kept = row.payload["data"]["object"]
+    assert kept["client_secret"] == "[redacted]" and kept["id"] == intent_id
+    assert kept["payment_method_details"]["card"] == {"brand": "visa", "last4": "4242", "fingerprint": "[redacted]"}
+    assert f"{intent_id}_secret" not in json.dumps(row.payload)
