@@ -174,7 +174,8 @@ async def start_smartvault_import(state: AppState, job: dict) -> None:
         pass  # the same SmartVault document, announced again: imported once
 
 
-async def _after_smartvault(state: AppState, delivery: Delivery, receipt: Receipt, background: BackgroundTasks):
+async def _after_smartvault(state: AppState, delivery: Delivery, receipt: Receipt,
+                            background: BackgroundTasks) -> None:
     if receipt.handoff is not None:
         await start_smartvault_import(state, receipt.handoff)
 
