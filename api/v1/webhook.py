@@ -91,8 +91,8 @@ async def _after_stripe(state: AppState, delivery: Delivery, receipt: Receipt, b
     notice = stripe.invoice_notice(receipt, delivery.payload)
     if notice is not None:
         await signal_invoice_workflow(state, notice)
-    if receipt.handoff is not None:
-        background.add_task(_tell_firm_of_refund, state, receipt.handoff)
+    if receipt.follow_up is not None:
+        background.add_task(_tell_firm_of_refund, state, receipt.follow_up)
 
 
 async def _tell_firm_of_refund(state: AppState, refund: stripe.RefundDue) -> None:
@@ -176,8 +176,8 @@ async def start_smartvault_import(state: AppState, job: dict) -> None:
 
 async def _after_smartvault(state: AppState, delivery: Delivery, receipt: Receipt,
                             background: BackgroundTasks) -> None:
-    if receipt.handoff is not None:
-        await start_smartvault_import(state, receipt.handoff)
+    if receipt.follow_up is not None:
+        await start_smartvault_import(state, receipt.follow_up)
 
 
 SMARTVAULT = Provider(

@@ -38,14 +38,15 @@ class Delivery:
 
 @dataclass
 class Applied(Generic[T]):
-    """What a provider's effect did. `handoff` is what the entity's workflow must be told once committed."""
+    """What a provider's effect did. `follow_up` is the work for after the commit: what the entity's workflow
+    must be given (a SmartVault import to start), or a notice to send (a Stripe refund due)."""
 
     outcome: str
     reason: str | None = None
     firm_id: uuid.UUID | None = None
     entity_type: str | None = None
     entity_id: uuid.UUID | None = None
-    handoff: T | None = None
+    follow_up: T | None = None
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Receipt(Generic[T]):
     outcome: str
     reason: str | None
     entity_id: uuid.UUID | None
-    handoff: T | None  # always None for a duplicate
+    follow_up: T | None  # always None for a duplicate: the first delivery had it
 
 
 async def record_once(session: AsyncSession, delivery: Delivery) -> InboundWebhook | None:
@@ -85,4 +86,5 @@ async def receive(session: AsyncSession, delivery: Delivery,
     applied = await apply(session)
     row.outcome, row.reason, row.firm_id = applied.outcome, applied.reason, applied.firm_id
     row.entity_type, row.entity_id = applied.entity_type, applied.entity_id
-    return Receipt(delivery.event_id, False, applied.outcome, applied.reason, applied.entity_id, applied.handoff)
+    return Receipt(delivery.event_id, False, applied.outcome, applied.reason, applied.entity_id,
+                   applied.follow_up)

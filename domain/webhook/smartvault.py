@@ -14,7 +14,7 @@ SOURCE = "smartvault"
 
 
 async def apply(session: AsyncSession, event: Delivery) -> Applied[dict]:
-    """The handoff is the SmartVaultImport's input (activities.document.SmartVaultImportInput's fields)."""
+    """The follow-up is the SmartVaultImport's input (activities.document.SmartVaultImportInput's fields)."""
     data = event.payload["data"]
     account_id = str(data.get("account_id", ""))
     firm_id = (await session.execute(select(IntegrationAccount.firm_id).where(
@@ -28,6 +28,6 @@ async def apply(session: AsyncSession, event: Delivery) -> Applied[dict]:
     document_id, name = data.get("document_id"), data.get("name")
     if not isinstance(document_id, str) or not document_id or not isinstance(name, str):
         return Applied("rejected", "document_id and name are required", firm_id)
-    return Applied("applied", firm_id=firm_id, handoff={
+    return Applied("applied", firm_id=firm_id, follow_up={
         "firm_id": str(firm_id), "account_id": account_id, "document_id": document_id[:100], "name": name[:255],
         "folder": str(data.get("folder") or "")[:100]})

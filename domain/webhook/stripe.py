@@ -87,7 +87,7 @@ def invoice_notice(receipt: Receipt, event: dict) -> InvoiceNotice | None:
 
 
 async def apply(session, event: dict, currency: str) -> Applied[RefundDue]:
-    """Apply the event; `currency` is the one our payment links bill in (STRIPE_CURRENCY). The handoff is money
+    """Apply the event; `currency` is the one our payment links bill in (STRIPE_CURRENCY). The follow-up is money
     received that the invoice does not bill, which the firm owes back and is told of."""
     obj = event["data"]["object"]
     kind, event_id = event["type"], event["id"]
@@ -102,7 +102,7 @@ async def apply(session, event: dict, currency: str) -> Applied[RefundDue]:
 
     def about_invoice(outcome: str, refund_due: RefundDue | None = None) -> Applied[RefundDue]:
         return Applied(outcome, firm_id=invoice.firm_id, entity_type="invoice", entity_id=invoice.id,
-                       handoff=refund_due)
+                       follow_up=refund_due)
 
     if kind == "checkout.session.completed":
         if obj.get("payment_status") != "paid" or not obj.get("payment_intent"):

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.audit.models import AuditEntry
+from domain.context import audit_entry
 from domain.document.extraction import FORMS
 from domain.document.models import Document, DocumentExtraction, DocumentStatusHistory, ExtractedField, SurePrepBinder
 from domain.document.service import current_extraction, refresh_extraction_status
@@ -61,10 +61,8 @@ async def apply(session: AsyncSession, event: Delivery, threshold: Decimal) -> A
     if not isinstance(fields, list):
         return Applied("rejected", "fields missing", firm_id=binder.firm_id)
     applied = await _merge_fields(session, document, fields, threshold)
-    session.add(AuditEntry(firm_id=document.firm_id, actor_id=None, actor_role="system",
-                           action="extraction.sureprep_fields", resource_type="document",
-                           resource_id=str(document.id), client_id=document.client_id,
-                           details={"event_id": event.event_id, "fields": applied}))
+    session.add(audit_entry(document.firm_id, None, "system", "extraction.sureprep_fields", "document", document.id,
+                            client_id=document.client_id, details={"event_id": event.event_id, "fields": applied}))
     return Applied("applied", firm_id=binder.firm_id)
 
 

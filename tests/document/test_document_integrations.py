@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from domain.audit.models import AuditEntry
 from domain.consent.models import Consent
 from domain.document.models import IntegrationAccount, SurePrepBinder
+from domain.webhook.ledger import find
 from domain.webhook.models import InboundWebhook
 from integrations.webhook_signature import sign
 from tests.document.conftest import deliver_webhooks, upload, workflow_result
@@ -149,8 +150,10 @@ async def test_a_sureprep_event_delivered_twice_at_once_is_recorded_once(tp, off
     async with tp.state.sessionmaker.begin() as session:
         session.add(SurePrepBinder(firm_id=office.firm_id, client_id=uuid.UUID(office.client["id"]), tax_year=2024,
                                    external_binder_id=binder_id))
+    # SurePrep's events may name the taxpayer; the ledger keeps the event without the identifier.
     body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "binder.submitted",
-                       "created": int(datetime.now(timezone.utc).timestamp()), "data": {"binder_id": binder_id}})
+                       "created": int(datetime.now(timezone.utc).timestamp()),
+                       "data": {"binder_id": binder_id, "taxpayer": {"name": "Pat Doe", "ssn": "123-45-6789"}}})
     headers = {"X-SurePrep-Signature": sign(tp.settings.sureprep_webhook_secret, body.encode()),
                "Content-Type": "application/json"}
     responses = await asyncio.gather(*(tp.http.post("/v1/webhooks/sureprep", content=body.encode(), headers=headers)
@@ -158,6 +161,9 @@ async def test_a_sureprep_event_delivered_twice_at_once_is_recorded_once(tp, off
     assert sorted(r.json()["outcome"] for r in responses) == ["applied", "duplicate"]
     assert await _ledger_rows(tp, "sureprep", json.loads(body)["id"]) == 1
     async with tp.state.sessionmaker() as session:
+        row = await find(session, "sureprep", json.loads(body)["id"])
+        assert (row.outcome, row.signature, row.firm_id) == ("applied", "hmac_sha256", office.firm_id)
+        assert row.payload["data"]["taxpayer"] == {"name": "Pat Doe", "ssn": "[redacted]"}
         binder = (await session.execute(select(SurePrepBinder).where(
             SurePrepBinder.external_binder_id == binder_id))).scalar_one()
     assert binder.status == "submitted"
