@@ -14,13 +14,13 @@ from api.middleware import (
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
 from api.v1 import (
-    admin, auth, client, document, document_webhook, estimated_payment, health, invoice, message, pending_document,
-    question, tax_return, webhook_stripe,
+    admin, auth, client, document, estimated_payment, health, invoice, message, pending_document, question,
+    tax_return, webhook,
 )
 from settings import Settings, get_settings
 
 ROUTERS = [health.router, auth.router, client.router, admin.router, document.router,
-           pending_document.router, document_webhook.router, invoice.router, webhook_stripe.router,
+           pending_document.router, webhook.router, invoice.router,
            estimated_payment.router, tax_return.router, question.router, message.router]
 
 

@@ -12,10 +12,10 @@ from domain.tax_return.models import TaxReturn  # noqa: F401
 from domain.consent.models import Consent  # noqa: F401
 from domain.document.models import (  # noqa: F401
     Document, DocumentExtraction, DocumentStatusHistory, ExtractedField, IntegrationAccount, PendingDocument,
-    SurePrepBinder, WebhookEvent,
+    SurePrepBinder,
 )
 from domain.invoice.models import Invoice, InvoiceHistory, InvoicePayment  # noqa: F401
-from domain.webhook_stripe.models import StripeEvent  # noqa: F401
+from domain.webhook.models import InboundWebhook  # noqa: F401
 from domain.estimated_payment.models import (  # noqa: F401
     EstimatedPayment, EstimatedPaymentReminder, EstimatedPaymentSchedule,
 )

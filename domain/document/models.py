@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, created_at_column, updated_at_column, uuid_pk
@@ -158,25 +158,6 @@ class SurePrepBinder(Base):
     last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
-
-
-class WebhookEvent(Base):
-    """Every inbound SurePrep/SmartVault webhook, once: the unique (provider, event_id) makes replays no-ops and
-    the outcome records what was applied and what was refused, and why."""
-
-    __tablename__ = "webhook_events"
-    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),)
-
-    id: Mapped[uuid.UUID] = uuid_pk()
-    provider: Mapped[str] = mapped_column(String(30), nullable=False)
-    event_id: Mapped[str] = mapped_column(String(100), nullable=False)
-    event_type: Mapped[str] = mapped_column(String(60), nullable=False)
-    firm_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    outcome: Mapped[str] = mapped_column(String(20), nullable=False)  # applied | rejected | stale | ignored
-    reason: Mapped[str | None] = mapped_column(String(300))
-    payload: Mapped[dict] = mapped_column(JSONB, nullable=False)
-    received_at: Mapped[datetime] = created_at_column()
 
 
 class IntegrationAccount(Base):

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.invoice.models import InvoicePayment
-from domain.webhook_stripe.models import StripeEvent
+from domain.webhook.ledger import find
+from domain.webhook.models import InboundWebhook
 from integrations.payments import InvalidWebhook, StripePayments
 from sandboxes.payments import signature_header
 from tests.billing.conftest import pay, problem
@@ -57,8 +58,8 @@ async def post(tp, body: dict | str, **kwargs):
 async def stored(tp, event_id: str | None = None) -> int:
     """Rows for this event id; every row without one."""
     async with tp.state.sessionmaker() as session:
-        query = select(func.count()).select_from(StripeEvent)
-        return await session.scalar(query if event_id is None else query.where(StripeEvent.id == event_id))
+        query = select(func.count()).select_from(InboundWebhook).where(InboundWebhook.source == "stripe")
+        return await session.scalar(query if event_id is None else query.where(InboundWebhook.event_id == event_id))
 
 
 async def completed_payments(tp, invoice_id: str) -> int:
@@ -242,8 +243,8 @@ async def test_a_signed_but_odd_event_is_stored_with_its_outcome(tp, billing, bu
     assert response.status_code == 200, response.text
     assert response.json()["data"] == {"event_id": body["id"], "duplicate": False, "outcome": outcome}
     async with tp.state.sessionmaker() as session:
-        row = await session.get(StripeEvent, body["id"])
-    assert (row.outcome, row.invoice_id) == (outcome, uuid.UUID(invoice["id"]) if names_invoice else None)
+        row = await find(session, "stripe", body["id"])
+    assert (row.outcome, row.entity_id) == (outcome, uuid.UUID(invoice["id"]) if names_invoice else None)
     final = await get(tp, billing.admin, invoice["id"])
     assert [(p["status"], p["failure_message"]) for p in final["payments"]] == payments
     assert final["amount_paid"] == (450.00 if outcome == "payment_recorded" else 0)
@@ -284,3 +285,23 @@ async def test_money_the_invoice_does_not_bill_is_recorded_and_the_firm_told_to_
                             "AND firm_id = :f ORDER BY occurred_at", f=billing.firm_id)
     assert refunds == [(void["id"], "450.00"), (sent["id"], "50.00"), (sent["id"], "20.00")]
 
+
+
+async def test_the_ledger_keeps_the_event_without_its_secrets(tp, billing, payments):
+    """The row names the firm and the invoice; Stripe's client_secret (which completes a payment) and the card's
+    fingerprint are not kept (domain/webhook/redaction.py)."""
+    invoice = await create(tp, billing)
+    await send(tp, billing, invoice["id"])
+    intent_id = f"pi_test_{uuid.uuid4().hex}"
+    obj = {**intent(invoice["id"], intent_id), "client_secret": f"{intent_id}_secret_abc",
+           "payment_method_details": {"card": {"brand": "visa", "last4": "4242", "fingerprint": "Xt5EWLLDS7FJjR1c"}}}
+    body = event("payment_intent.succeeded", obj)
+    assert (await post(tp, body)).json()["data"]["outcome"] == "payment_recorded"
+    async with tp.state.sessionmaker() as session:
+        row = await find(session, "stripe", body["id"])
+    assert (row.firm_id, row.entity_type, row.entity_id, row.signature) == (
+        billing.firm_id, "invoice", uuid.UUID(invoice["id"]), "stripe_sdk")
+    kept = row.payload["data"]["object"]
+    assert kept["client_secret"] == "[redacted]" and kept["id"] == intent_id
+    assert kept["payment_method_details"]["card"] == {"brand": "visa", "last4": "4242", "fingerprint": "[redacted]"}
+    assert f"{intent_id}_secret" not in json.dumps(row.payload)

@@ -1,5 +1,6 @@
 """SurePrep (with the §7216 consent check) and SmartVault, through their sandboxes and signed webhooks."""
 
+import asyncio
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -10,7 +11,9 @@ from sqlalchemy import func, select
 
 from domain.audit.models import AuditEntry
 from domain.consent.models import Consent
-from domain.document.models import IntegrationAccount, WebhookEvent
+from domain.document.models import IntegrationAccount, SurePrepBinder
+from domain.webhook.ledger import find
+from domain.webhook.models import InboundWebhook
 from integrations.webhook_hmac import hmac_header
 from tests.document.conftest import deliver_webhooks, upload, workflow_result
 from tests.document.forms import form_pdf
@@ -99,8 +102,8 @@ async def test_sureprep_binder_upload_and_extraction_webhook(tp, office, sandbox
                                   headers={"X-SurePrep-Signature": hmac_header(secret, unknown)})
     assert rejected.json() == {"received": True, "outcome": "rejected", "reason": "unknown binder"}
     async with tp.state.sessionmaker() as session:
-        recorded = (await session.execute(select(WebhookEvent.outcome).where(
-            WebhookEvent.provider == "sureprep", WebhookEvent.event_id == delivery["event"]["id"]))).scalars().all()
+        recorded = (await session.execute(select(InboundWebhook.outcome).where(
+            InboundWebhook.source == "sureprep", InboundWebhook.event_id == delivery["event"]["id"]))).scalars().all()
     assert recorded == ["applied"]
 
 
@@ -138,6 +141,59 @@ async def test_smartvault_upload_lands_in_the_pending_queue(tp, office, sandboxe
     assert unsigned.status_code == 401
 
 
+async def _ledger_rows(tp, source: str, event_id: str) -> int:
+    async with tp.state.sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(InboundWebhook).where(
+            InboundWebhook.source == source, InboundWebhook.event_id == event_id))
+
+
+async def test_a_sureprep_event_delivered_twice_at_once_is_recorded_once(tp, office):
+    # The binder as the upload activity records it (which documents it holds does not matter here).
+    binder_id = f"bnd_{uuid.uuid4().hex}"
+    async with tp.state.sessionmaker.begin() as session:
+        session.add(SurePrepBinder(firm_id=office.firm_id, client_id=uuid.UUID(office.client["id"]), tax_year=2024,
+                                   external_binder_id=binder_id))
+    # SurePrep's events may name the taxpayer; the ledger keeps the event without the identifier.
+    body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "binder.submitted",
+                       "created": int(datetime.now(timezone.utc).timestamp()),
+                       "data": {"binder_id": binder_id, "taxpayer": {"name": "Pat Doe", "ssn": "123-45-6789"}}})
+    headers = {"X-SurePrep-Signature": hmac_header(tp.settings.sureprep_webhook_secret, body.encode()),
+               "Content-Type": "application/json"}
+    responses = await asyncio.gather(*(tp.http.post("/v1/webhooks/sureprep", content=body.encode(), headers=headers)
+                                       for _ in range(2)))
+    assert sorted(r.json()["outcome"] for r in responses) == ["applied", "duplicate"]
+    assert await _ledger_rows(tp, "sureprep", json.loads(body)["id"]) == 1
+    async with tp.state.sessionmaker() as session:
+        row = await find(session, "sureprep", json.loads(body)["id"])
+        assert (row.outcome, row.signature, row.firm_id) == ("applied", "hmac_sha256", office.firm_id)
+        assert row.payload["data"]["taxpayer"] == {"name": "Pat Doe", "ssn": "[redacted]"}
+        binder = (await session.execute(select(SurePrepBinder).where(
+            SurePrepBinder.external_binder_id == binder_id))).scalar_one()
+    assert binder.status == "submitted"
+
+
+async def test_a_smartvault_upload_delivered_twice_at_once_is_imported_once(tp, office, sandboxes):
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    async with tp.state.sessionmaker.begin() as session:
+        session.add(IntegrationAccount(firm_id=office.firm_id, provider="smartvault", account_id=account))
+    pdf = form_pdf("1099-INT", "Second National Bank", {"interest_income": "20.00"})
+    async with httpx.AsyncClient() as http:
+        put = await http.post(f"{sandboxes.smartvault}/v1/accounts/{account}/documents",
+                              data={"folder": "Twice"}, files={"file": ("1099INT-twice.pdf", pdf)})
+        deliveries = (await http.get(f"{sandboxes.smartvault}/_sandbox/outbox")).json()
+    delivery = next(d for d in deliveries if d["event"]["data"].get("account_id") == account)
+    responses = await asyncio.gather(*(tp.http.post("/v1/webhooks/smartvault", content=delivery["body"].encode(),
+                                                    headers=delivery["headers"]) for _ in range(2)))
+    assert sorted(r.json()["outcome"] for r in responses) == ["applied", "duplicate"]
+    assert await _ledger_rows(tp, "smartvault", delivery["event"]["id"]) == 1
+    imported = await tp.temporal.get_workflow_handle(
+        ids.smartvault_import(account, put.json()["document_id"])).result()
+    assert imported["outcome"] == "imported"
+    batches = (await tp.http.get("/v1/pending-documents/batches", headers=office.admin)).json()["data"]
+    batch = next(b for b in batches if b["batch_id"] == "smartvault-Twice")
+    assert [d["original_filename"] for d in batch["documents"]] == ["1099INT-twice.pdf"]
+
+
 PROVIDERS = ("sureprep", "smartvault")
 
 
@@ -154,7 +210,7 @@ async def _post_webhook(tp, provider: str, body: bytes, signature: bytes | None 
 
 async def _recorded(tp) -> int:
     async with tp.state.sessionmaker() as session:
-        return await session.scalar(select(func.count()).select_from(WebhookEvent))
+        return await session.scalar(select(func.count()).select_from(InboundWebhook))
 
 
 def _refusal(response: httpx.Response, status: int) -> list[tuple[str, str]]:

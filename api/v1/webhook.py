@@ -1,0 +1,174 @@
+"""Inbound webhooks (spec §13.1), every provider through one pattern (`receive`; docs/webhook.md):
+
+1. verify the signature over the raw bytes, before anything is parsed: a bad one is refused (Stripe: 400,
+   HMAC providers: 401) and nothing is recorded;
+2. read the signed body (domain/webhook_body.py): one we cannot read or store is a 400, nothing recorded;
+3. record the event once in the ledger and apply its effect in the same transaction (domain/webhook/ledger.py):
+   a repeat, even a concurrent one, answers as a duplicate and changes nothing;
+4. in that same transaction, write what the entity's workflow must hear (and any mail) to the outbox
+   (`hand_off`: `invoice_messages`, `smartvault_import_messages`); it is sent after the commit, or by the outbox
+   relay if Temporal cannot be reached then (docs/orchestration.md), so the sender never needs to deliver again
+   for our sake;
+5. answer, in the provider's own shape.
+A provider is its verification, its effect (domain/webhook/<source>.py), its handoff and its answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import envelope
+from api.deps import State
+from api.state import AppState
+from domain.errors import FieldError, Unauthorized, ValidationFailed
+from domain.user.service import firm_decider_emails
+from domain.webhook import smartvault, stripe, sureprep
+from domain.webhook.event import parse_event
+from domain.webhook.ledger import Applied, Delivery, Receipt, receive as record_and_apply
+from domain.webhook_body import parse_json
+from integrations.payments import InvalidWebhook
+from integrations.webhook_hmac import hmac_valid
+from orchestration import document as document_workflow
+from orchestration import invoice as invoice_workflow
+from orchestration import outbox
+from orchestration.mail import mail
+from orchestration.message import OutboxMessage
+
+router = APIRouter(tags=["webhooks"])
+
+
+@dataclass(frozen=True)
+class Provider:
+    # The raw body and headers → the verified, parsed delivery; raises the refusal (nothing is recorded).
+    verify: Callable[[AppState, bytes, Any], Delivery]
+    # The effect, in the ledger's transaction.
+    apply: Callable[[AppState, AsyncSession, Delivery], Awaitable[Applied]]
+    # The answer's body.
+    answer: Callable[[Receipt], dict]
+    # In the same transaction, the first delivery only: the outbox messages for the entity's workflow (and mails).
+    hand_off: Callable[[AsyncSession, Delivery, Receipt], Awaitable[list[OutboxMessage]]] | None = None
+
+
+async def receive(provider: Provider, request: Request, state: AppState) -> dict:
+    delivery = provider.verify(state, await request.body(), request.headers)
+    pending = []
+    async with state.sessionmaker.begin() as session:
+        receipt = await record_and_apply(session, delivery, lambda s: provider.apply(state, s, delivery))
+        if provider.hand_off is not None and not receipt.duplicate:  # a repeat's messages left with the first
+            pending = [await outbox.add(session, message)
+                       for message in await provider.hand_off(session, delivery, receipt)]
+    await state.outbox.send(*pending)
+    return provider.answer(receipt)
+
+
+# ---- Stripe ----------------------------------------------------------------------------------------------------
+# Verified with the SDK. A payment is recorded in the event's transaction, together with the message that tells
+# the invoice's workflow (and the mails of a refund due).
+
+def _verify_stripe(state: AppState, body: bytes, headers) -> Delivery:
+    try:
+        event = state.payments.verify_webhook(body, headers.get("stripe-signature"))
+    except InvalidWebhook as exc:
+        raise ValidationFailed("The Stripe-Signature header does not verify this body",
+                               [FieldError("Stripe-Signature", "invalid_signature", str(exc))]) from None
+    return stripe.delivery(event)
+
+
+async def invoice_messages(session: AsyncSession, delivery: Delivery, receipt: Receipt) -> list[OutboxMessage]:
+    """The invoice's workflow hears of the payment (or the failed one); the firm's admins and EA/CPAs are mailed
+    of money the invoice does not bill (the refund is on record as its audit row; no invoice workflow runs for a
+    void or draft invoice to tell them)."""
+    messages = []
+    notice = stripe.invoice_notice(receipt, delivery.payload)
+    if notice is not None:
+        messages.append(invoice_workflow.event(notice.invoice_id, notice.kind, event_id=notice.event_id,
+                                               message=notice.message))
+    refund = receipt.follow_up
+    if refund is not None:
+        messages += [mail(address,
+                          f"Refund due: invoice {refund.invoice_number} received {refund.amount} it does not bill",
+                          f"A card payment was recorded on invoice {refund.invoice_number}, but {refund.reason}: "
+                          f"{refund.amount} is owed back to the client. Refund it in Stripe.\n",
+                          about=f"invoice:{refund.invoice_number}")
+                     for address in await firm_decider_emails(session, refund.firm_id)]
+    return messages
+
+
+STRIPE = Provider(
+    verify=_verify_stripe,
+    apply=lambda state, session, delivery: stripe.apply(session, delivery.payload, state.settings.stripe_currency),
+    answer=lambda r: envelope.one({"event_id": r.event_id, "duplicate": r.duplicate, "outcome": r.outcome}),
+    hand_off=invoice_messages,
+)
+
+
+@router.post("/webhooks/stripe", summary="Receive a Stripe event")
+async def stripe_webhook(request: Request, state: State):
+    """Handles payment_intent.succeeded, checkout.session.completed (recording the payment of the invoice in
+    `metadata.invoice_id`) and payment_intent.payment_failed (recorded; the client is told). Other event
+    types are acknowledged and ignored."""
+    return await receive(STRIPE, request, state)
+
+
+# ---- SurePrep and SmartVault -----------------------------------------------------------------------------------
+# Signed with an HMAC over the raw body (401 without a valid one). Every authenticated event is answered 200 with
+# its outcome — a replay `duplicate`, a refused event `rejected`/`stale` with the reason — so the sender stops
+# retrying what can never apply.
+
+def _hmac_verifier(source: str, secret_setting: str, header: str) -> Callable[[AppState, bytes, Any], Delivery]:
+    def verify(state: AppState, body: bytes, headers) -> Delivery:
+        if not hmac_valid(getattr(state.settings, secret_setting), headers.get(header), body):
+            raise Unauthorized("Invalid or missing webhook signature")
+        return parse_event(source, parse_json(body))
+    return verify
+
+
+def _outcome_answer(receipt: Receipt) -> dict:
+    if receipt.duplicate:
+        return {"received": True, "outcome": "duplicate", "reason": None}
+    return {"received": True, "outcome": receipt.outcome, "reason": receipt.reason}
+
+
+SUREPREP = Provider(
+    verify=_hmac_verifier(sureprep.SOURCE, "sureprep_webhook_secret", "x-sureprep-signature"),
+    apply=lambda state, session, delivery: sureprep.apply(
+        session, delivery, Decimal(str(state.settings.extraction_review_threshold))),
+    answer=_outcome_answer,
+)
+
+
+@router.post("/webhooks/sureprep", summary="SurePrep webhook")
+async def sureprep_webhook(request: Request, state: State):
+    """binder.submitted, binder.processing_complete, binder.verification_complete, document.uploaded,
+    extraction.ready (the fields land on the document's extraction). Signed with X-SurePrep-Signature."""
+    return await receive(SUREPREP, request, state)
+
+
+async def smartvault_import_messages(session: AsyncSession, delivery: Delivery,
+                                    receipt: Receipt) -> list[OutboxMessage]:
+    """A SmartVaultImport workflow, one per SmartVault document, starts with the event's record."""
+    if receipt.follow_up is None:
+        return []
+    job = document_workflow.SmartVaultImportInput(**receipt.follow_up)
+    return [document_workflow.smartvault_import_requested(job)]
+
+
+SMARTVAULT = Provider(
+    verify=_hmac_verifier(smartvault.SOURCE, "smartvault_webhook_secret", "x-smartvault-signature"),
+    apply=lambda state, session, delivery: smartvault.apply(session, delivery),
+    answer=_outcome_answer,
+    hand_off=smartvault_import_messages,
+)
+
+
+@router.post("/webhooks/smartvault", summary="SmartVault webhook")
+async def smartvault_webhook(request: Request, state: State):
+    """document.uploaded imports the file into the pending (upload-first) queue; folder.created is
+    acknowledged. Signed with X-SmartVault-Signature."""
+    return await receive(SMARTVAULT, request, state)

@@ -1,0 +1,90 @@
+"""Record an inbound webhook once and apply it in the same transaction.
+
+`receive` inserts the event's row first (`INSERT … ON CONFLICT DO NOTHING` on (source, event id)), then runs the
+provider's effect and writes its outcome on the row, all in the caller's transaction. A second delivery of the
+same event, even a concurrent one, waits on the unique key until the first commits and then finds the row: it
+is answered as a duplicate and changes nothing. If the first rolls back, the second applies the event instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.webhook.models import InboundWebhook
+from domain.webhook.redaction import redact
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery whose signature verified, parsed: what every provider hands the ledger."""
+
+    source: str  # stripe | sureprep | smartvault
+    event_id: str
+    event_type: str
+    occurred_at: datetime | None
+    payload: dict  # as received; only its redaction is stored
+    signature: str  # how it was verified: "stripe_sdk" | "hmac_sha256"
+
+
+@dataclass
+class Applied(Generic[T]):
+    """What a provider's effect did. `follow_up` is the work for after the commit: what the entity's workflow
+    must be given (a SmartVault import to start), or a notice to send (a Stripe refund due)."""
+
+    outcome: str
+    reason: str | None = None
+    firm_id: uuid.UUID | None = None
+    entity_type: str | None = None
+    entity_id: uuid.UUID | None = None
+    follow_up: T | None = None
+
+
+@dataclass
+class Receipt(Generic[T]):
+    """The ledger's answer for one delivery: the first one's effect, or what the first delivery recorded."""
+
+    event_id: str
+    duplicate: bool
+    outcome: str
+    reason: str | None
+    entity_id: uuid.UUID | None
+    follow_up: T | None  # always None for a duplicate: the first delivery had it
+
+
+async def record_once(session: AsyncSession, delivery: Delivery) -> InboundWebhook | None:
+    """The event's row, new, with outcome "received"; None when (source, event id) was recorded before."""
+    row_id = (await session.execute(insert(InboundWebhook).values(
+        id=uuid.uuid4(), source=delivery.source, event_id=delivery.event_id, event_type=delivery.event_type,
+        signature=delivery.signature, outcome="received", occurred_at=delivery.occurred_at,
+        payload=redact(delivery.payload), received_at=datetime.now(timezone.utc),
+    ).on_conflict_do_nothing(constraint="uq_inbound_webhooks_source_event").returning(InboundWebhook.id))).scalar()
+    return await session.get(InboundWebhook, row_id) if row_id else None
+
+
+async def find(session: AsyncSession, source: str, event_id: str) -> InboundWebhook | None:
+    return (await session.execute(select(InboundWebhook).where(
+        InboundWebhook.source == source, InboundWebhook.event_id == event_id))).scalar_one_or_none()
+
+
+async def receive(session: AsyncSession, delivery: Delivery,
+                  apply: Callable[[AsyncSession], Awaitable[Applied[T]]]) -> Receipt[T]:
+    """Record the delivery once and, the first time only, apply it, in the caller's transaction."""
+    row = await record_once(session, delivery)
+    if row is None:
+        seen = await find(session, delivery.source, delivery.event_id)
+        return Receipt(delivery.event_id, True, seen.outcome, seen.reason, seen.entity_id, None)
+    applied = await apply(session)
+    row.outcome, row.reason, row.firm_id = applied.outcome, applied.reason, applied.firm_id
+    row.entity_type, row.entity_id = applied.entity_type, applied.entity_id
+    return Receipt(delivery.event_id, False, applied.outcome, applied.reason, applied.entity_id,
+                   applied.follow_up)
