@@ -19,6 +19,7 @@ from domain.webhook_stripe.models import StripeEvent  # noqa: F401
 from domain.estimated_payment.models import (  # noqa: F401
     EstimatedPayment, EstimatedPaymentReminder, EstimatedPaymentSchedule,
 )
-from domain.tax_return.models import AiAnalysis, PreparerNote, ReturnReminder, WorkflowHistory  # noqa: F401
+from domain.tax_return.models import AiAnalysis, PreparerNote, ReturnReminder  # noqa: F401
+from domain.lifecycle.models import LifecycleHistory  # noqa: F401
 from domain.question.models import Question  # noqa: F401
 from domain.message.models import Message  # noqa: F401

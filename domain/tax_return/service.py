@@ -22,7 +22,9 @@ from domain.question.models import Question
 from domain.roles import Role
 from domain.tax_calendar import RETURN_TYPES, due_date, extended_due_date
 from domain.tax_return import state_machine as sm
-from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn, WorkflowHistory
+from domain.lifecycle import history as lifecycle_history
+from domain.lifecycle.models import LifecycleHistory
+from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn
 from domain.user.models import User
 
 FILING_STATUSES = frozenset({"single", "married_joint", "married_separate", "head_of_household", "qualifying_widow"})
@@ -247,10 +249,8 @@ async def get_return(ctx: ServiceContext, return_id: uuid.UUID) -> tuple[TaxRetu
     return tax_return, client
 
 
-async def history(ctx: ServiceContext, return_id: uuid.UUID) -> list[WorkflowHistory]:
-    rows = await ctx.session.execute(select(WorkflowHistory).where(WorkflowHistory.return_id == return_id)
-                                     .order_by(WorkflowHistory.transitioned_at, WorkflowHistory.id))
-    return list(rows.scalars())
+async def history(ctx: ServiceContext, return_id: uuid.UUID) -> list[LifecycleHistory]:
+    return await lifecycle_history.entries(ctx.session, sm.LIFECYCLE, return_id)
 
 
 async def preparer_notes(ctx: ServiceContext, return_id: uuid.UUID) -> list[PreparerNote]:
@@ -267,7 +267,7 @@ async def pending_question_count(ctx: ServiceContext, return_id: uuid.UUID) -> i
 
 async def guard_facts(ctx: ServiceContext, tax_return: TaxReturn, action: str) -> sm.GuardFacts:
     """What the guard of `action` (a known action) reads besides the status."""
-    pending = await pending_question_count(ctx, tax_return.id) if sm.reads_pending_questions(action) else None
+    pending = await pending_question_count(ctx, tax_return.id) if sm.LIFECYCLE.guard_reads(action, sm.PENDING_QUESTIONS) else None
     return sm.GuardFacts(actor_id=ctx.principal.user_id, assigned_preparer_id=tax_return.assigned_preparer_id,
                          pending_questions=pending)
 
