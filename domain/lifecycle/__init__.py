@@ -24,7 +24,7 @@ Declaring the next entity's machine is a few lines::
         VOID = "void"
 
     ENGAGEMENT_LETTER = Lifecycle(
-        entity_type="engagement_letter", noun="engagement letter", statuses=LetterStatus,
+        entity_type="engagement_letter", noun="an engagement letter", statuses=LetterStatus,
         initial=LetterStatus.DRAFT, final=frozenset({LetterStatus.SIGNED, LetterStatus.VOID}),
         transitions=(
             Transition("send", (LetterStatus.DRAFT,), LetterStatus.SENT, frozenset({Role.EA_CPA}), "an EA/CPA"),
@@ -86,7 +86,7 @@ class Transition(Generic[S]):
 @dataclass(frozen=True)
 class Lifecycle(Generic[S]):
     entity_type: str  # the history rows' entity_type, the search attribute EntityType
-    noun: str  # how refusals name one entity: "Cannot approve a return in status …"
+    noun: str  # how refusals name one entity, with its article: "a return" → "Cannot approve a return in status …"
     statuses: type[S]
     initial: S
     final: frozenset[S]
@@ -143,7 +143,7 @@ class Lifecycle(Generic[S]):
         transition = self.check_action(action, role)
         if status not in transition.sources:
             sources = ", ".join(s.value for s in transition.sources)
-            raise Conflict(f"Cannot {action} a {self.noun} in status {status} (allowed from: {sources})")
+            raise Conflict(f"Cannot {action} {self.noun} in status {status} (allowed from: {sources})")
         if transition.guard is not None and facts is not None and not transition.guard.holds(facts):
             raise BusinessRuleViolation(f"Cannot {action}: {transition.guard.rule}", code=transition.guard.name)
         return transition

@@ -78,7 +78,7 @@ def T(action: str, sources: tuple[Status, ...], target: Status, roles: frozenset
 
 
 LIFECYCLE: Lifecycle[Status] = Lifecycle(
-    entity_type="tax_return", noun="return", statuses=Status, initial=Status.INTAKE,
+    entity_type="tax_return", noun="a return", statuses=Status, initial=Status.INTAKE,
     final=frozenset({Status.COMPLETE}), origin_column="Spec", transitions=(
         # Getting documents in (added: the spec table starts at ready_for_prep).
         T("documents_received", (S.INTAKE,), S.DOCUMENTS_PENDING, SYSTEM,
