@@ -14,16 +14,17 @@ from sqlalchemy import bindparam, func, select
 
 from domain import policy
 from domain.client.models import Client
+from domain.client.service import load_visible_client
 from domain.context import ServiceContext
 from domain.document import service as documents
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from domain.lifecycle import history as lifecycle_history
+from domain.lifecycle.models import LifecycleHistory
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.question.models import Question
 from domain.roles import Role
 from domain.tax_calendar import RETURN_TYPES, due_date, extended_due_date
 from domain.tax_return import state_machine as sm
-from domain.lifecycle import history as lifecycle_history
-from domain.lifecycle.models import LifecycleHistory
 from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn
 from domain.user.models import User
 
@@ -129,11 +130,7 @@ def _check_filing_status(return_type: str, filing_status: str | None) -> None:
 
 async def create_return(ctx: ServiceContext, data: dict) -> tuple[TaxReturn, Client]:
     policy.require(ctx.principal, "return.create")
-    client = (await ctx.session.execute(
-        select(Client).where(Client.id == data["client_id"], Client.deleted_at.is_(None)))).scalar_one_or_none()
-    if client is None:
-        raise NotFound("Client")
-    policy.ensure_client_visible(ctx.principal, client)
+    client = await load_visible_client(ctx, data["client_id"])
     this_year = datetime.now(timezone.utc).year
     if not EARLIEST_TAX_YEAR <= data["tax_year"] <= this_year:
         raise BusinessRuleViolation("tax_year is out of range", [

@@ -127,7 +127,6 @@ LIFECYCLE: Lifecycle[Status] = Lifecycle(
 
 TRANSITIONS = LIFECYCLE.transitions
 BY_ACTION = LIFECYCLE.by_action
-ACTIONS = LIFECYCLE.actions
 SYSTEM_ACTIONS = LIFECYCLE.system_actions
 INITIAL = LIFECYCLE.initial
 FINAL = LIFECYCLE.final
