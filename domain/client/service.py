@@ -18,13 +18,14 @@ from domain.numbering import next_formatted
 from domain.roles import Role
 from domain.user.models import User
 
-CLIENT_TYPES = frozenset({"individual", "business", "trust", "nonprofit"})
-CLIENT_STATUSES = frozenset({"active", "inactive", "closed"})
+# The one definition of each (api/schemas/client.py reads them).
+CLIENT_TYPES = ("individual", "business", "trust", "nonprofit")
+CLIENT_STATUSES = ("active", "inactive", "closed")
 
 CLIENT_LIST_SPEC = ListSpec(
     filters={
-        "status": Filterable(Client.status, choices=CLIENT_STATUSES),
-        "client_type": Filterable(Client.client_type, choices=CLIENT_TYPES),
+        "status": Filterable(Client.status, choices=frozenset(CLIENT_STATUSES)),
+        "client_type": Filterable(Client.client_type, choices=frozenset(CLIENT_TYPES)),
         "assigned_preparer_id": Filterable(Client.assigned_preparer_id, uuid.UUID),
         "account_number": Filterable(Client.account_number),
         "created_at": Filterable(Client.created_at, datetime, ("gte", "lte")),

@@ -24,10 +24,9 @@ from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound,
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.roles import Role
 from domain.tax_return.models import TaxReturn
+from domain.tax_return.state_machine import FILED_OR_LATER
 
 STATUSES = ("uploaded", "classifying", "extracting", "processed", "review_required")
-# A filed return's documents are part of the record that was filed: they cannot be deleted.
-FILED_RETURN_STATUSES = frozenset({"filed", "accepted", "rejected", "complete"})
 
 DOCUMENT_LIST_SPEC = ListSpec(
     filters={
@@ -228,10 +227,11 @@ async def update_document(ctx: ServiceContext, document_id: uuid.UUID, changes: 
 
 
 async def _linked_return_filed(ctx: ServiceContext, document: Document) -> bool:
+    """A filed return's documents are part of the record that was filed: they cannot be deleted."""
     if document.return_id is None:
         return False
     tax_return = await ctx.session.get(TaxReturn, document.return_id)
-    return tax_return is not None and tax_return.status in FILED_RETURN_STATUSES
+    return tax_return is not None and tax_return.status in FILED_OR_LATER
 
 
 async def delete_document(ctx: ServiceContext, document_id: uuid.UUID) -> None:

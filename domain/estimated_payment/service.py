@@ -25,8 +25,13 @@ from domain.tax_calendar import earliest_estimated_payment, estimated_tax_due_da
 from domain.tax_return import service as returns
 from domain.tax_return.models import TaxReturn
 
-SCHEDULE_METHODS = frozenset({"equal_quarterly"})
+# The one definition of each (api/schemas/estimated_payment.py reads them).
+SCHEDULE_METHODS = ("equal_quarterly",)
+# What PATCH may set a quarter to: cancelling is DELETE, and `cancelled` the third status.
+SETTABLE_STATUSES = ("scheduled", "confirmed_paid")
 REMINDER_TYPES = ("14_day", "due_day")
+REMINDER_CHANNELS = ("email", "sms")
+PAYMENT_METHODS = ("ach", "eftps", "direct_pay", "card", "check", "other")  # how the client paid a quarter
 REMINDER_LEAD = {"14_day": timedelta(days=14), "due_day": timedelta(0)}
 
 

@@ -30,7 +30,7 @@ from domain.tax_return.models import TaxReturn
 
 STATUSES = frozenset({"draft", "sent", "partially_paid", "paid", "overdue", "void"})
 OPEN_STATUSES = frozenset({"sent", "partially_paid", "overdue"})  # sent and money still due
-PAYMENT_METHODS = frozenset({"credit_card", "ach", "check", "cash", "wire", "other"})
+PAYMENT_METHODS = ("credit_card", "ach", "check", "cash", "wire", "other")  # api/schemas/invoice.py reads it
 # The latest due date an invoice can be given, from today. Invoices are due in 30 days by default; a year covers
 # any payment plan a firm agrees to.
 MAX_DUE_AHEAD = timedelta(days=365)

@@ -28,8 +28,10 @@ from domain.tax_return import state_machine as sm
 from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn
 from domain.user.models import User
 
-FILING_STATUSES = frozenset({"single", "married_joint", "married_separate", "head_of_household", "qualifying_widow"})
-PRIORITIES = frozenset({"low", "normal", "high", "rush"})
+# The one definition of each (api/schemas/tax_return.py reads them).
+FILING_STATUSES = ("single", "married_joint", "married_separate", "head_of_household", "qualifying_widow")
+PRIORITIES = ("low", "normal", "high", "rush")
+ANALYSIS_TYPES = ("comprehensive", "missing_documents", "prior_year_comparison")
 # Filing status is a Form 1040 concept; the other returns have none.
 FILING_STATUS_TYPES = frozenset({"1040"})
 EARLIEST_TAX_YEAR = 2000
@@ -39,10 +41,10 @@ RETURN_LIST_SPEC = ListSpec(
         "client_id": Filterable(TaxReturn.client_id, uuid.UUID),
         "tax_year": Filterable(TaxReturn.tax_year, int, ("eq", "in", "gte", "lte")),
         "status": Filterable(TaxReturn.status, choices=frozenset(s.value for s in sm.Status)),
-        "return_type": Filterable(TaxReturn.return_type, choices=RETURN_TYPES),
+        "return_type": Filterable(TaxReturn.return_type, choices=frozenset(RETURN_TYPES)),
         "assigned_preparer_id": Filterable(TaxReturn.assigned_preparer_id, uuid.UUID),
         "assigned_reviewer_id": Filterable(TaxReturn.assigned_reviewer_id, uuid.UUID),
-        "priority": Filterable(TaxReturn.priority, choices=PRIORITIES),
+        "priority": Filterable(TaxReturn.priority, choices=frozenset(PRIORITIES)),
         "due_date": Filterable(TaxReturn.due_date, date, ("eq", "gte", "lte")),
         "created_at": Filterable(TaxReturn.created_at, datetime, ("gte", "lte")),
         "updated_at": Filterable(TaxReturn.updated_at, datetime, ("gte", "lte")),
