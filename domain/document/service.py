@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from domain import policy
 from domain.client.models import Client
@@ -123,7 +123,9 @@ async def record_upload(ctx: ServiceContext, target: UploadTarget, document_id: 
     return document
 
 
-def _visible_documents(ctx: ServiceContext):
+def readable_documents(ctx: ServiceContext) -> Select:
+    """The documents the caller may read (those of the clients it may see): the one query of document
+    visibility, under the list and every load."""
     return (select(Document).join(Client, Client.id == Document.client_id)
             .where(policy.client_visibility(ctx.principal, Client.firm_id, Client.id, Client.assigned_preparer_id),
                    Document.deleted_at.is_(None), Client.deleted_at.is_(None)))
@@ -147,19 +149,16 @@ async def check_client_documents(ctx: ServiceContext, client_id: uuid.UUID, docu
 
 
 async def load_visible_document(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
-    document = await ctx.session.get(Document, document_id)
-    if document is None or document.deleted_at is not None or document.firm_id != ctx.principal.firm_id:
+    document = (await ctx.session.execute(readable_documents(ctx).where(Document.id == document_id))
+                ).scalar_one_or_none()
+    if document is None:
         raise NotFound("Document")
-    try:
-        await load_visible_client(ctx, document.client_id)
-    except NotFound:
-        raise NotFound("Document") from None
     return document
 
 
 async def list_documents(ctx: ServiceContext, query: ListQuery) -> Page:
     policy.require(ctx.principal, "document.list")
-    page = await paginate(ctx.session, _visible_documents(ctx), query, DOCUMENT_LIST_SPEC)
+    page = await paginate(ctx.session, readable_documents(ctx), query, DOCUMENT_LIST_SPEC)
     await ctx.audit("document.list", "document", details={"count": len(page.items)})
     return page
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from domain import policy
@@ -91,29 +91,27 @@ def history(invoice: Invoice, event: str, from_status: str | None, details: dict
 
 # ---- reading -------------------------------------------------------------------------------------------------
 
-def _visible(ctx: ServiceContext):
-    return policy.client_visibility(ctx.principal, Invoice.firm_id, Invoice.client_id, Client.assigned_preparer_id)
+def readable_invoices(ctx: ServiceContext) -> Select:
+    """The invoices the caller may read (those of the clients it may see): the one query of invoice visibility,
+    under the list and every load."""
+    return (select(Invoice).join(Client, Client.id == Invoice.client_id)
+            .where(policy.client_visibility(ctx.principal, Invoice.firm_id, Invoice.client_id,
+                                            Client.assigned_preparer_id), Client.deleted_at.is_(None)))
 
 
 async def list_invoices(ctx: ServiceContext, query: ListQuery) -> Page:
     policy.require(ctx.principal, "invoice.list")
-    stmt = select(Invoice).join(Client, Client.id == Invoice.client_id).where(_visible(ctx),
-                                                                              Client.deleted_at.is_(None))
-    page = await paginate(ctx.session, stmt, query, LIST_SPEC)
+    page = await paginate(ctx.session, readable_invoices(ctx), query, LIST_SPEC)
     await ctx.audit("invoice.list", "invoice", details={"count": len(page.items)})
     return page
 
 
 async def load_visible_invoice(ctx: ServiceContext, invoice_id: uuid.UUID, lock: bool = False) -> Invoice:
     """The invoice if the caller may see its client; 404 otherwise (another firm's or client's invoice)."""
-    stmt = select(Invoice).where(Invoice.id == invoice_id, Invoice.firm_id == ctx.principal.firm_id)
-    invoice = (await ctx.session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
+    stmt = readable_invoices(ctx).where(Invoice.id == invoice_id)
+    invoice = (await ctx.session.execute(stmt.with_for_update(of=Invoice) if lock else stmt)).scalar_one_or_none()
     if invoice is None:
         raise NotFound("Invoice")
-    try:
-        await load_visible_client(ctx, invoice.client_id)
-    except NotFound:
-        raise NotFound("Invoice") from None
     return invoice
 
 
