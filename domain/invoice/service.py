@@ -27,6 +27,7 @@ from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.money import MAX_AMOUNT, ZERO, line_amount
 from domain.numbering import next_formatted
 from domain.tax_return.models import TaxReturn
+from domain.tax_return.service import readable_returns
 
 STATUSES = frozenset({"draft", "sent", "partially_paid", "paid", "overdue", "void"})
 OPEN_STATUSES = frozenset({"sent", "partially_paid", "overdue"})  # sent and money still due
@@ -162,12 +163,12 @@ def _check_due_date(due_date: date | None) -> None:
 
 
 async def _check_return(ctx: ServiceContext, return_id: uuid.UUID | None, client_id: uuid.UUID) -> None:
-    """A return named on an invoice must be a live return of the same client in the caller's firm."""
+    """A return named on an invoice must be a return of the same client that the caller may read."""
     if return_id is None:
         return
-    found = await ctx.session.scalar(select(TaxReturn.id).where(
-        TaxReturn.id == return_id, TaxReturn.firm_id == ctx.principal.firm_id, TaxReturn.client_id == client_id,
-        TaxReturn.deleted_at.is_(None)))
+    found = await ctx.session.scalar(readable_returns(ctx).where(TaxReturn.id == return_id,
+                                                                 TaxReturn.client_id == client_id)
+                                     .with_only_columns(TaxReturn.id))
     if found is None:
         raise BusinessRuleViolation("return_id does not name a return of this client",
                                     [FieldError("return_id", "invalid_reference", "not a return of this client")])

@@ -10,7 +10,7 @@ import dataclasses
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from domain import policy
 from domain.client.models import Client
@@ -65,9 +65,14 @@ def effective_due_date(tax_return: TaxReturn) -> date:
     return tax_return.extension_date if tax_return.extension_filed and tax_return.extension_date else tax_return.due_date
 
 
-def _visible(ctx: ServiceContext):
-    return policy.return_visibility(ctx.principal, TaxReturn.firm_id, TaxReturn.client_id,
-                                    TaxReturn.assigned_preparer_id, Client.assigned_preparer_id)
+def readable_returns(ctx: ServiceContext) -> Select:
+    """The returns the caller may read: the one query of return visibility under every list of returns.
+    `load_visible_return` applies the same rule (`policy.can_see_return`, the Python form beside the SQL one) to
+    one statement built once for every caller: it is on the hot path of every transition and sub-resource."""
+    return (select(TaxReturn).join(Client, Client.id == TaxReturn.client_id).where(
+        policy.return_visibility(ctx.principal, TaxReturn.firm_id, TaxReturn.client_id,
+                                 TaxReturn.assigned_preparer_id, Client.assigned_preparer_id),
+        TaxReturn.deleted_at.is_(None), Client.deleted_at.is_(None)))
 
 
 # Built once: every request about one return reads it (building the statement per call costs CPU for nothing).
@@ -94,8 +99,7 @@ async def load_visible_return(ctx: ServiceContext, return_id: uuid.UUID) -> tupl
 
 async def list_returns(ctx: ServiceContext, query: ListQuery, client_id: uuid.UUID | None = None) -> Page:
     policy.require(ctx.principal, "return.list")
-    stmt = (select(TaxReturn).join(Client, Client.id == TaxReturn.client_id)
-            .where(_visible(ctx), TaxReturn.deleted_at.is_(None), Client.deleted_at.is_(None)))
+    stmt = readable_returns(ctx)
     if client_id is not None:
         stmt = stmt.where(TaxReturn.client_id == client_id)
     if "stuck" in query.extras:
