@@ -23,7 +23,6 @@ from domain.firm.models import Firm
 from domain.money import split_evenly
 from domain.tax_calendar import earliest_estimated_payment, estimated_tax_due_dates, estimated_tax_due_window
 from domain.tax_return import service as returns
-from domain.tax_return.models import TaxReturn
 
 # The one definition of each (api/schemas/estimated_payment.py reads them).
 SCHEDULE_METHODS = ("equal_quarterly",)
