@@ -14,7 +14,7 @@ Every write goes through the invoice service's workflow steps (`mark_sent`, `mar
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
 from pydantic import BaseModel
 from sqlalchemy import select

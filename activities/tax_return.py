@@ -26,8 +26,10 @@ from temporalio import activity
 from domain.audit.models import AuditEntry
 from domain.client.models import Client
 from domain.context import ServiceContext
+from domain.lifecycle import history as lifecycle_history
 from domain.tax_return import analysis_inputs, workflow_steps
-from domain.tax_return.models import AiAnalysis, TaxReturn, WorkflowHistory
+from domain.tax_return.models import AiAnalysis, TaxReturn
+from domain.tax_return.state_machine import LIFECYCLE
 from domain.user.models import User
 from integrations.notify import Notification, Recipient
 from integrations.providers import Analyzer, Notifications
@@ -173,11 +175,11 @@ def _transition_statement() -> Select:
         # its SET clause ("firm_id" would have been), even inside a CTE.
         return bindparam(f"p_{name}", **kw)
 
-    history = insert(WorkflowHistory).values(
-        id=p("transition_id"), firm_id=p("firm_id"), return_id=p("return_id"), action=p("action"),
-        from_status=p("from_status"), to_status=p("to_status"), transitioned_at=p("transitioned_at"),
-        transitioned_by=p("actor_id"), actor_role=p("actor_role"), source=p("source"), notes=p("notes"),
-    ).on_conflict_do_nothing(index_elements=["id"]).returning(WorkflowHistory.id).cte("history")
+    history = lifecycle_history.insert_once(
+        LIFECYCLE, id=p("transition_id"), firm_id=p("firm_id"), entity_id=p("return_id"), action=p("action"),
+        from_status=p("from_status"), to_status=p("to_status"), at=p("transitioned_at"), actor_id=p("actor_id"),
+        actor_role=p("actor_role"), source=p("source"), note=p("notes"),
+    ).cte("history")
     is_new = exists(select(history.c.id))
     moved = update(TaxReturn).where(TaxReturn.id == p("return_id"), is_new).values(
         status=p("to_status"), status_entered_at=p("transitioned_at"), stuck_since=None, updated_at=p("updated_at"),

@@ -12,13 +12,18 @@ def one(data: Any) -> dict:
     return {"data": data, "meta": meta()}
 
 
-def sparse(item: dict, fields: frozenset[str] | None) -> dict:
-    return item if fields is None else {k: v for k, v in item.items() if k in fields}
+def _item(rendered: dict, query: ListQuery) -> dict:
+    """A list item has exactly the fields its ListSpec defines (domain/, the one definition; `fields=` picks
+    some of them): a renderer that adds or omits one is a bug, caught by any test that lists that resource."""
+    if rendered.keys() != query.output_fields:
+        raise RuntimeError(f"list item fields differ from the ListSpec's: "
+                           f"{sorted(rendered.keys() ^ query.output_fields)}")
+    return rendered if query.fields is None else {k: v for k, v in rendered.items() if k in query.fields}
 
 
 def page(result: Page, query: ListQuery, render: Callable[[Any], dict]) -> dict:
     return {
-        "data": [sparse(render(item), query.fields) for item in result.items],
+        "data": [_item(render(item), query) for item in result.items],
         "meta": meta(),
         "pagination": {"cursor": result.next_cursor, "has_more": result.has_more,
                        "total_count": result.total_count, "total_count_exact": result.total_count_exact},

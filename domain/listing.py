@@ -105,6 +105,8 @@ class ListSpec:
     sortable: dict[str, Any]
     id_column: Any
     default_sort: str
+    # The one definition of a list item's fields: the API renders exactly these (api/envelope.page checks it),
+    # and `fields=` may ask for any of them.
     output_fields: frozenset[str]
     extra_params: frozenset[str] = frozenset()  # resource-specific parameters such as `search`
 
@@ -116,7 +118,8 @@ class ListQuery:
     descending: bool = False
     limit: int = DEFAULT_LIMIT
     cursor: dict | None = None
-    fields: frozenset[str] | None = None
+    fields: frozenset[str] | None = None  # the fields the caller asked for (`fields=`), None: all of them
+    output_fields: frozenset[str] = frozenset()  # every field of an item: the ListSpec's
     extras: dict[str, str] = field(default_factory=dict)
 
 
@@ -149,7 +152,8 @@ def _convert(name: str, spec: Filterable, raw: str) -> Any:
 
 def parse_list_query(params: list[tuple[str, str]], spec: ListSpec) -> ListQuery:
     """Turn raw query parameters into a validated ListQuery; anything unknown or malformed is a 400."""
-    query = ListQuery(sort_field=spec.default_sort.lstrip("-"), descending=spec.default_sort.startswith("-"))
+    query = ListQuery(sort_field=spec.default_sort.lstrip("-"), descending=spec.default_sort.startswith("-"),
+                      output_fields=spec.output_fields)
     seen: set[str] = set()
     for name, raw in params:
         if name in seen and not name.endswith("__in"):

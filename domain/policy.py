@@ -117,14 +117,9 @@ def can_see_client(principal: Principal, firm_id: uuid.UUID, client_id: uuid.UUI
     return False
 
 
-def ensure_client_visible(principal: Principal, client: Any, resource: str = "Client") -> None:
-    """Raise 404 unless the principal may see `client` (anything with id, firm_id, assigned_preparer_id)."""
-    if not can_see_client(principal, client.firm_id, client.id, client.assigned_preparer_id):
-        raise NotFound(resource)
-
-
 def client_visibility(principal: Principal, firm_col, client_id_col, preparer_col) -> ColumnElement[bool]:
-    """The same rule as `can_see_client`, as a SQL condition for list queries."""
+    """The same rule as `can_see_client`, as a SQL condition: under every query of what a principal may read
+    (client.service.readable_clients and the readable queries of what belongs to a client)."""
     in_firm = firm_col == principal.firm_id
     if principal.sees_all_clients:
         return in_firm & true()

@@ -109,7 +109,9 @@ ORIGINAL_DUE = {
     "1120": (4, 15),
     "990": (5, 15),
 }
-RETURN_TYPES = frozenset(ORIGINAL_DUE)
+# The one definition of the return types (Appendix A order; api/schemas/tax_return.py reads it).
+RETURN_TYPES = ("1040", "1120", "1120S", "1065", "1041", "990", "706", "709")
+assert set(RETURN_TYPES) == set(ORIGINAL_DUE), "every return type has its original due date"
 # Every extension of these returns (Forms 4868, 7004, 8868, 8892 / 4768 with 709) runs six months.
 EXTENSION_MONTHS = 6
 

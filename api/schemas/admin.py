@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.base import MailableEmail, RequestModel, SingleLine, UtcDatetime
+from api.schemas.base import MailableEmail, RequestModel, SingleLine, UtcDatetime, one_of
+from domain.audit.service import EXPORT_FORMATS
+from domain.roles import STAFF_ROLES, Role
 
-StaffRole = Literal["admin", "ea_cpa", "reviewer", "preparer"]
+StaffRole = one_of(r.value for r in Role if r in STAFF_ROLES)
 
 
 class UserCreate(RequestModel):
@@ -42,5 +43,5 @@ class ExportFilters(RequestModel):
 class AuditExportRequest(RequestModel):
     start_date: UtcDatetime
     end_date: UtcDatetime
-    format: Literal["json", "csv"] = "json"
+    format: one_of(EXPORT_FORMATS) = "json"
     filters: ExportFilters = ExportFilters()

@@ -1,9 +1,10 @@
-from typing import Annotated, Literal
+from typing import Annotated
 
 import email_validator
 from pydantic import AfterValidator, Field
 
-from api.schemas.base import MailableEmail, RequestModel
+from api.schemas.base import MailableEmail, RequestModel, one_of
+from domain.auth.service import MFA_METHODS
 
 
 def _stored_spelling(value: str) -> str:
@@ -24,7 +25,7 @@ class LoginRequest(RequestModel):
 class MfaVerifyRequest(RequestModel):
     mfa_token: str = Field(min_length=1, max_length=4096)
     code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
-    method: Literal["totp"] = "totp"
+    method: one_of(MFA_METHODS) = "totp"
 
 
 class RefreshRequest(RequestModel):

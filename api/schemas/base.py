@@ -4,10 +4,17 @@ ignored."""
 import re
 import unicodedata
 from datetime import date, datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any, Iterable, Literal
 
 import email_validator
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, field_validator
+
+
+def one_of(values: Iterable[str]) -> Any:
+    """A field type accepting exactly `values`, the domain's one definition of an enum (in its order, which the
+    400 answer lists): schemas read their choices from domain/, never restate them."""
+    return Literal[tuple(values)]
+
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _STARTS_WITH_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from api.schemas.base import IsoDate, MailableEmail, RequestModel, SingleLine
+from api.schemas.base import IsoDate, MailableEmail, RequestModel, SingleLine, one_of
+from domain.client.service import CLIENT_STATUSES, CLIENT_TYPES
 
-ClientType = Literal["individual", "business", "trust", "nonprofit"]
-ClientStatus = Literal["active", "inactive", "closed"]
+ClientType = one_of(CLIENT_TYPES)
+ClientStatus = one_of(CLIENT_STATUSES)
 _SSN = re.compile(r"^(?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4}$")
 _PHONE = re.compile(r"^\+?[0-9 ().-]{7,25}$")
 

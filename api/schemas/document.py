@@ -1,12 +1,12 @@
 """Request bodies of the documents API (uploads are multipart and read by api/uploads.py)."""
 
 import uuid
-from typing import Literal
 
 from pydantic import Field, field_validator
 
-from api.schemas.base import MailableEmail, RequestModel, SingleLine
+from api.schemas.base import MailableEmail, RequestModel, SingleLine, one_of
 from api.schemas.client import _check_phone
+from domain.document.batch import REQUESTED_RETURN_TYPES
 
 
 class DocumentUpdate(RequestModel):
@@ -28,8 +28,7 @@ class CreateClientFromBatch(RequestModel):
     phone: str | None = Field(None, max_length=40)
     tax_year: int
     # "individual" (the spec's example) or an Appendix A return type; see docs/document.md for the mapping.
-    return_type: Literal["individual", "business", "trust", "nonprofit", "1040", "1120", "1120S", "1065",
-                         "1041", "990"] = "individual"
+    return_type: one_of(REQUESTED_RETURN_TYPES) = "individual"
 
     @field_validator("phone")
     @classmethod

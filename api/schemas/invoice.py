@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
-from api.schemas.base import IsoDate, RequestModel
+from api.schemas.base import IsoDate, RequestModel, one_of
+from domain.invoice.service import PAYMENT_METHODS
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
@@ -36,5 +37,5 @@ class InvoiceUpdate(RequestModel):
 
 class PaymentCreate(RequestModel):
     amount: PositiveMoney
-    payment_method: Literal["credit_card", "ach", "check", "cash", "wire", "other"]
+    payment_method: one_of(PAYMENT_METHODS)
     stripe_payment_intent_id: str | None = Field(None, max_length=255, pattern=r"^pi_[A-Za-z0-9_]+$")

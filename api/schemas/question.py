@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from pydantic import Field, model_validator
 
-from api.schemas.base import RequestModel
+from api.schemas.base import RequestModel, one_of
+from domain.question.service import PRIORITIES
 
 
 class QuestionCreate(RequestModel):
@@ -17,7 +17,7 @@ class QuestionCreate(RequestModel):
     question_text: str | None = Field(None, min_length=1, max_length=2000)
     context: str | None = Field(None, max_length=2000)
     category: str | None = Field(None, max_length=40)
-    priority: Literal["low", "medium", "high"] = "medium"
+    priority: one_of(PRIORITIES) = "medium"
     analysis_id: uuid.UUID | None = None
     suggested_question_id: uuid.UUID | None = None
 

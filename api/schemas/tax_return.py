@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.base import RequestModel
+from api.schemas.base import RequestModel, one_of
+from domain.tax_calendar import RETURN_TYPES
+from domain.tax_return.service import ANALYSIS_TYPES, FILING_STATUSES, PRIORITIES
 
-ReturnType = Literal["1040", "1120", "1120S", "1065", "1041", "990", "706", "709"]
-FilingStatus = Literal["single", "married_joint", "married_separate", "head_of_household", "qualifying_widow"]
-Priority = Literal["low", "normal", "high", "rush"]
+ReturnType = one_of(RETURN_TYPES)
+FilingStatus = one_of(FILING_STATUSES)
+Priority = one_of(PRIORITIES)
 Money = Decimal
 
 
@@ -51,5 +52,5 @@ class TransitionBody(RequestModel):
 
 
 class AnalyzeBody(RequestModel):
-    analysis_type: Literal["comprehensive", "missing_documents", "prior_year_comparison"] = "comprehensive"
+    analysis_type: one_of(ANALYSIS_TYPES) = "comprehensive"
     include_prior_year_comparison: bool = True

@@ -19,7 +19,8 @@ from domain.client.service import load_visible_client
 from domain.listing import parse_list_query
 from domain.tax_return import service
 from domain.tax_return import state_machine as sm
-from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn, WorkflowHistory
+from domain.lifecycle.models import LifecycleHistory
+from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn
 from orchestration import tax_return as workflow
 
 router = APIRouter(tags=["returns"])
@@ -49,10 +50,11 @@ def return_summary(tax_return: TaxReturn, client_name: str | None) -> dict:
     }
 
 
-def history_out(row: WorkflowHistory) -> dict:
+def history_out(row: LifecycleHistory) -> dict:
+    """Spec §5.2's names for the columns of lifecycle_history (at → transitioned_at, actor → transitioned_by)."""
     return {"from_status": row.from_status, "to_status": row.to_status, "action": row.action,
-            "transitioned_at": iso(row.transitioned_at), "transitioned_by": _id(row.transitioned_by),
-            "actor_role": row.actor_role, "notes": row.notes}
+            "transitioned_at": iso(row.at), "transitioned_by": _id(row.actor_id),
+            "actor_role": row.actor_role, "notes": row.note}
 
 
 def note_out(note: PreparerNote) -> dict:

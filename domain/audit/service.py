@@ -34,6 +34,7 @@ AUDIT_LIST_SPEC = ListSpec(
 EXPORT_FILTERS = {"user_id": AuditEntry.actor_id, "client_id": AuditEntry.client_id,
                   "event_type": AuditEntry.action, "resource_type": AuditEntry.resource_type}
 APPROX_BYTES_PER_ROW = {"json": 420, "csv": 260}
+EXPORT_FORMATS = tuple(APPROX_BYTES_PER_ROW)  # api/schemas/admin.py reads it
 
 
 def _date_param(name: str, raw: str) -> datetime:

@@ -37,6 +37,7 @@ INVITATION_DAYS = 7
 # last_seen_at is written at most this often, so authentication is a read on almost every request.
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 INVALID_CREDENTIALS = "Invalid email or password"
+MFA_METHODS = ("totp",)  # second factors a sign-in may use (api/schemas/auth.py reads it)
 # one_time_tokens purpose of a spent mfa_token (its jti, hashed): each finishes one sign-in.
 MFA_CHALLENGE = "mfa_challenge"
 # Whether the token's session and user are still alive, read on every authenticated request: built once and
@@ -106,7 +107,7 @@ class Authenticator:
         if config.mfa_required:
             mfa_token = self.signer.issue({"sub": str(user.id), "firm_id": str(user.firm_id)}, MFA,
                                           timedelta(minutes=self.mfa_minutes))
-            return {"status": "mfa_required", "mfa_token": mfa_token, "mfa_methods": ["totp"]}
+            return {"status": "mfa_required", "mfa_token": mfa_token, "mfa_methods": list(MFA_METHODS)}
         user.failed_login_count, user.locked_until = 0, None
         pair = await self.open_session(session, user, config)
         _audit(session, user, "auth.login", origin, {"mfa": False})

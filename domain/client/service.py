@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 
 from domain import policy
 from domain.client.models import Client, ClientContact
@@ -18,13 +18,14 @@ from domain.numbering import next_formatted
 from domain.roles import Role
 from domain.user.models import User
 
-CLIENT_TYPES = frozenset({"individual", "business", "trust", "nonprofit"})
-CLIENT_STATUSES = frozenset({"active", "inactive", "closed"})
+# The one definition of each (api/schemas/client.py reads them).
+CLIENT_TYPES = ("individual", "business", "trust", "nonprofit")
+CLIENT_STATUSES = ("active", "inactive", "closed")
 
 CLIENT_LIST_SPEC = ListSpec(
     filters={
-        "status": Filterable(Client.status, choices=CLIENT_STATUSES),
-        "client_type": Filterable(Client.client_type, choices=CLIENT_TYPES),
+        "status": Filterable(Client.status, choices=frozenset(CLIENT_STATUSES)),
+        "client_type": Filterable(Client.client_type, choices=frozenset(CLIENT_TYPES)),
         "assigned_preparer_id": Filterable(Client.assigned_preparer_id, uuid.UUID),
         "account_number": Filterable(Client.account_number),
         "created_at": Filterable(Client.created_at, datetime, ("gte", "lte")),
@@ -51,13 +52,16 @@ def search_condition(text: str):
     return Client.search_vector.op("@@")(func.to_tsquery("simple", " & ".join(f"{t}:*" for t in terms)))
 
 
-def _visible(ctx: ServiceContext):
-    return policy.client_visibility(ctx.principal, Client.firm_id, Client.id, Client.assigned_preparer_id)
+def readable_clients(ctx: ServiceContext) -> Select:
+    """The clients the caller may read: the one query of client visibility, under every list and every load."""
+    return select(Client).where(
+        policy.client_visibility(ctx.principal, Client.firm_id, Client.id, Client.assigned_preparer_id),
+        Client.deleted_at.is_(None))
 
 
 async def list_clients(ctx: ServiceContext, query: ListQuery) -> Page:
     policy.require(ctx.principal, "client.list")
-    stmt = select(Client).where(_visible(ctx), Client.deleted_at.is_(None))
+    stmt = readable_clients(ctx)
     if "search" in query.extras:
         condition = search_condition(query.extras["search"])
         if condition is None:
@@ -71,10 +75,9 @@ async def list_clients(ctx: ServiceContext, query: ListQuery) -> Page:
 
 async def load_visible_client(ctx: ServiceContext, client_id: uuid.UUID) -> Client:
     """The client, if it exists, is not deleted and the caller may see it; else 404 (never 403)."""
-    client = await ctx.session.get(Client, client_id)
-    if client is None or client.deleted_at is not None:
+    client = (await ctx.session.execute(readable_clients(ctx).where(Client.id == client_id))).scalar_one_or_none()
+    if client is None:
         raise NotFound("Client")
-    policy.ensure_client_visible(ctx.principal, client)
     return client
 
 

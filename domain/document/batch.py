@@ -27,8 +27,8 @@ from domain.tax_return.service import create_return
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
-# The request's return_type → (our client_type, the Appendix A return type).
-RETURN_TYPES = {
+# The request's return_type → (our client_type, the Appendix A return type); api/schemas/document.py reads its keys.
+REQUESTED_RETURN_TYPES = {
     "individual": ("individual", "1040"), "business": ("business", "1120S"), "trust": ("trust", "1041"),
     "nonprofit": ("nonprofit", "990"), "1040": ("individual", "1040"), "1120": ("business", "1120"),
     "1120S": ("business", "1120S"), "1065": ("business", "1065"), "1041": ("trust", "1041"),
@@ -122,7 +122,7 @@ async def create_client_from_batch(ctx: ServiceContext, batch_id: str, data: dic
         .order_by(PendingDocument.uploaded_at, PendingDocument.id).with_for_update())).scalars().all()
     if not pending:
         raise NotFound("Batch")
-    client_type, return_type = RETURN_TYPES[data["return_type"]]
+    client_type, return_type = REQUESTED_RETURN_TYPES[data["return_type"]]
     tax_year = data["tax_year"]
     client = await create_client(ctx, {
         "client_type": client_type, "name": f"{data['first_name']} {data['last_name']}",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from domain import policy
 from domain.client.models import Client
@@ -24,10 +24,9 @@ from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound,
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.roles import Role
 from domain.tax_return.models import TaxReturn
+from domain.tax_return.state_machine import FILED_OR_LATER
 
 STATUSES = ("uploaded", "classifying", "extracting", "processed", "review_required")
-# A filed return's documents are part of the record that was filed: they cannot be deleted.
-FILED_RETURN_STATUSES = frozenset({"filed", "accepted", "rejected", "complete"})
 
 DOCUMENT_LIST_SPEC = ListSpec(
     filters={
@@ -137,7 +136,9 @@ def record_status(session, document: Document, status: str, *, event: str | None
     document.updated_at = _now()
 
 
-def _visible_documents(ctx: ServiceContext):
+def readable_documents(ctx: ServiceContext) -> Select:
+    """The documents the caller may read (those of the clients it may see): the one query of document
+    visibility, under the list and every load."""
     return (select(Document).join(Client, Client.id == Document.client_id)
             .where(policy.client_visibility(ctx.principal, Client.firm_id, Client.id, Client.assigned_preparer_id),
                    Document.deleted_at.is_(None), Client.deleted_at.is_(None)))
@@ -161,19 +162,16 @@ async def check_client_documents(ctx: ServiceContext, client_id: uuid.UUID, docu
 
 
 async def load_visible_document(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
-    document = await ctx.session.get(Document, document_id)
-    if document is None or document.deleted_at is not None or document.firm_id != ctx.principal.firm_id:
+    document = (await ctx.session.execute(readable_documents(ctx).where(Document.id == document_id))
+                ).scalar_one_or_none()
+    if document is None:
         raise NotFound("Document")
-    try:
-        await load_visible_client(ctx, document.client_id)
-    except NotFound:
-        raise NotFound("Document") from None
     return document
 
 
 async def list_documents(ctx: ServiceContext, query: ListQuery) -> Page:
     policy.require(ctx.principal, "document.list")
-    page = await paginate(ctx.session, _visible_documents(ctx), query, DOCUMENT_LIST_SPEC)
+    page = await paginate(ctx.session, readable_documents(ctx), query, DOCUMENT_LIST_SPEC)
     await ctx.audit("document.list", "document", details={"count": len(page.items)})
     return page
 
@@ -241,10 +239,11 @@ async def update_document(ctx: ServiceContext, document_id: uuid.UUID, changes: 
 
 
 async def _linked_return_filed(ctx: ServiceContext, document: Document) -> bool:
+    """A filed return's documents are part of the record that was filed: they cannot be deleted."""
     if document.return_id is None:
         return False
     tax_return = await ctx.session.get(TaxReturn, document.return_id)
-    return tax_return is not None and tax_return.status in FILED_RETURN_STATUSES
+    return tax_return is not None and tax_return.status in FILED_OR_LATER
 
 
 async def delete_document(ctx: ServiceContext, document_id: uuid.UUID) -> None:

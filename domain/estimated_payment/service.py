@@ -16,17 +16,21 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain import policy
 from domain.client.models import Client
-from domain.client.service import load_visible_client
 from domain.context import ServiceContext
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, date_out_of_range
 from domain.estimated_payment.models import EstimatedPayment, EstimatedPaymentReminder, EstimatedPaymentSchedule
 from domain.firm.models import Firm
 from domain.money import split_evenly
 from domain.tax_calendar import earliest_estimated_payment, estimated_tax_due_dates, estimated_tax_due_window
-from domain.tax_return.models import TaxReturn
+from domain.tax_return import service as returns
 
-SCHEDULE_METHODS = frozenset({"equal_quarterly"})
+# The one definition of each (api/schemas/estimated_payment.py reads them).
+SCHEDULE_METHODS = ("equal_quarterly",)
+# What PATCH may set a quarter to: cancelling is DELETE, and `cancelled` the third status.
+SETTABLE_STATUSES = ("scheduled", "confirmed_paid")
 REMINDER_TYPES = ("14_day", "due_day")
+REMINDER_CHANNELS = ("email", "sms")
+PAYMENT_METHODS = ("ach", "eftps", "direct_pay", "card", "check", "other")  # how the client paid a quarter
 REMINDER_LEAD = {"14_day": timedelta(days=14), "due_day": timedelta(0)}
 
 
@@ -47,25 +51,10 @@ def reminder_deadline(due_date: date) -> datetime:
 
 # ---- reading -------------------------------------------------------------------------------------------------
 
-async def load_visible_return(ctx: ServiceContext, return_id: uuid.UUID) -> TaxReturn:
-    """The return, if it is a live return of the caller's firm whose client the caller may see; else 404.
-    (The returns capability adds `policy.ensure_return_visible`; this is the same rule.)"""
-    tax_return = (await ctx.session.execute(select(TaxReturn).where(
-        TaxReturn.id == return_id, TaxReturn.firm_id == ctx.principal.firm_id, TaxReturn.deleted_at.is_(None))
-    )).scalar_one_or_none()
-    if tax_return is None:
-        raise NotFound("Return")
-    try:
-        await load_visible_client(ctx, tax_return.client_id)
-    except NotFound:
-        raise NotFound("Return") from None
-    return tax_return
-
-
 async def list_for_return(ctx: ServiceContext, return_id: uuid.UUID) -> list[tuple[EstimatedPayment, int]]:
     """Every quarter of every schedule of the return, with its tax year, by due date."""
     policy.require(ctx.principal, "estimated_payment.list")
-    tax_return = await load_visible_return(ctx, return_id)
+    tax_return, _ = await returns.load_visible_return(ctx, return_id)
     rows = await ctx.session.execute(
         select(EstimatedPayment, EstimatedPaymentSchedule.tax_year)
         .join(EstimatedPaymentSchedule, EstimatedPaymentSchedule.id == EstimatedPayment.schedule_id)
@@ -77,13 +66,16 @@ async def list_for_return(ctx: ServiceContext, return_id: uuid.UUID) -> list[tup
 
 async def load_visible_payment(ctx: ServiceContext, payment_id: uuid.UUID, lock: bool = False
                                ) -> tuple[EstimatedPayment, EstimatedPaymentSchedule]:
+    """The quarter and its schedule, if the caller may see the return they belong to; else 404. A payment is
+    part of its return: whoever may open the return (domain/tax_return/service.load_visible_return) may open
+    its payments, and nobody else."""
     stmt = select(EstimatedPayment).where(EstimatedPayment.id == payment_id,
                                           EstimatedPayment.firm_id == ctx.principal.firm_id)
     payment = (await ctx.session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
     if payment is None:
         raise NotFound("Estimated payment")
     try:
-        await load_visible_client(ctx, payment.client_id)
+        await returns.load_visible_return(ctx, payment.return_id)
     except NotFound:
         raise NotFound("Estimated payment") from None
     return payment, await ctx.session.get(EstimatedPaymentSchedule, payment.schedule_id)
@@ -101,7 +93,7 @@ async def get_payment(ctx: ServiceContext, payment_id: uuid.UUID) -> tuple[Estim
 async def create_schedule(ctx: ServiceContext, return_id: uuid.UUID, data: dict
                           ) -> tuple[EstimatedPaymentSchedule, list[EstimatedPayment]]:
     policy.require(ctx.principal, "estimated_payment.create")
-    tax_return = await load_visible_return(ctx, return_id)
+    tax_return, _ = await returns.load_visible_return(ctx, return_id)
     existing = await ctx.session.scalar(select(EstimatedPaymentSchedule.id).where(
         EstimatedPaymentSchedule.return_id == tax_return.id, EstimatedPaymentSchedule.tax_year == data["tax_year"],
         EstimatedPaymentSchedule.status != "cancelled"))

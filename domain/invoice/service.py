@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from domain import policy
@@ -27,10 +27,11 @@ from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.money import MAX_AMOUNT, ZERO, line_amount
 from domain.numbering import next_formatted
 from domain.tax_return.models import TaxReturn
+from domain.tax_return.service import readable_returns
 
 STATUSES = frozenset({"draft", "sent", "partially_paid", "paid", "overdue", "void"})
 OPEN_STATUSES = frozenset({"sent", "partially_paid", "overdue"})  # sent and money still due
-PAYMENT_METHODS = frozenset({"credit_card", "ach", "check", "cash", "wire", "other"})
+PAYMENT_METHODS = ("credit_card", "ach", "check", "cash", "wire", "other")  # api/schemas/invoice.py reads it
 # The latest due date an invoice can be given, from today. Invoices are due in 30 days by default; a year covers
 # any payment plan a firm agrees to.
 MAX_DUE_AHEAD = timedelta(days=365)
@@ -91,29 +92,27 @@ def history(invoice: Invoice, event: str, from_status: str | None, details: dict
 
 # ---- reading -------------------------------------------------------------------------------------------------
 
-def _visible(ctx: ServiceContext):
-    return policy.client_visibility(ctx.principal, Invoice.firm_id, Invoice.client_id, Client.assigned_preparer_id)
+def readable_invoices(ctx: ServiceContext) -> Select:
+    """The invoices the caller may read (those of the clients it may see): the one query of invoice visibility,
+    under the list and every load."""
+    return (select(Invoice).join(Client, Client.id == Invoice.client_id)
+            .where(policy.client_visibility(ctx.principal, Invoice.firm_id, Invoice.client_id,
+                                            Client.assigned_preparer_id), Client.deleted_at.is_(None)))
 
 
 async def list_invoices(ctx: ServiceContext, query: ListQuery) -> Page:
     policy.require(ctx.principal, "invoice.list")
-    stmt = select(Invoice).join(Client, Client.id == Invoice.client_id).where(_visible(ctx),
-                                                                              Client.deleted_at.is_(None))
-    page = await paginate(ctx.session, stmt, query, LIST_SPEC)
+    page = await paginate(ctx.session, readable_invoices(ctx), query, LIST_SPEC)
     await ctx.audit("invoice.list", "invoice", details={"count": len(page.items)})
     return page
 
 
 async def load_visible_invoice(ctx: ServiceContext, invoice_id: uuid.UUID, lock: bool = False) -> Invoice:
     """The invoice if the caller may see its client; 404 otherwise (another firm's or client's invoice)."""
-    stmt = select(Invoice).where(Invoice.id == invoice_id, Invoice.firm_id == ctx.principal.firm_id)
-    invoice = (await ctx.session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
+    stmt = readable_invoices(ctx).where(Invoice.id == invoice_id)
+    invoice = (await ctx.session.execute(stmt.with_for_update(of=Invoice) if lock else stmt)).scalar_one_or_none()
     if invoice is None:
         raise NotFound("Invoice")
-    try:
-        await load_visible_client(ctx, invoice.client_id)
-    except NotFound:
-        raise NotFound("Invoice") from None
     return invoice
 
 
@@ -164,12 +163,12 @@ def _check_due_date(due_date: date | None) -> None:
 
 
 async def _check_return(ctx: ServiceContext, return_id: uuid.UUID | None, client_id: uuid.UUID) -> None:
-    """A return named on an invoice must be a live return of the same client in the caller's firm."""
+    """A return named on an invoice must be a return of the same client that the caller may read."""
     if return_id is None:
         return
-    found = await ctx.session.scalar(select(TaxReturn.id).where(
-        TaxReturn.id == return_id, TaxReturn.firm_id == ctx.principal.firm_id, TaxReturn.client_id == client_id,
-        TaxReturn.deleted_at.is_(None)))
+    found = await ctx.session.scalar(readable_returns(ctx).where(TaxReturn.id == return_id,
+                                                                 TaxReturn.client_id == client_id)
+                                     .with_only_columns(TaxReturn.id))
     if found is None:
         raise BusinessRuleViolation("return_id does not name a return of this client",
                                     [FieldError("return_id", "invalid_reference", "not a return of this client")])

@@ -22,11 +22,12 @@ from domain.tax_return import state_machine as sm
 from domain.tax_return.models import TaxReturn
 
 STATUSES = frozenset({"pending", "answered", "skipped"})
+PRIORITIES = ("low", "medium", "high")  # api/schemas/question.py reads it
 
 QUESTION_LIST_SPEC = ListSpec(
     filters={
         "status": Filterable(Question.status, choices=STATUSES),
-        "priority": Filterable(Question.priority, choices=frozenset({"low", "medium", "high"})),
+        "priority": Filterable(Question.priority, choices=frozenset(PRIORITIES)),
         "source": Filterable(Question.source, choices=frozenset({"preparer", "ai_generated"})),
         "created_at": Filterable(Question.created_at, datetime, ("gte", "lte")),
     },

@@ -49,26 +49,6 @@ class TaxReturn(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class WorkflowHistory(Base):
-    """One row per applied transition. The id is the transition id TaxReturnWorkflow generates, so the
-    activity that writes it can be retried (worker killed mid-write) without a second row."""
-
-    __tablename__ = "workflow_history"
-    __table_args__ = (Index("ix_workflow_history_return_time", "return_id", "transitioned_at", "id"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    firm_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("firms.id"), nullable=False)
-    return_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tax_returns.id"), nullable=False)
-    action: Mapped[str] = mapped_column(String(40), nullable=False)
-    from_status: Mapped[str] = mapped_column(String(30), nullable=False)
-    to_status: Mapped[str] = mapped_column(String(30), nullable=False)
-    transitioned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    transitioned_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    actor_role: Mapped[str] = mapped_column(String(20), nullable=False)
-    source: Mapped[str] = mapped_column(String(40), nullable=False)  # api, or the capability that signalled
-    notes: Mapped[str | None] = mapped_column(Text)
-
-
 class PreparerNote(Base):
     """Appendix B: staff notes on a return, optionally about one document. Never shown to clients."""
 

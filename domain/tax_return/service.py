@@ -9,23 +9,28 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from domain import policy
 from domain.client.models import Client
+from domain.client.service import load_visible_client
 from domain.context import ServiceContext
 from domain.document import service as documents
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from domain.lifecycle import history as lifecycle_history
+from domain.lifecycle.models import LifecycleHistory
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.question.models import Question
 from domain.roles import Role
 from domain.tax_calendar import RETURN_TYPES, due_date, extended_due_date
 from domain.tax_return import state_machine as sm
-from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn, WorkflowHistory
+from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn
 from domain.user.models import User
 
-FILING_STATUSES = frozenset({"single", "married_joint", "married_separate", "head_of_household", "qualifying_widow"})
-PRIORITIES = frozenset({"low", "normal", "high", "rush"})
+# The one definition of each (api/schemas/tax_return.py reads them).
+FILING_STATUSES = ("single", "married_joint", "married_separate", "head_of_household", "qualifying_widow")
+PRIORITIES = ("low", "normal", "high", "rush")
+ANALYSIS_TYPES = ("comprehensive", "missing_documents", "prior_year_comparison")
 # Filing status is a Form 1040 concept; the other returns have none.
 FILING_STATUS_TYPES = frozenset({"1040"})
 EARLIEST_TAX_YEAR = 2000
@@ -35,10 +40,10 @@ RETURN_LIST_SPEC = ListSpec(
         "client_id": Filterable(TaxReturn.client_id, uuid.UUID),
         "tax_year": Filterable(TaxReturn.tax_year, int, ("eq", "in", "gte", "lte")),
         "status": Filterable(TaxReturn.status, choices=frozenset(s.value for s in sm.Status)),
-        "return_type": Filterable(TaxReturn.return_type, choices=RETURN_TYPES),
+        "return_type": Filterable(TaxReturn.return_type, choices=frozenset(RETURN_TYPES)),
         "assigned_preparer_id": Filterable(TaxReturn.assigned_preparer_id, uuid.UUID),
         "assigned_reviewer_id": Filterable(TaxReturn.assigned_reviewer_id, uuid.UUID),
-        "priority": Filterable(TaxReturn.priority, choices=PRIORITIES),
+        "priority": Filterable(TaxReturn.priority, choices=frozenset(PRIORITIES)),
         "due_date": Filterable(TaxReturn.due_date, date, ("eq", "gte", "lte")),
         "created_at": Filterable(TaxReturn.created_at, datetime, ("gte", "lte")),
         "updated_at": Filterable(TaxReturn.updated_at, datetime, ("gte", "lte")),
@@ -59,9 +64,14 @@ def effective_due_date(tax_return: TaxReturn) -> date:
     return tax_return.extension_date if tax_return.extension_filed and tax_return.extension_date else tax_return.due_date
 
 
-def _visible(ctx: ServiceContext):
-    return policy.return_visibility(ctx.principal, TaxReturn.firm_id, TaxReturn.client_id,
-                                    TaxReturn.assigned_preparer_id, Client.assigned_preparer_id)
+def readable_returns(ctx: ServiceContext) -> Select:
+    """The returns the caller may read: the one query of return visibility under every list of returns.
+    `load_visible_return` applies the same rule (`policy.can_see_return`, the Python form beside the SQL one) to
+    one statement built once for every caller: it is on the hot path of every transition and sub-resource."""
+    return (select(TaxReturn).join(Client, Client.id == TaxReturn.client_id).where(
+        policy.return_visibility(ctx.principal, TaxReturn.firm_id, TaxReturn.client_id,
+                                 TaxReturn.assigned_preparer_id, Client.assigned_preparer_id),
+        TaxReturn.deleted_at.is_(None), Client.deleted_at.is_(None)))
 
 
 # Built once: every request about one return reads it (building the statement per call costs CPU for nothing).
@@ -87,8 +97,7 @@ async def load_visible_return(ctx: ServiceContext, return_id: uuid.UUID) -> tupl
 
 async def list_returns(ctx: ServiceContext, query: ListQuery, client_id: uuid.UUID | None = None) -> Page:
     policy.require(ctx.principal, "return.list")
-    stmt = (select(TaxReturn).join(Client, Client.id == TaxReturn.client_id)
-            .where(_visible(ctx), TaxReturn.deleted_at.is_(None), Client.deleted_at.is_(None)))
+    stmt = readable_returns(ctx)
     if client_id is not None:
         stmt = stmt.where(TaxReturn.client_id == client_id)
     if "stuck" in query.extras:
@@ -125,11 +134,7 @@ def _check_filing_status(return_type: str, filing_status: str | None) -> None:
 
 async def create_return(ctx: ServiceContext, data: dict) -> tuple[TaxReturn, Client]:
     policy.require(ctx.principal, "return.create")
-    client = (await ctx.session.execute(
-        select(Client).where(Client.id == data["client_id"], Client.deleted_at.is_(None)))).scalar_one_or_none()
-    if client is None:
-        raise NotFound("Client")
-    policy.ensure_client_visible(ctx.principal, client)
+    client = await load_visible_client(ctx, data["client_id"])
     this_year = datetime.now(timezone.utc).year
     if not EARLIEST_TAX_YEAR <= data["tax_year"] <= this_year:
         raise BusinessRuleViolation("tax_year is out of range", [
@@ -245,10 +250,8 @@ async def get_return(ctx: ServiceContext, return_id: uuid.UUID) -> tuple[TaxRetu
     return tax_return, client
 
 
-async def history(ctx: ServiceContext, return_id: uuid.UUID) -> list[WorkflowHistory]:
-    rows = await ctx.session.execute(select(WorkflowHistory).where(WorkflowHistory.return_id == return_id)
-                                     .order_by(WorkflowHistory.transitioned_at, WorkflowHistory.id))
-    return list(rows.scalars())
+async def history(ctx: ServiceContext, return_id: uuid.UUID) -> list[LifecycleHistory]:
+    return await lifecycle_history.entries(ctx.session, sm.LIFECYCLE, return_id)
 
 
 async def preparer_notes(ctx: ServiceContext, return_id: uuid.UUID) -> list[PreparerNote]:
@@ -265,7 +268,7 @@ async def pending_question_count(ctx: ServiceContext, return_id: uuid.UUID) -> i
 
 async def guard_facts(ctx: ServiceContext, tax_return: TaxReturn, action: str) -> sm.GuardFacts:
     """What the guard of `action` (a known action) reads besides the status."""
-    pending = await pending_question_count(ctx, tax_return.id) if sm.reads_pending_questions(action) else None
+    pending = await pending_question_count(ctx, tax_return.id) if sm.LIFECYCLE.guard_reads(action, sm.PENDING_QUESTIONS) else None
     return sm.GuardFacts(actor_id=ctx.principal.user_id, assigned_preparer_id=tax_return.assigned_preparer_id,
                          pending_questions=pending)
 

@@ -1,8 +1,9 @@
-"""The tax return state machine: THE one table the API, TaxReturnWorkflow and docs/tax_return.md read.
+"""The tax return state machine: THE one table the API, TaxReturnWorkflow and docs/tax_return.md read,
+declared as a `Lifecycle` (domain/lifecycle/__init__.py) like every lifecycle entity.
 
 Spec §5.6 lists fifteen actions; the statuses it leaves without a way in or out (intake, documents_pending,
 needs_review, revisions_needed) get the actions marked "added" below. `docs/tax_return.md` is generated
-from this module's `markdown_table()` and a test keeps the two identical.
+from `markdown_table()` and `status_table()` and a test keeps the two identical.
 
 Pure Python on purpose: the workflow sandbox imports it, so it must not pull in SQLAlchemy or FastAPI.
 """
@@ -13,9 +14,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Callable
 
-from domain.errors import BusinessRuleViolation, Conflict, FieldError, Forbidden, ValidationFailed
+from domain.lifecycle import Guard, Lifecycle, Transition
 from domain.roles import Role
 
 
@@ -57,87 +57,84 @@ class GuardFacts:
     pending_questions: int | None
 
 
-@dataclass(frozen=True)
-class Guard:
-    name: str
-    rule: str  # the sentence docs and 422 answers show
-    holds: Callable[[GuardFacts], bool]
-    reads_pending_questions: bool = False  # the API counts them (one query) only for guards that read them
-
+PENDING_QUESTIONS = "pending_questions"  # the fact the API counts (one query) only for guards that read it
 
 HAS_PENDING_QUESTIONS = Guard(
     "has_pending_questions", "at least one pending client question exists (create questions first)",
-    lambda f: f.pending_questions is not None and f.pending_questions > 0, reads_pending_questions=True)
+    lambda f: f.pending_questions is not None and f.pending_questions > 0, reads=frozenset({PENDING_QUESTIONS}))
 NO_PENDING_QUESTIONS = Guard(
     "no_pending_questions", "no client question is still pending (answer or skip them first)",
-    lambda f: f.pending_questions == 0, reads_pending_questions=True)
+    lambda f: f.pending_questions == 0, reads=frozenset({PENDING_QUESTIONS}))
 NOT_OWN_WORK = Guard(
     "not_own_work", "the approver is not the return's assigned preparer (segregation of duties)",
     lambda f: f.actor_id is None or f.actor_id != f.assigned_preparer_id)
 
-
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: tuple[Status, ...]
-    target: Status
-    roles: frozenset[Role]
-    producer: str  # who sends it: a person, or for System actions the event inside the system
-    guard: Guard | None = None
-    added: bool = False  # not in spec §5.6: decided here for the statuses the spec leaves open
+SPEC, ADDED = "§5.6", "added"  # a transition of spec §5.6's table, or one decided here for the statuses it leaves open
 
 
-TRANSITIONS: tuple[Transition, ...] = (
-    # Getting documents in (added: the spec table starts at ready_for_prep).
-    Transition("documents_received", (S.INTAKE,), S.DOCUMENTS_PENDING, SYSTEM,
-               "documents capability: the first document of the return arrived", added=True),
-    Transition("request_documents", (S.INTAKE,), S.DOCUMENTS_PENDING, PREPARER_EA,
-               "staff asked the client for documents before any arrived", added=True),
-    Transition("documents_complete", (S.DOCUMENTS_PENDING,), S.READY_FOR_PREP, SYSTEM,
-               "documents capability: the document checklist is complete", added=True),
-    Transition("mark_ready_for_prep", (S.INTAKE, S.DOCUMENTS_PENDING), S.READY_FOR_PREP, PREPARER_EA,
-               "staff confirm everything is in (paper documents, checklist waived)", added=True),
-    # Spec §5.6.
-    Transition("start_prep", (S.READY_FOR_PREP,), S.AI_ANALYSIS, PREPARER, "the preparer"),
-    Transition("complete_ai_analysis", (S.AI_ANALYSIS,), S.IN_PREP, SYSTEM,
-               "TaxReturnWorkflow: the analysis finished without an exception"),
-    Transition("flag_exception", (S.AI_ANALYSIS,), S.NEEDS_REVIEW, SYSTEM,
-               "TaxReturnWorkflow: the analysis found an exception (variance of 100 % or more)", added=True),
-    Transition("request_client_info", (S.IN_PREP,), S.PENDING_CLIENT_RESPONSE, PREPARER, "the preparer",
-               HAS_PENDING_QUESTIONS),
-    Transition("client_responded", (S.PENDING_CLIENT_RESPONSE,), S.IN_PREP, SYSTEM,
-               "questions: the client answered (or staff skipped) the last pending question"),
-    Transition("submit_for_review", (S.IN_PREP,), S.READY_FOR_REVIEW, PREPARER, "the preparer",
-               NO_PENDING_QUESTIONS),
-    Transition("start_review", (S.READY_FOR_REVIEW,), S.IN_REVIEW, REVIEWER,
-               "a reviewer (becomes the assigned reviewer)"),
-    Transition("request_revisions", (S.IN_REVIEW,), S.REVISIONS_NEEDED, REVIEWER, "the reviewer"),
-    Transition("start_revisions", (S.REVISIONS_NEEDED,), S.IN_PREP, PREPARER,
-               "the preparer picks the revisions up", added=True),
-    Transition("approve", (S.IN_REVIEW,), S.APPROVED, REVIEWER_EA, "the reviewer or an EA/CPA", NOT_OWN_WORK),
-    Transition("send_for_signature", (S.APPROVED,), S.PENDING_SIGNATURE, SYSTEM,
-               "signature capability: Form 8879 sent to the client"),
-    Transition("signature_received", (S.PENDING_SIGNATURE,), S.READY_TO_FILE, SYSTEM,
-               "signature capability: signed Form 8879 received"),
-    Transition("transmit", (S.READY_TO_FILE,), S.FILED, SYSTEM, "e-file capability: return transmitted"),
-    Transition("mark_accepted", (S.FILED,), S.ACCEPTED, SYSTEM, "e-file capability: acceptance acknowledgement"),
-    Transition("mark_rejected", (S.FILED,), S.REJECTED, SYSTEM, "e-file capability: rejection acknowledgement"),
-    Transition("restart_after_rejection", (S.REJECTED,), S.IN_PREP, PREPARER_EA, "the preparer or an EA/CPA"),
-    Transition("complete", (S.ACCEPTED,), S.COMPLETE, SYSTEM,
-               "closing capability (archive, final invoice); until it exists, the service identity"),
-    # Stuck returns (added): the workflow escalates a return that stays stuck for a second time budget.
-    Transition("escalate", (S.READY_FOR_PREP, S.IN_PREP, S.READY_FOR_REVIEW, S.IN_REVIEW, S.REVISIONS_NEEDED),
-               S.NEEDS_REVIEW, SYSTEM, "TaxReturnWorkflow: stuck for twice its status's time budget", added=True),
-    Transition("resolve_exception", (S.NEEDS_REVIEW,), S.IN_PREP, REVIEWER_EA,
-               "a reviewer or EA/CPA looked at the exception and sends the return back to preparation",
-               added=True),
-)
+def T(action: str, sources: tuple[Status, ...], target: Status, roles: frozenset[Role], description: str,
+      guard: Guard | None = None, added: bool = False) -> Transition[Status]:
+    return Transition(action, sources, target, roles, description, guard, ADDED if added else SPEC)
 
-BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
-ACTIONS = frozenset(BY_ACTION)
-SYSTEM_ACTIONS = frozenset(t.action for t in TRANSITIONS if Role.SYSTEM in t.roles)
-INITIAL = Status.INTAKE
-FINAL = frozenset({Status.COMPLETE})
+
+LIFECYCLE: Lifecycle[Status] = Lifecycle(
+    entity_type="tax_return", noun="a return", statuses=Status, initial=Status.INTAKE,
+    final=frozenset({Status.COMPLETE}), origin_column="Spec", transitions=(
+        # Getting documents in (added: the spec table starts at ready_for_prep).
+        T("documents_received", (S.INTAKE,), S.DOCUMENTS_PENDING, SYSTEM,
+           "documents capability: the first document of the return arrived", added=True),
+        T("request_documents", (S.INTAKE,), S.DOCUMENTS_PENDING, PREPARER_EA,
+           "staff asked the client for documents before any arrived", added=True),
+        T("documents_complete", (S.DOCUMENTS_PENDING,), S.READY_FOR_PREP, SYSTEM,
+           "documents capability: the document checklist is complete", added=True),
+        T("mark_ready_for_prep", (S.INTAKE, S.DOCUMENTS_PENDING), S.READY_FOR_PREP, PREPARER_EA,
+           "staff confirm everything is in (paper documents, checklist waived)", added=True),
+        # Spec §5.6.
+        T("start_prep", (S.READY_FOR_PREP,), S.AI_ANALYSIS, PREPARER, "the preparer"),
+        T("complete_ai_analysis", (S.AI_ANALYSIS,), S.IN_PREP, SYSTEM,
+           "TaxReturnWorkflow: the analysis finished without an exception"),
+        T("flag_exception", (S.AI_ANALYSIS,), S.NEEDS_REVIEW, SYSTEM,
+           "TaxReturnWorkflow: the analysis found an exception (variance of 100 % or more)", added=True),
+        T("request_client_info", (S.IN_PREP,), S.PENDING_CLIENT_RESPONSE, PREPARER, "the preparer",
+           HAS_PENDING_QUESTIONS),
+        T("client_responded", (S.PENDING_CLIENT_RESPONSE,), S.IN_PREP, SYSTEM,
+           "questions: the client answered (or staff skipped) the last pending question"),
+        T("submit_for_review", (S.IN_PREP,), S.READY_FOR_REVIEW, PREPARER, "the preparer",
+           NO_PENDING_QUESTIONS),
+        T("start_review", (S.READY_FOR_REVIEW,), S.IN_REVIEW, REVIEWER,
+           "a reviewer (becomes the assigned reviewer)"),
+        T("request_revisions", (S.IN_REVIEW,), S.REVISIONS_NEEDED, REVIEWER, "the reviewer"),
+        T("start_revisions", (S.REVISIONS_NEEDED,), S.IN_PREP, PREPARER,
+           "the preparer picks the revisions up", added=True),
+        T("approve", (S.IN_REVIEW,), S.APPROVED, REVIEWER_EA, "the reviewer or an EA/CPA", NOT_OWN_WORK),
+        T("send_for_signature", (S.APPROVED,), S.PENDING_SIGNATURE, SYSTEM,
+           "signature capability: Form 8879 sent to the client"),
+        T("signature_received", (S.PENDING_SIGNATURE,), S.READY_TO_FILE, SYSTEM,
+           "signature capability: signed Form 8879 received"),
+        T("transmit", (S.READY_TO_FILE,), S.FILED, SYSTEM, "e-file capability: return transmitted"),
+        T("mark_accepted", (S.FILED,), S.ACCEPTED, SYSTEM, "e-file capability: acceptance acknowledgement"),
+        T("mark_rejected", (S.FILED,), S.REJECTED, SYSTEM, "e-file capability: rejection acknowledgement"),
+        T("restart_after_rejection", (S.REJECTED,), S.IN_PREP, PREPARER_EA, "the preparer or an EA/CPA"),
+        T("complete", (S.ACCEPTED,), S.COMPLETE, SYSTEM,
+           "closing capability (archive, final invoice); until it exists, the service identity"),
+        # Stuck returns (added): the workflow escalates a return that stays stuck for a second time budget.
+        T("escalate", (S.READY_FOR_PREP, S.IN_PREP, S.READY_FOR_REVIEW, S.IN_REVIEW, S.REVISIONS_NEEDED),
+           S.NEEDS_REVIEW, SYSTEM, "TaxReturnWorkflow: stuck for twice its status's time budget", added=True),
+        T("resolve_exception", (S.NEEDS_REVIEW,), S.IN_PREP, REVIEWER_EA,
+           "a reviewer or EA/CPA looked at the exception and sends the return back to preparation",
+           added=True),
+    ))
+
+TRANSITIONS = LIFECYCLE.transitions
+BY_ACTION = LIFECYCLE.by_action
+SYSTEM_ACTIONS = LIFECYCLE.system_actions
+INITIAL = LIFECYCLE.initial
+FINAL = LIFECYCLE.final
+check_action = LIFECYCLE.check_action
+check = LIFECYCLE.check
+sources_of = LIFECYCLE.sources_of
+markdown_table = LIFECYCLE.markdown_table
+
 # From these statuses on, the return has been filed: no soft delete, no reminders of the filing deadline.
 FILED_OR_LATER = frozenset({S.FILED, S.ACCEPTED, S.REJECTED, S.COMPLETE})
 # Who the return waits on: the reviewer in these statuses, the preparer otherwise.
@@ -164,58 +161,8 @@ TIME_BUDGET: dict[Status, timedelta | None] = {
 REMINDER_OFFSETS: tuple[timedelta, ...] = (timedelta(days=30), timedelta(days=7), timedelta(days=1))
 
 
-def reads_pending_questions(action: str) -> bool:
-    guard = BY_ACTION[action].guard
-    return guard is not None and guard.reads_pending_questions
-
-
-def sources_of(action: str) -> tuple[Status, ...]:
-    return BY_ACTION[action].sources
-
-
-def check_action(action: str, role: Role) -> Transition:
-    """The part of `check` that needs no status: the action exists (else 400) and the role may take it (403)."""
-    transition = BY_ACTION.get(action)
-    if transition is None:
-        raise ValidationFailed("Unknown workflow action", [
-            FieldError("action", "invalid_choice", f"action must be one of: {', '.join(sorted(ACTIONS))}")])
-    if role not in transition.roles:
-        allowed = ", ".join(sorted(r.value for r in transition.roles))
-        raise Forbidden(f"The {role.value} role may not {action} (allowed: {allowed})")
-    return transition
-
-
-def check(action: str, status: str, role: Role, facts: GuardFacts | None = None) -> Transition:
-    """The transition `action` from `status` by `role`, or the DomainError that refuses it.
-
-    Order matters: an unknown action is a 400; a role that may never do it is a 403 whatever the status
-    (the caller learns nothing about the return); then a wrong status is a 409; a failed guard a 422.
-    """
-    transition = check_action(action, role)
-    if status not in transition.sources:
-        sources = ", ".join(s.value for s in transition.sources)
-        raise Conflict(f"Cannot {action} a return in status {status} (allowed from: {sources})")
-    if transition.guard is not None and facts is not None and not transition.guard.holds(facts):
-        raise BusinessRuleViolation(f"Cannot {action}: {transition.guard.rule}", code=transition.guard.name)
-    return transition
-
-
 def assignee_for(status: str, preparer_id, reviewer_id):
     return reviewer_id if status in REVIEWER_STATUSES and reviewer_id is not None else preparer_id
-
-
-def _roles(roles: frozenset[Role]) -> str:
-    order = [Role.PREPARER, Role.REVIEWER, Role.EA_CPA, Role.SYSTEM]
-    return ", ".join(r.value for r in order if r in roles)
-
-
-def markdown_table() -> str:
-    lines = ["| Action | From | To | Roles | Guard | Sent by | Spec |", "|---|---|---|---|---|---|---|"]
-    for t in TRANSITIONS:
-        lines.append(
-            f"| `{t.action}` | {', '.join(s.value for s in t.sources)} | {t.target.value} | {_roles(t.roles)} | "
-            f"{t.guard.rule if t.guard else '—'} | {t.producer} | {'added' if t.added else '§5.6'} |")
-    return "\n".join(lines)
 
 
 def status_table() -> str:

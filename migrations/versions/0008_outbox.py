@@ -52,4 +52,32 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the outbox of every entity does not fit back into the tax return's")
+    """Back to the tax return's own outbox: a return's messages and its schedules' move back; messages about
+    other entities (documents, invoices, audit exports, SmartVault imports, mails) have no place there and are
+    dropped, as their workflows' relay is gone with this revision."""
+    op.create_table('tax_return_outbox',
+    sa.Column('id', sa.UUID(), nullable=False),
+    sa.Column('return_id', sa.UUID(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.ForeignKeyConstraint(['return_id'], ['tax_returns.id'], name=op.f('fk_tax_return_outbox_return_id_tax_returns'),
+                            ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tax_return_outbox'))
+    )
+    op.create_index('ix_tax_return_outbox_created', 'tax_return_outbox', ['created_at'], unique=False)
+    for old, new in RETURN_KINDS.items():
+        op.execute(sa.text(
+            "INSERT INTO tax_return_outbox (id, return_id, kind, payload, created_at, attempts, last_error) "
+            "SELECT o.id, r.id, :old, o.payload, o.created_at, o.attempts, o.last_error FROM outbox o "
+            "JOIN tax_returns r ON r.id::text = o.entity_id WHERE o.kind = :new").bindparams(old=old, new=new))
+    op.execute(
+        "INSERT INTO tax_return_outbox (id, return_id, kind, payload, created_at, attempts, last_error) "
+        "SELECT o.id, s.return_id, 'schedule_changed', o.payload, o.created_at, o.attempts, o.last_error "
+        "FROM outbox o JOIN estimated_payment_schedules s ON s.id::text = o.entity_id "
+        "WHERE o.kind = 'estimated_payment_schedule.changed'")
+    op.drop_index('ix_outbox_entity', table_name='outbox')
+    op.drop_index('ix_outbox_created', table_name='outbox')
+    op.drop_table('outbox')

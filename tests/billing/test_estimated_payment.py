@@ -137,6 +137,31 @@ async def test_permissions(tp, billing):
     problem(await tp.http.post(f"/v1/estimated-payments/{first}/remind", headers=mine, json={}), 403)
 
 
+async def test_a_preparer_assigned_to_the_return_alone_sees_its_estimated_payments(tp, billing):
+    """The return's visibility rule is the payments' rule: a preparer assigned to the return (not to its client)
+    opens the return, so also its schedule and each quarter; another preparer gets 404 for all three."""
+    preparer_id, preparer = await tp.staff_session(billing.firm_id, "preparer")
+    _, other_preparer = await tp.staff_session(billing.firm_id, "preparer")
+    return_id = await new_return(tp, billing.firm_id, billing.client["id"], preparer_id=preparer_id)
+    url = f"/v1/returns/{return_id}/estimated-payments"
+    created = await tp.http.post(url, headers=billing.admin, json={"tax_year": 2027, "federal_annual": "4000.00"})
+    assert created.status_code == 201, created.text
+    first = created.json()["data"]["payments"][0]["id"]
+
+    assert (await tp.http.get(f"/v1/returns/{return_id}", headers=preparer)).status_code == 200
+    listed = await tp.http.get(url, headers=preparer)
+    assert listed.status_code == 200, listed.text
+    assert [p["id"] for p in listed.json()["data"]][0] == first
+    assert (await tp.http.get(f"/v1/estimated-payments/{first}", headers=preparer)).status_code == 200
+    changed = await tp.http.patch(f"/v1/estimated-payments/{first}", headers=preparer,
+                                  json={"federal_amount": "1000.00"})
+    assert changed.status_code == 200, changed.text
+
+    problem(await tp.http.get(f"/v1/returns/{return_id}", headers=other_preparer), 404)
+    problem(await tp.http.get(url, headers=other_preparer), 404)
+    problem(await tp.http.get(f"/v1/estimated-payments/{first}", headers=other_preparer), 404)
+
+
 async def test_confirm_update_cancel_and_remind(tp, billing):
     schedule = await create_schedule(tp, billing)
     q1, q2, q3, _ = (q["id"] for q in schedule["payments"])

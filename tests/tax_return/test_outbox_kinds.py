@@ -12,12 +12,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-import pytest
-from sqlalchemy import select, update
-
 from domain.audit.models import AuditExport
 from domain.errors import ServiceUnavailable
-from domain.tax_return.models import AiAnalysis, TaxReturn
+from domain.tax_return.models import AiAnalysis
 from integrations.mail import Mailer
 from orchestration import audit_export, document, estimated_payment, ids, invoice, mail, outbox, tax_return
 from orchestration.message import OutboxMessage

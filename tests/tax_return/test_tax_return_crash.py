@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from activities.tax_return import TaxReturnActivities, TransitionRecord
 from domain.audit.models import AuditEntry
 from domain.tax_return.analysis import OfflineAnalyzer
-from domain.tax_return.models import WorkflowHistory
+from domain.lifecycle.models import LifecycleHistory
 from integrations.notify import Notifier
 from settings import PROJECT_ROOT
 from worker import WorkerDependencies, tax_return_activities
@@ -59,8 +59,8 @@ def _worker_env(settings) -> dict:
 
 async def _history_rows(tp, return_id, action) -> int:
     async with tp.state.sessionmaker() as session:
-        return (await session.execute(select(func.count()).select_from(WorkflowHistory).where(
-            WorkflowHistory.return_id == return_id, WorkflowHistory.action == action))).scalar_one()
+        return (await session.execute(select(func.count()).select_from(LifecycleHistory).where(
+            LifecycleHistory.entity_id == return_id, LifecycleHistory.action == action))).scalar_one()
 
 
 async def test_worker_killed_mid_transition_finishes_once(tp, office):

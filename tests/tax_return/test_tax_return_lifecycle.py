@@ -61,6 +61,10 @@ async def test_lifecycle_intake_to_complete(tp, office):
     assert path[0] == ("intake", "ready_for_prep") and path[-1] == ("accepted", "complete")
     assert len(path) == 25
     assert [row["transitioned_by"] for row in state["history"][:2]] == [str(users["preparer"].id)] * 2
+    # The spec's names for the history rows (stored in lifecycle_history as at, actor_id, note).
+    assert {frozenset(row) for row in state["history"]} == {frozenset({
+        "from_status", "to_status", "action", "transitioned_at", "transitioned_by", "actor_role", "notes"})}
+    assert detail["workflow_history"] == state["history"]
     async with tp.state.sessionmaker() as session:
         audited = (await session.execute(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "return.transition", AuditEntry.resource_id == rid))).scalar_one()

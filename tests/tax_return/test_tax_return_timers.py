@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.tax_calendar import extended_due_date
-from domain.tax_return.models import TaxReturn, WorkflowHistory
+from domain.lifecycle.models import LifecycleHistory
+from domain.tax_return.models import TaxReturn
 from worker import WorkerDependencies, tax_return_activities
 from orchestration import ids, search_attributes
 from orchestration.tax_return import (
@@ -84,8 +85,8 @@ async def test_reminders_extension_stuck_and_escalation(tp, office, skipping):
     await env.sleep(timedelta(days=10))
     await poll(lambda: _status(tp, tax_return.id, "needs_review"))
     async with tp.state.sessionmaker() as session:
-        actions = (await session.execute(select(WorkflowHistory.action).where(
-            WorkflowHistory.return_id == tax_return.id))).scalars().all()
+        actions = (await session.execute(select(LifecycleHistory.action).where(
+            LifecycleHistory.entity_id == tax_return.id))).scalars().all()
     assert actions == ["escalate"]
     await env.sleep(timedelta(days=14))  # past the old deadline's 7- and 1-day reminders
     state = await handle.query("state", result_type=TaxReturnState)
@@ -127,8 +128,8 @@ async def test_continue_as_new_keeps_the_state(tp, office, skipping):
     state = await latest.query("state", result_type=TaxReturnState)
     assert state.status == "ready_for_review" and state.assigned_reviewer_id == office.users["reviewer"].id
     async with tp.state.sessionmaker() as session:
-        rows = (await session.execute(select(WorkflowHistory.action).where(
-            WorkflowHistory.return_id == tax_return.id).order_by(WorkflowHistory.transitioned_at))).scalars().all()
+        rows = (await session.execute(select(LifecycleHistory.action).where(
+            LifecycleHistory.entity_id == tax_return.id).order_by(LifecycleHistory.at))).scalars().all()
     assert rows == ["start_prep", "complete_ai_analysis", "submit_for_review", "start_review", "request_revisions",
                     "start_revisions", "submit_for_review"]
     await latest.terminate("test done")

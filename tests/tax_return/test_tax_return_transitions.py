@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from domain.errors import BusinessRuleViolation, Conflict, Forbidden, ValidationFailed
 from domain.roles import Role
 from domain.tax_return import state_machine as sm
-from domain.tax_return.models import WorkflowHistory
+from domain.lifecycle.models import LifecycleHistory
 from tests.support import api_without_temporal
 from tests.tax_return.conftest import assert_problem, create_return, transition, wait_for_status
 
@@ -73,8 +73,8 @@ async def test_refusals_through_the_api_record_nothing(tp, office):
     assert_problem(await tp.http.post(url, headers=h["preparer"], json={}), 400)
 
     async with tp.state.sessionmaker() as session:
-        rows = (await session.execute(select(func.count()).select_from(WorkflowHistory).where(
-            WorkflowHistory.return_id == rid))).scalar_one()
+        rows = (await session.execute(select(func.count()).select_from(LifecycleHistory).where(
+            LifecycleHistory.entity_id == rid))).scalar_one()
     assert rows == 3  # mark_ready_for_prep, start_prep, complete_ai_analysis
     assert (await tp.http.get(f"/v1/returns/{rid}", headers=h["admin"])).json()["data"]["status"] == "in_prep"
 
@@ -92,8 +92,8 @@ async def test_concurrent_transitions_have_one_outcome(tp, office):
         if r.status_code == 409:
             assert_problem(r, 409, "conflict")
     async with tp.state.sessionmaker() as session:
-        rows = (await session.execute(select(func.count()).select_from(WorkflowHistory).where(
-            WorkflowHistory.return_id == rid, WorkflowHistory.action == "start_prep"))).scalar_one()
+        rows = (await session.execute(select(func.count()).select_from(LifecycleHistory).where(
+            LifecycleHistory.entity_id == rid, LifecycleHistory.action == "start_prep"))).scalar_one()
     assert rows == 1
 
 
@@ -140,6 +140,6 @@ async def test_a_transition_while_temporal_is_unreachable_is_a_503_that_changes_
     assert (await tp.http.get(f"/v1/returns/{created['id']}", headers=office.headers["preparer"])
             ).json()["data"]["status"] == created["status"]
     async with tp.state.sessionmaker() as session:
-        rows = await session.scalar(select(func.count()).select_from(WorkflowHistory)
-                                    .where(WorkflowHistory.return_id == created["id"]))
+        rows = await session.scalar(select(func.count()).select_from(LifecycleHistory)
+                                    .where(LifecycleHistory.entity_id == created["id"]))
     assert rows == 0
