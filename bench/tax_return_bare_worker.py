@@ -75,11 +75,14 @@ def floor_search_attributes() -> TypedSearchAttributes:
 
 
 async def _serve(queue: str) -> None:
-    from temporalio.client import Client
     from temporalio.worker import Worker
 
-    client = await Client.connect(os.environ["TEMPORAL_ADDRESS"], namespace=os.environ.get("TEMPORAL_NAMESPACE",
-                                                                                          "default"))
+    from orchestration.connect import connect
+    from settings import get_settings
+
+    # The app's own connection (sealed payloads, orchestration/payload_codec.py), like the driver's: the baselines
+    # then differ from a transition by our code only.
+    client = await connect(get_settings())
     async with Worker(client, task_queue=queue, workflows=[BareUpdateWorkflow, TransitionFloorWorkflow],
                       activities=[write_nothing], max_cached_workflows=int(os.environ["WORKFLOW_CACHE_SIZE"])):
         print("ready", flush=True)

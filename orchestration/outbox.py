@@ -107,11 +107,17 @@ class Outbox:
                 log.warning("outbox entry %s (%s) left for the relay", item.entry_id, item.message.kind,
                             exc_info=True)
 
-    async def commit_and_send(self, session: AsyncSession, *messages: OutboxMessage) -> None:
-        """Commit the caller's change together with its messages, then send them."""
+    async def commit(self, session: AsyncSession, *messages: OutboxMessage) -> list[Pending]:
+        """Commit the caller's change together with its messages; the caller sends them (`send`), for a mail
+        after its response (the API's BackgroundTasks): nobody waits on SMTP, and the entry is durable."""
         pending = [await add(session, message) for message in messages]
         await session.commit()
-        await self.send(*pending)
+        return pending
+
+    async def commit_and_send(self, session: AsyncSession, *messages: OutboxMessage) -> None:
+        """Commit the caller's change together with its messages, then send them before answering (a workflow's
+        message: the caller's next request then finds the workflow told)."""
+        await self.send(*await self.commit(session, *messages))
 
 
 async def deliver(client: Client, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer,

@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import text
 
@@ -72,14 +72,15 @@ async def list_users(request: Request, ctx: Ctx):
 
 
 @router.post("/users", status_code=201, summary="Create (invite) a staff user")
-async def create_user(body: UserCreate, ctx: Ctx, state: State):
+async def create_user(body: UserCreate, ctx: Ctx, state: State, background: BackgroundTasks):
     """The user receives an invitation by mail to set a password and enrol TOTP."""
     policy.require(ctx.principal, "admin.users")
     user, _ = await users.create_user(ctx.session, ctx.principal.firm_id, body.email, body.full_name, body.role,
                                       state.cipher, ptin=body.ptin)
     link = await state.authenticator.invite(ctx, user)
     await ctx.audit("user.create", "user", user.id, details={"role": body.role})
-    await state.outbox.commit_and_send(ctx.session, link_mail(state.settings, link))
+    # Committed with the user; sent after the response, or by the outbox relay.
+    background.add_task(state.outbox.send, *await state.outbox.commit(ctx.session, link_mail(state.settings, link)))
     return envelope.one(user_out(user))
 
 

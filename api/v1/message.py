@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 
 from api import envelope
 from api.deps import Ctx, State
@@ -35,14 +35,15 @@ async def list_messages(client_id: uuid.UUID, request: Request, ctx: Ctx):
 
 
 @router.post("/clients/{client_id}/messages", status_code=201, summary="Send a message")
-async def send_message(client_id: uuid.UUID, body: MessageCreate, ctx: Ctx, state: State):
+async def send_message(client_id: uuid.UUID, body: MessageCreate, ctx: Ctx, state: State,
+                       background: BackgroundTasks):
     """Staff send outbound messages, clients inbound ones. `notify_email` mails the other side a notice
     (never the body) after the message is committed."""
     message, notification = await service.send_message(ctx, client_id, body.model_dump(),
                                                        state.settings.portal_base_url)
-    if notification is not None:  # committed with the message, sent after the commit or by the relay
-        await state.outbox.commit_and_send(ctx.session, mail(notification.to, notification.subject,
-                                                             notification.text, about=f"message:{message.id}"))
+    if notification is not None:  # committed with the message; sent after the response, or by the relay
+        background.add_task(state.outbox.send, *await state.outbox.commit(
+            ctx.session, mail(notification.to, notification.subject, notification.text, about=f"message:{message.id}")))
     return envelope.one(message_out(message))
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import envelope
@@ -55,7 +55,7 @@ class Provider:
     hand_off: Callable[[AsyncSession, Delivery, Receipt], Awaitable[list[OutboxMessage]]] | None = None
 
 
-async def receive(provider: Provider, request: Request, state: AppState) -> dict:
+async def receive(provider: Provider, request: Request, state: AppState, background: BackgroundTasks) -> dict:
     delivery = provider.verify(state, await request.body(), request.headers)
     pending = []
     async with state.sessionmaker.begin() as session:
@@ -63,7 +63,8 @@ async def receive(provider: Provider, request: Request, state: AppState) -> dict
         if provider.hand_off is not None and not receipt.duplicate:  # a repeat's messages left with the first
             pending = [await outbox.add(session, message)
                        for message in await provider.hand_off(session, delivery, receipt)]
-    await state.outbox.send(*pending)
+    # After the response: the sender waits on none of it, and every message is committed already.
+    background.add_task(state.outbox.send, *pending)
     return provider.answer(receipt)
 
 
@@ -109,11 +110,11 @@ STRIPE = Provider(
 
 
 @router.post("/webhooks/stripe", summary="Receive a Stripe event")
-async def stripe_webhook(request: Request, state: State):
+async def stripe_webhook(request: Request, state: State, background: BackgroundTasks):
     """Handles payment_intent.succeeded, checkout.session.completed (recording the payment of the invoice in
     `metadata.invoice_id`) and payment_intent.payment_failed (recorded; the client is told). Other event
     types are acknowledged and ignored."""
-    return await receive(STRIPE, request, state)
+    return await receive(STRIPE, request, state, background)
 
 
 # ---- SurePrep and SmartVault -----------------------------------------------------------------------------------
@@ -144,10 +145,10 @@ SUREPREP = Provider(
 
 
 @router.post("/webhooks/sureprep", summary="SurePrep webhook")
-async def sureprep_webhook(request: Request, state: State):
+async def sureprep_webhook(request: Request, state: State, background: BackgroundTasks):
     """binder.submitted, binder.processing_complete, binder.verification_complete, document.uploaded,
     extraction.ready (the fields land on the document's extraction). Signed with X-SurePrep-Signature."""
-    return await receive(SUREPREP, request, state)
+    return await receive(SUREPREP, request, state, background)
 
 
 async def smartvault_import_messages(session: AsyncSession, delivery: Delivery,
@@ -168,7 +169,7 @@ SMARTVAULT = Provider(
 
 
 @router.post("/webhooks/smartvault", summary="SmartVault webhook")
-async def smartvault_webhook(request: Request, state: State):
+async def smartvault_webhook(request: Request, state: State, background: BackgroundTasks):
     """document.uploaded imports the file into the pending (upload-first) queue; folder.created is
     acknowledged. Signed with X-SmartVault-Signature."""
-    return await receive(SMARTVAULT, request, state)
+    return await receive(SMARTVAULT, request, state, background)
