@@ -56,7 +56,7 @@ RELAY_WORKFLOW_ID = "outbox-relay"
 INSERT_ENTRY = insert(OutboxEntry).values(
     id=bindparam("entry_id"), entity_type=bindparam("entity_type"), entity_id=bindparam("entity_id"),
     kind=bindparam("kind"), payload=bindparam("payload", type_=OutboxEntry.payload.type), attempts=0)
-DELETE_ENTRY = delete(OutboxEntry).where(OutboxEntry.id == bindparam("entry_id"))
+DELETE_ENTRIES = delete(OutboxEntry).where(OutboxEntry.id.in_(bindparam("entry_ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -97,15 +97,25 @@ class Outbox:
         """Deliver entries whose transaction has committed, and delete each one delivered. A failed send never
         fails the caller, whose change is committed: the entry is the relay's then (it only takes entries older
         than RELAY_AFTER, so it does not race this send)."""
-        for item in pending:
-            try:
-                async with self.sessionmaker() as session:
+        if not pending:
+            return
+        delivered = []
+        async with self.sessionmaker() as session:
+            for item in pending:
+                try:
                     await _handle(await self.temporal(), session, self.mailer, item.message)
-                async with self.sessionmaker.begin() as cleanup:
-                    await (await cleanup.connection()).execute(DELETE_ENTRY, {"entry_id": item.entry_id})
-            except Exception:  # noqa: BLE001 (Temporal, SMTP or Postgres unreachable: the relay delivers it later)
-                log.warning("outbox entry %s (%s) left for the relay", item.entry_id, item.message.kind,
-                            exc_info=True)
+                    delivered.append(item.entry_id)
+                except Exception:  # noqa: BLE001 (Temporal, SMTP or Postgres unreachable: the relay delivers it)
+                    log.warning("outbox entry %s (%s) left for the relay", item.entry_id, item.message.kind,
+                                exc_info=True)
+                    await session.rollback()  # a failed read must not spoil the next handler's
+        if not delivered:
+            return
+        try:  # one statement for all of them
+            async with self.sessionmaker.begin() as cleanup:
+                await (await cleanup.connection()).execute(DELETE_ENTRIES, {"entry_ids": delivered})
+        except Exception:  # noqa: BLE001 (delivered, but Postgres out of reach: the relay sends them again, harmless)
+            log.warning("outbox entries %s delivered but not deleted", delivered, exc_info=True)
 
     async def commit(self, session: AsyncSession, *messages: OutboxMessage) -> list[Pending]:
         """Commit the caller's change together with its messages; the caller sends them (`send`), for a mail

@@ -63,12 +63,12 @@ class Receipt(Generic[T]):
 
 async def record_once(session: AsyncSession, delivery: Delivery) -> InboundWebhook | None:
     """The event's row, new, with outcome "received"; None when (source, event id) was recorded before."""
-    row_id = (await session.execute(insert(InboundWebhook).values(
+    # The row itself comes back from the insert (one statement), as an ORM object the effect's outcome updates.
+    return (await session.execute(insert(InboundWebhook).values(
         id=uuid.uuid4(), source=delivery.source, event_id=delivery.event_id, event_type=delivery.event_type,
         signature=delivery.signature, outcome="received", occurred_at=delivery.occurred_at,
         payload=redact(delivery.payload), received_at=datetime.now(timezone.utc),
-    ).on_conflict_do_nothing(constraint="uq_inbound_webhooks_source_event").returning(InboundWebhook.id))).scalar()
-    return await session.get(InboundWebhook, row_id) if row_id else None
+    ).on_conflict_do_nothing(constraint="uq_inbound_webhooks_source_event").returning(InboundWebhook))).scalar()
 
 
 async def find(session: AsyncSession, source: str, event_id: str) -> InboundWebhook | None:
