@@ -33,6 +33,10 @@ async def _send_problem(send: Send, status: int, detail: str, instance: str, hea
     await send({"type": "http.response.body", "body": body})
 
 
+# The routes that stream a file in (docs/document.md): their body cap is the document cap, enforced while reading.
+UPLOAD_ROUTES = frozenset({("POST", "/v1/documents"), ("POST", "/v1/pending-documents")})
+
+
 class RequestContextMiddleware:
     """Assigns the request id, echoes X-Correlation-ID, caps non-upload bodies at `max_body` bytes, and answers
     an unexpected exception with the 500 problem itself.
@@ -75,9 +79,9 @@ class RequestContextMiddleware:
 
     async def _capped(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app, with a non-upload body read whole first and refused past `max_body` bytes."""
-        content_type = (_header(scope, b"content-type") or "").lower()
-        # Multipart uploads enforce their own, larger cap while they stream (see the documents API).
-        if content_type.startswith("multipart/"):
+        # The two upload routes enforce their own, larger cap while the file streams (api/uploads.py). Exempt by
+        # route, never by header: a multipart content type on any other route (a sign-in) is capped like the rest.
+        if (scope.get("method"), scope["path"]) in UPLOAD_ROUTES:
             return await self.app(scope, receive, send)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
