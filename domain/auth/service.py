@@ -115,11 +115,16 @@ class Authenticator:
 
     async def _count_failure(self, session: AsyncSession, user: User, config: SystemConfig, reason: str,
                              origin: RequestOrigin) -> None:
-        user.failed_login_count += 1
-        details = {"reason": reason, "consecutive_failures": user.failed_login_count}
-        if user.failed_login_count >= config.failed_login_lockout_attempts:
-            user.locked_until = _now() + timedelta(minutes=LOCKOUT_MINUTES)
-            user.failed_login_count = 0
+        # Counted in the database, not on the loaded row: parallel wrong passwords each read the same count, and
+        # writing back count + 1 let them overwrite each other, so the lockout never came. The UPDATE takes the
+        # row's lock; a concurrent one waits for it and increments what was committed.
+        count = (await session.execute(
+            update(User).where(User.id == user.id).values(failed_login_count=User.failed_login_count + 1)
+            .returning(User.failed_login_count))).scalar_one()
+        details = {"reason": reason, "consecutive_failures": count}
+        if count >= config.failed_login_lockout_attempts:
+            await session.execute(update(User).where(User.id == user.id).values(
+                locked_until=_now() + timedelta(minutes=LOCKOUT_MINUTES), failed_login_count=0))
             details["locked_minutes"] = LOCKOUT_MINUTES
         _audit(session, user, "auth.login_failed", origin, details)
         await session.flush()

@@ -247,6 +247,17 @@ async def test_lockout_after_the_configured_number_of_failures(tp, firm):
     assert (await _password_step(tp, user)).json()["status"] == "mfa_required"
 
 
+async def test_twenty_concurrent_wrong_passwords_lock_the_account(tp, firm):
+    """Counted atomically (issue 13, medium 4): parallel wrong passwords used to overwrite each other's count,
+    so a burst of guesses never reached the lockout."""
+    user = await tp.new_user(firm, "preparer")
+    answers = await asyncio.gather(*(_password_step(tp, user, f"wrong password {i}!") for i in range(20)))
+    assert {a.status_code for a in answers} == {401}
+    assert_problem(await _password_step(tp, user), 401)  # the right password, during the lockout
+    [(locked,)] = await sql(tp, "SELECT locked_until > now() FROM users WHERE id = :u", u=user.id)
+    assert locked
+
+
 async def test_wrong_totp_codes_count_towards_the_lockout(tp, firm, admin):
     response = await tp.http.patch("/v1/admin/config", json={"failed_login_lockout_attempts": 3}, headers=admin)
     assert response.status_code == 200
