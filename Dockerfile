@@ -6,6 +6,7 @@ COPY api ./api
 COPY activities ./activities
 COPY domain ./domain
 COPY integrations ./integrations
+COPY orchestration ./orchestration
 COPY workflows ./workflows
 COPY migrations ./migrations
 COPY cli ./cli

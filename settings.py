@@ -17,7 +17,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 # Development-only secrets. Anything left at one of these values outside APP_ENV=development is refused.
 DEV_SSN_ENCRYPTION_KEY = "ZGV2LW9ubHktc3NuLWtleS1kby1ub3QtdXNlLXByb2Q="  # base64 of 32 bytes
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_development_only"
-DEV_SERVICE_TOKEN = "development-service-token"
+DEV_SERVICE_TOKEN = "development-only-service-token-not-a-secret"
+# The service token's least length: 43 characters is what 32 random bytes take in URL-safe base64
+# (`python -c "import secrets; print(secrets.token_urlsafe(32))"`).
+SERVICE_TOKEN_MIN_CHARS = 43
 DEV_SUREPREP_WEBHOOK_SECRET = "sureprep_whsec_development_only"
 DEV_SMARTVAULT_WEBHOOK_SECRET = "smartvault_whsec_development_only"
 DEV_TEMPORAL_PAYLOAD_KEYS = "dev1:ZGV2LW9ubHktdGVtcG9yYWwtcGF5bG9hZC1rZXkhISE="  # base64 of 32 bytes
@@ -75,7 +78,11 @@ class Settings(BaseSettings):
     mfa_token_minutes: int = 5
     magic_link_minutes: int = 15
     ssn_encryption_key: str = DEV_SSN_ENCRYPTION_KEY
-    service_token: str = Field(DEV_SERVICE_TOKEN, description="bearer for internal system transitions")
+    # Bearer of the internal system identity, accepted in development and tests only (issue 13): the signature
+    # and e-file events that send System transitions will have real producers; until then nothing outside
+    # development may send them with a static token.
+    service_token: str = Field(DEV_SERVICE_TOKEN, min_length=SERVICE_TOKEN_MIN_CHARS,
+                               description="bearer for internal system transitions (development and tests only)")
 
     # Rate limits (spec §3.7): requests per window.
     rate_limit_standard: int = 1000
@@ -145,8 +152,6 @@ class Settings(BaseSettings):
             problems.append("STRIPE_WEBHOOK_SECRET")
         if DEV_TEMPORAL_PAYLOAD_KEYS.split(":")[1] in self.temporal_payload_keys:
             problems.append("TEMPORAL_PAYLOAD_KEYS")
-        if self.service_token == DEV_SERVICE_TOKEN:
-            problems.append("SERVICE_TOKEN")
         if self.sureprep_api_url and self.sureprep_webhook_secret == DEV_SUREPREP_WEBHOOK_SECRET:
             problems.append("SUREPREP_WEBHOOK_SECRET")
         if self.smartvault_api_url and self.smartvault_webhook_secret == DEV_SMARTVAULT_WEBHOOK_SECRET:

@@ -34,7 +34,7 @@ def test_app_variables_are_settings_the_code_reads():
 def test_production_secrets_are_not_left_at_development_defaults():
     environment = APP_SERVICES["api"]["environment"]
     assert environment["APP_ENV"] == "production"
-    for secret in ("SSN_ENCRYPTION_KEY", "SERVICE_TOKEN", "STRIPE_WEBHOOK_SECRET", "JWT_PRIVATE_KEY_PATH"):
+    for secret in ("SSN_ENCRYPTION_KEY", "TEMPORAL_PAYLOAD_KEYS", "STRIPE_WEBHOOK_SECRET", "JWT_PRIVATE_KEY_PATH"):
         assert secret in environment
 
 
@@ -49,5 +49,5 @@ def test_api_and_migration_commands_point_at_real_entry_points():
 
 def test_dockerfile_copies_every_package_the_code_needs():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("api", "activities", "domain", "integrations", "workflows", "migrations", "cli"):
+    for package in ("api", "orchestration", "activities", "domain", "integrations", "workflows", "migrations", "cli"):
         assert f"COPY {package} ./{package}" in dockerfile
