@@ -153,6 +153,12 @@ class TaxReturnWorkflow:
         if self._in_flight is not None:
             raise refusal(Conflict(f"Another transition ({self._in_flight}) of this return is in progress"))
         self._check(request)
+        if request.assigned_preparer_id != self.state.assigned_preparer_id:
+            # The guards again with the assignee this workflow knows: nothing is trusted because it arrived
+            # through Temporal, and a request naming another preparer must not slip an approval past the
+            # not-own-work guard. (In the validator only: it never runs again on replay, so histories recorded
+            # before this check replay unchanged.)
+            self._check(request.model_copy(update={"assigned_preparer_id": self.state.assigned_preparer_id}))
 
     def _check(self, request: TransitionRequest) -> None:
         try:

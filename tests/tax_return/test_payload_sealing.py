@@ -4,17 +4,18 @@ Temporal's port without it cannot move a return (issue 13: the forged Update).""
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from temporalio.api.common.v1 import Payload, SearchAttributes
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from orchestration import ids
+from orchestration import domain_error, ids
 from orchestration.payload_codec import SEALED, SealedPayloadCodec, parse_keys
-from orchestration.tax_return import TRANSITION_UPDATE, TransitionRequest
+from orchestration.tax_return import TRANSITION_UPDATE, TransitionRequest, start
 
-from tests.tax_return.conftest import create_return, transition, wait_for_status
+from tests.tax_return.conftest import create_return, insert_return, transition, wait_for_status
 
 
 def _payloads(history) -> list[Payload]:
@@ -101,3 +102,20 @@ async def test_the_codec_opens_only_what_one_of_its_keys_sealed():
     assert (await rotating.decode([tampered]))[0].metadata["encoding"] == b"binary/refused"
     assert (await rotating.decode([payload]))[0].metadata["encoding"] == b"binary/refused"
     assert (await SealedPayloadCodec(parse_keys(new), accept_unsealed=True).decode([payload]))[0] == payload
+
+
+async def test_the_workflow_rechecks_own_work_against_the_assignee_it_knows(tp, office):
+    """A sealed request that names no preparer cannot approve the work of the preparer the workflow knows: the
+    guard is checked again with the workflow's own assignee (issue 13)."""
+    preparer = office.users["preparer"]
+    tax_return = await insert_return(tp, office, "in_review", datetime.now(timezone.utc),
+                                     date.today() + timedelta(days=60))
+    await start(tp.temporal, tax_return)
+    claim = TransitionRequest(action="approve", actor_role="ea_cpa", actor_id=preparer.id, assigned_preparer_id=None)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await tp.temporal.get_workflow_handle(ids.tax_return(tax_return.id)).execute_update(TRANSITION_UPDATE, claim)
+    refusal = domain_error.from_failure(refused.value)
+    assert (refusal.status, refusal.code) == (422, "not_own_work"), refusal
+    state = (await tp.http.get(f"/v1/returns/{tax_return.id}/workflow/state",
+                               headers=office.headers["preparer"])).json()["data"]
+    assert state["current_status"] == "in_review" and state["history"] == []
