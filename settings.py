@@ -21,6 +21,7 @@ DEV_SERVICE_TOKEN = "development-only-service-token-not-a-secret"
 # The service token's least length: 43 characters is what 32 random bytes take in URL-safe base64
 # (`python -c "import secrets; print(secrets.token_urlsafe(32))"`).
 SERVICE_TOKEN_MIN_CHARS = 43
+WEBHOOK_SECRET_MIN_BYTES = 32
 DEV_SUREPREP_WEBHOOK_SECRET = "sureprep_whsec_development_only"
 DEV_SMARTVAULT_WEBHOOK_SECRET = "smartvault_whsec_development_only"
 DEV_TEMPORAL_PAYLOAD_KEYS = "dev1:ZGV2LW9ubHktdGVtcG9yYWwtcGF5bG9hZC1rZXkhISE="  # base64 of 32 bytes
@@ -152,10 +153,15 @@ class Settings(BaseSettings):
             problems.append("STRIPE_WEBHOOK_SECRET")
         if DEV_TEMPORAL_PAYLOAD_KEYS.split(":")[1] in self.temporal_payload_keys:
             problems.append("TEMPORAL_PAYLOAD_KEYS")
-        if self.sureprep_api_url and self.sureprep_webhook_secret == DEV_SUREPREP_WEBHOOK_SECRET:
-            problems.append("SUREPREP_WEBHOOK_SECRET")
-        if self.smartvault_api_url and self.smartvault_webhook_secret == DEV_SMARTVAULT_WEBHOOK_SECRET:
-            problems.append("SMARTVAULT_WEBHOOK_SECRET")
+        # A configured provider's webhook secret: neither the development one nor short (an unconfigured provider
+        # takes no webhooks at all: api/v1/webhook.py).
+        for name, url, secret, dev in (
+                ("SUREPREP_WEBHOOK_SECRET", self.sureprep_api_url, self.sureprep_webhook_secret,
+                 DEV_SUREPREP_WEBHOOK_SECRET),
+                ("SMARTVAULT_WEBHOOK_SECRET", self.smartvault_api_url, self.smartvault_webhook_secret,
+                 DEV_SMARTVAULT_WEBHOOK_SECRET)):
+            if url and (secret == dev or len(secret.encode()) < WEBHOOK_SECRET_MIN_BYTES):
+                problems.append(f"{name} (at least {WEBHOOK_SECRET_MIN_BYTES} bytes)")
         if self.jwt_private_key_path is None:
             problems.append("JWT_PRIVATE_KEY_PATH")
         if not self.database_url:

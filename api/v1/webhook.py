@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import envelope
 from api.deps import State
 from api.state import AppState
-from domain.errors import FieldError, Unauthorized, ValidationFailed
+from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from domain.user.service import firm_decider_emails
 from domain.webhook import smartvault, stripe, sureprep
 from domain.webhook.event import parse_event
@@ -122,9 +122,13 @@ async def stripe_webhook(request: Request, state: State, background: BackgroundT
 # its outcome — a replay `duplicate`, a refused event `rejected`/`stale` with the reason — so the sender stops
 # retrying what can never apply.
 
-def _hmac_verifier(source: str, secret_setting: str, header: str) -> Callable[[AppState, bytes, Any], Delivery]:
+def _hmac_verifier(source: str, header: str) -> Callable[[AppState, bytes, Any], Delivery]:
     def verify(state: AppState, body: bytes, headers) -> Delivery:
-        if not hmac_valid(getattr(state.settings, secret_setting), headers.get(header), body):
+        # A provider that is not configured (its API URL unset) takes no webhooks: the route answers as if it did
+        # not exist, so a development secret left behind opens nothing.
+        if not getattr(state.settings, f"{source}_api_url"):
+            raise NotFound("Route")
+        if not hmac_valid(getattr(state.settings, f"{source}_webhook_secret"), headers.get(header), body):
             raise Unauthorized("Invalid or missing webhook signature")
         return parse_event(source, parse_json(body))
     return verify
@@ -137,7 +141,7 @@ def _outcome_answer(receipt: Receipt) -> dict:
 
 
 SUREPREP = Provider(
-    verify=_hmac_verifier(sureprep.SOURCE, "sureprep_webhook_secret", "x-sureprep-signature"),
+    verify=_hmac_verifier(sureprep.SOURCE, "x-sureprep-signature"),
     apply=lambda state, session, delivery: sureprep.apply(
         session, delivery, Decimal(str(state.settings.extraction_review_threshold))),
     answer=_outcome_answer,
@@ -161,7 +165,7 @@ async def smartvault_import_messages(session: AsyncSession, delivery: Delivery,
 
 
 SMARTVAULT = Provider(
-    verify=_hmac_verifier(smartvault.SOURCE, "smartvault_webhook_secret", "x-smartvault-signature"),
+    verify=_hmac_verifier(smartvault.SOURCE, "x-smartvault-signature"),
     apply=lambda state, session, delivery: smartvault.apply(session, delivery),
     answer=_outcome_answer,
     hand_off=smartvault_import_messages,

@@ -4,6 +4,8 @@ the file into the pending (upload-first) queue; other events are acknowledged or
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +13,9 @@ from domain.document.models import IntegrationAccount
 from domain.webhook.ledger import Applied, Delivery
 
 SOURCE = "smartvault"
+# A SmartVault document id goes into the path of a request signed with our API key (the import downloads it):
+# only an opaque id of these characters may, never `../` or a query (issue 13).
+DOCUMENT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 async def apply(session: AsyncSession, event: Delivery) -> Applied[dict]:
@@ -28,6 +33,8 @@ async def apply(session: AsyncSession, event: Delivery) -> Applied[dict]:
     document_id, name = data.get("document_id"), data.get("name")
     if not isinstance(document_id, str) or not document_id or not isinstance(name, str):
         return Applied("rejected", "document_id and name are required", firm_id)
+    if not DOCUMENT_ID.fullmatch(document_id):
+        return Applied("rejected", "document_id is not a SmartVault document id", firm_id)
     return Applied("applied", firm_id=firm_id, follow_up={
-        "firm_id": str(firm_id), "account_id": account_id, "document_id": document_id[:100], "name": name[:255],
+        "firm_id": str(firm_id), "account_id": account_id, "document_id": document_id, "name": name[:255],
         "folder": str(data.get("folder") or "")[:100]})

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -9,10 +10,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from api.app import create_app
+from api.state import build_state
 from domain.audit.models import AuditEntry
 from domain.consent.models import Consent
 from domain.document.models import IntegrationAccount, SurePrepBinder
 from domain.webhook.ledger import find
+from domain.outbox.models import OutboxEntry
 from domain.webhook.models import InboundWebhook
 from integrations.webhook_hmac import hmac_header
 from tests.document.conftest import deliver_webhooks, upload, workflow_result
@@ -147,7 +151,7 @@ async def _ledger_rows(tp, source: str, event_id: str) -> int:
             InboundWebhook.source == source, InboundWebhook.event_id == event_id))
 
 
-async def test_a_sureprep_event_delivered_twice_at_once_is_recorded_once(tp, office):
+async def test_a_sureprep_event_delivered_twice_at_once_is_recorded_once(tp, office, sandboxes):
     # The binder as the upload activity records it (which documents it holds does not matter here).
     binder_id = f"bnd_{uuid.uuid4().hex}"
     async with tp.state.sessionmaker.begin() as session:
@@ -223,7 +227,7 @@ def _refusal(response: httpx.Response, status: int) -> list[tuple[str, str]]:
 # b"\xb2" reaches the app as "²" (headers are Latin-1), which str.isdigit() accepts and int() refuses.
 @pytest.mark.parametrize("header", [b"t=" + b"9" * 5000 + b",v1=aa", b"t=\xb2,v1=aa"],
                          ids=["5000_digits", "superscript"])
-async def test_an_unreadable_signature_timestamp_is_an_invalid_signature(tp, provider, header):
+async def test_an_unreadable_signature_timestamp_is_an_invalid_signature(tp, provider, header, sandboxes):
     """No secret is needed to send this: it is refused like any signature that does not verify."""
     before = await _recorded(tp)
     assert _refusal(await _post_webhook(tp, provider, _body(), signature=header), 401) == []
@@ -246,7 +250,43 @@ async def test_an_unreadable_signature_timestamp_is_an_invalid_signature(tp, pro
     (_body(created=-10**15), ("created", "out_of_range")),
 ], ids=["nul", "surrogate_id", "surrogate_data", "surrogate_key", "nested_100000", "nested_65", "int_5000_digits",
         "float_1e400", "nan", "created_1e20", "created_2e63", "created_negative"])
-async def test_a_signed_body_we_cannot_read_or_store_is_a_400_and_records_nothing(tp, provider, body, error):
+async def test_a_signed_body_we_cannot_read_or_store_is_a_400_and_records_nothing(tp, provider, body, error,
+                                                                                   sandboxes):
     before = await _recorded(tp)
     assert _refusal(await _post_webhook(tp, provider, body), 400) == [error]
     assert await _recorded(tp) == before
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_provider_that_is_not_configured_takes_no_webhooks(tp, provider):
+    """Its API URL unset, its route answers 404 even to a body signed with its secret (issue 13): a development
+    secret left in place opens nothing."""
+    unconfigured = tp.settings.model_copy(update={f"{provider}_api_url": None})
+    state = build_state(unconfigured)
+    body = _body()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(unconfigured, state)),
+                                     base_url="http://testserver") as http:
+            response = await http.post(f"/v1/webhooks/{provider}", content=body, headers={
+                "Content-Type": "application/json",
+                f"X-{provider}-Signature": hmac_header(getattr(unconfigured, f"{provider}_webhook_secret"), body)})
+    finally:
+        await state.engine.dispose()
+    _refusal(response, 404)
+
+
+@pytest.mark.parametrize("document_id", ["../../admin/keys", "abc?delete=1", "a/b", "x" * 101])
+async def test_a_smartvault_document_id_that_is_no_id_never_reaches_a_url(tp, office, sandboxes, document_id):
+    """The id goes into the path of a request signed with our API key: refused with its reason, nothing imported."""
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    async with tp.state.sessionmaker.begin() as session:
+        session.add(IntegrationAccount(firm_id=office.firm_id, provider="smartvault", account_id=account))
+    body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "document.uploaded", "created": int(time.time()),
+                       "data": {"account_id": account, "document_id": document_id, "name": "W2.pdf"}}).encode()
+    response = await _post_webhook(tp, "smartvault", body)
+    assert response.status_code == 200, response.text
+    assert (response.json()["outcome"], response.json()["reason"]) == (
+        "rejected", "document_id is not a SmartVault document id")
+    async with tp.state.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxEntry).where(
+            OutboxEntry.entity_id.like(f"{account}:%"))) == 0

@@ -1,0 +1,56 @@
+"""Secrets at start-up and the static service token (issue 13, mediums 3 and 8): the service token is a credential
+in development and tests only and long enough to be a secret wherever it is set; a configured provider's webhook
+secret is neither the development one nor short outside development."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from api.app import create_app
+from api.state import build_state, jwt_key_path
+from settings import Settings
+
+from tests.foundation.conftest import assert_problem
+
+
+async def test_outside_development_the_service_token_is_no_credential(tp):
+    production = tp.settings.model_copy(update={"app_env": "production",
+                                                "jwt_private_key_path": jwt_key_path(tp.settings)})
+    state = build_state(production)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(production, state)),
+                                     base_url="http://testserver") as http:
+            response = await http.get("/v1/returns", headers={"Authorization": f"Bearer {production.service_token}"})
+        assert_problem(response, 401)
+    finally:
+        await state.engine.dispose()
+    # The same token in development is the system identity (tests/tax_return use it for System transitions).
+    response = await tp.http.get("/v1/returns", headers={"Authorization": f"Bearer {tp.settings.service_token}"})
+    assert response.status_code != 401
+
+
+def test_a_short_service_token_is_refused_at_start_up():
+    with pytest.raises(ValidationError):
+        Settings(service_token="short-and-guessable")
+
+
+def _production(**overrides) -> dict:
+    """Every value production needs, none of them the development one."""
+    import base64
+
+    key = base64.b64encode(b"k" * 32).decode()
+    return {"app_env": "production", "ssn_encryption_key": key, "stripe_webhook_secret": "whsec_" + "s" * 32,
+            "temporal_payload_keys": f"p1:{key}", "jwt_private_key_path": "/run/secrets/jwt",
+            "database_url": "postgresql+psycopg://app@db/taxpractice", **overrides}
+
+
+@pytest.mark.parametrize("provider", ["sureprep", "smartvault"])
+def test_a_configured_provider_needs_a_real_webhook_secret_outside_development(provider):
+    Settings(**_production())  # the provider unset: its webhooks are not taken, no secret needed
+    url = {f"{provider}_api_url": "https://api.example.com"}
+    Settings(**_production(**url, **{f"{provider}_webhook_secret": "w" * 32}))
+    for secret in ("w" * 31, getattr(Settings(), f"{provider}_webhook_secret")):  # short; the development one
+        with pytest.raises(ValidationError, match=f"{provider.upper()}_WEBHOOK_SECRET"):
+            Settings(**_production(**url, **{f"{provider}_webhook_secret": secret}))
