@@ -31,6 +31,17 @@ PAGE_ROWS = 5_000
 COLUMNS = ["id", "occurred_at", "user_id", "actor_role", "event_type", "resource_type", "resource_id", "client_id",
            "correlation_id", "request_id", "ip_address", "details"]
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). Caller-controlled text
+# reaches the audit log (a correlation id, a resource id): such a cell is written with a leading quote, as the
+# OWASP guidance has it, so it opens as the text it is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
 
 class AuditExportResult(BaseModel):
     s3_key: str
@@ -99,7 +110,8 @@ class AuditExportActivities:
                 writer = csv.DictWriter(text, fieldnames=COLUMNS)
                 writer.writeheader()
                 async for row in self._rows(export):
-                    writer.writerow({**row, "details": json.dumps(row["details"]) if row["details"] else ""})
+                    writer.writerow({key: _inert(value) for key, value in {
+                        **row, "details": json.dumps(row["details"]) if row["details"] else ""}.items()})
                     count += 1
             else:
                 text.write("[")

