@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from domain.errors import Unauthorized
 
 ALGORITHM = "RS256"
+CLOCK_SKEW_LEEWAY = timedelta(seconds=30)  # another server's clock may run a little ahead or behind
 ACCESS = "access"
 MFA = "mfa"
 
@@ -85,6 +86,9 @@ class TokenSigner:
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "jti", "typ"]},
+                # Another server's clock a little ahead or behind (a token issued "in the future", or expired a
+                # moment ago by our clock) is not an attacker: a small leeway, far below any token's lifetime.
+                leeway=CLOCK_SKEW_LEEWAY,
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("Token has expired") from None

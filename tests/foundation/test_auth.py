@@ -331,3 +331,18 @@ async def test_sign_in_answers_are_never_kept_for_replay(tp, firm):
                                headers={"X-Idempotency-Key": key})
     assert_problem(again, 401)  # the reuse is detected, not answered from a stored copy
     assert await sql(tp, "SELECT 1 FROM idempotency_keys WHERE key = :k", k=key) == []
+
+
+async def test_a_token_from_a_clock_a_little_ahead_is_accepted_and_one_far_ahead_is_not(tp, firm):
+    """A small clock-skew leeway (issue 13, low): issued 10 s "in the future" by another server's clock passes;
+    issued 5 minutes ahead does not."""
+    import jwt as pyjwt
+
+    user = await tp.new_user(firm, "preparer")
+    headers = await tp.headers_for(user)
+    signer = tp.state.authenticator.signer
+    claims = pyjwt.decode(headers["Authorization"].split()[1], options={"verify_signature": False})
+    for ahead, expected in ((10, 200), (300, 401)):
+        shifted = {**claims, "iat": claims["iat"] + ahead, "exp": claims["exp"] + ahead}
+        token = pyjwt.encode(shifted, signer.private_key, algorithm="RS256", headers={"kid": signer.jwk["kid"]})
+        assert await _authorized(tp, {"Authorization": f"Bearer {token}"}) == expected, ahead
