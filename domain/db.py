@@ -47,7 +47,10 @@ def updated_at_column() -> Mapped[datetime]:
 def make_engine(database_url: str, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
     """`pre_ping`: test each pooled connection with a round trip before handing it out, so a request after a
     Postgres restart does not fail on a dead connection. Workers turn it off (worker.py)."""
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping)
+    # hide_parameters: a failed statement's exception (and so its traceback in a log) names no bound value, which
+    # would be a client's name, email or birth date.
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping,
+                               hide_parameters=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
