@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # Mail (SMTP). The dev stack points this at the local mail capture.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
+    # Required outside development unless the server is on this host (a local relay): links and tokens travel by
+    # mail (integrations/mail.py).
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
     mail_from: str = "Tax Practice <no-reply@taxpractice.local>"
     mail_capture_url: str | None = Field(None, description="HTTP read API of the development mail capture")
 
@@ -162,6 +167,8 @@ class Settings(BaseSettings):
                  DEV_SMARTVAULT_WEBHOOK_SECRET)):
             if url and (secret == dev or len(secret.encode()) < WEBHOOK_SECRET_MIN_BYTES):
                 problems.append(f"{name} (at least {WEBHOOK_SECRET_MIN_BYTES} bytes)")
+        if not self.smtp_starttls and self.smtp_host not in ("127.0.0.1", "localhost", "::1"):
+            problems.append("SMTP_STARTTLS (mail to another host goes over STARTTLS)")
         if self.jwt_private_key_path is None:
             problems.append("JWT_PRIVATE_KEY_PATH")
         if not self.database_url:

@@ -15,6 +15,7 @@ from domain.crypto import FieldCipher
 from domain.errors import ServiceUnavailable
 from domain.db import make_engine, make_sessionmaker
 from domain.idempotency.service import IdempotencyStore
+from integrations.build import build_mailer
 from integrations.mail import Mailer
 from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
@@ -77,7 +78,7 @@ def build_state(settings: Settings) -> AppState:
             client_access_minutes=settings.client_access_token_minutes, refresh_days=settings.refresh_token_days,
             mfa_minutes=settings.mfa_token_minutes, magic_link_minutes=settings.magic_link_minutes),
         idempotency=IdempotencyStore(sessionmaker, timedelta(hours=settings.idempotency_ttl_hours)),
-        mailer=Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from),
+        mailer=build_mailer(settings),
         storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
                             settings.aws_access_key_id, settings.aws_secret_access_key),
         payments=StripePayments.from_settings(settings),

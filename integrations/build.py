@@ -42,8 +42,14 @@ def build_analyzer(settings: Settings) -> Analyzer:
     return OfflineAnalyzer()
 
 
+def build_mailer(settings: Settings) -> Mailer:
+    """The SMTP transport, for the workers' providers and the API's outbox alike."""
+    return Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from, starttls=settings.smtp_starttls,
+                  username=settings.smtp_username, password=settings.smtp_password)
+
+
 def build_providers(settings: Settings) -> Providers:
-    mailer = Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from)
+    mailer = build_mailer(settings)
     return Providers(
         storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
                             settings.aws_access_key_id, settings.aws_secret_access_key),

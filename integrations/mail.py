@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 log = logging.getLogger("taxpractice.mail")
 
 
 class Mailer:
-    def __init__(self, host: str, port: int, sender: str, timeout_s: float = 10.0):
+    def __init__(self, host: str, port: int, sender: str, timeout_s: float = 10.0, starttls: bool = False,
+                 username: str | None = None, password: str | None = None):
         self.host, self.port, self.sender, self.timeout_s = host, port, sender, timeout_s
+        # STARTTLS: sign-in links and invitation tokens must not cross the network in clear. A server that does not
+        # offer it gets no mail at all (smtplib raises), never a mail sent in clear instead.
+        self.starttls, self.username, self.password = starttls, username, password
 
     def send_sync(self, to: str, subject: str, text: str, message_id: str | None = None) -> bool:
         """Send one mail; False when `to` cannot be mailed at all. Request bodies only accept ASCII addresses
@@ -31,6 +36,10 @@ class Mailer:
             message["Message-ID"] = message_id
         message.set_content(text)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password or "")
             smtp.send_message(message)
         return True
 

@@ -54,3 +54,23 @@ def test_a_configured_provider_needs_a_real_webhook_secret_outside_development(p
     for secret in ("w" * 31, getattr(Settings(), f"{provider}_webhook_secret")):  # short; the development one
         with pytest.raises(ValidationError, match=f"{provider.upper()}_WEBHOOK_SECRET"):
             Settings(**_production(**url, **{f"{provider}_webhook_secret": secret}))
+
+
+def test_mail_to_another_host_needs_starttls_outside_development():
+    Settings(**_production())  # the default: a relay on this host
+    Settings(**_production(smtp_host="smtp.example.com", smtp_starttls=True))
+    with pytest.raises(ValidationError, match="SMTP_STARTTLS"):
+        Settings(**_production(smtp_host="smtp.example.com"))
+
+
+async def test_a_mailer_set_for_starttls_sends_nothing_in_clear_to_a_server_without_it(tp):
+    """The development mail capture offers no STARTTLS: the mail is refused, not sent in clear."""
+    import smtplib
+
+    from integrations.mail import Mailer
+
+    address = "starttls-test@client.example.com"
+    mailer = Mailer(tp.settings.smtp_host, tp.settings.smtp_port, tp.settings.mail_from, starttls=True)
+    with pytest.raises(smtplib.SMTPNotSupportedError):
+        await mailer.send(address, "Your sign-in link", "Token: secret\n")
+    assert await tp.mail_to(address) == []
