@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     temporal_payload_keys: str = DEV_TEMPORAL_PAYLOAD_KEYS
     # Only while switching a deployment whose workflows started with clear payloads: open those too.
     temporal_accept_unsealed_payloads: bool = False
+    # A Temporal cluster that asks for a client certificate (mTLS, e.g. Temporal Cloud's namespace endpoint) and/or
+    # an API key (Temporal Cloud's API-key auth). Unset: plain gRPC, as the embedded dev server speaks.
+    temporal_tls_cert_path: Path | None = None
+    temporal_tls_key_path: Path | None = None
+    temporal_tls_ca_path: Path | None = Field(None, description="the server's CA, when not a public one")
+    temporal_tls_server_name: str | None = Field(None, description="the name the server certificate carries")
+    temporal_api_key: str | None = None
     workflow_cache_size: int = Field(1000, ge=0, description="workflows a worker process keeps in memory "
                                      "(Worker max_cached_workflows); see docs/tax_return.md")
 

@@ -3,7 +3,7 @@ pydantic data converter (the default one raises on Decimal and date) and every p
 deployment's keys (orchestration/payload_codec.py)."""
 
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from orchestration.payload_codec import sealed_data_converter
 from settings import Settings
@@ -11,9 +11,22 @@ from settings import Settings
 TemporalClient = Client
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """mTLS when a client certificate is set; TLS without one when only an API key is (Temporal Cloud needs TLS
+    for API-key auth); plain gRPC otherwise (the embedded dev server)."""
+    if settings.temporal_tls_cert_path:
+        return TLSConfig(
+            client_cert=settings.temporal_tls_cert_path.read_bytes(),
+            client_private_key=settings.temporal_tls_key_path.read_bytes() if settings.temporal_tls_key_path else None,
+            server_root_ca_cert=settings.temporal_tls_ca_path.read_bytes() if settings.temporal_tls_ca_path else None,
+            domain=settings.temporal_tls_server_name)
+    return bool(settings.temporal_api_key)
+
+
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace,
+        settings.temporal_address, namespace=settings.temporal_namespace, tls=tls_config(settings),
+        api_key=settings.temporal_api_key,
         data_converter=sealed_data_converter(settings.temporal_payload_keys,
                                              settings.temporal_accept_unsealed_payloads))
 

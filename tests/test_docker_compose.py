@@ -51,3 +51,15 @@ def test_dockerfile_copies_every_package_the_code_needs():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in ("api", "orchestration", "activities", "domain", "integrations", "workflows", "migrations", "cli"):
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_only_the_api_is_published_and_the_stores_are_internal():
+    """Temporal's gRPC port, Postgres and the S3 store are reachable from the app's containers only (issue 13):
+    on a network without a route out, publishing nothing; Temporal UI on the host's loopback only."""
+    services = COMPOSE["services"]
+    assert COMPOSE["networks"]["internal"]["internal"] is True
+    for name in ("postgres", "temporal", "minio"):
+        assert services[name]["networks"] == ["internal"] and "ports" not in services[name], name
+    assert services["temporal-ui"]["ports"] == ["127.0.0.1:8233:8080"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"api", "temporal-ui"}

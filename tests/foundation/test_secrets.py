@@ -74,3 +74,18 @@ async def test_a_mailer_set_for_starttls_sends_nothing_in_clear_to_a_server_with
     with pytest.raises(smtplib.SMTPNotSupportedError):
         await mailer.send(address, "Your sign-in link", "Token: secret\n")
     assert await tp.mail_to(address) == []
+
+
+def test_temporal_client_tls_and_api_key_come_from_settings(tmp_path):
+    """mTLS for a cluster that asks for a client certificate (Temporal Cloud), TLS alone with an API key, plain gRPC
+    for the embedded dev server."""
+    from orchestration.connect import tls_config
+
+    for name in ("cert", "key", "ca"):
+        (tmp_path / f"{name}.pem").write_bytes(f"-----{name}-----".encode())
+    assert tls_config(Settings()) is False
+    assert tls_config(Settings(temporal_api_key="key-from-the-cloud-console")) is True
+    mtls = tls_config(Settings(temporal_tls_cert_path=tmp_path / "cert.pem", temporal_tls_key_path=tmp_path / "key.pem",
+                               temporal_tls_ca_path=tmp_path / "ca.pem", temporal_tls_server_name="ns.tmprl.cloud"))
+    assert (mtls.client_cert, mtls.client_private_key, mtls.server_root_ca_cert, mtls.domain) == (
+        b"-----cert-----", b"-----key-----", b"-----ca-----", "ns.tmprl.cloud")
