@@ -5,10 +5,15 @@ deployment's keys (orchestration/payload_codec.py)."""
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
-from orchestration.payload_codec import sealed_data_converter
+from orchestration.payload_codec import SealedPayloadCodec, parse_keys, sealed_data_converter
 from settings import Settings
 
 TemporalClient = Client
+
+
+def payload_codec(settings: Settings) -> SealedPayloadCodec:
+    """The codec alone (the codec endpoint for Temporal UI); clients get it inside their data converter."""
+    return SealedPayloadCodec(parse_keys(settings.temporal_payload_keys), settings.temporal_accept_unsealed_payloads)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:

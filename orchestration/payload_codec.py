@@ -23,7 +23,8 @@ from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from temporalio.api.common.v1 import Payload
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
@@ -93,3 +94,15 @@ def sealed_data_converter(keys: str, accept_unsealed: bool = False) -> DataConve
     return dataclasses.replace(
         pydantic_data_converter, payload_codec=SealedPayloadCodec(parse_keys(keys), accept_unsealed),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+
+
+async def codec_server(codec: SealedPayloadCodec, operation: str, body: dict) -> dict:
+    """Temporal's remote codec protocol (what Temporal UI's and the CLI's `--codec-endpoint` call): `{"payloads":
+    [{"metadata": {…base64}, "data": base64}]}` in, the same shape out, encoded or decoded. ValueError for a body
+    that is not that shape."""
+    try:
+        payloads = json_format.ParseDict(body, Payloads(), ignore_unknown_fields=False)
+    except (json_format.ParseError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
+    run = codec.encode if operation == "encode" else codec.decode
+    return json_format.MessageToDict(Payloads(payloads=await run(payloads.payloads)))

@@ -119,3 +119,28 @@ async def test_the_workflow_rechecks_own_work_against_the_assignee_it_knows(tp, 
     state = (await tp.http.get(f"/v1/returns/{tax_return.id}/workflow/state",
                                headers=office.headers["preparer"])).json()["data"]
     assert state["current_status"] == "in_review" and state["history"] == []
+
+
+async def test_admins_and_ea_cpas_read_sealed_payloads_through_the_codec_endpoint(tp, office):
+    import base64
+    import json
+
+    from google.protobuf import json_format
+    from temporalio.api.common.v1 import Payloads
+
+    created = await create_return(tp, office.headers["preparer"], office.client["id"], tax_year=2014)
+    raw = await Client.connect(tp.settings.temporal_address, namespace=tp.settings.temporal_namespace)
+    history = await raw.get_workflow_handle(ids.tax_return(uuid.UUID(created["id"]))).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes.input
+    body = json_format.MessageToDict(Payloads(payloads=started.payloads))
+    url = "/v1/admin/temporal-codec/decode"
+    for role in ("admin", "ea_cpa"):
+        response = await tp.http.post(url, json=body, headers={**office.headers[role], "X-Namespace": "default"})
+        assert response.status_code == 200, response.text
+        [opened] = response.json()["payloads"]
+        assert base64.b64decode(opened["metadata"]["encoding"]) == b"json/plain"
+        assert json.loads(base64.b64decode(opened["data"]))["state"]["return_id"] == created["id"]
+    for role in ("reviewer", "preparer", "client"):
+        assert (await tp.http.post(url, json=body, headers=office.headers[role])).status_code == 403, role
+    assert (await tp.http.post(url, json=body)).status_code == 401
+    assert (await tp.http.post(url, json={"payloads": "nope"}, headers=office.headers["admin"])).status_code == 400

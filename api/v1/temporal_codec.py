@@ -1,0 +1,34 @@
+"""The codec endpoint for Temporal UI and the CLI (issue 13): payloads in Temporal are sealed
+(orchestration/payload_codec.py), so operators read them through this endpoint, open to signed-in admins and
+EA/CPAs only, every use audited. Temporal's remote codec protocol: `POST …/decode` (and `…/encode`) with
+`{"payloads": [...]}`. From the CLI: `temporal workflow show -w tax-return:<id> --codec-endpoint
+http://<api>/v1/admin/temporal-codec --codec-auth "Bearer <token>"`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+
+from api.deps import Ctx, State
+from domain import policy
+from domain.errors import FieldError, ValidationFailed
+from orchestration.connect import payload_codec
+from orchestration.payload_codec import codec_server
+
+router = APIRouter(prefix="/admin/temporal-codec", tags=["admin"])
+
+
+@router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)")
+async def temporal_codec(operation: Literal["decode", "encode"], request: Request, ctx: Ctx, state: State):
+    """Temporal's remote codec protocol: `{"payloads": [{"metadata": {…}, "data": "…"}]}` in and out."""
+    policy.require(ctx.principal, "admin.temporal_codec")
+    try:
+        body = await request.json()
+        answer = await codec_server(payload_codec(state.settings), operation, body)
+    except ValueError as exc:  # includes a body that is not JSON
+        raise ValidationFailed(errors=[FieldError("payloads", "invalid_format", str(exc)[:200])]) from None
+    await ctx.audit(f"temporal.payloads_{operation}d", "temporal_payload",
+                    details={"count": len(answer.get("payloads", [])),
+                             "namespace": request.headers.get("x-namespace")})
+    return answer
