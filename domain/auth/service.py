@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,7 +147,11 @@ class Authenticator:
         if user.locked_until is not None and user.locked_until > _now():
             _audit(session, user, "auth.login_refused", origin, {"reason": "locked"})
             raise Unauthorized("Invalid verification code")
-        secret = self.cipher.decrypt(user.totp_secret_encrypted, associated_data=b"totp")
+        try:
+            secret, legacy = totp.open_secret(self.cipher, user.id, user.totp_secret_encrypted)
+        except InvalidTag:  # a ciphertext that is not this user's (copied from another row): no code can match
+            _audit(session, user, "auth.login_refused", origin, {"reason": "totp_secret_not_this_users"})
+            raise Unauthorized("Invalid verification code") from None
         step = totp.matching_step(secret, code, user.last_totp_step)
         if step is None:
             await self._count_failure(session, user, config, "wrong_totp_code", origin)
@@ -155,6 +160,8 @@ class Authenticator:
                                  token_hash=hash_token(claims["jti"]), used_at=_now(),
                                  expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc)))
         user.last_totp_step = step
+        if legacy:
+            user.totp_secret_encrypted = totp.seal_secret(self.cipher, user.id, secret)
         user.failed_login_count, user.locked_until = 0, None
         pair = await self.open_session(session, user, config)
         _audit(session, user, "auth.login", origin, {"mfa": True})
@@ -330,7 +337,7 @@ class Authenticator:
             raise BusinessRuleViolation("This account already has a password")
         user.password_hash = await asyncio.to_thread(hash_password, password)
         secret = totp.new_secret()
-        user.totp_secret_encrypted = self.cipher.encrypt(secret, associated_data=b"totp")
+        user.totp_secret_encrypted = totp.seal_secret(self.cipher, user.id, secret)
         user.last_totp_step = None
         _audit(session, user, "auth.invitation_accepted", origin)
         await session.flush()

@@ -63,10 +63,11 @@ async def create_user(session: AsyncSession, firm_id: uuid.UUID, email: str, ful
     secret = totp.new_secret()
     # argon2 is slow by design: hashed off the event loop.
     password_hash = await asyncio.to_thread(hash_password, password) if password else None
+    user_id = uuid.uuid4()
     user = User(
-        id=uuid.uuid4(), firm_id=firm_id, email=email.lower(), full_name=full_name, role=role, ptin=ptin,
+        id=user_id, firm_id=firm_id, email=email.lower(), full_name=full_name, role=role, ptin=ptin,
         password_hash=password_hash,
-        totp_secret_encrypted=cipher.encrypt(secret, associated_data=b"totp"),
+        totp_secret_encrypted=totp.seal_secret(cipher, user_id, secret),
         is_active=True, failed_login_count=0,
     )
     session.add(user)

@@ -346,3 +346,23 @@ async def test_a_token_from_a_clock_a_little_ahead_is_accepted_and_one_far_ahead
         shifted = {**claims, "iat": claims["iat"] + ahead, "exp": claims["exp"] + ahead}
         token = pyjwt.encode(shifted, signer.private_key, algorithm="RS256", headers={"kid": signer.jwk["kid"]})
         assert await _authorized(tp, {"Authorization": f"Bearer {token}"}) == expected, ahead
+
+
+async def test_a_totp_secret_opens_only_for_its_own_user(tp, firm):
+    """Bound to its user (issue 13, low): one user's sealed secret copied onto another's row opens nothing there.
+    A secret sealed before the binding still works, and is sealed again, bound, at that sign-in."""
+    alice, bob = await tp.new_user(firm, "preparer"), await tp.new_user(firm, "preparer")
+    [(alices,)] = await sql(tp, "SELECT totp_secret_encrypted FROM users WHERE id = :u", u=alice.id)
+    await sql(tp, "UPDATE users SET totp_secret_encrypted = :s WHERE id = :u", s=alices, u=bob.id)
+    mfa_token = (await _password_step(tp, bob)).json()["mfa_token"]
+    assert_problem(await tp.http.post("/v1/auth/mfa/verify", json={"mfa_token": mfa_token, "code": alice.next_code()}),
+                   401)
+
+    legacy = tp.state.cipher.encrypt(alice.totp_secret, associated_data=b"totp")
+    await sql(tp, "UPDATE users SET totp_secret_encrypted = :s WHERE id = :u", s=legacy, u=alice.id)
+    mfa_token = (await _password_step(tp, alice)).json()["mfa_token"]
+    response = await tp.http.post("/v1/auth/mfa/verify", json={"mfa_token": mfa_token, "code": alice.next_code()})
+    assert response.status_code == 200, response.text
+    [(resealed,)] = await sql(tp, "SELECT totp_secret_encrypted FROM users WHERE id = :u", u=alice.id)
+    assert bytes(resealed) != legacy
+    tp.state.cipher.decrypt(bytes(resealed), associated_data=b"totp:" + alice.id.bytes)
