@@ -9,9 +9,16 @@ import json
 import uuid
 from datetime import timedelta
 
+from temporalio.worker import Replayer
+
 from domain.idempotency.service import IdempotencyStore, Outcome, request_hash
+from orchestration import queues
+from orchestration.idempotency import PURGE_WORKFLOW_ID, IdempotencyPurgeInput, ensure_purge_running
+from orchestration.payload_codec import sealed_data_converter
+from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 
 from tests.foundation.conftest import sql
+from tests.tax_return.conftest import poll
 
 NAME = "Zebulon Quartermaine"
 SSN = "123-45-6789"
@@ -92,3 +99,30 @@ async def test_a_record_made_under_the_previous_hash_key_replays_while_rotating(
     # Once the old key is dropped its records are other requests: refused (422), never run a second time.
     rotated = IdempotencyStore(tp.state.sessionmaker, ttl, tp.state.cipher, [new])
     assert (await rotated.begin(*request))[0] is Outcome.MISMATCH
+
+
+async def test_expired_records_are_purged_on_a_schedule(tp, admin):
+    """The purge workflow (admin queue, started by the worker) deletes records past the TTL and claims abandoned
+    in flight, whether or not their key is ever used again; a live record stays."""
+    expired, abandoned, live = (f"key-{uuid.uuid4()}" for _ in range(3))
+    for key in (expired, abandoned, live):
+        assert (await _create(tp, admin, key, _client_body())).status_code == 201
+    await sql(tp, "UPDATE idempotency_keys SET created_at = now() - make_interval(hours => :h) WHERE key = :k",
+              h=tp.settings.idempotency_ttl_hours + 1, k=expired)
+    await sql(tp, "UPDATE idempotency_keys SET status_code = NULL, response_body = NULL, "
+                  "created_at = now() - interval '10 minutes' WHERE key = :k", k=abandoned)
+
+    async def only_the_live_one_left():
+        rows = await sql(tp, "SELECT key FROM idempotency_keys WHERE key IN (:a, :b, :c)",
+                         a=expired, b=abandoned, c=live)
+        return {r.key for r in rows} == {live}
+
+    await ensure_purge_running(tp.temporal, queues.ADMIN, IdempotencyPurgeInput(interval_seconds=0.2))
+    try:
+        await poll(only_the_live_one_left)
+        # Its rounds replay on today's code (a change that would break the running purge fails here).
+        history = await tp.temporal.get_workflow_handle(PURGE_WORKFLOW_ID).fetch_history()
+        await Replayer(workflows=[IdempotencyPurgeWorkflow],
+                       data_converter=sealed_data_converter(tp.settings.temporal_payload_keys)).replay_workflow(history)
+    finally:
+        await tp.temporal.get_workflow_handle(PURGE_WORKFLOW_ID).terminate("test over")
