@@ -25,6 +25,8 @@ WEBHOOK_SECRET_MIN_BYTES = 32
 DEV_SUREPREP_WEBHOOK_SECRET = "sureprep_whsec_development_only"
 DEV_SMARTVAULT_WEBHOOK_SECRET = "smartvault_whsec_development_only"
 DEV_TEMPORAL_PAYLOAD_KEYS = "dev1:ZGV2LW9ubHktdGVtcG9yYWwtcGF5bG9hZC1rZXkhISE="  # base64 of 32 bytes
+DEV_IDEMPOTENCY_HASH_KEY = "development-only-idempotency-hash-key-not-a-secret"
+IDEMPOTENCY_HASH_KEY_MIN_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -108,6 +110,11 @@ class Settings(BaseSettings):
     rate_limit_webhook_window_s: int = 60
 
     idempotency_ttl_hours: int = 24
+    # The key of the HMAC-SHA256 that fingerprints an idempotent request (domain/idempotency/service.py): without
+    # it, the stored fingerprint of a client create cannot be matched against guessed SSNs. While rotating, the
+    # old key still matches the records made under it (docs/security.md, rotation).
+    idempotency_hash_key: str = DEV_IDEMPOTENCY_HASH_KEY
+    idempotency_hash_previous_key: str | None = None
 
     # Documents (docs/document.md)
     document_max_bytes: int = 50 * 1024 * 1024
@@ -165,6 +172,9 @@ class Settings(BaseSettings):
             problems.append("STRIPE_WEBHOOK_SECRET")
         if DEV_TEMPORAL_PAYLOAD_KEYS.split(":")[1] in self.temporal_payload_keys:
             problems.append("TEMPORAL_PAYLOAD_KEYS")
+        if (self.idempotency_hash_key == DEV_IDEMPOTENCY_HASH_KEY
+                or len(self.idempotency_hash_key.encode()) < IDEMPOTENCY_HASH_KEY_MIN_BYTES):
+            problems.append(f"IDEMPOTENCY_HASH_KEY (at least {IDEMPOTENCY_HASH_KEY_MIN_BYTES} bytes)")
         # A configured provider's webhook secret: neither the development one nor short (an unconfigured provider
         # takes no webhooks at all: api/v1/webhook.py).
         for name, url, secret, dev in (

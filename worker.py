@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -23,6 +24,7 @@ from activities.audit_export import AuditExportActivities
 from activities.collect import activity_methods
 from activities.document import DocumentActivities
 from activities.estimated_payment import EstimatedPaymentActivities
+from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
@@ -31,10 +33,12 @@ from integrations.build import Providers, build_providers
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
+from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
 from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
+from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.tax_return import TaxReturnWorkflow
 from workflows.outbox_relay import OutboxRelayWorkflow
@@ -72,8 +76,9 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
     whose every activity method it runs (activities/collect.py finds them)."""
     settings, providers, sessionmaker = deps.settings, deps.providers, deps.sessionmaker
     return {
-        queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow], activity_methods(
-            AuditExportActivities(sessionmaker, providers.storage), OutboxActivities(sessionmaker, providers.mailer))),
+        queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow, IdempotencyPurgeWorkflow], activity_methods(
+            AuditExportActivities(sessionmaker, providers.storage), OutboxActivities(sessionmaker, providers.mailer),
+            IdempotencyActivities(sessionmaker, timedelta(hours=settings.idempotency_ttl_hours)))),
         queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow], activity_methods(
             DocumentActivities(sessionmaker, providers.storage, providers.document_processing,
                                providers.document_vault, settings.extraction_review_threshold,
@@ -99,6 +104,7 @@ async def run(names: list[str]) -> None:
     workers = build_workers(client, WorkerDependencies.from_settings(settings), names)
     if queues.ADMIN in names:
         await ensure_relay_running(client)
+        await ensure_purge_running(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

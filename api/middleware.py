@@ -190,7 +190,8 @@ class RateLimitMiddleware:
 class IdempotencyMiddleware:
     """Same key + same request replays the first response; same key + another request is refused.
 
-    Applies to JSON POSTs that carry X-Idempotency-Key. The key is scoped to the caller (`principal_of`).
+    Applies to JSON POSTs that carry X-Idempotency-Key. The key is scoped to the caller (`principal_of`). The
+    store keeps a keyed hash of the request and the response encrypted (domain/idempotency/service.py).
     Sign-in endpoints are left out: their answers are tokens, which must never be stored in clear (refresh
     tokens are kept hashed only), and replaying one would let a single-use link or TOTP code answer twice.
     """
@@ -215,10 +216,8 @@ class IdempotencyMiddleware:
                 break
         body = b"".join(chunks)
         principal = self.principal_of(_header(scope, b"authorization"), scope)
-        request_hash = hashlib.sha256(
-            scope["method"].encode() + b" " + scope["path"].encode() + b"?" + scope.get("query_string", b"")
-            + b"\n" + body).digest()
-        outcome, record = await self.store.begin(principal, key, scope["method"], scope["path"], request_hash)
+        outcome, stored = await self.store.begin(principal, key, scope["method"], scope["path"],
+                                                 scope.get("query_string", b""), body)
         if outcome is Outcome.MISMATCH:
             return await _send_problem(send, 422, "This X-Idempotency-Key was used with a different request",
                                        scope["path"], code="idempotency_key_reuse")
@@ -226,10 +225,10 @@ class IdempotencyMiddleware:
             return await _send_problem(send, 409, "A request with this X-Idempotency-Key is still in progress",
                                        scope["path"], code="idempotency_in_progress")
         if outcome is Outcome.REPLAY:
-            headers = [(k.encode(), v.encode()) for k, v in (record.response_headers or {}).items()]
-            await send({"type": "http.response.start", "status": record.status_code,
+            headers = [(k.encode(), v.encode()) for k, v in stored.headers.items()]
+            await send({"type": "http.response.start", "status": stored.status,
                         "headers": headers + [(b"idempotent-replayed", b"true")]})
-            return await send({"type": "http.response.body", "body": record.response_body or b""})
+            return await send({"type": "http.response.body", "body": stored.body})
 
         replayed_body = False
 

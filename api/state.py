@@ -77,7 +77,9 @@ def build_state(settings: Settings) -> AppState:
             signer=signer, cipher=cipher, access_minutes=settings.access_token_minutes,
             client_access_minutes=settings.client_access_token_minutes, refresh_days=settings.refresh_token_days,
             mfa_minutes=settings.mfa_token_minutes, magic_link_minutes=settings.magic_link_minutes),
-        idempotency=IdempotencyStore(sessionmaker, timedelta(hours=settings.idempotency_ttl_hours)),
+        idempotency=IdempotencyStore(
+            sessionmaker, timedelta(hours=settings.idempotency_ttl_hours), cipher,
+            [k.encode() for k in (settings.idempotency_hash_key, settings.idempotency_hash_previous_key) if k]),
         mailer=build_mailer(settings),
         storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
                             settings.aws_access_key_id, settings.aws_secret_access_key),

@@ -24,13 +24,20 @@ class FieldCipher:
         self._aead = AESGCM(key)
 
     def encrypt(self, plaintext: str, associated_data: bytes = b"") -> bytes:
-        nonce = os.urandom(12)
-        return bytes([_VERSION]) + nonce + self._aead.encrypt(nonce, plaintext.encode(), associated_data)
+        return self.encrypt_bytes(plaintext.encode(), associated_data)
 
     def decrypt(self, blob: bytes, associated_data: bytes = b"") -> str:
+        return self.decrypt_bytes(blob, associated_data).decode()
+
+    # Bytes as they are (a stored HTTP response body), with the same layout as the text form.
+    def encrypt_bytes(self, plaintext: bytes, associated_data: bytes = b"") -> bytes:
+        nonce = os.urandom(12)
+        return bytes([_VERSION]) + nonce + self._aead.encrypt(nonce, plaintext, associated_data)
+
+    def decrypt_bytes(self, blob: bytes, associated_data: bytes = b"") -> bytes:
         if not blob or blob[0] != _VERSION:
             raise ValueError("unknown ciphertext version")
-        return self._aead.decrypt(blob[1:13], blob[13:], associated_data).decode()
+        return self._aead.decrypt(blob[1:13], blob[13:], associated_data)
 
 
 def new_secret_token() -> str:

@@ -1,6 +1,6 @@
 """Task queue names, one per kind of work, so workers scale per queue (`python worker.py --queue NAME`)."""
 
-ADMIN = "admin"  # audit exports, the outbox relay and other operator work
+ADMIN = "admin"  # audit exports, the outbox relay, the idempotency purge and other operator work
 DOCUMENTS = "documents"  # document processing: classification, extraction, SurePrep/SmartVault
 BILLING = "billing"  # invoices and estimated-payment schedules
 TAX_RETURN = "tax-return"  # TaxReturnWorkflow and its activities

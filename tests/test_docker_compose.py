@@ -34,7 +34,8 @@ def test_app_variables_are_settings_the_code_reads():
 def test_production_secrets_are_not_left_at_development_defaults():
     environment = APP_SERVICES["api"]["environment"]
     assert environment["APP_ENV"] == "production"
-    for secret in ("SSN_ENCRYPTION_KEY", "TEMPORAL_PAYLOAD_KEYS", "STRIPE_WEBHOOK_SECRET", "JWT_PRIVATE_KEY_PATH"):
+    for secret in ("SSN_ENCRYPTION_KEY", "TEMPORAL_PAYLOAD_KEYS", "STRIPE_WEBHOOK_SECRET", "JWT_PRIVATE_KEY_PATH",
+                   "IDEMPOTENCY_HASH_KEY"):
         assert secret in environment
 
 

@@ -1,6 +1,7 @@
-"""Secrets at start-up and the static service token (issue 13, mediums 3 and 8): the service token is a credential
-in development and tests only and long enough to be a secret wherever it is set; a configured provider's webhook
-secret is neither the development one nor short outside development."""
+"""Secrets at start-up and the static service token (issue 13, mediums 3, 6 and 8): the service token is a
+credential in development and tests only and long enough to be a secret wherever it is set; a configured
+provider's webhook secret, and the idempotency hash key, are neither the development one nor short outside
+development."""
 
 from __future__ import annotations
 
@@ -43,7 +44,15 @@ def _production(**overrides) -> dict:
     key = base64.b64encode(b"k" * 32).decode()
     return {"app_env": "production", "ssn_encryption_key": key, "stripe_webhook_secret": "whsec_" + "s" * 32,
             "temporal_payload_keys": f"p1:{key}", "jwt_private_key_path": "/run/secrets/jwt",
-            "database_url": "postgresql+psycopg://app@db/taxpractice", **overrides}
+            "database_url": "postgresql+psycopg://app@db/taxpractice", "idempotency_hash_key": "i" * 32,
+            **overrides}
+
+
+def test_outside_development_the_idempotency_hash_key_is_real_and_long():
+    Settings(**_production())
+    for key in ("i" * 31, Settings().idempotency_hash_key):  # short; the development one
+        with pytest.raises(ValidationError, match="IDEMPOTENCY_HASH_KEY"):
+            Settings(**_production(idempotency_hash_key=key))
 
 
 @pytest.mark.parametrize("provider", ["sureprep", "smartvault"])
