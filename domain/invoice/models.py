@@ -54,9 +54,10 @@ class Invoice(Base):
 class InvoicePayment(Base):
     __tablename__ = "invoice_payments"
     __table_args__ = (
-        # One completed payment per PaymentIntent, whichever of its events arrives first; failed attempts
-        # of the same intent are kept as separate rows.
-        Index("uq_invoice_payments_completed_intent", "stripe_payment_intent_id", unique=True,
+        # One completed payment per PaymentIntent in a firm, whichever of its events arrives first; failed
+        # attempts of the same intent are kept as separate rows. Per firm: a staff member types an intent id on a
+        # manual payment, and one firm must not be able to take another's id and block its webhook.
+        Index("uq_invoice_payments_completed_intent", "firm_id", "stripe_payment_intent_id", unique=True,
               postgresql_where=text("status = 'completed' AND stripe_payment_intent_id IS NOT NULL")),
         Index("ix_invoice_payments_invoice", "invoice_id", "created_at", "id"),
     )

@@ -336,7 +336,7 @@ async def apply_payment(session, invoice: Invoice, *, amount: Decimal, payment_m
                         recorded_by: uuid.UUID | None = None) -> PaymentOutcome:
     """Record a completed payment on a locked invoice and bring amount_paid and status up to date.
 
-    A PaymentIntent is recorded once, whichever of its events (or a manual entry naming it) comes first:
+    A PaymentIntent is recorded once in a firm, whichever of its events (or a manual entry naming it) comes first:
     the partial unique index makes the second insert a no-op instead of an error.
     """
     before = invoice.status
@@ -349,7 +349,7 @@ async def apply_payment(session, invoice: Invoice, *, amount: Decimal, payment_m
         # The index predicate as literal SQL: with a bound 'completed', a statement psycopg has prepared
         # (after five runs on a connection) no longer proves it matches the partial index, and fails.
         stmt = stmt.on_conflict_do_nothing(
-            index_elements=[InvoicePayment.stripe_payment_intent_id],
+            index_elements=[InvoicePayment.firm_id, InvoicePayment.stripe_payment_intent_id],
             index_where=text("status = 'completed' AND stripe_payment_intent_id IS NOT NULL"))
     inserted = (await session.execute(stmt.returning(InvoicePayment.id))).scalar_one_or_none()
     if inserted is None:

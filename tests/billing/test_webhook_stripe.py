@@ -305,3 +305,27 @@ async def test_the_ledger_keeps_the_event_without_its_secrets(tp, billing, payme
     assert kept["client_secret"] == "[redacted]" and kept["id"] == intent_id
     assert kept["payment_method_details"]["card"] == {"brand": "visa", "last4": "4242", "fingerprint": "[redacted]"}
     assert f"{intent_id}_secret" not in json.dumps(row.payload)
+
+
+async def test_one_firm_cannot_take_another_firms_payment_intent(tp, billing, payments):
+    """A PaymentIntent is recorded once per firm (issue 13, low): a manual payment in one firm naming an intent id
+    must not turn another firm's real Stripe payment with that id into `payment_already_recorded`."""
+    from tests.billing.conftest import Billing
+    from tests.billing.test_invoice import create, send
+
+    other_firm = await tp.new_firm("Other billing firm")
+    other_admin_id, other_admin = await tp.staff_session(other_firm, "admin")
+    other = Billing(other_firm, other_admin_id, other_admin, await tp.new_client(other_admin))
+    squatted = await create(tp, other)
+    await send(tp, other, squatted["id"])
+    intent_id = f"pi_shared_{uuid.uuid4().hex[:8]}"
+    manual = await tp.http.post(f"/v1/invoices/{squatted['id']}/payments", headers=other_admin,
+                                json={"amount": "1.00", "payment_method": "check",
+                                      "stripe_payment_intent_id": intent_id})
+    assert manual.status_code == 201, manual.text
+
+    invoice = await create(tp, billing)
+    response = await post(tp, event("payment_intent.succeeded", intent(invoice["id"], intent_id)))
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["outcome"] == "payment_recorded"
+    assert await completed_payments(tp, invoice["id"]) == 1
