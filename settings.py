@@ -85,6 +85,8 @@ class Settings(BaseSettings):
 
     # Auth
     jwt_private_key_path: Path | None = Field(None, description="RS256 private key (PEM); generated in dev")
+    # While rotating the signing key: the previous key's public half (PEM), still accepted and served in the JWKS.
+    jwt_previous_public_key_path: Path | None = None
     jwt_issuer: str = "taxpractice"
     jwt_audience: str = "taxpractice-api"
     access_token_minutes: int = 30

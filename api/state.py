@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from domain.auth.service import Authenticator
-from domain.auth.tokens import TokenSigner, load_or_create_private_key
+from domain.auth.tokens import TokenSigner, load_or_create_private_key, load_public_key
 from domain.crypto import FieldCipher
 from domain.errors import ServiceUnavailable
 from domain.db import make_engine, make_sessionmaker
@@ -65,8 +65,10 @@ def jwt_key_path(settings: Settings):
 def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.database_url, settings.db_pool_size)
     cipher = FieldCipher(settings.ssn_encryption_key)
+    previous = ((load_public_key(settings.jwt_previous_public_key_path),)
+                if settings.jwt_previous_public_key_path else ())
     signer = TokenSigner(load_or_create_private_key(jwt_key_path(settings), create=settings.is_development),
-                         settings.jwt_issuer, settings.jwt_audience)
+                         settings.jwt_issuer, settings.jwt_audience, previous)
     sessionmaker = make_sessionmaker(engine)
     return AppState(
         settings=settings,

@@ -46,23 +46,44 @@ def load_or_create_private_key(path: Path, create: bool) -> rsa.RSAPrivateKey:
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
+def load_public_key(path: Path) -> rsa.RSAPublicKey:
+    """A previous signing key's public half (PEM), kept while tokens it signed may still be alive."""
+    return serialization.load_pem_public_key(path.read_bytes())
+
+
+def _jwk(public_key: rsa.RSAPublicKey) -> dict:
+    numbers = public_key.public_numbers()
+    jwk = {"kty": "RSA", "alg": ALGORITHM, "use": "sig", "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e)}
+    # RFC 7638 thumbprint as the key id, so a rotated key gets a new kid by itself.
+    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
+    jwk["kid"] = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    return jwk
+
+
 @dataclass
 class TokenSigner:
+    """Signs with one key and verifies with it and the previous ones (rotation: a new key signs at once; tokens
+    signed by the old one stay valid until they expire, at most a refresh token's lifetime, and then the old key
+    is dropped). The JWKS serves them all, so services that verify our tokens rotate with us."""
+
     private_key: rsa.RSAPrivateKey
     issuer: str
     audience: str
+    previous_public_keys: tuple[rsa.RSAPublicKey, ...] = ()
 
     def __post_init__(self) -> None:
         self.public_key = self.private_key.public_key()
-        numbers = self.public_key.public_numbers()
-        self.jwk = {"kty": "RSA", "alg": ALGORITHM, "use": "sig", "n": _b64url_uint(numbers.n),
-                    "e": _b64url_uint(numbers.e)}
-        # RFC 7638 thumbprint as the key id, so a rotated key gets a new kid by itself.
-        canonical = json.dumps({k: self.jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
-        self.jwk["kid"] = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+        self.jwk = _jwk(self.public_key)
+        self._verifying = {self.jwk["kid"]: self.public_key}
+        self._jwks = [self.jwk]
+        for key in self.previous_public_keys:
+            jwk = _jwk(key)
+            if jwk["kid"] not in self._verifying:
+                self._verifying[jwk["kid"]] = key
+                self._jwks.append(jwk)
 
     def jwks(self) -> dict:
-        return {"keys": [self.jwk]}
+        return {"keys": list(self._jwks)}
 
     def issue(self, claims: dict, token_type: str, lifetime: timedelta) -> str:
         now = datetime.now(timezone.utc)
@@ -79,9 +100,10 @@ class TokenSigner:
 
     def verify(self, token: str, token_type: str) -> dict:
         try:
+            key = self._verifying.get(jwt.get_unverified_header(token).get("kid"), self.public_key)
             claims = jwt.decode(
                 token,
-                self.public_key,
+                key,
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,

@@ -366,3 +366,38 @@ async def test_a_totp_secret_opens_only_for_its_own_user(tp, firm):
     [(resealed,)] = await sql(tp, "SELECT totp_secret_encrypted FROM users WHERE id = :u", u=alice.id)
     assert bytes(resealed) != legacy
     tp.state.cipher.decrypt(bytes(resealed), associated_data=b"totp:" + alice.id.bytes)
+
+
+async def test_a_rotated_signing_key_keeps_its_tokens_valid_and_stays_in_the_jwks(tp, firm, tmp_path):
+    """JWT key rotation (issue 13, low): the API restarted with a new key and the old one's public half still
+    accepts the old key's tokens and serves both keys; tokens of a key it does not know are refused."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    import httpx
+
+    from api.app import create_app
+    from api.state import build_state
+
+    user = await tp.new_user(firm, "preparer")
+    old_token = await tp.headers_for(user)
+    old_public = tp.state.authenticator.signer.public_key
+    (tmp_path / "old.pem").write_bytes(old_public.public_bytes(serialization.Encoding.PEM,
+                                                                serialization.PublicFormat.SubjectPublicKeyInfo))
+    new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "new.pem").write_bytes(new_key.private_bytes(serialization.Encoding.PEM,
+                                                             serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+    for previous, expected in ((tmp_path / "old.pem", 200), (None, 401)):
+        rotated = tp.settings.model_copy(update={"jwt_private_key_path": tmp_path / "new.pem",
+                                                 "jwt_previous_public_key_path": previous})
+        state = build_state(rotated)
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rotated, state)),
+                                         base_url="http://testserver") as http:
+                assert (await http.get("/v1/clients", headers=old_token)).status_code == expected
+                kids = {k["kid"] for k in (await http.get("/v1/auth/jwks")).json()["keys"]}
+        finally:
+            await state.engine.dispose()
+        assert state.authenticator.signer.jwk["kid"] in kids
+        assert (tp.state.authenticator.signer.jwk["kid"] in kids) == (previous is not None)
