@@ -44,3 +44,15 @@ UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEE
 
 def is_unreachable(exc: RPCError) -> bool:
     return exc.status in UNREACHABLE
+
+
+async def signal_if_running(client: Client, workflow_id: str, signal: str, arg) -> bool:
+    """Signal a workflow; False when none runs under that id (never started, or ended), which is no error for a
+    message about an entity whose workflow has nothing left to hear (a draft invoice, a deleted return)."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(signal, arg)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True

@@ -19,10 +19,10 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import BusinessRuleViolation
 from orchestration import domain_error, ids, queues
+from orchestration.connect import signal_if_running
 from orchestration.message import Delivery, OutboxMessage
 
 WORKFLOW = "Invoice"
@@ -82,13 +82,7 @@ async def send(client: Client, invoice, reminder_time: str, due_days: int) -> Se
 
 async def _signal(client: Client, invoice_id: uuid.UUID, event: InvoiceEvent) -> bool:
     """Tell an invoice's workflow; False when none runs (a draft, or an invoice whose workflow has ended)."""
-    try:
-        await client.get_workflow_handle(ids.invoice(invoice_id)).signal(EVENT_SIGNAL, event)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
+    return await signal_if_running(client, ids.invoice(invoice_id), EVENT_SIGNAL, event)
 
 
 async def void(client: Client, invoice_id: uuid.UUID) -> None:

@@ -23,6 +23,7 @@ from domain.errors import ServiceUnavailable
 from domain.tax_return.models import TaxReturn
 from domain.tax_return.service import effective_due_date
 from orchestration import domain_error, ids, queues
+from orchestration.connect import signal_if_running
 from orchestration.message import Delivery, OutboxMessage
 
 WORKFLOW = "TaxReturn"
@@ -168,13 +169,7 @@ async def transition(client: Client, tax_return: TaxReturn, request: TransitionR
 
 async def send_system_event(client: Client, return_id: uuid.UUID, event: TaxReturnSystemEvent) -> bool:
     """Signal the return's workflow; False when it does not run (a return whose workflow has ended)."""
-    try:
-        await client.get_workflow_handle(ids.tax_return(return_id)).signal(SYSTEM_EVENT_SIGNAL, event)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
+    return await signal_if_running(client, ids.tax_return(return_id), SYSTEM_EVENT_SIGNAL, event)
 
 
 # ---- outbox messages: told after the commit, delivered for sure -------------------------------------------
@@ -225,13 +220,8 @@ async def _deliver_changed(delivery: Delivery, entity_id: str, payload: dict) ->
     change = ReturnChanged(assigned_preparer_id=tax_return.assigned_preparer_id,
                            assigned_reviewer_id=tax_return.assigned_reviewer_id,
                            deadline=effective_due_date(tax_return), deleted=tax_return.deleted_at is not None)
-    if change.deleted:
-        try:  # a deleted return's workflow only needs to stop; never start one to tell it
-            await delivery.temporal.get_workflow_handle(ids.tax_return(tax_return.id)).signal(
-                RETURN_CHANGED_SIGNAL, change)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+    if change.deleted:  # a deleted return's workflow only needs to stop; never start one to tell it
+        await signal_if_running(delivery.temporal, ids.tax_return(tax_return.id), RETURN_CHANGED_SIGNAL, change)
         return
     await _signal_or_start(delivery.temporal, tax_return, RETURN_CHANGED_SIGNAL, change)
 
