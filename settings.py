@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     rate_limit_upload_window_s: int = 300
     rate_limit_webhook: int = 500
     rate_limit_webhook_window_s: int = 60
+    # The proxies in front of the API (addresses or CIDR blocks): only from them is X-Forwarded-For believed, for
+    # rate limits and the audit log's caller address (api/client_address.py). Empty: the socket's peer.
+    trusted_proxies: list[str] = []
 
     idempotency_ttl_hours: int = 24
     # The key of the HMAC-SHA256 that fingerprints an idempotent request (domain/idempotency/service.py): without

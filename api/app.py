@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import access_log
+from api.client_address import trusted_networks
 from api.middleware import (
     IdempotencyMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
     principal_key_from_claims,
@@ -33,9 +34,10 @@ def _rate_limiter(settings: Settings) -> RateLimiter:
     )
 
 
-def _idempotency_principal(state: AppState):
-    """Scope idempotency keys by the verified token subject; an unverifiable token scopes by address (the
-    request itself will then be refused with 401 and nothing is stored against anyone else)."""
+def _verified_principal(state: AppState):
+    """Who a request counts as before authentication runs, for idempotency keys and rate limits: the verified
+    token's subject; an unverifiable token counts as its address (the request itself is then refused with 401,
+    and nothing is stored or counted against anyone else)."""
 
     def principal_of(authorization: str | None, scope) -> str:
         claims = None
@@ -69,7 +71,9 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
     # Outermost last: the request context wraps everything, so even a 429 or 413 carries the request id.
-    app.add_middleware(IdempotencyMiddleware, store=state.idempotency, principal_of=_idempotency_principal(state))
-    app.add_middleware(RateLimitMiddleware, limiter=_rate_limiter(settings))
-    app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_body_bytes)
+    principal_of = _verified_principal(state)
+    app.add_middleware(IdempotencyMiddleware, store=state.idempotency, principal_of=principal_of)
+    app.add_middleware(RateLimitMiddleware, limiter=_rate_limiter(settings), principal_of=principal_of)
+    app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_body_bytes,
+                       trusted_proxies=trusted_networks(settings.trusted_proxies))
     return app

@@ -6,13 +6,13 @@ Pure ASGI rather than BaseHTTPMiddleware so streamed uploads and downloads pass 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_JSON, UNEXPECTED_ERROR, log_unexpected, problem_bytes
+from api.client_address import client_address
 from api.request_context import clean_correlation_id, client_ip_var, correlation_id_var, new_request_id, request_id_var
 from domain.idempotency.service import IdempotencyStore, Outcome
 
@@ -45,8 +45,8 @@ class RequestContextMiddleware:
     logs it a second time, and uvicorn closes the keep-alive connection, failing the caller's next request on it.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int):
-        self.app, self.max_body = app, max_body
+    def __init__(self, app: ASGIApp, max_body: int, trusted_proxies: tuple = ()):
+        self.app, self.max_body, self.trusted_proxies = app, max_body, trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,7 +55,10 @@ class RequestContextMiddleware:
         correlation_id = clean_correlation_id(_header(scope, b"x-correlation-id"))
         request_id_var.set(request_id)
         correlation_id_var.set(correlation_id)
-        client_ip_var.set(scope["client"][0] if scope.get("client") else None)
+        # The caller's address for everything after this (rate limits, audit rows): behind a trusted proxy, the
+        # one it forwarded for (api/client_address.py).
+        client_ip_var.set(client_address(scope["client"][0] if scope.get("client") else None,
+                                         _header(scope, b"x-forwarded-for"), self.trusted_proxies))
         started = False
 
         async def send_with_ids(message: Message) -> None:
@@ -157,18 +160,22 @@ class RateLimiter:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter):
-        self.app, self.limiter = app, limiter
+    """Counts each caller's requests in its category's window: a signed-in caller by the subject of its verified
+    token (`principal_of`), however the header is spelled, so re-spelling `Bearer` opens no new bucket; everyone
+    else, and sign-in and webhooks always, by address (client_ip_var: behind a trusted proxy, the forwarded one)."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, principal_of):
+        self.app, self.limiter, self.principal_of = app, limiter, principal_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in ("/v1/health",):
             return await self.app(scope, receive, send)
         category = self.limiter.category(scope["method"], scope["path"])
         authorization = _header(scope, b"authorization")
-        ip = scope["client"][0] if scope.get("client") else "unknown"
-        # Authenticated callers are counted per token, everyone else (sign-in, webhooks) per address.
-        caller = hashlib.sha256(authorization.encode()).hexdigest()[:32] if authorization and category in (
-            "standard", "upload") else ip
+        if category in ("standard", "upload"):
+            caller = self.principal_of(authorization, scope)
+        else:
+            caller = f"anonymous:{client_ip_var.get() or 'unknown'}"
         allowed, rule, remaining, reset = self.limiter.hit(category, caller, time.time())
         headers = [(b"x-ratelimit-limit", str(rule.limit).encode()),
                    (b"x-ratelimit-remaining", str(remaining).encode()),
@@ -264,5 +271,4 @@ class IdempotencyMiddleware:
 def principal_key_from_claims(claims: dict | None, scope: Scope) -> str:
     if claims and claims.get("sub"):
         return f"{claims.get('firm_id', '')}:{claims['sub']}"[:100]
-    ip = scope["client"][0] if scope.get("client") else "unknown"
-    return f"anonymous:{ip}"
+    return f"anonymous:{client_ip_var.get() or 'unknown'}"
