@@ -14,6 +14,7 @@ from api.middleware import (
 )
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
+from domain.rate_limit import SharedCounters
 from api.v1 import (
     admin, auth, client, document, estimated_payment, health, invoice, message, pending_document, question,
     tax_return, temporal_codec, webhook,
@@ -25,8 +26,9 @@ ROUTERS = [health.router, auth.router, client.router, admin.router, document.rou
            estimated_payment.router, tax_return.router, question.router, message.router, temporal_codec.router]
 
 
-def _rate_limiter(settings: Settings) -> RateLimiter:
+def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:
     return RateLimiter(
+        counters=SharedCounters(state.engine),
         standard=RateLimit(settings.rate_limit_standard, settings.rate_limit_standard_window_s),
         auth=RateLimit(settings.rate_limit_auth, settings.rate_limit_auth_window_s),
         upload=RateLimit(settings.rate_limit_upload, settings.rate_limit_upload_window_s),
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     # Outermost last: the request context wraps everything, so even a 429 or 413 carries the request id.
     principal_of = _verified_principal(state)
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency, principal_of=principal_of)
-    app.add_middleware(RateLimitMiddleware, limiter=_rate_limiter(settings), principal_of=principal_of)
+    app.add_middleware(RateLimitMiddleware, limiter=_rate_limiter(settings, state), principal_of=principal_of)
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_body_bytes,
                        trusted_proxies=trusted_networks(settings.trusted_proxies))
     return app

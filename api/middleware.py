@@ -6,15 +6,20 @@ Pure ASGI rather than BaseHTTPMiddleware so streamed uploads and downloads pass 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_JSON, UNEXPECTED_ERROR, log_unexpected, problem_bytes
 from api.client_address import client_address
 from api.request_context import clean_correlation_id, client_ip_var, correlation_id_var, new_request_id, request_id_var
 from domain.idempotency.service import IdempotencyStore, Outcome
+from domain.rate_limit import SharedCounters
+
+log = logging.getLogger(__name__)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -124,16 +129,15 @@ class RateLimit:
 
 @dataclass
 class RateLimiter:
-    """Fixed windows per (category, caller), in process memory.
-
-    One API process per deployment unit keeps this exact; several processes each enforce the limit on
-    their share (docs/api-conventions.md, "Rate limits"; a shared store is the upgrade path).
-    """
+    """Fixed windows per (category, caller), counted in Postgres for every API process together
+    (domain/rate_limit.py). If Postgres cannot count, this process counts alone meanwhile (in memory), and the
+    request goes on: a limiter must not turn a database hiccup into refusing everyone."""
 
     standard: RateLimit
     auth: RateLimit
     upload: RateLimit
     webhook: RateLimit
+    counters: SharedCounters | None = None
     _windows: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
     def category(self, method: str, path: str) -> str:
@@ -145,9 +149,20 @@ class RateLimiter:
             return "upload"
         return "standard"
 
-    def hit(self, category: str, caller: str, now: float) -> tuple[bool, RateLimit, int, int]:
+    async def hit(self, category: str, caller: str, now: float) -> tuple[bool, RateLimit, int, int]:
         rule: RateLimit = getattr(self, category)
         window_start = int(now // rule.window_s) * rule.window_s
+        count = None
+        if self.counters is not None:
+            try:
+                count = await self.counters.hit(f"{category}:{caller}", window_start)
+            except (OperationalError, InterfaceError):
+                log.warning("rate-limit counters unreachable; counting in this process meanwhile")
+        if count is None:
+            count = self._count_here(category, caller, window_start)
+        return count <= rule.limit, rule, max(rule.limit - count, 0), window_start + rule.window_s
+
+    def _count_here(self, category: str, caller: str, window_start: int) -> int:
         key = (category, caller)
         start, count = self._windows.get(key, (window_start, 0))
         if start != window_start:
@@ -156,7 +171,7 @@ class RateLimiter:
         self._windows[key] = (start, count)
         if len(self._windows) > 100_000:  # drop finished windows so memory stays bounded
             self._windows = {k: v for k, v in self._windows.items() if v[0] == window_start}
-        return count <= rule.limit, rule, max(rule.limit - count, 0), start + rule.window_s
+        return count
 
 
 class RateLimitMiddleware:
@@ -176,7 +191,7 @@ class RateLimitMiddleware:
             caller = self.principal_of(authorization, scope)
         else:
             caller = f"anonymous:{client_ip_var.get() or 'unknown'}"
-        allowed, rule, remaining, reset = self.limiter.hit(category, caller, time.time())
+        allowed, rule, remaining, reset = await self.limiter.hit(category, caller, time.time())
         headers = [(b"x-ratelimit-limit", str(rule.limit).encode()),
                    (b"x-ratelimit-remaining", str(remaining).encode()),
                    (b"x-ratelimit-reset", str(reset).encode())]

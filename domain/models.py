@@ -22,5 +22,6 @@ from domain.estimated_payment.models import (  # noqa: F401
 from domain.tax_return.models import AiAnalysis, PreparerNote, ReturnReminder  # noqa: F401
 from domain.lifecycle.models import LifecycleHistory  # noqa: F401
 from domain.outbox.models import OutboxEntry  # noqa: F401
+from domain.rate_limit import RateLimitWindow  # noqa: F401
 from domain.question.models import Question  # noqa: F401
 from domain.message.models import Message  # noqa: F401

@@ -45,3 +45,13 @@ async def test_forwarded_addresses_count_only_behind_a_trusted_proxy(tp):
     # From anyone else, X-Forwarded-For is the caller's own word: one bucket, the socket's address.
     async with _api(tp, "198.51.100.9", rate_limit_auth=2) as http:
         assert await sign_ins(http, ["203.0.113.3", "203.0.113.4", "203.0.113.5"]) == [401, 401, 429]
+
+
+async def test_api_processes_share_one_count(tp, admin):
+    """Two API processes (two apps, each with its own engine and memory) on one database: the limit holds for
+    the caller across both, not N times over."""
+    async with _api(tp, "198.51.100.20", rate_limit_standard=3) as first, \
+            _api(tp, "198.51.100.20", rate_limit_standard=3) as second:
+        statuses = [(await http.get("/v1/clients", headers=admin)).status_code
+                    for http in (first, second, first, second)]
+    assert statuses == [200, 200, 200, 429]
