@@ -62,7 +62,7 @@ def jwt_key_path(settings: Settings):
 
 
 def build_state(settings: Settings) -> AppState:
-    engine = make_engine(settings.database_url, settings.db_pool_size)
+    engine = make_engine(settings.database_url, settings.db_pool_size, role=settings.database_app_role)
     cipher = FieldCipher(settings.ssn_encryption_key)
     signer = TokenSigner(load_or_create_private_key(jwt_key_path(settings), create=settings.is_development),
                          settings.jwt_issuer, settings.jwt_audience)
