@@ -51,3 +51,18 @@ def test_dockerfile_copies_every_package_the_code_needs():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in ("api", "orchestration", "activities", "domain", "integrations", "workflows", "migrations", "cli"):
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_the_app_logs_in_as_its_own_role_and_only_the_migration_job_as_the_owner():
+    """Issue 13, medium 7: the API and workers cannot reach the owner's rights (and so the audit log's trigger)
+    even with arbitrary SQL; the owner's URL is the migration job's alone."""
+    owner = COMPOSE["services"]["postgres"]["environment"]["POSTGRES_USER"]
+    for name, service in APP_SERVICES.items():
+        environment = service["environment"]
+        assert not environment["DATABASE_URL"].split("://", 1)[1].startswith(f"{owner}:"), name
+        assert ("MIGRATION_DATABASE_URL" in environment) == (name == "migrate"), name
+    assert APP_SERVICES["migrate"]["environment"]["MIGRATION_DATABASE_URL"].split("://", 1)[1].startswith(f"{owner}:")
+    init = COMPOSE["services"]["postgres"]["volumes"][1].split(":")[0]
+    script = (ROOT / init / "10-app-login.sh").read_text()
+    assert "IN ROLE taxpractice_app" in script
+    assert "taxpractice_api:" in APP_SERVICES["api"]["environment"]["DATABASE_URL"]
