@@ -76,9 +76,12 @@ def upgrade() -> None:
         DECLARE
             head audit_chain_heads%ROWTYPE;
         BEGIN
-            INSERT INTO audit_chain_heads (firm_id, chain_seq, row_hash) VALUES (NEW.firm_id, 0, {GENESIS})
-                ON CONFLICT (firm_id) DO NOTHING;
             SELECT * INTO head FROM audit_chain_heads WHERE firm_id = NEW.firm_id FOR UPDATE;
+            IF NOT FOUND THEN  -- the firm's first row: start its chain (once, even if two start together)
+                INSERT INTO audit_chain_heads (firm_id, chain_seq, row_hash) VALUES (NEW.firm_id, 0, {GENESIS})
+                    ON CONFLICT (firm_id) DO NOTHING;
+                SELECT * INTO head FROM audit_chain_heads WHERE firm_id = NEW.firm_id FOR UPDATE;
+            END IF;
             NEW.chain_seq := head.chain_seq + 1;
             NEW.prev_hash := head.row_hash;
             NEW.row_hash := audit_log_row_hash(NEW.prev_hash, NEW);
