@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     # Postgres
     database_url: str = Field("", description="postgresql+psycopg://… ; empty means the embedded pgserver")
     db_pool_size: int = 10
+    # The database role every API, worker and CLI connection acts as: it reads and writes rows but only appends
+    # to the audit log and owns nothing (migrations/versions/0012_audit_chain.py creates it). Empty: act as the
+    # user of DATABASE_URL (a deployment whose login user is itself a member of that role only).
+    database_app_role: str = Field("taxpractice_app", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    # Who runs `taxpractice migrate`: the owner of the schema. Empty: DATABASE_URL's user (development, tests, and
+    # a deployment whose DATABASE_URL is the owner's, the app then confined by DATABASE_APP_ROLE).
+    migration_database_url: str = ""
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"

@@ -61,7 +61,7 @@ class WorkerDependencies:
             # costs one failed attempt (SQLAlchemy then replaces every pooled connection) instead of a ping
             # round trip before every activity's work.
             sessionmaker=make_sessionmaker(make_engine(settings.database_url, settings.db_pool_size,
-                                                       pre_ping=False)),
+                                                       pre_ping=False, role=settings.database_app_role)),
             providers=build_providers(settings),
         )
 

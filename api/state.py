@@ -63,7 +63,7 @@ def jwt_key_path(settings: Settings):
 
 
 def build_state(settings: Settings) -> AppState:
-    engine = make_engine(settings.database_url, settings.db_pool_size)
+    engine = make_engine(settings.database_url, settings.db_pool_size, role=settings.database_app_role)
     cipher = FieldCipher(settings.ssn_encryption_key)
     previous = ((load_public_key(settings.jwt_previous_public_key_path),)
                 if settings.jwt_previous_public_key_path else ())

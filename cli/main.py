@@ -1,4 +1,5 @@
-"""`taxpractice` — operator commands. `taxpractice users create --email E --role admin --password P --json`.
+"""`taxpractice` — operator commands. `taxpractice users create --email E --role admin --password P --json`,
+`taxpractice audit verify` (exit 1 at the first break of the audit log's hash chain).
 
 Without DATABASE_URL it reaches the embedded Postgres that `make run` keeps under .data/.
 """
@@ -33,8 +34,13 @@ def database_url(settings: Settings) -> str:
     return start_postgres(settings.data_dir / "postgres").url
 
 
+def app_engine(settings: Settings):
+    """Commands that write rows act as the app's database role, like the API (settings.database_app_role)."""
+    return make_engine(database_url(settings), pool_size=1, role=settings.database_app_role)
+
+
 async def _create_user(args: argparse.Namespace, settings: Settings) -> dict:
-    engine = make_engine(database_url(settings), pool_size=1)
+    engine = app_engine(settings)
     try:
         async with make_sessionmaker(engine).begin() as session:
             firm_id = uuid.UUID(args.firm_id) if args.firm_id else DEFAULT_FIRM_ID
@@ -50,7 +56,7 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> dict:
 
 
 async def _create_firm(args: argparse.Namespace, settings: Settings) -> dict:
-    engine = make_engine(database_url(settings), pool_size=1)
+    engine = app_engine(settings)
     try:
         async with make_sessionmaker(engine).begin() as session:
             firm = Firm(id=uuid.uuid4(), name=args.name)
@@ -64,7 +70,8 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> dict:
     """Database migrations, then the custom search attributes on the Temporal cluster."""
     from migrations.runner import upgrade_to_head
 
-    upgrade_to_head(database_url(settings))
+    # As the schema's owner: the app's own role cannot create or alter tables.
+    upgrade_to_head(settings.migration_database_url or database_url(settings))
     if args.skip_temporal:
         return {"migrated": True, "search_attributes_added": None}
 
@@ -76,6 +83,23 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> dict:
         return await search_attributes.register(client, settings.temporal_namespace)
 
     return {"migrated": True, "search_attributes_added": asyncio.run(register())}
+
+
+async def _verify_audit(args: argparse.Namespace, settings: Settings) -> dict:
+    """Read-only: the app's role may read the audit log and the chain heads, so no owner credentials needed."""
+    from domain.audit.chain import verify_chain
+
+    engine = app_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            report = await verify_chain(session, uuid.UUID(args.firm_id) if args.firm_id else None)
+    finally:
+        await engine.dispose()
+    broken = report.first_break
+    return {"intact": report.intact, "rows": report.rows, "firms": report.firms,
+            "first_break": None if broken is None else {
+                "firm_id": str(broken.firm_id), "chain_seq": broken.chain_seq, "audit_id": broken.audit_id,
+                "reason": broken.reason, "message": broken.describe()}}
 
 
 def _mailable_email(value: str) -> str:
@@ -108,6 +132,11 @@ def parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations and register search attributes")
     migrate.add_argument("--skip-temporal", action="store_true", help="database only")
     migrate.add_argument("--json", action="store_true")
+
+    audit = commands.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
+    verify = audit.add_parser("verify", help="walk the audit log's hash chain; exit 1 at the first break")
+    verify.add_argument("--firm-id", help="one firm's chain (default: every firm's)")
+    verify.add_argument("--json", action="store_true")
     return root
 
 
@@ -119,6 +148,8 @@ def run(argv: list[str]) -> int:
             result = asyncio.run(_create_user(args, settings))
         elif args.command == "firms":
             result = asyncio.run(_create_firm(args, settings))
+        elif args.command == "audit":
+            result = asyncio.run(_verify_audit(args, settings))
         else:
             result = _migrate(args, settings)
     except DomainError as err:
@@ -129,6 +160,9 @@ def run(argv: list[str]) -> int:
     else:
         for key, value in result.items():
             print(f"{key}: {value}")
+    if args.command == "audit" and not result["intact"]:
+        print(f"audit chain broken: {result['first_break']['message']}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -64,3 +64,18 @@ def test_only_the_api_is_published_and_the_stores_are_internal():
     assert services["temporal-ui"]["ports"] == ["127.0.0.1:8233:8080"]
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"api", "temporal-ui"}
+
+
+def test_the_app_logs_in_as_its_own_role_and_only_the_migration_job_as_the_owner():
+    """Issue 13, medium 7: the API and workers cannot reach the owner's rights (and so the audit log's trigger)
+    even with arbitrary SQL; the owner's URL is the migration job's alone."""
+    owner = COMPOSE["services"]["postgres"]["environment"]["POSTGRES_USER"]
+    for name, service in APP_SERVICES.items():
+        environment = service["environment"]
+        assert not environment["DATABASE_URL"].split("://", 1)[1].startswith(f"{owner}:"), name
+        assert ("MIGRATION_DATABASE_URL" in environment) == (name == "migrate"), name
+    assert APP_SERVICES["migrate"]["environment"]["MIGRATION_DATABASE_URL"].split("://", 1)[1].startswith(f"{owner}:")
+    init = COMPOSE["services"]["postgres"]["volumes"][1].split(":")[0]
+    script = (ROOT / init / "10-app-login.sh").read_text()
+    assert "IN ROLE taxpractice_app" in script
+    assert "taxpractice_api:" in APP_SERVICES["api"]["environment"]["DATABASE_URL"]

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import BigInteger, DateTime, FetchedValue, ForeignKey, Index, Integer, LargeBinary, String, func
 from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +31,12 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     ip_address: Mapped[str | None] = mapped_column(INET)
     details: Mapped[dict | None] = mapped_column(JSONB)
+    # The hash chain (migrations 0012_audit_chain): written by the database's insert trigger, never by the app.
+    # Each row's hash covers the previous row's hash of the same firm and the row's own content, so an edited,
+    # inserted or removed row breaks every link after it (`taxpractice audit verify`, domain/audit/chain.py).
+    chain_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=FetchedValue())
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, server_default=FetchedValue())
+    row_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, server_default=FetchedValue())
 
 
 class AuditExport(Base):

@@ -13,7 +13,9 @@ from api.state import build_state
 
 @contextlib.asynccontextmanager
 async def _api(tp, peer: str, **settings):
-    changed = tp.settings.model_copy(update=settings)
+    # Day-long windows: a fixed window that rolled over between two hits would start the count again.
+    changed = tp.settings.model_copy(update={"rate_limit_standard_window_s": 86_400,
+                                             "rate_limit_auth_window_s": 86_400, **settings})
     state = build_state(changed)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(changed, state), client=(peer, 4000)),

@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from activities.tax_return import TaxReturnActivities, TransitionRecord
 from domain.audit.models import AuditEntry
+from domain.db import make_engine
 from domain.tax_return.analysis import OfflineAnalyzer
 from domain.lifecycle.models import LifecycleHistory
 from integrations.notify import Notifier
@@ -86,14 +87,20 @@ async def test_worker_killed_mid_transition_finishes_once(tp, office):
                 action="submit_for_review", actor_id=office.users["preparer"].id, actor_role="preparer",
                 assigned_preparer_id=office.users["preparer"].id, pending_questions=0)))
 
+            # As the owner: the app's role (settings.database_app_role) sees no other session's query text.
+            owner = make_engine(tp.settings.database_url, pool_size=1)
+
             async def write_is_blocked():
-                # A session of its own: within one transaction pg_stat_activity is a frozen snapshot.
-                async with tp.state.sessionmaker() as session:
-                    return (await session.execute(text(
+                # A connection of its own: within one transaction pg_stat_activity is a frozen snapshot.
+                async with owner.connect() as conn:
+                    return (await conn.execute(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                         "AND query LIKE '%UPDATE tax_returns%'"))).scalar_one()
 
-            await poll(write_is_blocked)
+            try:
+                await poll(write_is_blocked)
+            finally:
+                await owner.dispose()
             doomed.send_signal(signal.SIGKILL)
             doomed.wait()
             await blocker.rollback()
