@@ -173,6 +173,21 @@ async def create_return(ctx: ServiceContext, data: dict) -> tuple[TaxReturn, Cli
 WORKFLOW_FIELDS = frozenset({"assigned_preparer_id", "assigned_reviewer_id", "extension_filed"})
 
 
+# The return's data the approval covers: what the reviewer checked and the client signs on Form 8879. Priority,
+# assignees, the extension (its own rule: until filed) and notes are how staff run the work, not the return.
+FROZEN_FIELDS = ("filing_status", "estimated_refund", "estimated_tax_due")
+
+
+def check_not_frozen(tax_return: TaxReturn, what: str) -> None:
+    """Refuse a change to approved data (issue 13, medium 9). Refused rather than sent back to review: no
+    transition leaves approved, pending_signature or ready_to_file, and a data write that also moved the return
+    would have to be one step with the workflow's transition, which a PATCH committing to Postgres is not."""
+    if tax_return.status in sm.APPROVED_OR_LATER:
+        raise BusinessRuleViolation(
+            f"The return is {tax_return.status}: {what} cannot change once the return is approved",
+            code="return_approved")
+
+
 async def update_return(ctx: ServiceContext, return_id: uuid.UUID, changes: dict) -> tuple[TaxReturn, Client]:
     policy.require(ctx.principal, "return.update")
     tax_return, client = await load_visible_return(ctx, return_id)
@@ -186,6 +201,10 @@ async def update_return(ctx: ServiceContext, return_id: uuid.UUID, changes: dict
                            frozenset({"reviewer", "ea_cpa"}))
     if "filing_status" in changes:
         _check_filing_status(tax_return.return_type, changes["filing_status"])
+    # A value sent unchanged is no change (a client re-sending the whole record).
+    frozen = [name for name in FROZEN_FIELDS if name in changes and changes[name] != getattr(tax_return, name)]
+    if frozen:
+        check_not_frozen(tax_return, ", ".join(frozen))
     notes = changes.pop("preparer_notes", None)
     if "extension_filed" in changes:
         if tax_return.status in sm.FILED_OR_LATER:
@@ -224,6 +243,9 @@ async def _apply_notes(ctx: ServiceContext, tax_return: TaxReturn, notes: list[d
         note = await ctx.session.get(PreparerNote, item["id"])
         if note is None or note.return_id != tax_return.id or note.deleted_at is not None:
             raise NotFound("Preparer note")
+        # A note speaks for its author: only they (or an admin) reword or remove it; others add their own.
+        if note.author_id != ctx.principal.subject_id and ctx.principal.role != Role.ADMIN:
+            raise Forbidden("Only the note's author or an admin changes or deletes a preparer note")
         if item.get("deleted"):
             note.deleted_at = datetime.now(timezone.utc)
         else:

@@ -137,6 +137,10 @@ markdown_table = LIFECYCLE.markdown_table
 
 # From these statuses on, the return has been filed: no soft delete, no reminders of the filing deadline.
 FILED_OR_LATER = frozenset({S.FILED, S.ACCEPTED, S.REJECTED, S.COMPLETE})
+# From approval on, the return's data is what the reviewer approved (segregation of duties): its fields and its
+# documents' extracted values are frozen (docs/tax_return.md, "Frozen from approval on"). A rejected return is
+# corrected after `restart_after_rejection` has taken it back to in_prep, where nothing is frozen.
+APPROVED_OR_LATER = frozenset({S.APPROVED, S.PENDING_SIGNATURE, S.READY_TO_FILE}) | FILED_OR_LATER
 # Who the return waits on: the reviewer in these statuses, the preparer otherwise.
 REVIEWER_STATUSES = frozenset({S.READY_FOR_REVIEW, S.IN_REVIEW, S.APPROVED, S.NEEDS_REVIEW})
 
