@@ -6,6 +6,7 @@ through an idempotent activity (activities/tax_return.py). This module only read
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -58,6 +59,23 @@ RETURN_LIST_SPEC = ListSpec(
     extra_params=frozenset({"stuck"}),
 )
 
+# A portal client's list (issue 13, low): what a client should see of their own returns, and no filter on what
+# they do not see (assignees, priority, the stuck flag), which would otherwise disclose it by what it matches.
+# docs/tax_return.md, "What a portal client sees".
+PORTAL_RETURN_LIST_SPEC = dataclasses.replace(
+    RETURN_LIST_SPEC,
+    filters={name: f for name, f in RETURN_LIST_SPEC.filters.items()
+             if name not in {"assigned_preparer_id", "assigned_reviewer_id", "priority"}},
+    output_fields=frozenset({"id", "client_id", "client_name", "tax_year", "return_type", "filing_status",
+                             "status", "progress_percentage", "extension_filed", "due_date", "created_at",
+                             "updated_at"}),
+    extra_params=frozenset(),
+)
+
+
+def list_spec(ctx: ServiceContext) -> ListSpec:
+    return RETURN_LIST_SPEC if ctx.principal.is_staff else PORTAL_RETURN_LIST_SPEC
+
 
 def effective_due_date(tax_return: TaxReturn) -> date:
     """The deadline that counts: the extended one once an extension is filed."""
@@ -106,7 +124,7 @@ async def list_returns(ctx: ServiceContext, query: ListQuery, client_id: uuid.UU
             raise ValidationFailed("One or more query parameters failed validation",
                                    [FieldError("stuck", "invalid_format", "stuck must be true or false")])
         stmt = stmt.where(TaxReturn.stuck_since.is_not(None) if raw == "true" else TaxReturn.stuck_since.is_(None))
-    page = await paginate(ctx.session, stmt, query, RETURN_LIST_SPEC)
+    page = await paginate(ctx.session, stmt, query, list_spec(ctx))
     await ctx.audit("return.list", "tax_return", details={"count": len(page.items)})
     return page
 

@@ -75,3 +75,52 @@ async def test_a_note_is_changed_only_by_its_author_or_an_admin(tp, office):
     deleted = await tp.http.patch(f"/v1/returns/{rid}", headers=h["preparer"], json={
         "preparer_notes": [{"id": note["id"], "deleted": True}]})
     assert [n["id"] for n in deleted.json()["data"]["preparer_notes"]] == [reviewer_note["id"]]
+
+
+PORTAL_SUMMARY = {"id", "client_id", "client_name", "tax_year", "return_type", "filing_status", "status",
+                  "progress_percentage", "extension_filed", "due_date", "created_at", "updated_at"}
+PORTAL_DETAIL = PORTAL_SUMMARY | {"extension_date", "original_due_date", "federal_status", "state_filings",
+                                  "workflow_history"}
+STAFF_ONLY = {"assigned_preparer_id", "assigned_reviewer_id", "priority", "stuck_since", "estimated_refund",
+              "estimated_tax_due", "preparer_notes"}
+
+
+async def test_a_portal_client_sees_no_staff_internal_field(tp, office):
+    h, users = office.headers, office.users
+    rid = (await create_return(tp, h["preparer"], office.client["id"], filing_status="single"))["id"]
+    assert (await tp.http.patch(f"/v1/returns/{rid}", headers=h["admin"], json={
+        "assigned_reviewer_id": str(users["reviewer"].id), "priority": "rush", "estimated_refund": 120.00,
+        "preparer_notes": [{"note_text": "internal"}]})).status_code == 200
+    await transition(tp, h["preparer"], rid, "request_documents", "Client is slow; chase by phone")
+    await wait_for_status(tp, h["preparer"], rid, "documents_pending")
+    async with tp.state.sessionmaker.begin() as session:  # flagged stuck, as the workflow would
+        (await session.get(TaxReturn, uuid.UUID(rid))).stuck_since = datetime.now(timezone.utc)
+
+    detail = (await tp.http.get(f"/v1/returns/{rid}", headers=h["client"])).json()["data"]
+    assert detail.keys() == PORTAL_DETAIL, detail.keys() ^ PORTAL_DETAIL
+    assert detail["status"] == "documents_pending" and detail["progress_percentage"] == 10
+    assert detail["workflow_history"] == [{"from_status": "intake", "to_status": "documents_pending",
+                                           "transitioned_at": detail["workflow_history"][0]["transitioned_at"]}]
+    listed = (await tp.http.get("/v1/returns", headers=h["client"])).json()["data"]
+    assert listed and all(item.keys() == PORTAL_SUMMARY for item in listed)
+    by_client = (await tp.http.get(f"/v1/clients/{office.client['id']}/returns", headers=h["client"])).json()
+    assert all(item.keys() == PORTAL_SUMMARY for item in by_client["data"])
+    state = (await tp.http.get(f"/v1/returns/{rid}/workflow/state", headers=h["client"])).json()["data"]
+    assert state.keys() == {"current_status", "entered_at", "days_in_status", "history"}
+    assert all(entry.keys() == {"from_status", "to_status", "transitioned_at"} for entry in state["history"])
+    # Filters on what the client does not see would disclose it by what they match.
+    for query in ("priority=rush", "stuck=true", f"assigned_preparer_id={users['preparer'].id}",
+                  "fields=assigned_reviewer_id"):
+        assert_problem(await tp.http.get(f"/v1/returns?{query}", headers=h["client"]), 400)
+
+    # Staff output is unchanged.
+    staff = (await tp.http.get(f"/v1/returns/{rid}", headers=h["reviewer"])).json()["data"]
+    assert STAFF_ONLY <= staff.keys() and staff["priority"] == "rush" and staff["stuck_since"]
+    assert staff["workflow_history"][0]["transitioned_by"] == str(users["preparer"].id)
+    assert staff["workflow_history"][0]["notes"] == "Client is slow; chase by phone"
+    staff_state = (await tp.http.get(f"/v1/returns/{rid}/workflow/state", headers=h["reviewer"])).json()["data"]
+    assert staff_state["assigned_to"] == str(users["preparer"].id) and staff_state["stuck_since"]
+    listed = (await tp.http.get(f"/v1/returns?priority=rush&stuck=true&client_id={office.client['id']}",
+                                headers=h["reviewer"])).json()["data"]
+    assert [r["id"] for r in listed] == [rid] and STAFF_ONLY - {"priority", "estimated_refund", "estimated_tax_due",
+                                                                 "preparer_notes"} <= listed[0].keys()
