@@ -24,7 +24,7 @@ from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound,
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.roles import Role
 from domain.tax_return.models import TaxReturn
-from domain.tax_return.state_machine import APPROVED_OR_LATER, FILED_OR_LATER
+from domain.tax_return.state_machine import APPROVED_OR_LATER, FILED_OR_LATER, reopen_hint
 
 STATUSES = ("uploaded", "classifying", "extracting", "processed", "review_required")
 
@@ -256,7 +256,7 @@ async def _check_return_not_approved(ctx: ServiceContext, document: Document) ->
     if tax_return is not None and tax_return.status in APPROVED_OR_LATER:
         raise BusinessRuleViolation(
             f"The document's return is {tax_return.status}: its extracted values cannot change once the return is "
-            "approved", code="return_approved")
+            f"approved. {reopen_hint(tax_return.status)}", code="return_approved")
 
 
 async def delete_document(ctx: ServiceContext, document_id: uuid.UUID) -> None:

@@ -197,13 +197,13 @@ FROZEN_FIELDS = ("filing_status", "estimated_refund", "estimated_tax_due")
 
 
 def check_not_frozen(tax_return: TaxReturn, what: str) -> None:
-    """Refuse a change to approved data (issue 13, medium 9). Refused rather than sent back to review: no
-    transition leaves approved, pending_signature or ready_to_file, and a data write that also moved the return
-    would have to be one step with the workflow's transition, which a PATCH committing to Postgres is not."""
+    """Refuse a change to approved data (issue 13, medium 9). The return is sent back to review explicitly, by
+    the `reopen` transition through its workflow, rather than by the PATCH itself: a data write committed to
+    Postgres cannot be one step with the workflow's transition, and data changed under an approval whose
+    transition then failed would be the hole this closes."""
     if tax_return.status in sm.APPROVED_OR_LATER:
-        raise BusinessRuleViolation(
-            f"The return is {tax_return.status}: {what} cannot change once the return is approved",
-            code="return_approved")
+        raise BusinessRuleViolation(f"The return is {tax_return.status}: {what} cannot change once the return is "
+                                    f"approved. {sm.reopen_hint(tax_return.status)}", code="return_approved")
 
 
 async def update_return(ctx: ServiceContext, return_id: uuid.UUID, changes: dict) -> tuple[TaxReturn, Client]:

@@ -47,6 +47,37 @@ async def test_approved_return_data_is_frozen(tp, office):
     assert changed.json()["data"]["filing_status"] == "married_joint"
 
 
+async def test_a_change_after_approval_goes_back_through_review(tp, office):
+    """The way back is the workflow's `reopen`: then the data changes, and it is reviewed and approved again."""
+    h = office.headers
+    rid = (await create_return(tp, h["preparer"], office.client["id"], filing_status="single"))["id"]
+    await transition(tp, h["preparer"], rid, "mark_ready_for_prep")
+    await transition(tp, h["preparer"], rid, "start_prep")
+    await wait_for_status(tp, h["preparer"], rid, "in_prep")
+    await transition(tp, h["preparer"], rid, "submit_for_review")
+    await transition(tp, h["reviewer"], rid, "start_review")
+    await transition(tp, h["reviewer"], rid, "approve")
+
+    refused = assert_problem(await tp.http.patch(f"/v1/returns/{rid}", headers=h["preparer"], json={
+        "filing_status": "head_of_household"}), 422, "return_approved")
+    assert "reopen" in refused["detail"]
+    assert_problem(await tp.http.post(f"/v1/returns/{rid}/workflow/transition", headers=h["admin"],
+                                      json={"action": "reopen"}), 403)
+    body = await transition(tp, h["preparer"], rid, "reopen", "Client remarried in December: head of household")
+    assert body["data"]["previous_status"] == "approved" and body["data"]["status"] == "in_prep"
+    changed = await tp.http.patch(f"/v1/returns/{rid}", headers=h["preparer"], json={
+        "filing_status": "head_of_household"})
+    assert changed.status_code == 200, changed.text
+    # Approved again only through review, and not by its preparer.
+    await transition(tp, h["preparer"], rid, "submit_for_review")
+    await transition(tp, h["reviewer"], rid, "start_review")
+    await transition(tp, h["reviewer"], rid, "approve")
+    detail = (await tp.http.get(f"/v1/returns/{rid}", headers=h["admin"])).json()["data"]
+    assert detail["status"] == "approved" and detail["filing_status"] == "head_of_household"
+    assert [row["action"] for row in detail["workflow_history"]][-4:] == [
+        "reopen", "submit_for_review", "start_review", "approve"]
+
+
 async def test_a_note_is_changed_only_by_its_author_or_an_admin(tp, office):
     h, users = office.headers, office.users
     rid = (await create_return(tp, h["preparer"], office.client["id"]))["id"]
