@@ -310,6 +310,7 @@ def refresh_extraction_status(extraction: DocumentExtraction, fields: list[Extra
 async def delete_extraction(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
     policy.require(ctx.principal, "extraction.delete")
     document = await load_visible_document(ctx, document_id)
+    await _check_return_not_approved(ctx, document)  # a new extraction would replace approved values
     extraction, _ = await current_extraction(ctx, document.id)
     if extraction is None:
         raise NotFound("Extraction")
@@ -327,6 +328,7 @@ async def request_reprocessing(ctx: ServiceContext, document_id: uuid.UUID) -> D
     which its status alone (`uploaded`, `classifying`, `extracting`) cannot."""
     policy.require(ctx.principal, "extraction.rerun")
     document = await load_visible_document(ctx, document_id)
+    await _check_return_not_approved(ctx, document)  # a new extraction would replace approved values
     extraction, _ = await current_extraction(ctx, document.id)
     if extraction is not None:
         raise Conflict("The document has an extraction: delete it first (DELETE …/extraction)")

@@ -324,6 +324,11 @@ async def test_extracted_values_are_frozen_once_the_return_is_approved(tp, offic
             response = await tp.http.patch(url, headers=office.admin, json=body)
             assert response.status_code == 422, response.text
             assert response.json()["type"].endswith("/return_approved") and status in response.json()["detail"]
+        # Deleting the extraction (to re-run it) would replace the approved values just the same.
+        for method, path in (("DELETE", "extraction"), ("POST", "extraction")):
+            response = await tp.http.request(method, f"/v1/documents/{created['id']}/{path}", headers=office.admin)
+            assert response.status_code == 422, (method, response.text)
+            assert response.json()["type"].endswith("/return_approved")
     unchanged = await wait_processed(tp, office.admin, created["id"])
     wages = next(f for f in unchanged["extraction"]["fields"] if f["field_name"] == "wages")
     assert wages["value"] == "75000.00" and wages["corrected_at"] is None and not wages["verified"]
