@@ -62,7 +62,45 @@ def note_out(note: PreparerNote) -> dict:
             "author_id": str(note.author_id), "created_at": iso(note.created_at), "updated_at": iso(note.updated_at)}
 
 
+# What a portal client sees of their own return (issue 13, low; docs/tax_return.md, "What a portal client
+# sees"): its status, progress, dates and filing, never how the firm works it (staff ids, priority, the stuck
+# flag, working estimates, who did what with which note). Staff output is the functions above, unchanged.
+def portal_return_summary(tax_return: TaxReturn, client_name: str | None) -> dict:
+    return {
+        "id": str(tax_return.id),
+        "client_id": str(tax_return.client_id),
+        "client_name": client_name,
+        "tax_year": tax_return.tax_year,
+        "return_type": tax_return.return_type,
+        "filing_status": tax_return.filing_status,
+        "status": tax_return.status,
+        "progress_percentage": sm.PROGRESS[sm.Status(tax_return.status)],
+        "extension_filed": tax_return.extension_filed,
+        "due_date": service.effective_due_date(tax_return).isoformat(),
+        "created_at": iso(tax_return.created_at),
+        "updated_at": iso(tax_return.updated_at),
+    }
+
+
+def portal_history_out(row: LifecycleHistory) -> dict:
+    """The status timeline: the action names (escalate, flag_exception …), actors and notes are staff's."""
+    return {"from_status": row.from_status, "to_status": row.to_status, "transitioned_at": iso(row.at)}
+
+
+async def portal_return_detail(ctx, tax_return: TaxReturn, client: Client) -> dict:
+    return {
+        **portal_return_summary(tax_return, client.name),
+        "extension_date": tax_return.extension_date.isoformat() if tax_return.extension_date else None,
+        "original_due_date": tax_return.due_date.isoformat(),
+        "federal_status": tax_return.federal_status,
+        "state_filings": tax_return.state_filings,
+        "workflow_history": [portal_history_out(h) for h in await service.history(ctx, tax_return.id)],
+    }
+
+
 async def return_detail(ctx, tax_return: TaxReturn, client: Client) -> dict:
+    if not ctx.principal.is_staff:
+        return await portal_return_detail(ctx, tax_return, client)
     summary = return_summary(tax_return, client.name)
     detail = {
         **{k: summary[k] for k in ("id", "client_id", "client_name", "tax_year", "return_type", "filing_status",
@@ -87,10 +125,11 @@ async def return_detail(ctx, tax_return: TaxReturn, client: Client) -> dict:
 
 
 async def _page(ctx, request: Request, client_id: uuid.UUID | None = None) -> dict:
-    query = parse_list_query(list(request.query_params.multi_items()), service.RETURN_LIST_SPEC)
+    query = parse_list_query(list(request.query_params.multi_items()), service.list_spec(ctx))
     page = await service.list_returns(ctx, query, client_id)
     names = await service.client_names(ctx, {r.client_id for r in page.items})
-    return envelope.page(page, query, lambda r: return_summary(r, names.get(r.client_id)))
+    summary = return_summary if ctx.principal.is_staff else portal_return_summary
+    return envelope.page(page, query, lambda r: summary(r, names.get(r.client_id)))
 
 
 @router.get("/returns", summary="List returns")
@@ -181,6 +220,13 @@ async def workflow_state(return_id: uuid.UUID, ctx: Ctx):
     tax_return, client = await service.load_visible_return(ctx, return_id)
     history = await service.history(ctx, tax_return.id)
     await ctx.audit("return.workflow_state", "tax_return", tax_return.id, client_id=client.id)
+    if not ctx.principal.is_staff:  # the portal's view: no assignee, no stuck flag, the status timeline only
+        return envelope.one({
+            "current_status": tax_return.status,
+            "entered_at": iso(tax_return.status_entered_at),
+            "days_in_status": service.days_in_status(tax_return, datetime.now(timezone.utc)),
+            "history": [portal_history_out(h) for h in history],
+        })
     assignee = sm.assignee_for(tax_return.status, tax_return.assigned_preparer_id, tax_return.assigned_reviewer_id)
     return envelope.one({
         "current_status": tax_return.status,

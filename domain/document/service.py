@@ -24,7 +24,7 @@ from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound,
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.roles import Role
 from domain.tax_return.models import TaxReturn
-from domain.tax_return.state_machine import FILED_OR_LATER
+from domain.tax_return.state_machine import APPROVED_OR_LATER, FILED_OR_LATER, reopen_hint
 
 STATUSES = ("uploaded", "classifying", "extracting", "processed", "review_required")
 
@@ -246,6 +246,19 @@ async def _linked_return_filed(ctx: ServiceContext, document: Document) -> bool:
     return tax_return is not None and tax_return.status in FILED_OR_LATER
 
 
+async def _check_return_not_approved(ctx: ServiceContext, document: Document) -> None:
+    """The extracted values of an approved return's documents are what the reviewer approved (issue 13, medium 9):
+    a correction after approval is refused like a PATCH of the return's own data (the same code and rule,
+    domain/tax_return/service.py `check_not_frozen`; that module imports this one, so the check is repeated)."""
+    if document.return_id is None:
+        return
+    tax_return = await ctx.session.get(TaxReturn, document.return_id)
+    if tax_return is not None and tax_return.status in APPROVED_OR_LATER:
+        raise BusinessRuleViolation(
+            f"The document's return is {tax_return.status}: its extracted values cannot change once the return is "
+            f"approved. {reopen_hint(tax_return.status)}", code="return_approved")
+
+
 async def delete_document(ctx: ServiceContext, document_id: uuid.UUID) -> None:
     policy.require(ctx.principal, "document.delete")
     document = await load_visible_document(ctx, document_id)
@@ -264,6 +277,7 @@ async def update_field(ctx: ServiceContext, document_id: uuid.UUID, field_id: uu
     field = next((f for f in fields if f.id == field_id), None)
     if extraction is None or field is None:
         raise NotFound("Extraction field")
+    await _check_return_not_approved(ctx, document)
     now = _now()
     if "value" in changes and changes["value"] != field.value:
         if field.corrected_at is None:
@@ -296,6 +310,7 @@ def refresh_extraction_status(extraction: DocumentExtraction, fields: list[Extra
 async def delete_extraction(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
     policy.require(ctx.principal, "extraction.delete")
     document = await load_visible_document(ctx, document_id)
+    await _check_return_not_approved(ctx, document)  # a new extraction would replace approved values
     extraction, _ = await current_extraction(ctx, document.id)
     if extraction is None:
         raise NotFound("Extraction")
@@ -313,6 +328,7 @@ async def request_reprocessing(ctx: ServiceContext, document_id: uuid.UUID) -> D
     which its status alone (`uploaded`, `classifying`, `extracting`) cannot."""
     policy.require(ctx.principal, "extraction.rerun")
     document = await load_visible_document(ctx, document_id)
+    await _check_return_not_approved(ctx, document)  # a new extraction would replace approved values
     extraction, _ = await current_extraction(ctx, document.id)
     if extraction is not None:
         raise Conflict("The document has an extraction: delete it first (DELETE …/extraction)")

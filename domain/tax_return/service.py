@@ -6,6 +6,7 @@ through an idempotent activity (activities/tax_return.py). This module only read
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -58,6 +59,23 @@ RETURN_LIST_SPEC = ListSpec(
     extra_params=frozenset({"stuck"}),
 )
 
+# A portal client's list (issue 13, low): what a client should see of their own returns, and no filter on what
+# they do not see (assignees, priority, the stuck flag), which would otherwise disclose it by what it matches.
+# docs/tax_return.md, "What a portal client sees".
+PORTAL_RETURN_LIST_SPEC = dataclasses.replace(
+    RETURN_LIST_SPEC,
+    filters={name: f for name, f in RETURN_LIST_SPEC.filters.items()
+             if name not in {"assigned_preparer_id", "assigned_reviewer_id", "priority"}},
+    output_fields=frozenset({"id", "client_id", "client_name", "tax_year", "return_type", "filing_status",
+                             "status", "progress_percentage", "extension_filed", "due_date", "created_at",
+                             "updated_at"}),
+    extra_params=frozenset(),
+)
+
+
+def list_spec(ctx: ServiceContext) -> ListSpec:
+    return RETURN_LIST_SPEC if ctx.principal.is_staff else PORTAL_RETURN_LIST_SPEC
+
 
 def effective_due_date(tax_return: TaxReturn) -> date:
     """The deadline that counts: the extended one once an extension is filed."""
@@ -106,7 +124,7 @@ async def list_returns(ctx: ServiceContext, query: ListQuery, client_id: uuid.UU
             raise ValidationFailed("One or more query parameters failed validation",
                                    [FieldError("stuck", "invalid_format", "stuck must be true or false")])
         stmt = stmt.where(TaxReturn.stuck_since.is_not(None) if raw == "true" else TaxReturn.stuck_since.is_(None))
-    page = await paginate(ctx.session, stmt, query, RETURN_LIST_SPEC)
+    page = await paginate(ctx.session, stmt, query, list_spec(ctx))
     await ctx.audit("return.list", "tax_return", details={"count": len(page.items)})
     return page
 
@@ -173,6 +191,21 @@ async def create_return(ctx: ServiceContext, data: dict) -> tuple[TaxReturn, Cli
 WORKFLOW_FIELDS = frozenset({"assigned_preparer_id", "assigned_reviewer_id", "extension_filed"})
 
 
+# The return's data the approval covers: what the reviewer checked and the client signs on Form 8879. Priority,
+# assignees, the extension (its own rule: until filed) and notes are how staff run the work, not the return.
+FROZEN_FIELDS = ("filing_status", "estimated_refund", "estimated_tax_due")
+
+
+def check_not_frozen(tax_return: TaxReturn, what: str) -> None:
+    """Refuse a change to approved data (issue 13, medium 9). The return is sent back to review explicitly, by
+    the `reopen` transition through its workflow, rather than by the PATCH itself: a data write committed to
+    Postgres cannot be one step with the workflow's transition, and data changed under an approval whose
+    transition then failed would be the hole this closes."""
+    if tax_return.status in sm.APPROVED_OR_LATER:
+        raise BusinessRuleViolation(f"The return is {tax_return.status}: {what} cannot change once the return is "
+                                    f"approved. {sm.reopen_hint(tax_return.status)}", code="return_approved")
+
+
 async def update_return(ctx: ServiceContext, return_id: uuid.UUID, changes: dict) -> tuple[TaxReturn, Client]:
     policy.require(ctx.principal, "return.update")
     tax_return, client = await load_visible_return(ctx, return_id)
@@ -186,6 +219,10 @@ async def update_return(ctx: ServiceContext, return_id: uuid.UUID, changes: dict
                            frozenset({"reviewer", "ea_cpa"}))
     if "filing_status" in changes:
         _check_filing_status(tax_return.return_type, changes["filing_status"])
+    # A value sent unchanged is no change (a client re-sending the whole record).
+    frozen = [name for name in FROZEN_FIELDS if name in changes and changes[name] != getattr(tax_return, name)]
+    if frozen:
+        check_not_frozen(tax_return, ", ".join(frozen))
     notes = changes.pop("preparer_notes", None)
     if "extension_filed" in changes:
         if tax_return.status in sm.FILED_OR_LATER:
@@ -224,6 +261,9 @@ async def _apply_notes(ctx: ServiceContext, tax_return: TaxReturn, notes: list[d
         note = await ctx.session.get(PreparerNote, item["id"])
         if note is None or note.return_id != tax_return.id or note.deleted_at is not None:
             raise NotFound("Preparer note")
+        # A note speaks for its author: only they (or an admin) reword or remove it; others add their own.
+        if note.author_id != ctx.principal.subject_id and ctx.principal.role != Role.ADMIN:
+            raise Forbidden("Only the note's author or an admin changes or deletes a preparer note")
         if item.get("deleted"):
             note.deleted_at = datetime.now(timezone.utc)
         else:

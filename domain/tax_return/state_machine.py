@@ -45,6 +45,7 @@ PREPARER_EA = frozenset({Role.PREPARER, Role.EA_CPA})
 REVIEWER = frozenset({Role.REVIEWER})
 REVIEWER_EA = frozenset({Role.REVIEWER, Role.EA_CPA})
 SYSTEM = frozenset({Role.SYSTEM})
+STAFF_WORKFLOW = frozenset({Role.PREPARER, Role.REVIEWER, Role.EA_CPA})
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,11 @@ LIFECYCLE: Lifecycle[Status] = Lifecycle(
         T("mark_accepted", (S.FILED,), S.ACCEPTED, SYSTEM, "e-file capability: acceptance acknowledgement"),
         T("mark_rejected", (S.FILED,), S.REJECTED, SYSTEM, "e-file capability: rejection acknowledgement"),
         T("restart_after_rejection", (S.REJECTED,), S.IN_PREP, PREPARER_EA, "the preparer or an EA/CPA"),
+        # Segregation of duties (added, issue 13): approved data is frozen; to change it, staff send the return back
+        # to preparation, and it is submitted, reviewed and approved again.
+        T("reopen", (S.APPROVED, S.PENDING_SIGNATURE, S.READY_TO_FILE), S.IN_PREP, STAFF_WORKFLOW,
+           "staff send an approved return back to preparation to change its data; it is reviewed and approved again",
+           added=True),
         T("complete", (S.ACCEPTED,), S.COMPLETE, SYSTEM,
            "closing capability (archive, final invoice); until it exists, the service identity"),
         # Stuck returns (added): the workflow escalates a return that stays stuck for a second time budget.
@@ -137,6 +143,21 @@ markdown_table = LIFECYCLE.markdown_table
 
 # From these statuses on, the return has been filed: no soft delete, no reminders of the filing deadline.
 FILED_OR_LATER = frozenset({S.FILED, S.ACCEPTED, S.REJECTED, S.COMPLETE})
+# From approval on, the return's data is what the reviewer approved (segregation of duties): its fields and its
+# documents' extracted values are frozen (docs/tax_return.md, "Frozen from approval on"). `reopen` takes an approved
+# return not yet filed back to in_prep, `restart_after_rejection` a rejected one; nothing is frozen there.
+APPROVED_OR_LATER = frozenset({S.APPROVED, S.PENDING_SIGNATURE, S.READY_TO_FILE}) | FILED_OR_LATER
+
+
+def reopen_hint(status: str) -> str:
+    """How approved data is changed from `status` (the 422 return_approved says it)."""
+    if status in sources_of("reopen"):
+        return "Send it back to preparation first (transition `reopen`); it is then reviewed and approved again."
+    if status == S.REJECTED:
+        return "Restart it first (transition `restart_after_rejection`)."
+    return "A filed return is not changed."
+
+
 # Who the return waits on: the reviewer in these statuses, the preparer otherwise.
 REVIEWER_STATUSES = frozenset({S.READY_FOR_REVIEW, S.IN_REVIEW, S.APPROVED, S.NEEDS_REVIEW})
 

@@ -1,5 +1,6 @@
 """Uploads, downloads and the documents API through the real app, S3 store, Temporal and Postgres."""
 
+import asyncio
 import hashlib
 import io
 import uuid
@@ -301,3 +302,43 @@ async def test_an_object_whose_row_fails_is_deleted_again(tp):
         await store_object_then_row(tp.state, key, upload, "application/pdf", failing_insert)
     with pytest.raises(ClientError):
         tp.state.storage.client.head_object(Bucket=tp.state.storage.bucket, Key=key)
+
+
+async def test_extracted_values_are_frozen_once_the_return_is_approved(tp, office):
+    """Issue 13, medium 9: what the reviewer approved includes the documents' extracted values."""
+    from domain.tax_return.models import TaxReturn
+
+    return_id = await new_return(tp, office.firm_id, office.client["id"], tax_year=2023, status="in_prep")
+    created = (await upload(tp, office.admin, form_pdf("W-2", "Acme Corporation", W2_VALUES),
+                            client_id=office.client["id"], tax_year=2023, return_id=return_id)).json()["data"]
+    document = await wait_processed(tp, office.admin, created["id"])
+    field = next(f for f in document["extraction"]["fields"] if f["field_name"] == "wages")
+    url = f"/v1/documents/{created['id']}/extraction/fields/{field['id']}"
+
+    async def set_status(status: str) -> None:  # as the return's workflow would
+        async with tp.state.sessionmaker.begin() as session:
+            (await session.get(TaxReturn, return_id)).status = status
+
+    for status in ("approved", "ready_to_file", "filed"):
+        await set_status(status)
+        for body in ({"value": "80000.00"}, {"verified": True}):
+            response = await tp.http.patch(url, headers=office.admin, json=body)
+            assert response.status_code == 422, response.text
+            assert response.json()["type"].endswith("/return_approved") and status in response.json()["detail"]
+        # Deleting the extraction (to re-run it) would replace the approved values just the same.
+        for method in ("DELETE", "POST"):
+            for _ in range(100):  # POST answers 409 while the processing workflow is still closing: wait it out
+                response = await tp.http.request(method, f"/v1/documents/{created['id']}/extraction",
+                                                 headers=office.admin)
+                if response.status_code != 409:
+                    break
+                await asyncio.sleep(0.1)
+            assert response.status_code == 422, (method, response.text)
+            assert response.json()["type"].endswith("/return_approved")
+    unchanged = await wait_processed(tp, office.admin, created["id"])
+    wages = next(f for f in unchanged["extraction"]["fields"] if f["field_name"] == "wages")
+    assert wages["value"] == "75000.00" and wages["corrected_at"] is None and not wages["verified"]
+    # Back in preparation (restart_after_rejection), the values are the preparer's to correct again.
+    await set_status("in_prep")
+    corrected = await tp.http.patch(url, headers=office.admin, json={"value": "80000.00"})
+    assert corrected.status_code == 200, corrected.text

@@ -53,7 +53,7 @@ async def test_create_get_patch_delete(tp, office):
     assert data["original_due_date"] == "2024-04-15"
     note = data["preparer_notes"][0]
     assert note["note_text"] == "Check the W-2 box 12 codes" and note["author_id"] == str(users["preparer"].id)
-    edited = await tp.http.patch(f"/v1/returns/{rid}", headers=h["reviewer"], json={
+    edited = await tp.http.patch(f"/v1/returns/{rid}", headers=h["preparer"], json={
         "preparer_notes": [{"id": note["id"], "note_text": "Box 12 checked"}]})
     assert edited.json()["data"]["preparer_notes"][0]["note_text"] == "Box 12 checked"
     # Preparers do not reassign; the client never sees notes; money keeps two decimals.

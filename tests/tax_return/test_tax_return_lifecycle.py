@@ -55,7 +55,7 @@ async def test_lifecycle_intake_to_complete(tp, office):
     detail = (await tp.http.get(f"/v1/returns/{rid}", headers=h["admin"])).json()["data"]
     assert detail["status"] == "complete" and detail["progress_percentage"] == 100
     assert detail["assigned_reviewer_id"] == str(users["reviewer"].id)
-    state = (await tp.http.get(f"/v1/returns/{rid}/workflow/state", headers=h["client"])).json()["data"]
+    state = (await tp.http.get(f"/v1/returns/{rid}/workflow/state", headers=h["admin"])).json()["data"]
     assert state["current_status"] == "complete" and state["days_in_status"] == 0
     path = [(row["from_status"], row["to_status"]) for row in state["history"]]
     assert path[0] == ("intake", "ready_for_prep") and path[-1] == ("accepted", "complete")
@@ -65,6 +65,11 @@ async def test_lifecycle_intake_to_complete(tp, office):
     assert {frozenset(row) for row in state["history"]} == {frozenset({
         "from_status", "to_status", "action", "transitioned_at", "transitioned_by", "actor_role", "notes"})}
     assert detail["workflow_history"] == state["history"]
+    # The portal client sees the same status timeline, without who did what (issue 13, low).
+    portal = (await tp.http.get(f"/v1/returns/{rid}/workflow/state", headers=h["client"])).json()["data"]
+    assert portal["current_status"] == "complete"
+    assert portal["history"] == [{k: row[k] for k in ("from_status", "to_status", "transitioned_at")}
+                                 for row in state["history"]]
     async with tp.state.sessionmaker() as session:
         audited = (await session.execute(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "return.transition", AuditEntry.resource_id == rid))).scalar_one()
