@@ -205,3 +205,29 @@ class TaxPracticeHarness:
                 return messages[-1]
             await asyncio.sleep(0.1)
         raise AssertionError(f"no mail to {address} within {timeout_s} s")
+
+
+@contextlib.contextmanager
+def scratch_database(database_url: str):
+    """An empty database of its own on the suite's Postgres, as the owner, dropped afterwards: for migration tests,
+    which walk revisions up and down (the suite's own database is at head already). Yields (engine, alembic config)."""
+    from alembic.config import Config
+    from sqlalchemy import create_engine, make_url, pool
+
+    from migrations.runner import alembic_config
+
+    url = make_url(database_url)
+    name = f"migration_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    target = url.set(database=name)
+    engine = create_engine(target, poolclass=pool.NullPool)
+    config: Config = alembic_config(target.render_as_string(hide_password=False))
+    try:
+        yield engine, config
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -5,12 +5,11 @@ could not replay. On a database of its own on the suite's Postgres, so the share
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 from alembic import command
-from sqlalchemy import create_engine, make_url, pool, text
+from sqlalchemy import text
 
-from migrations.runner import alembic_config
+from tests.support import scratch_database
 
 BEFORE = "0007_one_primary_contact"
 
@@ -27,15 +26,7 @@ def _keys(connection) -> list:
 
 
 def test_records_from_before_are_deleted_and_created_at_is_indexed(settings):
-    url = make_url(settings.database_url)
-    name = f"migration_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    target = url.set(database=name)
-    engine = create_engine(target, poolclass=pool.NullPool)
-    config = alembic_config(target.render_as_string(hide_password=False))
-    try:
+    with scratch_database(settings.database_url) as (engine, config):
         command.upgrade(config, BEFORE)
         with engine.begin() as connection:
             _insert(connection, "old-style")
@@ -50,8 +41,3 @@ def test_records_from_before_are_deleted_and_created_at_is_indexed(settings):
             assert _keys(connection) == []
             assert connection.execute(text(
                 "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_idempotency_keys_created_at'")).scalar() is None
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()

@@ -8,23 +8,15 @@ import uuid
 from datetime import datetime, timezone
 
 from alembic import command
-from sqlalchemy import create_engine, make_url, pool, text
+from sqlalchemy import text
 
-from migrations.runner import alembic_config
+from tests.support import scratch_database
 
 BEFORE = "0003_tax_return_workflow"
 
 
 def test_workflow_history_rows_move_to_lifecycle_history_and_back(settings):
-    url = make_url(settings.database_url)
-    name = f"migration_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    target = url.set(database=name)
-    engine = create_engine(target, poolclass=pool.NullPool)
-    config = alembic_config(target.render_as_string(hide_password=False))
-    try:
+    with scratch_database(settings.database_url) as (engine, config):
         command.upgrade(config, BEFORE)
         firm, return_id, actor = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         at = datetime(2026, 3, 2, 15, 30, tzinfo=timezone.utc)
@@ -66,8 +58,3 @@ def test_workflow_history_rows_move_to_lifecycle_history_and_back(settings):
                 "FROM workflow_history ORDER BY transitioned_at, action DESC")).all()
             assert connection.execute(text("SELECT to_regclass('lifecycle_history')")).scalar() is None
         assert [tuple(r) for r in back] == rows
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()

@@ -6,10 +6,11 @@ import json
 import uuid
 
 from alembic import command
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, inspect, text
 
 from domain.firm.models import DEFAULT_FIRM_ID
 from migrations.runner import alembic_config
+from tests.support import scratch_database
 
 OLD_ROWS = """
 INSERT INTO clients (id, firm_id, account_number, client_type, name, status, identity_verification_status)
@@ -57,16 +58,8 @@ def _migrate_a_database_with_old_ledgers(url: str) -> dict:
 
 def _with_scratch_database(url: str, work):
     """`work` on an empty database of its own, dropped afterwards (the suite's database is at head already)."""
-    name = f"migration_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        return work(make_url(url).set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(url) as (engine, config):
+        return work(engine.url.render_as_string(hide_password=False))
 
 
 async def test_the_old_ledgers_rows_move_into_inbound_webhooks(tp):
