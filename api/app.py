@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -36,18 +37,35 @@ def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:
     )
 
 
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 def _verified_principal(state: AppState):
     """Who a request counts as before authentication runs, for idempotency keys and rate limits: the verified
     token's subject; an unverifiable token counts as its address (the request itself is then refused with 401,
     and nothing is stored or counted against anyone else)."""
 
+    # Tokens already verified, with their subject and expiry: the rate limiter and the idempotency store ask for
+    # every request, and a caller sends the same token for its whole lifetime. Bounded; cleared when full.
+    verified: dict[str, tuple[dict, float]] = {}
+
+    def claims_of(token: str) -> dict | None:
+        cached = verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        try:
+            claims = state.authenticator.signer.verify(token, "access")
+        except Exception:  # any invalid token: treated as anonymous for scoping only
+            return None
+        if len(verified) >= VERIFIED_TOKENS_KEPT:
+            verified.clear()
+        verified[token] = ({"sub": claims.get("sub"), "firm_id": claims.get("firm_id")}, float(claims["exp"]))
+        return claims
+
     def principal_of(authorization: str | None, scope) -> str:
         claims = None
         if authorization and authorization.lower().startswith("bearer "):
-            try:
-                claims = state.authenticator.signer.verify(authorization[7:].strip(), "access")
-            except Exception:  # any invalid token: treated as anonymous for scoping only
-                claims = None
+            claims = claims_of(authorization[7:].strip())
         return principal_key_from_claims(claims, scope)
 
     return principal_of
