@@ -9,8 +9,8 @@ little later (`deliver_pending`), so no workflow stays behind Postgres for good 
 
 Each kind of message has one handler, registered in `HANDLERS` by the module of the entity it is about. Every
 handler is idempotent in effect (a start finds the running workflow, a repeated signal is ignored or re-applied,
-a schedule re-reads its quarters, a mail carries a Message-ID its recipient's server deduplicates on … ), so an
-entry delivered twice (sent, then its delete lost) changes nothing.
+a schedule re-reads its quarters), so an entry delivered twice (sent, then its delete lost) changes nothing; a
+mail delivered twice arrives twice, under one Message-ID.
 
 The one exception to "after the commit": a change that is only safe once its workflow has heard of it (voiding
 a sent invoice closes its payment link) signals before the commit, through the entity's client, and a failure
