@@ -66,20 +66,9 @@ def note_out(note: PreparerNote) -> dict:
 # sees"): its status, progress, dates and filing, never how the firm works it (staff ids, priority, the stuck
 # flag, working estimates, who did what with which note). Staff output is the functions above, unchanged.
 def portal_return_summary(tax_return: TaxReturn, client_name: str | None) -> dict:
-    return {
-        "id": str(tax_return.id),
-        "client_id": str(tax_return.client_id),
-        "client_name": client_name,
-        "tax_year": tax_return.tax_year,
-        "return_type": tax_return.return_type,
-        "filing_status": tax_return.filing_status,
-        "status": tax_return.status,
-        "progress_percentage": sm.PROGRESS[sm.Status(tax_return.status)],
-        "extension_filed": tax_return.extension_filed,
-        "due_date": service.effective_due_date(tax_return).isoformat(),
-        "created_at": iso(tax_return.created_at),
-        "updated_at": iso(tax_return.updated_at),
-    }
+    """The staff summary, cut to the fields the portal list declares (service.PORTAL_RETURN_LIST_SPEC)."""
+    return {key: value for key, value in return_summary(tax_return, client_name).items()
+            if key in service.PORTAL_RETURN_LIST_SPEC.output_fields}
 
 
 def portal_history_out(row: LifecycleHistory) -> dict:
