@@ -111,10 +111,16 @@ async def test_sureprep_binder_upload_and_extraction_webhook(tp, office, sandbox
     assert recorded == ["applied"]
 
 
-async def test_smartvault_upload_lands_in_the_pending_queue(tp, office, sandboxes):
+async def _smartvault_account(tp, firm_id) -> str:
+    """A SmartVault account of the firm's, as the integration setup records it: its webhooks then apply."""
     account = f"acct-{uuid.uuid4().hex[:8]}"
     async with tp.state.sessionmaker.begin() as session:
-        session.add(IntegrationAccount(firm_id=office.firm_id, provider="smartvault", account_id=account))
+        session.add(IntegrationAccount(firm_id=firm_id, provider="smartvault", account_id=account))
+    return account
+
+
+async def test_smartvault_upload_lands_in_the_pending_queue(tp, office, sandboxes):
+    account = await _smartvault_account(tp, office.firm_id)
     pdf = form_pdf("1099-INT", "First National Bank", {"interest_income": "10.00"})
     async with httpx.AsyncClient() as http:
         put = await http.post(f"{sandboxes.smartvault}/v1/accounts/{account}/documents",
@@ -177,9 +183,7 @@ async def test_a_sureprep_event_delivered_twice_at_once_is_recorded_once(tp, off
 
 
 async def test_a_smartvault_upload_delivered_twice_at_once_is_imported_once(tp, office, sandboxes):
-    account = f"acct-{uuid.uuid4().hex[:8]}"
-    async with tp.state.sessionmaker.begin() as session:
-        session.add(IntegrationAccount(firm_id=office.firm_id, provider="smartvault", account_id=account))
+    account = await _smartvault_account(tp, office.firm_id)
     pdf = form_pdf("1099-INT", "Second National Bank", {"interest_income": "20.00"})
     async with httpx.AsyncClient() as http:
         put = await http.post(f"{sandboxes.smartvault}/v1/accounts/{account}/documents",
@@ -278,9 +282,7 @@ async def test_a_provider_that_is_not_configured_takes_no_webhooks(tp, provider)
 @pytest.mark.parametrize("document_id", ["../../admin/keys", "abc?delete=1", "a/b", "x" * 101])
 async def test_a_smartvault_document_id_that_is_no_id_never_reaches_a_url(tp, office, sandboxes, document_id):
     """The id goes into the path of a request signed with our API key: refused with its reason, nothing imported."""
-    account = f"acct-{uuid.uuid4().hex[:8]}"
-    async with tp.state.sessionmaker.begin() as session:
-        session.add(IntegrationAccount(firm_id=office.firm_id, provider="smartvault", account_id=account))
+    account = await _smartvault_account(tp, office.firm_id)
     body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "document.uploaded", "created": int(time.time()),
                        "data": {"account_id": account, "document_id": document_id, "name": "W2.pdf"}}).encode()
     response = await _post_webhook(tp, "smartvault", body)
