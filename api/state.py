@@ -15,7 +15,7 @@ from domain.crypto import FieldCipher
 from domain.errors import ServiceUnavailable
 from domain.db import make_engine, make_sessionmaker
 from domain.idempotency.service import IdempotencyStore
-from integrations.build import build_mailer
+from integrations.build import build_mailer, build_storage
 from integrations.mail import Mailer
 from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
@@ -83,7 +83,6 @@ def build_state(settings: Settings) -> AppState:
             sessionmaker, timedelta(hours=settings.idempotency_ttl_hours), cipher,
             [k.encode() for k in (settings.idempotency_hash_key, settings.idempotency_hash_previous_key) if k]),
         mailer=build_mailer(settings),
-        storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
-                            settings.aws_access_key_id, settings.aws_secret_access_key),
+        storage=build_storage(settings),
         payments=StripePayments.from_settings(settings),
     )

@@ -48,11 +48,16 @@ def build_mailer(settings: Settings) -> Mailer:
                   username=settings.smtp_username, password=settings.smtp_password)
 
 
+def build_storage(settings: Settings) -> ObjectStore:
+    """The S3 store, for the workers' providers and the API's uploads and downloads alike."""
+    return ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
+                       settings.aws_access_key_id, settings.aws_secret_access_key)
+
+
 def build_providers(settings: Settings) -> Providers:
     mailer = build_mailer(settings)
     return Providers(
-        storage=ObjectStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region,
-                            settings.aws_access_key_id, settings.aws_secret_access_key),
+        storage=build_storage(settings),
         mailer=mailer,
         notifications=Notifier(mailer, settings.sms_email_domain),
         payments=StripePayments.from_settings(settings),
