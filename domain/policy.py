@@ -66,6 +66,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "estimated_payment.remind": _STAFF,
     "estimated_payment.confirm": _STAFF | {Role.CLIENT},
     "estimated_payment.delete": _BILLING,
+    # The §7216 disclosure log of a client (domain/disclosure/): staff who may see the client.
+    "disclosure.list": _STAFF,
     "admin.users": frozenset({Role.ADMIN}),
     "admin.config": frozenset({Role.ADMIN}),
     "admin.audit": frozenset({Role.ADMIN}),

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain import policy
-from domain.consent.rules import has_active_consent
 from domain.context import ServiceContext
+from domain.disclosure import gate
+from domain.disclosure.basis import DisclosurePurpose
 from domain.document.classification import classify
 from domain.document.extraction import SUPPORTED_TYPES, detect_tax_year, extract_fields, has_text, issuer_of
 from domain.document.models import Document, DocumentExtraction, ExtractedField, SurePrepBinder
@@ -131,8 +132,10 @@ class DisclosureCheck:
 
 
 async def check_disclosure(ctx: ServiceContext, document_id: uuid.UUID, third_party: str) -> DisclosureCheck:
-    """May this document go to the third party? Only a client document of a known type, not sent before, with
-    the client's active Form 7216 consent naming that party. A refusal is recorded (history and audit log)."""
+    """May this document go to the document processor? Only a client document of a known type, not sent before,
+    and only when the disclosure gate allows it (the client's signed Form 7216 consent naming that party for
+    document processing). The gate logs its decision; a refusal is also recorded in the document's history and
+    the audit log."""
     policy.require(ctx.principal, PROCESS)
     document = await ctx.session.get(Document, document_id)
     if (document is None or document.deleted_at is not None or document.firm_id != ctx.principal.firm_id
@@ -140,11 +143,15 @@ async def check_disclosure(ctx: ServiceContext, document_id: uuid.UUID, third_pa
         return DisclosureCheck("not_applicable")
     if document.sureprep_document_id:
         return DisclosureCheck("already_sent", document)
-    if not await has_active_consent(ctx.session, document.client_id, third_party):
+    decision = await gate.authorize(ctx, gate.Disclosure(
+        client_id=document.client_id, recipient=third_party, purpose=DisclosurePurpose.DOCUMENT_PROCESSING,
+        information="document", tax_year=document.tax_year, entity_type="document", entity_id=document.id))
+    if not decision.allowed:
         record_status(ctx.session, document, document.status, event=f"{third_party.lower()}.refused_no_consent",
-                      reason=f"no active Form 7216 consent for {third_party}")
+                      reason=f"no Form 7216 consent in force for {third_party} ({decision.refusal_reason})")
         await ctx.audit("document.disclosure_refused", "document", document.id, client_id=document.client_id,
-                        details={"third_party": third_party, "reason": "no_active_consent"})
+                        details={"third_party": third_party, "reason": decision.refusal_reason,
+                                 "disclosure_id": str(decision.log_id)})
         return DisclosureCheck("refused_no_consent", document)
     return DisclosureCheck("send", document)
 

@@ -17,6 +17,7 @@ from domain.consent.models import Consent
 from domain.document.models import IntegrationAccount, SurePrepBinder
 from domain.webhook.ledger import find
 from domain.outbox.models import OutboxEntry
+from domain.disclosure.models import DisclosureLogEntry
 from domain.webhook.models import InboundWebhook
 from integrations.webhook_hmac import hmac_header
 from tests.document.conftest import deliver_webhooks, upload, workflow_result
@@ -31,6 +32,7 @@ async def _consent(tp, office, **overrides):
     values = dict(firm_id=office.firm_id, client_id=uuid.UUID(office.client["id"]), tax_year=2024,
                   consent_scope="SurePrep document processing", third_party_name="SurePrep LLC",
                   disclosure_purpose="Document OCR and data extraction for tax preparation", status="signed",
+                  purpose="document_processing",
                   signed_at=now - timedelta(days=1), expires_at=now + timedelta(days=365))
     values.update(overrides)
     async with tp.state.sessionmaker.begin() as session:
@@ -59,8 +61,13 @@ async def test_no_disclosure_to_sureprep_without_active_consent(tp, office, sand
     async with tp.state.sessionmaker() as session:
         refusals = (await session.execute(select(AuditEntry.details).where(
             AuditEntry.resource_id == document_id, AuditEntry.action == "document.disclosure_refused"))).scalars().all()
-    # Written by the system actor through the document service, naming the workflow step that refused.
-    assert refusals == [{"third_party": "SurePrep", "reason": "no_active_consent",
+        logged = (await session.execute(select(DisclosureLogEntry).where(
+            DisclosureLogEntry.entity_id == uuid.UUID(document_id)))).scalars().all()
+    # The gate's row, naming the nearest miss (a consent that expired), and the document's own audit row written
+    # by the system actor through the document service, naming the workflow step that refused.
+    assert [(e.allowed, e.basis, e.refusal_reason, e.recipient, e.purpose) for e in logged] == [
+        (False, "none", "consent_expired", "SurePrep", "document_processing")]
+    assert refusals == [{"third_party": "SurePrep", "reason": "consent_expired", "disclosure_id": str(logged[0].id),
                          "system_source": "document_processing"}]
     await deliver_webhooks(tp, sandboxes.sureprep, "/v1/webhooks/sureprep")  # nothing was sent: nothing comes
 
@@ -72,6 +79,10 @@ async def test_sureprep_binder_upload_and_extraction_webhook(tp, office, sandbox
     assert outcome.sureprep == "sent" and outcome.status == "review_required"
     binders = [b for b in await _binders(sandboxes.sureprep) if b["client_reference"] == office.client["id"]]
     assert len(binders) == 1 and [d["external_reference"] for d in binders[0]["documents"]] == [document_id]
+    async with tp.state.sessionmaker() as session:
+        logged = (await session.execute(select(DisclosureLogEntry.allowed, DisclosureLogEntry.basis).where(
+            DisclosureLogEntry.entity_id == uuid.UUID(document_id)))).all()
+    assert logged == [(True, "consent")]  # the gate's row of the disclosure that went
 
     results = await deliver_webhooks(tp, sandboxes.sureprep, "/v1/webhooks/sureprep")
     outcomes = [(d["event"]["type"], r.status_code, r.json()["outcome"]) for d, r in results]

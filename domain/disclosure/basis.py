@@ -1,0 +1,35 @@
+"""What a disclosure may rest on: a purpose a signed consent covers, or an exception the regulations name.
+
+A purpose is a code, not free text, because the gate must match it: a consent's `disclosure_purpose` tells the
+client in words why, its `purpose` says which of these the system may do under it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DisclosurePurpose(StrEnum):
+    # Documents sent to a document processor (SurePrep) for OCR and data extraction.
+    DOCUMENT_PROCESSING = "document_processing"
+    # A client's records pulled from (and the session held with) a client portal the firm connects.
+    PORTAL_IMPORT = "portal_import"
+    # Event payloads carrying return information delivered to a firm's webhook endpoint.
+    WEBHOOK_DELIVERY = "webhook_delivery"
+
+
+class RegulatoryException(StrEnum):
+    """Disclosures Treas. Reg. §301.7216-2 permits without the taxpayer's consent. Each names the paragraph it
+    rests on in EXCEPTION_AUTHORITY; a new one is added here, reviewed, never passed as a free string."""
+
+    # The return, sent through an authorized e-file transmitter to the IRS or a state to file it.
+    EFILE_TRANSMISSION = "efile_transmission"
+
+
+EXCEPTION_AUTHORITY: dict[RegulatoryException, str] = {
+    RegulatoryException.EFILE_TRANSMISSION:
+        "Treas. Reg. §301.7216-2(b): disclosure to the IRS (and states) to file the return, including through an "
+        "authorized e-file transmitter",
+}
+
+PURPOSES = tuple(p.value for p in DisclosurePurpose)
