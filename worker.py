@@ -29,7 +29,8 @@ from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
 from domain.db import make_engine, make_sessionmaker
-from integrations.build import Providers, build_providers
+from domain.crypto import FieldCipher
+from integrations.build import Providers, build_field_cipher, build_providers
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
@@ -52,6 +53,7 @@ class WorkerDependencies:
     settings: Settings
     sessionmaker: object
     providers: Providers
+    cipher: FieldCipher
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "WorkerDependencies":
@@ -63,6 +65,7 @@ class WorkerDependencies:
             sessionmaker=make_sessionmaker(make_engine(settings.database_url, settings.db_pool_size,
                                                        pre_ping=False, role=settings.database_app_role)),
             providers=build_providers(settings),
+            cipher=build_field_cipher(settings),
         )
 
 
@@ -77,7 +80,8 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
     settings, providers, sessionmaker = deps.settings, deps.providers, deps.sessionmaker
     return {
         queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow, IdempotencyPurgeWorkflow], activity_methods(
-            AuditExportActivities(sessionmaker, providers.storage), OutboxActivities(sessionmaker, providers.mailer),
+            AuditExportActivities(sessionmaker, providers.storage),
+            OutboxActivities(sessionmaker, providers.mailer, deps.cipher),
             IdempotencyActivities(sessionmaker, timedelta(hours=settings.idempotency_ttl_hours)))),
         queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow], activity_methods(
             DocumentActivities(sessionmaker, providers.storage, providers.document_processing,

@@ -15,7 +15,7 @@ from domain.crypto import FieldCipher
 from domain.errors import ServiceUnavailable
 from domain.db import make_engine, make_sessionmaker
 from domain.idempotency.service import IdempotencyStore
-from integrations.build import build_mailer, build_storage
+from integrations.build import build_field_cipher, build_mailer, build_storage
 from integrations.mail import Mailer
 from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
@@ -41,7 +41,7 @@ class AppState:
     outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
-        self.outbox = Outbox(self.temporal, self.sessionmaker, self.mailer)
+        self.outbox = Outbox(self.temporal, self.sessionmaker, self.mailer, self.cipher)
 
     async def temporal(self) -> TemporalClient:
         """Connected on first use, so the API starts (and answers health checks) while Temporal is down."""
@@ -64,7 +64,7 @@ def jwt_key_path(settings: Settings):
 
 def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.database_url, settings.db_pool_size, role=settings.database_app_role)
-    cipher = FieldCipher(settings.ssn_encryption_key)
+    cipher = build_field_cipher(settings)
     previous = ((load_public_key(settings.jwt_previous_public_key_path),)
                 if settings.jwt_previous_public_key_path else ())
     signer = TokenSigner(load_or_create_private_key(jwt_key_path(settings), create=settings.is_development),

@@ -18,11 +18,11 @@ from pydantic import TypeAdapter, ValidationError
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from api.schemas.base import MailableEmail
 from domain.auth import totp
-from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from domain.errors import DomainError
 from domain.firm.models import DEFAULT_FIRM_ID, Firm
 from domain.user.service import create_user
+from integrations.build import build_field_cipher
 from settings import Settings, get_settings
 
 
@@ -48,7 +48,7 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> dict:
                 raise SystemExit(f"no firm with id {firm_id}")
             user, secret = await create_user(
                 session, firm_id, args.email, args.full_name or args.email.split("@")[0], args.role,
-                FieldCipher(settings.ssn_encryption_key), ptin=args.ptin, password=args.password)
+                build_field_cipher(settings), ptin=args.ptin, password=args.password)
             return {"id": str(user.id), "email": user.email, "role": user.role, "totp_secret": secret,
                     "otpauth_uri": totp.provisioning_uri(secret, user.email)}
     finally:

@@ -43,7 +43,7 @@ async def deliver(tp, entry_id: uuid.UUID) -> bool:
     """What the outbox relay does with one entry."""
     from orchestration import outbox
 
-    return await outbox.deliver(tp.temporal, tp.state.sessionmaker, tp.state.mailer, entry_id)
+    return await outbox.deliver(tp.temporal, tp.state.sessionmaker, tp.state.mailer, tp.state.cipher, entry_id)
 
 
 @contextlib.asynccontextmanager

@@ -103,7 +103,7 @@ async def request_magic_link(body: MagicLinkRequest, state: State, background: B
 
     async def issue(session: AsyncSession) -> list[outbox.Pending]:
         links = await state.authenticator.request_magic_links(session, body.email)
-        return [await outbox.add(session, link_mail(state.settings, link)) for link in links]
+        return [await state.outbox.add(session, link_mail(state.settings, link)) for link in links]
 
     pending = await _committing_failures(state, issue)
     # Sent after the response, so the answer's timing does not tell whether the address is registered; the

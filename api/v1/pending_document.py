@@ -19,7 +19,6 @@ from domain.document.models import PendingDocument
 from domain.document.sniffing import safe_filename, sniff
 from domain.errors import FieldError, ValidationFailed
 from orchestration import document as document_workflow
-from orchestration import outbox
 from orchestration import tax_return as return_workflow
 
 router = APIRouter(tags=["pending documents"])
@@ -93,8 +92,9 @@ async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, r
             ctx, batch_id, body.model_dump(), state.cipher)
         # Through the outbox, as POST /returns and uploads do: the return gets its workflow, and each document
         # its processing, even if Temporal cannot be reached now.
-        pending = [await outbox.add(ctx.session, return_workflow.started(tax_return.id))]
-        pending += [await outbox.add(ctx.session, document_workflow.processing_requested(d.id, d.firm_id))
+        pending = [await state.outbox.add(ctx.session, return_workflow.started(tax_return.id))]
+        pending += [await state.outbox.add(ctx.session,
+                                           document_workflow.processing_requested(d.id, d.firm_id))
                     for d in documents]
     # Committed: only now may the return's and the documents' workflows start.
     await state.outbox.send(*pending)
