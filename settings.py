@@ -101,7 +101,10 @@ class Settings(BaseSettings):
     refresh_token_days: int = 14
     mfa_token_minutes: int = 5
     magic_link_minutes: int = 15
+    # The field-encryption key (SSNs, TOTP secrets, stored responses, outbox payloads: domain/crypto.py). While
+    # rotating, the previous key still opens what it sealed until `taxpractice keys rotate` has re-sealed it all.
     ssn_encryption_key: str = DEV_SSN_ENCRYPTION_KEY
+    ssn_encryption_previous_key: str | None = None
     # Bearer of the internal system identity, accepted in development and tests only (issue 13): the signature
     # and e-file events that send System transitions will have real producers; until then nothing outside
     # development may send them with a static token.

@@ -51,8 +51,8 @@ def build_mailer(settings: Settings) -> Mailer:
 
 def build_field_cipher(settings: Settings) -> FieldCipher:
     """The field-encryption keys (SSNs, TOTP secrets, stored responses, outbox payloads), for the API, the workers
-    and the CLI alike."""
-    return FieldCipher(settings.ssn_encryption_key)
+    and the CLI alike. While rotating, the previous key opens what it sealed."""
+    return FieldCipher(settings.ssn_encryption_key, settings.ssn_encryption_previous_key)
 
 
 def build_storage(settings: Settings) -> ObjectStore:

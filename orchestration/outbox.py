@@ -12,7 +12,7 @@ handler is idempotent in effect (a start finds the running workflow, a repeated 
 a schedule re-reads its quarters), so an entry delivered twice (sent, then its delete lost) changes nothing; a
 mail delivered twice arrives twice, under one Message-ID.
 
-Payloads are sealed at rest (`seal`): a sign-in link or an invitation token waiting for SMTP is AES-256-GCM
+Payloads are sealed at rest (domain/outbox/sealing.py): a sign-in link or an invitation token waiting for SMTP is AES-256-GCM
 ciphertext in the table (`FieldCipher`, the field-encryption keys), bound to its entry (id, kind, entity), so a
 database dump or a backup shows which entries wait but not what they carry, and a sealed payload copied onto
 another entry opens nothing. Only the sender (`Outbox.send`, the relay's `deliver`) opens it, at send time. An
@@ -25,7 +25,6 @@ rolls the change back (orchestration/invoice.py `void`).
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,6 +40,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.crypto import FieldCipher
 from domain.outbox.models import OutboxEntry
+from domain.outbox.sealing import open_payload, seal
 from integrations.mail import Mailer
 from orchestration import audit_export, document, estimated_payment, invoice, mail, queues, tax_return
 from orchestration.message import Delivery, OutboxMessage
@@ -75,25 +75,9 @@ class Pending:
     message: OutboxMessage
 
 
-def _associated_data(entry_id: uuid.UUID, kind: str, entity_type: str, entity_id: str) -> bytes:
-    return "\x1f".join(("outbox", str(entry_id), kind, entity_type, entity_id)).encode()
-
-
-def seal(cipher: FieldCipher, entry_id: uuid.UUID, message: OutboxMessage) -> bytes:
-    """The payload as stored: ciphertext bound to its entry."""
-    return cipher.encrypt_bytes(
-        json.dumps(message.payload, separators=(",", ":")).encode(),
-        _associated_data(entry_id, message.kind, message.entity_type, message.entity_id))
-
-
 def open_entry(cipher: FieldCipher, entry: OutboxEntry) -> OutboxMessage:
-    """The message an entry holds, its payload opened (or as it is, for an entry written before sealing)."""
-    if entry.sealed_payload is None:
-        payload = entry.payload or {}
-    else:
-        payload = json.loads(cipher.decrypt_bytes(
-            entry.sealed_payload, _associated_data(entry.id, entry.kind, entry.entity_type, entry.entity_id)))
-    return OutboxMessage(entry.kind, entry.entity_type, entry.entity_id, payload)
+    """The message an entry holds, its payload opened."""
+    return OutboxMessage(entry.kind, entry.entity_type, entry.entity_id, open_payload(cipher, entry))
 
 
 async def _handle(temporal: Client, session: AsyncSession, mailer: Mailer, message: OutboxMessage) -> None:
@@ -116,9 +100,10 @@ class Outbox:
         if message.kind not in HANDLERS:
             raise ValueError(f"unknown outbox kind {message.kind!r}")
         entry_id = uuid.uuid4()
+        sealed = seal(self.cipher, entry_id, message.kind, message.entity_type, message.entity_id, message.payload)
         await (await session.connection()).execute(INSERT_ENTRY, {
             "entry_id": entry_id, "entity_type": message.entity_type, "entity_id": message.entity_id,
-            "kind": message.kind, "sealed_payload": seal(self.cipher, entry_id, message)})
+            "kind": message.kind, "sealed_payload": sealed})
         return Pending(entry_id, message)
 
     async def send(self, *pending: Pending) -> None:
