@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     rate_limit_upload_window_s: int = 300
     rate_limit_webhook: int = 500
     rate_limit_webhook_window_s: int = 60
+    # Password attempts on one account from every address together, a sliding window (domain/auth/signin_limit.py).
+    rate_limit_signin_per_account: int = Field(10, ge=1)
+    rate_limit_signin_per_account_window_s: int = Field(300, ge=1)
     # The proxies in front of the API (addresses or CIDR blocks): only from them is X-Forwarded-For believed, for
     # rate limits and the audit log's caller address (api/client_address.py). Empty: the socket's peer.
     trusted_proxies: list[str] = []

@@ -43,6 +43,7 @@ async def _committing_failures(state: AppState, work: Callable[[AsyncSession], A
 @router.post("/auth/login", summary="Staff login (step one: password)")
 async def login(body: LoginRequest, state: State):
     """Check the password; answer `mfa_required` with a short-lived mfa_token."""
+    await state.signin_limit.check(body.email)  # 429 past the per-account limit, before any hash is computed
     return await _committing_failures(state, lambda s: state.authenticator.login(s, body.email, body.password, origin()))
 
 
