@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = []
 
     idempotency_ttl_hours: int = 24
+    # How often the audit chains are checked against the last anchor in the S3 store, and anchored again
+    # (domain/audit/anchor.py, a Temporal Schedule: orchestration/audit_chain.py).
+    audit_chain_check_every_minutes: int = Field(60, ge=1)
     # The key of the HMAC-SHA256 that fingerprints an idempotent request (domain/idempotency/service.py): without
     # it, the stored fingerprint of a client create cannot be matched against guessed SSNs. While rotating, the
     # old key still matches the records made under it (docs/security.md, rotation).
