@@ -139,6 +139,11 @@ class Settings(BaseSettings):
 
     # Documents (docs/document.md)
     document_max_bytes: int = 50 * 1024 * 1024
+    # A PDF is read in a child process with these limits (domain/document/pdf_text.py); past one, that document
+    # goes to a person with the reason, and nothing else is held up.
+    pdf_read_cpu_seconds: int = Field(10, ge=1)
+    pdf_read_memory_mb: int = Field(512, ge=64)
+    pdf_read_wall_seconds: float = Field(30.0, gt=0)
     extraction_review_threshold: float = Field(0.9, description="fields below this confidence need review")
     # SurePrep and SmartVault: unset URL means the integration is off. The dev stack points them at sandboxes/.
     sureprep_api_url: str | None = None
@@ -177,6 +182,12 @@ class Settings(BaseSettings):
 
         parse_keys(value)  # refused at start-up, not at the first workflow call
         return value
+
+    @property
+    def pdf_limits(self):
+        from domain.document.pdf_text import PdfLimits
+
+        return PdfLimits(self.pdf_read_cpu_seconds, self.pdf_read_memory_mb * 1024 * 1024, self.pdf_read_wall_seconds)
 
     @property
     def is_development(self) -> bool:

@@ -91,7 +91,7 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
         queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow], activity_methods(
             DocumentActivities(sessionmaker, providers.storage, providers.document_processing,
                                providers.document_vault, settings.extraction_review_threshold,
-                               settings.document_max_bytes))),
+                               settings.document_max_bytes, settings.pdf_limits))),
         queues.BILLING: ([InvoiceWorkflow, EstimatedPaymentScheduleWorkflow], activity_methods(
             InvoiceActivities(sessionmaker, providers.payments, providers.notifications, settings.stripe_currency,
                               settings.portal_base_url),

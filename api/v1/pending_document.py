@@ -54,7 +54,7 @@ async def upload_pending(request: Request, state: State):
         filename = safe_filename(upload.filename)
         sniffed = sniff(upload.spool, upload.size)
         document_type, tax_year = await asyncio.to_thread(batch_service.quick_classify, upload.spool,
-                                                          sniffed.mime_type, filename)
+                                                          sniffed.mime_type, filename, state.settings.pdf_limits)
         pending_id = uuid.uuid4()
         key = batch_service.pending_key(principal.firm_id, pending_id)
         async with transaction(state, principal) as ctx:
