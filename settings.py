@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from domain.document.pdf_text import PdfLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -128,14 +132,15 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = []
 
     idempotency_ttl_hours: int = 24
-    # How often the audit chains are checked against the last anchor in the S3 store, and anchored again
-    # (domain/audit/anchor.py, a Temporal Schedule: orchestration/audit_chain.py).
-    audit_chain_check_every_minutes: int = Field(60, ge=1)
     # The key of the HMAC-SHA256 that fingerprints an idempotent request (domain/idempotency/service.py): without
     # it, the stored fingerprint of a client create cannot be matched against guessed SSNs. While rotating, the
     # old key still matches the records made under it (docs/security.md, rotation).
     idempotency_hash_key: str = DEV_IDEMPOTENCY_HASH_KEY
     idempotency_hash_previous_key: str | None = None
+
+    # How often the audit chains are checked against the last anchor in the S3 store, and anchored again
+    # (domain/audit/anchor.py, a Temporal Schedule: orchestration/audit_chain.py).
+    audit_chain_check_every_minutes: int = Field(60, ge=1)
 
     # Documents (docs/document.md)
     document_max_bytes: int = 50 * 1024 * 1024
@@ -184,10 +189,12 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def pdf_limits(self):
+    def pdf_limits(self) -> PdfLimits:
+        """The PDF_READ_* settings as the reader takes them (read per use: a test may change them)."""
         from domain.document.pdf_text import PdfLimits
 
-        return PdfLimits(self.pdf_read_cpu_seconds, self.pdf_read_memory_mb * 1024 * 1024, self.pdf_read_wall_seconds)
+        return PdfLimits(self.pdf_read_cpu_seconds, self.pdf_read_memory_mb * 1024 * 1024,
+                         self.pdf_read_wall_seconds)
 
     @property
     def is_development(self) -> bool:
