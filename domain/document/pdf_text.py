@@ -9,7 +9,8 @@ records it (the document goes to a person with the reason) and goes on.
 
 What it costs: a process start and the pypdf import per read (bench/bench_pdf_text.py: a median 653 ms against
 3 ms in process, on 2 shared cores under heavy load), paid by document processing and by a pending upload's quick
-classification, not by any other request. A fork server with pypdf preloaded would cut most of it.
+classification, not by any other request. (multiprocessing's fork server would spare the import, but each of its
+children imports the parent's main module first, the whole worker or API, before any limit applies.)
 """
 
 from __future__ import annotations
