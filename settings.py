@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from domain.document.pdf_text import PdfLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -101,7 +105,10 @@ class Settings(BaseSettings):
     refresh_token_days: int = 14
     mfa_token_minutes: int = 5
     magic_link_minutes: int = 15
+    # The field-encryption key (SSNs, TOTP secrets, stored responses, outbox payloads: domain/crypto.py). While
+    # rotating, the previous key still opens what it sealed until `taxpractice keys rotate` has re-sealed it all.
     ssn_encryption_key: str = DEV_SSN_ENCRYPTION_KEY
+    ssn_encryption_previous_key: str | None = None
     # Bearer of the internal system identity, accepted in development and tests only (issue 13): the signature
     # and e-file events that send System transitions will have real producers; until then nothing outside
     # development may send them with a static token.
@@ -117,6 +124,9 @@ class Settings(BaseSettings):
     rate_limit_upload_window_s: int = 300
     rate_limit_webhook: int = 500
     rate_limit_webhook_window_s: int = 60
+    # Password attempts on one account from every address together, a sliding window (domain/auth/signin_limit.py).
+    rate_limit_signin_per_account: int = Field(10, ge=1)
+    rate_limit_signin_per_account_window_s: int = Field(300, ge=1)
     # The proxies in front of the API (addresses or CIDR blocks): only from them is X-Forwarded-For believed, for
     # rate limits and the audit log's caller address (api/client_address.py). Empty: the socket's peer.
     trusted_proxies: list[str] = []
@@ -128,8 +138,17 @@ class Settings(BaseSettings):
     idempotency_hash_key: str = DEV_IDEMPOTENCY_HASH_KEY
     idempotency_hash_previous_key: str | None = None
 
+    # How often the audit chains are checked against the last anchor in the S3 store, and anchored again
+    # (domain/audit/anchor.py, a Temporal Schedule: orchestration/audit_chain.py).
+    audit_chain_check_every_minutes: int = Field(60, ge=1)
+
     # Documents (docs/document.md)
     document_max_bytes: int = 50 * 1024 * 1024
+    # A PDF is read in a child process with these limits (domain/document/pdf_text.py); past one, that document
+    # goes to a person with the reason, and nothing else is held up.
+    pdf_read_cpu_seconds: int = Field(10, ge=1)
+    pdf_read_memory_mb: int = Field(512, ge=64)
+    pdf_read_wall_seconds: float = Field(30.0, gt=0)
     extraction_review_threshold: float = Field(0.9, description="fields below this confidence need review")
     # SurePrep and SmartVault: unset URL means the integration is off. The dev stack points them at sandboxes/.
     sureprep_api_url: str | None = None
@@ -168,6 +187,14 @@ class Settings(BaseSettings):
 
         parse_keys(value)  # refused at start-up, not at the first workflow call
         return value
+
+    @property
+    def pdf_limits(self) -> PdfLimits:
+        """The PDF_READ_* settings as the reader takes them (read per use: a test may change them)."""
+        from domain.document.pdf_text import PdfLimits
+
+        return PdfLimits(self.pdf_read_cpu_seconds, self.pdf_read_memory_mb * 1024 * 1024,
+                         self.pdf_read_wall_seconds)
 
     @property
     def is_development(self) -> bool:

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
+from activities.audit_chain import AuditChainActivities
 from activities.audit_export import AuditExportActivities
 from activities.collect import activity_methods
 from activities.document import DocumentActivities
@@ -29,12 +30,15 @@ from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
 from domain.db import make_engine, make_sessionmaker
-from integrations.build import Providers, build_providers
+from domain.crypto import FieldCipher
+from integrations.build import Providers, build_field_cipher, build_providers
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
+from orchestration.audit_chain import ensure_check_scheduled
 from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
+from workflows.audit_chain_check import AuditChainCheckWorkflow
 from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
@@ -52,6 +56,7 @@ class WorkerDependencies:
     settings: Settings
     sessionmaker: object
     providers: Providers
+    cipher: FieldCipher
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "WorkerDependencies":
@@ -63,6 +68,7 @@ class WorkerDependencies:
             sessionmaker=make_sessionmaker(make_engine(settings.database_url, settings.db_pool_size,
                                                        pre_ping=False, role=settings.database_app_role)),
             providers=build_providers(settings),
+            cipher=build_field_cipher(settings),
         )
 
 
@@ -76,13 +82,16 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
     whose every activity method it runs (activities/collect.py finds them)."""
     settings, providers, sessionmaker = deps.settings, deps.providers, deps.sessionmaker
     return {
-        queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow, IdempotencyPurgeWorkflow], activity_methods(
-            AuditExportActivities(sessionmaker, providers.storage), OutboxActivities(sessionmaker, providers.mailer),
+        queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow, IdempotencyPurgeWorkflow,
+                        AuditChainCheckWorkflow], activity_methods(
+            AuditExportActivities(sessionmaker, providers.storage),
+            AuditChainActivities(sessionmaker, providers.storage),
+            OutboxActivities(sessionmaker, providers.mailer, deps.cipher),
             IdempotencyActivities(sessionmaker, timedelta(hours=settings.idempotency_ttl_hours)))),
         queues.DOCUMENTS: ([DocumentProcessingWorkflow, SmartVaultImportWorkflow], activity_methods(
             DocumentActivities(sessionmaker, providers.storage, providers.document_processing,
                                providers.document_vault, settings.extraction_review_threshold,
-                               settings.document_max_bytes))),
+                               settings.document_max_bytes, settings.pdf_limits))),
         queues.BILLING: ([InvoiceWorkflow, EstimatedPaymentScheduleWorkflow], activity_methods(
             InvoiceActivities(sessionmaker, providers.payments, providers.notifications, settings.stripe_currency,
                               settings.portal_base_url),
@@ -105,6 +114,7 @@ async def run(names: list[str]) -> None:
     if queues.ADMIN in names:
         await ensure_relay_running(client)
         await ensure_purge_running(client)
+        await ensure_check_scheduled(client, timedelta(minutes=settings.audit_chain_check_every_minutes))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

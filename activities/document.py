@@ -24,8 +24,9 @@ from domain.context import ServiceContext
 from domain.document import processing
 from domain.document.batch import imported_pending, pending_key, quick_classify, record_import, record_import_refused
 from domain.document.checklist import checklist_for_return
-from domain.document.extraction import read_pdf_text
+from domain.document.extraction import MAX_PAGES
 from domain.document.models import Document, PendingDocument
+from domain.document.pdf_text import PdfLimits, PdfRefused, read_pdf_text
 from domain.document.sniffing import PDF, safe_filename, sniff
 from domain.errors import ValidationFailed
 from domain.tax_return.models import TaxReturn
@@ -80,20 +81,21 @@ class DocumentOutcome(BaseModel):
 class DocumentActivities:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], storage: ObjectStorage,
                  document_processing: DocumentProcessing | None, document_vault: DocumentVault | None,
-                 review_threshold: float, max_bytes: int):
+                 review_threshold: float, max_bytes: int, pdf_limits: PdfLimits):
         """`document_processing` / `document_vault` None: that integration is off (its URL is unset)."""
-        self.sessionmaker, self.storage = sessionmaker, storage
+        self.sessionmaker, self.storage, self.pdf_limits = sessionmaker, storage, pdf_limits
         self.document_processing, self.document_vault = document_processing, document_vault
         self.review_threshold, self.max_bytes = Decimal(str(review_threshold)), max_bytes
 
     def _text_of(self, document: Document) -> str:
-        """The PDF's text layer, read from a temporary copy (bounded memory for any size)."""
+        """The PDF's text layer, read from a temporary copy (bounded memory for any size) by a child process
+        with limits (domain/document/pdf_text.py); PdfRefused past one."""
         if document.mime_type != PDF:
             return ""
         with tempfile.TemporaryFile() as spool:
             self.storage.download_to(document.s3_key, spool)
             spool.seek(0)
-            return read_pdf_text(spool)
+            return read_pdf_text(spool, self.pdf_limits, MAX_PAGES)
 
     @activity.defn(name="document.classify")
     async def classify(self, data: DocumentInput) -> ClassifyResult:
@@ -102,7 +104,10 @@ class DocumentActivities:
                                                    "classifying")
             if document is None:
                 return ClassifyResult(found=False)
-        text = await asyncio.to_thread(self._text_of, document)
+        try:
+            text = await asyncio.to_thread(self._text_of, document)
+        except PdfRefused:  # classified by its name; the extraction step records the refusal
+            text = ""
         async with self.sessionmaker.begin() as session:
             document = await processing.record_classification(self._system(session, data.firm_id),
                                                               data.document_id, text)
@@ -118,10 +123,14 @@ class DocumentActivities:
                                                    "extracting")
             if document is None:
                 return ExtractResult(status="deleted")
-        text = await asyncio.to_thread(self._text_of, document)
+        refused = None
+        try:
+            text = await asyncio.to_thread(self._text_of, document)
+        except PdfRefused as refusal:  # this document goes to a person with the reason; the worker goes on
+            text, refused = "", refusal.detail
         async with self.sessionmaker.begin() as session:
             outcome = await processing.record_extraction(self._system(session, data.firm_id), data.document_id,
-                                                         text, self.review_threshold)
+                                                         text, self.review_threshold, refused)
         return ExtractResult(status=outcome.status, review_reason=outcome.review_reason,
                              field_count=outcome.field_count)
 
@@ -222,7 +231,8 @@ class DocumentActivities:
             digest = hashlib.sha256()
             for chunk in iter(lambda: spool.read(1024 * 1024), b""):
                 digest.update(chunk)
-            document_type, tax_year = await asyncio.to_thread(quick_classify, spool, sniffed.mime_type, filename)
+            document_type, tax_year = await asyncio.to_thread(quick_classify, spool, sniffed.mime_type, filename,
+                                                          self.pdf_limits)
             pending_id = uuid.uuid4()
             key = pending_key(data.firm_id, pending_id)
             spool.seek(0)

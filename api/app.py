@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import access_log
 from api.client_address import trusted_networks
 from api.middleware import (
-    IdempotencyMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
+    IdempotencyMiddleware, PathCORSMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
     principal_key_from_claims,
 )
 from api.problems import install_problem_handlers
@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     principal_of = _verified_principal(state)
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency, principal_of=principal_of)
     app.add_middleware(RateLimitMiddleware, limiter=_rate_limiter(settings, state), principal_of=principal_of)
+    app.add_middleware(PathCORSMiddleware, prefix=f"/v1{temporal_codec.PATH}/",
+                       origins=[temporal_codec.ui_origin(settings.temporal_ui_url)])
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_body_bytes,
                        trusted_proxies=trusted_networks(settings.trusted_proxies))
     return app

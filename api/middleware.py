@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_JSON, UNEXPECTED_ERROR, log_unexpected, problem_bytes
@@ -172,6 +173,22 @@ class RateLimiter:
         if len(self._windows) > 100_000:  # drop finished windows so memory stays bounded
             self._windows = {k: v for k, v in self._windows.items() if v[0] == window_start}
         return count
+
+
+class PathCORSMiddleware:
+    """CORS (Starlette's) for the routes under one path prefix only, everything else left same-origin: Temporal UI
+    calls the codec endpoint from the operator's browser with its cookie (api/v1/temporal_codec.py), and no
+    other route is for a browser. Outside the rate limiter, so a preflight is answered without counting."""
+
+    def __init__(self, app: ASGIApp, prefix: str, origins: list[str]):
+        self.app, self.prefix = app, prefix
+        self.cors = CORSMiddleware(app, allow_origins=origins, allow_methods=["POST"], allow_credentials=True,
+                                   allow_headers=["authorization", "content-type", "x-namespace"], max_age=600)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            return await self.cors(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 class RateLimitMiddleware:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api.request_context import meta
-from domain.errors import DomainError, ServiceUnavailable
+from domain.errors import DomainError, RateLimited, ServiceUnavailable
 from orchestration.connect import TemporalError, is_unreachable
 
 log = logging.getLogger("taxpractice.api")
@@ -113,6 +113,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers = {"WWW-Authenticate": 'Bearer realm="taxpractice"'}
         elif exc.status == 503:
             headers = {"Retry-After": str(RETRY_AFTER_S)}
+        elif isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return problem_response(exc.status, exc.detail, request.url.path, headers=headers, code=exc.code,
                                 title=exc.title, errors=[e.as_dict() for e in exc.errors])
 

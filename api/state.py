@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from domain.auth.service import Authenticator
+from domain.auth.signin_limit import SigninLimit
 from domain.auth.tokens import TokenSigner, load_or_create_private_key, load_public_key
 from domain.crypto import FieldCipher
 from domain.errors import ServiceUnavailable
 from domain.db import make_engine, make_sessionmaker
 from domain.idempotency.service import IdempotencyStore
-from integrations.build import build_mailer, build_storage
+from domain.rate_limit import SharedCounters
+from integrations.build import build_field_cipher, build_mailer, build_storage
 from integrations.mail import Mailer
 from integrations.payments import StripePayments
 from integrations.storage import ObjectStore
@@ -32,6 +34,7 @@ class AppState:
     cipher: FieldCipher
     authenticator: Authenticator
     idempotency: IdempotencyStore
+    signin_limit: SigninLimit
     mailer: Mailer
     storage: ObjectStore
     payments: StripePayments
@@ -41,7 +44,7 @@ class AppState:
     outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
-        self.outbox = Outbox(self.temporal, self.sessionmaker, self.mailer)
+        self.outbox = Outbox(self.temporal, self.sessionmaker, self.mailer, self.cipher)
 
     async def temporal(self) -> TemporalClient:
         """Connected on first use, so the API starts (and answers health checks) while Temporal is down."""
@@ -64,7 +67,7 @@ def jwt_key_path(settings: Settings):
 
 def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.database_url, settings.db_pool_size, role=settings.database_app_role)
-    cipher = FieldCipher(settings.ssn_encryption_key)
+    cipher = build_field_cipher(settings)
     previous = ((load_public_key(settings.jwt_previous_public_key_path),)
                 if settings.jwt_previous_public_key_path else ())
     signer = TokenSigner(load_or_create_private_key(jwt_key_path(settings), create=settings.is_development),
@@ -79,6 +82,8 @@ def build_state(settings: Settings) -> AppState:
             signer=signer, cipher=cipher, access_minutes=settings.access_token_minutes,
             client_access_minutes=settings.client_access_token_minutes, refresh_days=settings.refresh_token_days,
             mfa_minutes=settings.mfa_token_minutes, magic_link_minutes=settings.magic_link_minutes),
+        signin_limit=SigninLimit(SharedCounters(engine), settings.rate_limit_signin_per_account,
+                                 settings.rate_limit_signin_per_account_window_s),
         idempotency=IdempotencyStore(
             sessionmaker, timedelta(hours=settings.idempotency_ttl_hours), cipher,
             [k.encode() for k in (settings.idempotency_hash_key, settings.idempotency_hash_previous_key) if k]),

@@ -1,5 +1,6 @@
 """`taxpractice` — operator commands. `taxpractice users create --email E --role admin --password P --json`,
-`taxpractice audit verify` (exit 1 at the first break of the audit log's hash chain).
+`taxpractice audit verify` (exit 1 at the first break of the audit log's hash chain), `taxpractice keys rotate`
+(re-seal every stored ciphertext under the current field-encryption key: domain/crypto_rotation.py).
 
 Without DATABASE_URL it reaches the embedded Postgres that `make run` keeps under .data/.
 """
@@ -18,11 +19,11 @@ from pydantic import TypeAdapter, ValidationError
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from api.schemas.base import MailableEmail
 from domain.auth import totp
-from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from domain.errors import DomainError
 from domain.firm.models import DEFAULT_FIRM_ID, Firm
 from domain.user.service import create_user
+from integrations.build import build_field_cipher
 from settings import Settings, get_settings
 
 
@@ -48,7 +49,7 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> dict:
                 raise SystemExit(f"no firm with id {firm_id}")
             user, secret = await create_user(
                 session, firm_id, args.email, args.full_name or args.email.split("@")[0], args.role,
-                FieldCipher(settings.ssn_encryption_key), ptin=args.ptin, password=args.password)
+                build_field_cipher(settings), ptin=args.ptin, password=args.password)
             return {"id": str(user.id), "email": user.email, "role": user.role, "totp_secret": secret,
                     "otpauth_uri": totp.provisioning_uri(secret, user.email)}
     finally:
@@ -102,6 +103,17 @@ async def _verify_audit(args: argparse.Namespace, settings: Settings) -> dict:
                 "reason": broken.reason, "message": broken.describe()}}
 
 
+async def _rotate_keys(args: argparse.Namespace, settings: Settings) -> dict:
+    from domain.crypto_rotation import rotate
+
+    engine = app_engine(settings)
+    try:
+        reports = await rotate(make_sessionmaker(engine), build_field_cipher(settings), args.batch_size)
+    finally:
+        await engine.dispose()
+    return {name: {"resealed": r.resealed, "unreadable": r.unreadable} for name, r in reports.items()}
+
+
 def _mailable_email(value: str) -> str:
     """The rule every email of a request body follows (api/schemas/base.py), so the first admin is mailable too."""
     try:
@@ -137,6 +149,11 @@ def parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="walk the audit log's hash chain; exit 1 at the first break")
     verify.add_argument("--firm-id", help="one firm's chain (default: every firm's)")
     verify.add_argument("--json", action="store_true")
+
+    keys = commands.add_parser("keys", help="field-encryption keys").add_subparsers(dest="action", required=True)
+    rotate = keys.add_parser("rotate", help="re-seal every stored ciphertext under SSN_ENCRYPTION_KEY")
+    rotate.add_argument("--batch-size", type=int, default=500)
+    rotate.add_argument("--json", action="store_true")
     return root
 
 
@@ -150,6 +167,8 @@ def run(argv: list[str]) -> int:
             result = asyncio.run(_create_firm(args, settings))
         elif args.command == "audit":
             result = asyncio.run(_verify_audit(args, settings))
+        elif args.command == "keys":
+            result = asyncio.run(_rotate_keys(args, settings))
         else:
             result = _migrate(args, settings)
     except DomainError as err:

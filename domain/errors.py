@@ -69,8 +69,11 @@ class BusinessRuleViolation(DomainError):
 
 
 class RateLimited(DomainError):
-    def __init__(self, detail: str = "Rate limit exceeded"):
+    """Answered with Retry-After: the seconds until the caller would be admitted."""
+
+    def __init__(self, detail: str, retry_after_s: int):
         super().__init__(detail, [], 429, "rate_limited", "Too Many Requests")
+        self.retry_after_s = retry_after_s
 
 
 class ServiceUnavailable(DomainError):

@@ -1,6 +1,6 @@
 """Imports every model module so Base.metadata is complete (for Alembic and for tests)."""
 
-from domain.audit.models import AuditEntry, AuditExport  # noqa: F401
+from domain.audit.models import AuditChainCheck, AuditEntry, AuditExport  # noqa: F401
 from domain.auth.models import AuthSession, OneTimeToken, RefreshToken  # noqa: F401
 from domain.client.models import Client, ClientContact  # noqa: F401
 from domain.config.models import SystemConfig  # noqa: F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.crypto import FieldCipher
 from domain.tax_return.analysis import OfflineAnalyzer
 from integrations.bedrock import BedrockAnalyzer
 from integrations.mail import Mailer
@@ -46,6 +47,12 @@ def build_mailer(settings: Settings) -> Mailer:
     """The SMTP transport, for the workers' providers and the API's outbox alike."""
     return Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from, starttls=settings.smtp_starttls,
                   username=settings.smtp_username, password=settings.smtp_password)
+
+
+def build_field_cipher(settings: Settings) -> FieldCipher:
+    """The field-encryption keys (SSNs, TOTP secrets, stored responses, outbox payloads), for the API, the workers
+    and the CLI alike. While rotating, the previous key opens what it sealed."""
+    return FieldCipher(settings.ssn_encryption_key, settings.ssn_encryption_previous_key)
 
 
 def build_storage(settings: Settings) -> ObjectStore:

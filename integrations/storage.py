@@ -62,6 +62,15 @@ class ObjectStore:
         with provider_errors(KIND):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def last_key(self, prefix: str) -> str | None:
+        """The greatest key under `prefix` (keys that sort by time: the newest), None when there is none."""
+        last = None
+        with provider_errors(KIND):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    last = max(last or item["Key"], item["Key"])
+        return last
+
     def ensure_bucket(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)

@@ -2,7 +2,7 @@
 
 What a workflow must hear about a change (a return was created, so its workflow starts; an invoice was paid; a
 schedule's quarters changed …) and every mail the API sends (a sign-in link, an invitation, a message notice) is
-written to the `outbox` table in the transaction of the change itself (`add`). After the commit the API sends it
+written to the `outbox` table in the transaction of the change itself (`Outbox.add`). After the commit the API sends it
 at once and deletes the entry (`send`, or `commit_and_send` for both steps). If that send fails (Temporal or SMTP
 unreachable, the process killed between commit and send) the entry stays, and OutboxRelayWorkflow delivers it a
 little later (`deliver_pending`), so no workflow stays behind Postgres for good and no mail is lost.
@@ -11,6 +11,12 @@ Each kind of message has one handler, registered in `HANDLERS` by the module of 
 handler is idempotent in effect (a start finds the running workflow, a repeated signal is ignored or re-applied,
 a schedule re-reads its quarters), so an entry delivered twice (sent, then its delete lost) changes nothing; a
 mail delivered twice arrives twice, under one Message-ID.
+
+Payloads are sealed at rest (domain/outbox/sealing.py): a sign-in link or an invitation token waiting for SMTP is AES-256-GCM
+ciphertext in the table (`FieldCipher`, the field-encryption keys), bound to its entry (id, kind, entity), so a
+database dump or a backup shows which entries wait but not what they carry, and a sealed payload copied onto
+another entry opens nothing. Only the sender (`Outbox.send`, the relay's `deliver`) opens it, at send time. An
+entry written before migration 0015 holds its payload in clear and is delivered as it is.
 
 The one exception to "after the commit": a change that is only safe once its workflow has heard of it (voiding
 a sent invoice closes its payment link) signals before the commit, through the entity's client, and a failure
@@ -32,7 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from domain.crypto import FieldCipher
 from domain.outbox.models import OutboxEntry
+from domain.outbox.sealing import open_payload, seal
 from integrations.mail import Mailer
 from orchestration import audit_export, document, estimated_payment, invoice, mail, queues, tax_return
 from orchestration.message import Delivery, OutboxMessage
@@ -55,7 +63,7 @@ RELAY_WORKFLOW_ID = "outbox-relay"
 # work for it cost more API CPU than the statements themselves.
 INSERT_ENTRY = insert(OutboxEntry).values(
     id=bindparam("entry_id"), entity_type=bindparam("entity_type"), entity_id=bindparam("entity_id"),
-    kind=bindparam("kind"), payload=bindparam("payload", type_=OutboxEntry.payload.type), attempts=0)
+    kind=bindparam("kind"), sealed_payload=bindparam("sealed_payload"), attempts=0)
 DELETE_ENTRIES = delete(OutboxEntry).where(OutboxEntry.id.in_(bindparam("entry_ids", expanding=True)))
 
 
@@ -67,15 +75,9 @@ class Pending:
     message: OutboxMessage
 
 
-async def add(session: AsyncSession, message: OutboxMessage) -> Pending:
-    """Write the message in the caller's transaction; send it after the commit."""
-    if message.kind not in HANDLERS:
-        raise ValueError(f"unknown outbox kind {message.kind!r}")
-    entry_id = uuid.uuid4()
-    await (await session.connection()).execute(INSERT_ENTRY, {
-        "entry_id": entry_id, "entity_type": message.entity_type, "entity_id": message.entity_id,
-        "kind": message.kind, "payload": message.payload})
-    return Pending(entry_id, message)
+def open_entry(cipher: FieldCipher, entry: OutboxEntry) -> OutboxMessage:
+    """The message an entry holds, its payload opened."""
+    return OutboxMessage(entry.kind, entry.entity_type, entry.entity_id, open_payload(cipher, entry))
 
 
 async def _handle(temporal: Client, session: AsyncSession, mailer: Mailer, message: OutboxMessage) -> None:
@@ -90,8 +92,19 @@ class Outbox:
     while Temporal is down), Postgres and the mail server."""
 
     def __init__(self, temporal: Callable[[], Awaitable[Client]], sessionmaker: async_sessionmaker[AsyncSession],
-                 mailer: Mailer):
-        self.temporal, self.sessionmaker, self.mailer = temporal, sessionmaker, mailer
+                 mailer: Mailer, cipher: FieldCipher):
+        self.temporal, self.sessionmaker, self.mailer, self.cipher = temporal, sessionmaker, mailer, cipher
+
+    async def add(self, session: AsyncSession, message: OutboxMessage) -> Pending:
+        """Write the message, sealed, in the caller's transaction; send it after the commit."""
+        if message.kind not in HANDLERS:
+            raise ValueError(f"unknown outbox kind {message.kind!r}")
+        entry_id = uuid.uuid4()
+        sealed = seal(self.cipher, entry_id, message.kind, message.entity_type, message.entity_id, message.payload)
+        await (await session.connection()).execute(INSERT_ENTRY, {
+            "entry_id": entry_id, "entity_type": message.entity_type, "entity_id": message.entity_id,
+            "kind": message.kind, "sealed_payload": sealed})
+        return Pending(entry_id, message)
 
     async def send(self, *pending: Pending) -> None:
         """Deliver entries whose transaction has committed, and delete each one delivered. A failed send never
@@ -120,7 +133,7 @@ class Outbox:
     async def commit(self, session: AsyncSession, *messages: OutboxMessage) -> list[Pending]:
         """Commit the caller's change together with its messages; the caller sends them (`send`), for a mail
         after its response (the API's BackgroundTasks): nobody waits on SMTP, and the entry is durable."""
-        pending = [await add(session, message) for message in messages]
+        pending = [await self.add(session, message) for message in messages]
         await session.commit()
         return pending
 
@@ -131,7 +144,7 @@ class Outbox:
 
 
 async def deliver(client: Client, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer,
-                  entry_id: uuid.UUID) -> bool:
+                  cipher: FieldCipher, entry_id: uuid.UUID) -> bool:
     """The relay's delivery of one entry: send it and delete it, or count the failure on it (it stays)."""
     async with sessionmaker() as session:
         entry = (await session.execute(
@@ -140,8 +153,7 @@ async def deliver(client: Client, sessionmaker: async_sessionmaker[AsyncSession]
         if entry is None:  # delivered already, or being delivered by someone else right now
             return True
         try:
-            await _handle(client, session, mailer,
-                          OutboxMessage(entry.kind, entry.entity_type, entry.entity_id, entry.payload))
+            await _handle(client, session, mailer, open_entry(cipher, entry))
         except Exception as exc:  # noqa: BLE001 (whatever failed, the entry stays and is retried)
             log.warning("outbox entry %s (%s for %s %s) not delivered: %s", entry.id, entry.kind,
                         entry.entity_type, entry.entity_id, exc)
@@ -155,7 +167,7 @@ async def deliver(client: Client, sessionmaker: async_sessionmaker[AsyncSession]
 
 
 async def deliver_pending(client: Client, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer,
-                          older_than: timedelta = RELAY_AFTER, limit: int = RELAY_BATCH) -> int:
+                          cipher: FieldCipher, older_than: timedelta = RELAY_AFTER, limit: int = RELAY_BATCH) -> int:
     """The relay's round: entries the API did not deliver, fewest failed attempts first (so one that keeps
     failing does not hold the others back). Returns how many did not fail (sent now, or gone meanwhile)."""
     cutoff = datetime.now(timezone.utc) - older_than
@@ -164,7 +176,7 @@ async def deliver_pending(client: Client, sessionmaker: async_sessionmaker[Async
             select(OutboxEntry.id).where(OutboxEntry.created_at < cutoff)
             .order_by(OutboxEntry.attempts, OutboxEntry.created_at).limit(limit)
         )).scalars().all()
-    return sum([await deliver(client, sessionmaker, mailer, entry_id) for entry_id in ids])
+    return sum([await deliver(client, sessionmaker, mailer, cipher, entry_id) for entry_id in ids])
 
 
 class OutboxRelayInput(BaseModel):

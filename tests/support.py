@@ -43,7 +43,7 @@ async def deliver(tp, entry_id: uuid.UUID) -> bool:
     """What the outbox relay does with one entry."""
     from orchestration import outbox
 
-    return await outbox.deliver(tp.temporal, tp.state.sessionmaker, tp.state.mailer, entry_id)
+    return await outbox.deliver(tp.temporal, tp.state.sessionmaker, tp.state.mailer, tp.state.cipher, entry_id)
 
 
 @contextlib.asynccontextmanager
@@ -62,7 +62,8 @@ async def api_without_temporal(tp):
 def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:
     values = {key.lower(): value for key, value in env.items()}
     values.update(app_env="test", data_dir=data_dir, rate_limit_auth=100_000, rate_limit_standard=1_000_000,
-                  rate_limit_upload=100_000, rate_limit_webhook=100_000)
+                  rate_limit_upload=100_000, rate_limit_webhook=100_000,
+                  rate_limit_signin_per_account=100_000)
     # The payments sandbox's address, reserved here because the workers read it at start-up; tests/billing
     # starts the sandbox on it (tests that never pay never start it).
     values.setdefault("stripe_api_base", f"http://127.0.0.1:{free_port()}")

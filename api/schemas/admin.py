@@ -1,10 +1,11 @@
-"""Admin request bodies (spec §14)."""
+"""Admin request bodies (spec §14), and the audit-chain checks' read model."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api.schemas.base import MailableEmail, RequestModel, SingleLine, UtcDatetime, one_of
 from domain.audit.service import EXPORT_FORMATS
@@ -45,3 +46,27 @@ class AuditExportRequest(RequestModel):
     end_date: UtcDatetime
     format: one_of(EXPORT_FORMATS) = "json"
     filters: ExportFilters = ExportFilters()
+
+
+class AuditChainBreakOut(BaseModel):
+    """Where the firm's audit chain breaks (domain/audit/chain.py, domain/audit/anchor.py)."""
+
+    chain_seq: int
+    audit_id: int | None
+    reason: str
+
+
+class AuditChainCheckOut(BaseModel):
+    """One scheduled check of the audit chains against the last anchor outside the database, as one firm sees
+    it: whether its own chain held."""
+
+    id: uuid.UUID
+    checked_at: datetime
+    intact: bool
+    compared_with_anchor: bool  # False only for the first check, before any anchor was written
+    chain_break: AuditChainBreakOut | None
+
+
+class AuditChainChecksOut(BaseModel):
+    data: list[AuditChainCheckOut]
+    meta: dict

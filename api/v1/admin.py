@@ -6,18 +6,23 @@ import asyncio
 import time
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import text
 
 from api import envelope
 from api.deps import Ctx, State
-from api.schemas.admin import AuditExportRequest, ConfigUpdate, UserCreate, UserUpdate
+from api.request_context import meta
+from api.problems import PROBLEM_JSON
+from api.schemas.admin import (
+    AuditChainChecksOut, AuditExportRequest, ConfigUpdate, UserCreate, UserUpdate,
+)
 from api.schemas.base import patch_changes
 from api.v1.auth import link_mail
 from api.v1.client import iso
 from domain import policy
 from domain.audit import service as audit
+from domain.audit.anchor import checks_for_firm
 from domain.audit.models import AuditEntry, AuditExport
 from domain.config.models import SystemConfig
 from domain.config.service import get_config, update_config
@@ -147,6 +152,22 @@ async def download_export(export_id: uuid.UUID, ctx: Ctx, state: State):
         body.iter_chunks(64 * 1024), media_type=content_type or "application/octet-stream",
         headers={"Content-Length": str(length),
                  "Content-Disposition": f'attachment; filename="audit-{export.id}.{export.format}"'})
+
+
+@router.get("/audit-chain/checks", summary="The scheduled audit-chain checks (admin)",
+            operation_id="list_audit_chain_checks", response_model=AuditChainChecksOut,
+            responses={status: {"description": text, "content": {PROBLEM_JSON: {}}} for status, text in (
+                (400, "limit out of range"), (401, "not signed in"), (403, "not an admin"))})
+async def list_audit_chain_checks(ctx: Ctx, limit: int = Query(20, ge=1, le=200)):
+    """The latest checks of the audit chains against the anchors kept outside the database (docs/security.md),
+    newest first, each saying whether this firm's chain held and, if not, where it breaks."""
+    policy.require(ctx.principal, "admin.audit")
+    checks = await checks_for_firm(ctx.session, ctx.principal.firm_id, limit)
+    return {"data": [{"id": check.id, "checked_at": check.checked_at, "intact": broken is None,
+                      "compared_with_anchor": check.anchor_key is not None, "chain_break": broken and {
+                          "chain_seq": broken["chain_seq"], "audit_id": broken["audit_id"],
+                          "reason": broken["reason"]}}
+                     for check, broken in checks], "meta": meta()}
 
 
 async def _probe(coro_factory) -> dict:

@@ -43,6 +43,7 @@ async def _committing_failures(state: AppState, work: Callable[[AsyncSession], A
 @router.post("/auth/login", summary="Staff login (step one: password)")
 async def login(body: LoginRequest, state: State):
     """Check the password; answer `mfa_required` with a short-lived mfa_token."""
+    await state.signin_limit.check(body.email)  # 429 past the per-account limit, before any hash is computed
     return await _committing_failures(state, lambda s: state.authenticator.login(s, body.email, body.password, origin()))
 
 
@@ -103,7 +104,7 @@ async def request_magic_link(body: MagicLinkRequest, state: State, background: B
 
     async def issue(session: AsyncSession) -> list[outbox.Pending]:
         links = await state.authenticator.request_magic_links(session, body.email)
-        return [await outbox.add(session, link_mail(state.settings, link)) for link in links]
+        return [await state.outbox.add(session, link_mail(state.settings, link)) for link in links]
 
     pending = await _committing_failures(state, issue)
     # Sent after the response, so the answer's timing does not tell whether the address is registered; the

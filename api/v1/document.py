@@ -176,8 +176,8 @@ async def upload_document(request: Request, state: State):
                 document = await service.record_upload(ctx, target, document_id, filename, upload.size,
                                                        sniffed.mime_type, upload.sha256, key)
                 # Committed with the row: processing starts after the commit, or from the relay.
-                pending.append(await outbox.add(ctx.session, workflow.processing_requested(document.id,
-                                                                                           document.firm_id)))
+                pending.append(await state.outbox.add(
+                    ctx.session, workflow.processing_requested(document.id, document.firm_id)))
                 return document
 
             pending: list[outbox.Pending] = []
@@ -284,7 +284,8 @@ async def rerun_extraction(document_id: uuid.UUID, state: State, request: Reques
         raise Conflict("The document is still being processed")
     async with transaction(state, principal) as ctx:
         document = await service.request_reprocessing(ctx, document_id)
-        pending = await outbox.add(ctx.session, workflow.processing_requested(document.id, document.firm_id))
+        pending = await state.outbox.add(ctx.session,
+                                         workflow.processing_requested(document.id, document.firm_id))
     await state.outbox.send(pending)
     return envelope.one(document_out(document))
 

@@ -19,7 +19,6 @@ from domain.document.models import PendingDocument
 from domain.document.sniffing import safe_filename, sniff
 from domain.errors import FieldError, ValidationFailed
 from orchestration import document as document_workflow
-from orchestration import outbox
 from orchestration import tax_return as return_workflow
 
 router = APIRouter(tags=["pending documents"])
@@ -55,7 +54,7 @@ async def upload_pending(request: Request, state: State):
         filename = safe_filename(upload.filename)
         sniffed = sniff(upload.spool, upload.size)
         document_type, tax_year = await asyncio.to_thread(batch_service.quick_classify, upload.spool,
-                                                          sniffed.mime_type, filename)
+                                                          sniffed.mime_type, filename, state.settings.pdf_limits)
         pending_id = uuid.uuid4()
         key = batch_service.pending_key(principal.firm_id, pending_id)
         async with transaction(state, principal) as ctx:
@@ -93,8 +92,9 @@ async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, r
             ctx, batch_id, body.model_dump(), state.cipher)
         # Through the outbox, as POST /returns and uploads do: the return gets its workflow, and each document
         # its processing, even if Temporal cannot be reached now.
-        pending = [await outbox.add(ctx.session, return_workflow.started(tax_return.id))]
-        pending += [await outbox.add(ctx.session, document_workflow.processing_requested(d.id, d.firm_id))
+        pending = [await state.outbox.add(ctx.session, return_workflow.started(tax_return.id))]
+        pending += [await state.outbox.add(ctx.session,
+                                           document_workflow.processing_requested(d.id, d.firm_id))
                     for d in documents]
     # Committed: only now may the return's and the documents' workflows start.
     await state.outbox.send(*pending)

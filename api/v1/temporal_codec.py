@@ -2,25 +2,104 @@
 (orchestration/payload_codec.py), so operators read them through this endpoint, open to signed-in admins and
 EA/CPAs only, every use audited. Temporal's remote codec protocol: `POST …/decode` (and `…/encode`) with
 `{"payloads": [...]}`. From the CLI: `temporal workflow show -w tax-return:<id> --codec-endpoint
-http://<api>/v1/admin/temporal-codec --codec-auth "Bearer <token>"`."""
+http://<api>/v1/admin/temporal-codec --codec-auth "Bearer <token>"`.
+
+From Temporal UI, which calls the endpoint from the operator's browser (docs/security.md): the UI cannot send one
+of our bearer tokens, but it can send cookies (its codec setting "include credentials"). So an operator asks for
+a browser session (`POST …/browser-sessions`, with their bearer token), opens the one-minute link it answers in
+that browser, and gets a codec token in a cookie that only this endpoint receives (Path, HttpOnly), for as long
+as an access token lives and their sign-in does. A call authenticated by that cookie must come from the UI's
+origin (TEMPORAL_UI_URL): another page in the browser cannot use it. CORS for that origin covers these routes
+only (api/middleware.PathCORSMiddleware).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
 
-from api.deps import Ctx, State
+from api.deps import Session, State, bearer_token, service_context
+from api.problems import PROBLEM_JSON
+from api.request_context import meta
 from domain import policy
-from domain.errors import FieldError, ValidationFailed
+from domain.auth.tokens import CODEC
+from domain.context import ServiceContext
+from domain.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
 from orchestration.connect import payload_codec
 from orchestration.payload_codec import codec_server
 
-router = APIRouter(prefix="/admin/temporal-codec", tags=["admin"])
+PATH = "/admin/temporal-codec"
+router = APIRouter(prefix=PATH, tags=["admin"])
+COOKIE = "taxpractice_codec"
+
+
+def ui_origin(temporal_ui_url: str) -> str:
+    """The origin the browser sends for Temporal UI's pages: scheme://host[:port]."""
+    parts = urlsplit(temporal_ui_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+async def _codec_context(request: Request, state: State, session: Session) -> ServiceContext:
+    """A bearer access token (the CLI), or the codec cookie from Temporal UI's own origin (a browser)."""
+    if request.headers.get("authorization"):
+        principal = await state.authenticator.authenticate(session, bearer_token(request))
+    elif token := request.cookies.get(COOKIE):
+        if request.headers.get("origin") != ui_origin(state.settings.temporal_ui_url):
+            raise Forbidden("The codec cookie is accepted from Temporal UI's origin only")
+        principal = await state.authenticator.authenticate(session, token, CODEC)
+    else:
+        raise Unauthorized("Missing bearer token")
+    return service_context(session, principal)
+
+
+CodecCtx = Annotated[ServiceContext, Depends(_codec_context)]
+PROBLEMS = {status: {"description": text, "content": {PROBLEM_JSON: {}}} for status, text in (
+    (400, "invalid request"), (401, "not signed in"), (403, "not an admin or EA/CPA"))}
+
+
+class BrowserSession(BaseModel):
+    open_url: str  # open it, within expires_in seconds, in the browser that runs Temporal UI
+    expires_in: int
+
+
+class BrowserSessionOut(BaseModel):
+    data: BrowserSession
+    meta: dict
+
+
+@router.post("/browser-sessions", status_code=201, response_model=BrowserSessionOut, responses=PROBLEMS,
+             operation_id="create_temporal_codec_browser_session",
+             summary="A link that lets Temporal UI in this browser decode payloads (admin, EA/CPA)")
+async def create_browser_session(ctx: CodecCtx, state: State):
+    policy.require(ctx.principal, "admin.temporal_codec")
+    ticket, lifetime = state.authenticator.codec_ticket(ctx.principal)
+    # The ticket travels as a query parameter: the access log records no query string (api/access_log.py).
+    url = f"{state.settings.api_base_url.rstrip('/')}/v1{PATH}/browser-session?ticket={ticket}"
+    return {"data": {"open_url": url, "expires_in": lifetime}, "meta": meta()}
+
+
+@router.get("/browser-session", status_code=303, response_class=RedirectResponse, responses=PROBLEMS,
+            operation_id="open_temporal_codec_browser_session",
+            summary="Set the codec cookie from a browser-session link and go to Temporal UI")
+async def open_browser_session(session: Session, state: State, ticket: str = Query(min_length=1, max_length=4096)):
+    principal, token, lifetime = await state.authenticator.codec_token(session, ticket)
+    policy.require(principal, "admin.temporal_codec")
+    await service_context(session, principal).audit("temporal.codec_browser_session", "temporal_payload")
+    secure = state.settings.api_base_url.startswith("https://")
+    response = RedirectResponse(state.settings.temporal_ui_url, status_code=303)
+    # SameSite=None lets the UI on another site send it (it needs Secure); over plain HTTP (development, the UI
+    # and the API on one host) Lax, which a same-site fetch sends too.
+    response.set_cookie(COOKIE, token, max_age=lifetime, path=f"/v1{PATH}", httponly=True, secure=secure,
+                        samesite="none" if secure else "lax")
+    return response
 
 
 @router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)")
-async def temporal_codec(operation: Literal["decode", "encode"], request: Request, ctx: Ctx, state: State):
+async def temporal_codec(operation: Literal["decode", "encode"], request: Request, ctx: CodecCtx, state: State):
     """Temporal's remote codec protocol: `{"payloads": [{"metadata": {…}, "data": "…"}]}` in and out."""
     policy.require(ctx.principal, "admin.temporal_codec")
     try:

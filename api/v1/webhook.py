@@ -36,7 +36,6 @@ from integrations.payments import InvalidWebhook
 from integrations.webhook_hmac import hmac_valid
 from orchestration import document as document_workflow
 from orchestration import invoice as invoice_workflow
-from orchestration import outbox
 from orchestration.mail import mail
 from orchestration.message import OutboxMessage
 
@@ -61,7 +60,7 @@ async def receive(provider: Provider, request: Request, state: AppState, backgro
     async with state.sessionmaker.begin() as session:
         receipt = await record_and_apply(session, delivery, lambda s: provider.apply(state, s, delivery))
         if provider.hand_off is not None and not receipt.duplicate:  # a repeat's messages left with the first
-            pending = [await outbox.add(session, message)
+            pending = [await state.outbox.add(session, message)
                        for message in await provider.hand_off(session, delivery, receipt)]
     # After the response: the sender waits on none of it, and every message is committed already.
     background.add_task(state.outbox.send, *pending)

@@ -90,3 +90,15 @@ async def verify_chain(session: AsyncSession, firm_id: uuid.UUID | None = None) 
         if broken is not None:
             return ChainReport(total, len(firms), broken)
     return ChainReport(total, len(firms), None)
+
+
+async def verify_every_firm(session: AsyncSession) -> tuple[int, int, list[ChainBreak]]:
+    """Every firm's chain, each to its first break: (rows, firms, breaks), for the scheduled check, which names
+    every broken firm rather than stopping at the first."""
+    total, breaks, firms = 0, [], await _firms(session, None)
+    for firm, head_seq, head_hash in firms:
+        count, broken = await _verify_firm(session, firm, head_seq, head_hash)
+        total += count
+        if broken is not None:
+            breaks.append(broken)
+    return total, len(firms), breaks

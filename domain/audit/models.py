@@ -58,3 +58,21 @@ class AuditExport(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = created_at_column()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditChainCheck(Base):
+    """One scheduled check of every firm's audit chain (domain/audit/anchor.py): the chain walked, and compared
+    with the last anchor written outside the database. The app may only add and read these rows (migration 0016),
+    so a recorded mismatch cannot be erased by the app's own role."""
+
+    __tablename__ = "audit_chain_checks"
+    __table_args__ = (Index("ix_audit_chain_checks_checked_at", "checked_at"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    firms: Mapped[int] = mapped_column(Integer, nullable=False)
+    rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # The anchor object compared with (None: there was none yet, the first check).
+    anchor_key: Mapped[str | None] = mapped_column(String(300))
+    # One entry per broken firm: {"firm_id", "chain_seq", "audit_id", "reason"}; empty when every chain holds.
+    breaks: Mapped[list] = mapped_column(JSONB, nullable=False, default=list)

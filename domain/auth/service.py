@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.auth import totp
 from domain.auth.models import AuthSession, OneTimeToken, RefreshToken
 from domain.auth.passwords import hash_password, verify_password
-from domain.auth.tokens import ACCESS, MFA, TokenSigner
+from domain.auth.tokens import ACCESS, CODEC, CODEC_TICKET, MFA, TokenSigner
 from domain.client.models import Client
 from domain.config.models import SystemConfig
 from domain.config.service import load_config
@@ -34,6 +34,7 @@ from domain.user.service import check_password_strength
 log = logging.getLogger("taxpractice.auth")
 
 LOCKOUT_MINUTES = 15
+CODEC_TICKET_LIFETIME = timedelta(minutes=1)
 INVITATION_DAYS = 7
 # last_seen_at is written at most this often, so authentication is a read on almost every request.
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
@@ -69,6 +70,11 @@ class MailedLink:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _session_claims(principal: Principal) -> dict:
+    return {"sub": str(principal.subject_id), "role": principal.role.value, "email": principal.email,
+            "client_ids": [], "sid": str(principal.session_id), "firm_id": str(principal.firm_id)}
 
 
 @dataclass
@@ -242,9 +248,10 @@ class Authenticator:
 
     # ---- every request ------------------------------------------------------------------------------------
 
-    async def authenticate(self, session: AsyncSession, access_token: str) -> Principal:
-        """Verify the JWT, then check in one query that its session and user are still alive."""
-        claims = self.signer.verify(access_token, ACCESS)
+    async def authenticate(self, session: AsyncSession, access_token: str, token_type: str = ACCESS) -> Principal:
+        """Verify the JWT (an access token, or one of the codec tokens below), then check in one query that its
+        session and user are still alive: signing out ends every token of the sign-in."""
+        claims = self.signer.verify(access_token, token_type)
         try:
             session_id = uuid.UUID(claims["sid"])
             firm_id = uuid.UUID(claims["firm_id"])
@@ -265,6 +272,20 @@ class Authenticator:
             await session.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now))
         return Principal(firm_id=firm_id, role=role, subject_id=subject, session_id=session_id,
                          email=claims.get("email"), client_ids=client_ids)
+
+    # ---- Temporal UI's codec calls from a browser (api/v1/temporal_codec.py) ---------------------------------
+
+    def codec_ticket(self, principal: Principal) -> tuple[str, int]:
+        """A one-minute ticket for a link the operator opens in the browser that runs Temporal UI."""
+        return self.signer.issue(_session_claims(principal), CODEC_TICKET, CODEC_TICKET_LIFETIME), \
+            int(CODEC_TICKET_LIFETIME.total_seconds())
+
+    async def codec_token(self, session: AsyncSession, ticket: str) -> tuple[Principal, str, int]:
+        """The ticket, still valid and its sign-in alive, exchanged for a codec token (as long-lived as an
+        access token), good for the codec endpoint only."""
+        principal = await self.authenticate(session, ticket, CODEC_TICKET)
+        return principal, self.signer.issue(_session_claims(principal), CODEC,
+                                            timedelta(minutes=self.access_minutes)), self.access_minutes * 60
 
     # ---- client portal ------------------------------------------------------------------------------------
 

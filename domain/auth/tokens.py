@@ -23,6 +23,10 @@ ALGORITHM = "RS256"
 CLOCK_SKEW_LEEWAY = timedelta(seconds=30)  # another server's clock may run a little ahead or behind
 ACCESS = "access"
 MFA = "mfa"
+# Temporal UI's codec calls from an operator's browser (api/v1/temporal_codec.py): a one-minute ticket in a link,
+# exchanged once opened for a codec token in a cookie that only the codec endpoint receives.
+CODEC_TICKET = "codec_ticket"
+CODEC = "codec"
 
 
 def _b64url_uint(value: int) -> str:

@@ -44,17 +44,17 @@ def matching_step(secret: str, code: str, last_used_step: int | None, now: float
 LEGACY_ASSOCIATED_DATA = b"totp"
 
 
-def _associated_data(user_id: uuid.UUID) -> bytes:
+def associated_data(user_id: uuid.UUID) -> bytes:
     return b"totp:" + user_id.bytes
 
 
 def seal_secret(cipher: FieldCipher, user_id: uuid.UUID, secret: str) -> bytes:
-    return cipher.encrypt(secret, associated_data=_associated_data(user_id))
+    return cipher.encrypt(secret, associated_data=associated_data(user_id))
 
 
 def open_secret(cipher: FieldCipher, user_id: uuid.UUID, sealed: bytes) -> tuple[str, bool]:
     """The secret, and whether it was sealed the legacy way (unbound). InvalidTag when it is not this user's."""
     try:
-        return cipher.decrypt(sealed, associated_data=_associated_data(user_id)), False
+        return cipher.decrypt(sealed, associated_data=associated_data(user_id)), False
     except InvalidTag:
         return cipher.decrypt(sealed, associated_data=LEGACY_ASSOCIATED_DATA), True

@@ -106,13 +106,17 @@ async def _check_preparer(ctx: ServiceContext, preparer_id: uuid.UUID) -> None:
         )
 
 
+def ssn_associated_data(client_id: uuid.UUID) -> bytes:
+    """The client id binds the ciphertext to its row: a blob copied into another client will not decrypt."""
+    return client_id.bytes
+
+
 def _set_ssn(client: Client, ssn: str | None, cipher: FieldCipher) -> None:
     if ssn is None:
         client.ssn_encrypted, client.ssn_last4 = None, None
         return
     digits = ssn.replace("-", "")
-    # The client id binds the ciphertext to its row: a blob copied into another client will not decrypt.
-    client.ssn_encrypted = cipher.encrypt(digits, associated_data=client.id.bytes)
+    client.ssn_encrypted = cipher.encrypt(digits, associated_data=ssn_associated_data(client.id))
     client.ssn_last4 = digits[-4:]
 
 

@@ -19,8 +19,9 @@ from domain.client.service import create_client
 from domain.context import ServiceContext
 from domain.crypto import FieldCipher
 from domain.document.classification import classify
-from domain.document.extraction import detect_tax_year, read_pdf_text
+from domain.document.extraction import detect_tax_year
 from domain.document.models import Document, DocumentStatusHistory, PendingDocument
+from domain.document.pdf_text import PdfLimits, PdfRefused, read_pdf_text
 from domain.document.sniffing import PDF
 from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.tax_return.service import create_return
@@ -47,13 +48,17 @@ def check_batch_id(raw: str | None) -> str:
     return raw
 
 
-def quick_classify(spool, mime_type: str, filename: str) -> tuple[str, int | None]:
+def quick_classify(spool, mime_type: str, filename: str, limits: PdfLimits) -> tuple[str, int | None]:
     """Classification on arrival (blocking: run it in a thread), so the batch list shows what each file is;
-    the full processing runs once the batch becomes a client's documents."""
+    the full processing runs once the batch becomes a client's documents. A PDF the reader refuses (past a
+    limit) is classified by its name here; its processing records the refusal."""
     text = ""
     if mime_type == PDF:
         spool.seek(0)
-        text = read_pdf_text(spool, max_pages=2)
+        try:
+            text = read_pdf_text(spool, limits, max_pages=2)
+        except PdfRefused:
+            text = ""
     year, confidence = detect_tax_year(text)
     return classify(text, filename).document_type, (year if confidence >= 0.9 else None)
 

@@ -4,18 +4,15 @@
 Confidence says how the value was found, not a guess at correctness: a value on the label's own line is
 0.97, a value on the next line 0.85 (layouts that wrap are where extraction goes wrong), a name taken from the
 line under its label 0.9. Anything under the review threshold is flagged `needs_review` for a person.
-Scanned images have no text layer: they get no fields and go to review, rather than invented values.
+Scanned images have no text layer: they get no fields and go to review, rather than invented values. The text
+itself is read in a resource-limited child process (domain/document/pdf_text.py).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import BinaryIO
-
-log = logging.getLogger(__name__)
 
 MAX_PAGES = 6  # tax forms are a page or two; a 300-page statement is not read whole to classify it
 SAME_LINE, NEXT_LINE, NAME_BELOW, NAME_INLINE, TIN = 0.97, 0.85, 0.9, 0.95, 0.98
@@ -90,21 +87,6 @@ FORMS: dict[str, list[FieldSpec]] = {
 
 SUPPORTED_TYPES = frozenset(FORMS)
 ISSUER_FIELDS = ("employer_name", "payer_name", "lender_name")
-
-
-def read_pdf_text(stream: BinaryIO, max_pages: int = MAX_PAGES) -> str:
-    """The text layer of the first pages; '' for a scan (or a PDF pypdf cannot parse, logged, not raised)."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(stream)
-        if reader.is_encrypted:
-            reader.decrypt("")
-        return "\n".join((page.extract_text() or "") for page in reader.pages[:max_pages])
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, NotImplementedError) as err:
-        log.info("no readable text layer: %s", type(err).__name__)
-        return ""
 
 
 def has_text(text: str) -> bool:

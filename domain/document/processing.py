@@ -72,9 +72,10 @@ class ExtractionOutcome:
 
 
 async def record_extraction(ctx: ServiceContext, document_id: uuid.UUID, text: str,
-                            review_threshold: Decimal) -> ExtractionOutcome:
+                            review_threshold: Decimal, pdf_refused: str | None = None) -> ExtractionOutcome:
     """Extract the fields (unless a current extraction exists: corrections are never overwritten), then set
-    the document processed, or review_required with the reason a person must look at it."""
+    the document processed, or review_required with the reason a person must look at it. `pdf_refused`: the
+    PDF was not read, past a limit of its reader (domain/document/pdf_text.py), and that is the reason."""
     document = await lock_document(ctx, document_id)
     if document is None:
         return ExtractionOutcome("deleted", None, 0)
@@ -107,6 +108,8 @@ async def record_extraction(ctx: ServiceContext, document_id: uuid.UUID, text: s
         if reason is None and extraction.status == "needs_review":
             flagged = [f.field_name for f in fields if f.needs_review]
             reason = ("low-confidence fields: " + ", ".join(flagged)) if flagged else "no fields found"
+    elif pdf_refused is not None:
+        reason = f"not read: {pdf_refused} (a malformed or hostile file?): a person must look at it"
     elif document.document_type in FIRM_DOCUMENT_TYPES:
         reason = None  # the firm's own papers need no extraction
     elif not has_text(text):

@@ -61,7 +61,7 @@ def request_hash(hash_key: bytes, principal: str, key: str, method: str, path: s
     return mac.digest()
 
 
-def _associated_data(principal: str, key: str, fingerprint: bytes) -> bytes:
+def associated_data(principal: str, key: str, fingerprint: bytes) -> bytes:
     """Binds a stored body to its record: it opens only for the caller, key and request it answered."""
     return b"idempotency_keys\0" + principal.encode() + b"\0" + key.encode() + b"\0" + fingerprint
 
@@ -118,7 +118,7 @@ class IdempotencyStore:
         # A body that does not open (tampered with, or moved from another record) raises: the request ran once
         # already, so answering anything but its own response, or running it again, would be wrong.
         body = self.cipher.decrypt_bytes(record.response_body,
-                                         _associated_data(principal, key, record.request_hash))
+                                         associated_data(principal, key, record.request_hash))
         return Outcome.REPLAY, StoredResponse(record.status_code, dict(record.response_headers or {}), body)
 
     async def finish(self, principal: str, key: str, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -134,7 +134,7 @@ class IdempotencyStore:
                 return
             record.status_code, record.response_headers = status, headers
             record.response_body = self.cipher.encrypt_bytes(
-                body, _associated_data(principal, key, record.request_hash))
+                body, associated_data(principal, key, record.request_hash))
             record.completed_at = datetime.now(timezone.utc)
 
     async def purge_expired(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import Index, Integer, LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,7 +26,10 @@ class OutboxEntry(Base):
     entity_type: Mapped[str] = mapped_column(String(40), nullable=False)
     entity_id: Mapped[str] = mapped_column(String(200), nullable=False)
     kind: Mapped[str] = mapped_column(String(60), nullable=False)  # a registered kind: orchestration.outbox.HANDLERS
-    payload: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict)
+    # AES-256-GCM, bound to this entry (orchestration/outbox.seal): a mail's sign-in link or invitation token is
+    # never in clear here. `payload` is only set on entries written before migration 0015, in clear.
+    sealed_payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload: Mapped[dict | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = created_at_column()
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # failed deliveries
     last_error: Mapped[str | None] = mapped_column(String(500))

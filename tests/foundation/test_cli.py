@@ -18,8 +18,9 @@ CLI = str(Path(sys.executable).parent / "taxpractice")
 PASSWORD = "operator chosen passphrase"
 
 
-async def _run(tp, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "DATABASE_URL": tp.settings.database_url, "SSN_ENCRYPTION_KEY": tp.settings.ssn_encryption_key}
+async def _run(tp, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    env = {**os.environ, "DATABASE_URL": tp.settings.database_url, "SSN_ENCRYPTION_KEY": tp.settings.ssn_encryption_key,
+           **(env or {})}
     process = await asyncio.create_subprocess_exec(CLI, *args, env=env, stdout=asyncio.subprocess.PIPE,
                                                    stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)

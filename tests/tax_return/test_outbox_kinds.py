@@ -35,9 +35,9 @@ async def _unreachable():
 async def _committed_but_unsent(tp, message: OutboxMessage) -> uuid.UUID:
     """The change's transaction committed the message; the send after the commit failed, so it stays."""
     async with tp.state.sessionmaker() as session:
-        pending = await outbox.add(session, message)
+        pending = await tp.state.outbox.add(session, message)
         await session.commit()
-    await Outbox(_unreachable, tp.state.sessionmaker, tp.state.mailer).send(pending)
+    await Outbox(_unreachable, tp.state.sessionmaker, tp.state.mailer, tp.state.cipher).send(pending)
     assert pending.entry_id in {e.id for e in await outbox_entries(tp, message.entity_id)}
     return pending.entry_id
 
@@ -45,7 +45,7 @@ async def _committed_but_unsent(tp, message: OutboxMessage) -> uuid.UUID:
 async def _the_only_entry(tp, entity_id, kind: str) -> OutboxMessage:
     [entry] = await outbox_entries(tp, entity_id)
     assert entry.kind == kind
-    return OutboxMessage(entry.kind, entry.entity_type, entry.entity_id, entry.payload), entry.id
+    return outbox.open_entry(tp.state.cipher, entry), entry.id
 
 
 async def _delivered_twice(tp, entry_id: uuid.UUID, message: OutboxMessage) -> None:
@@ -165,10 +165,10 @@ async def test_a_mail_whose_send_fails_is_retried_and_arrives_once(tp, office):
     message = mail.mail(address, "Outbox test", "Sent once.\n", about="test")
     dead_smtp = Mailer("127.0.0.1", free_port(), tp.settings.mail_from, timeout_s=2)
     async with tp.state.sessionmaker() as session:
-        pending = await outbox.add(session, message)
+        pending = await tp.state.outbox.add(session, message)
         await session.commit()
-    await Outbox(tp.state.temporal, tp.state.sessionmaker, dead_smtp).send(pending)  # SMTP down: it stays
-    assert not await outbox.deliver(tp.temporal, tp.state.sessionmaker, dead_smtp, pending.entry_id)
+    await Outbox(tp.state.temporal, tp.state.sessionmaker, dead_smtp, tp.state.cipher).send(pending)  # SMTP down: it stays
+    assert not await outbox.deliver(tp.temporal, tp.state.sessionmaker, dead_smtp, tp.state.cipher, pending.entry_id)
     [entry] = await outbox_entries(tp, "test")
     assert entry.attempts == 1 and entry.last_error.startswith("ConnectionRefusedError")
     TESTED.add(message.kind)
