@@ -23,6 +23,7 @@ import domain.models  # noqa: F401  (registers every mapper, so foreign keys res
 from activities.audit_export import AuditExportActivities
 from activities.collect import activity_methods
 from activities.document import DocumentActivities
+from activities.efile import EfileActivities
 from activities.estimated_payment import EstimatedPaymentActivities
 from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
@@ -37,6 +38,7 @@ from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
 from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
+from workflows.efile import EfileTransmissionWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -71,6 +73,11 @@ def tax_return_activities(deps: WorkerDependencies) -> list:
                                                 deps.providers.analyzer))
 
 
+def efile_activities(deps: WorkerDependencies) -> list:
+    return activity_methods(EfileActivities(deps.sessionmaker, deps.providers.efile_transmitter,
+                                            deps.providers.notifications, deps.settings.efin))
+
+
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
     """What runs on each task queue: its workflows, and the activity classes (built with their providers)
     whose every activity method it runs (activities/collect.py finds them)."""
@@ -88,6 +95,7 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
                               settings.portal_base_url),
             EstimatedPaymentActivities(sessionmaker, providers.notifications))),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
+        queues.EFILE: ([EfileTransmissionWorkflow], efile_activities(deps)),
     }
 
 

@@ -94,6 +94,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "message.list": _STAFF | {Role.CLIENT},
     "message.send": _STAFF | {Role.CLIENT},
     "message.read": _STAFF | {Role.CLIENT},
+    # E-filing (§11): staff read a return's transmissions; admins and EA/CPAs transmit and resubmit; the
+    # transmission's workflow records what the transmitter answered.
+    "efile.read": _STAFF,
+    "efile.transmit": frozenset({Role.ADMIN, Role.EA_CPA}),
+    "efile.workflow": frozenset({Role.SYSTEM}),
 }
 
 

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 
 from domain.tax_return.analysis import OfflineAnalyzer
 from integrations.bedrock import BedrockAnalyzer
+from integrations.efile import EfileClient
 from integrations.mail import Mailer
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
-from integrations.providers import Analyzer, DocumentProcessing, DocumentVault, Notifications, ObjectStorage, Payments
+from integrations.providers import (
+    Analyzer, DocumentProcessing, DocumentVault, EfileTransmitter, Notifications, ObjectStorage, Payments,
+)
 from integrations.smartvault import SmartVaultClient
 from integrations.storage import ObjectStore
 from integrations.sureprep import SurePrepClient
@@ -33,6 +36,7 @@ class Providers:
     # None: the integration is off (its URL is unset); the activities then skip it.
     document_processing: DocumentProcessing | None
     document_vault: DocumentVault | None
+    efile_transmitter: EfileTransmitter | None
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
@@ -66,4 +70,6 @@ def build_providers(settings: Settings) -> Providers:
                              if settings.sureprep_api_url else None),
         document_vault=(SmartVaultClient(settings.smartvault_api_url, settings.smartvault_api_key)
                         if settings.smartvault_api_url else None),
+        efile_transmitter=(EfileClient(settings.efiling_api_url, settings.efiling_api_key)
+                           if settings.efiling_api_url else None),
     )

@@ -19,6 +19,7 @@ import uuid
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
+    from integrations.efile import Submission, TransmitterAck
     from domain.tax_return.analysis import AnalysisInput, AnalysisResult
     from integrations.notify import Notification, Recipient
     from integrations.payments import CheckoutLineItem, CheckoutLink
@@ -96,3 +97,12 @@ class Analyzer(Protocol):
     name: str
 
     def analyze(self, analysis_id: uuid.UUID, data: AnalysisInput) -> AnalysisResult: ...
+
+
+class EfileTransmitter(Protocol):
+    """An IRS e-file transmitter (MeF through an Authorized e-file Provider; sandboxes/efile.py). The Submission
+    ID is the idempotency key of `submit`."""
+
+    async def submit(self, submission: Submission) -> str: ...
+
+    async def acknowledgement(self, submission_id: str) -> TransmitterAck: ...

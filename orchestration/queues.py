@@ -5,4 +5,5 @@ DOCUMENTS = "documents"  # document processing: classification, extraction, Sure
 BILLING = "billing"  # invoices and estimated-payment schedules
 TAX_RETURN = "tax-return"  # TaxReturnWorkflow and its activities
 
-ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN]
+EFILE = "efile"  # EfileTransmissionWorkflow: submissions, acknowledgements, rejection timers
+ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, EFILE]

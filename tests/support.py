@@ -66,6 +66,11 @@ def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:
     # The payments sandbox's address, reserved here because the workers read it at start-up; tests/billing
     # starts the sandbox on it (tests that never pay never start it).
     values.setdefault("stripe_api_base", f"http://127.0.0.1:{free_port()}")
+    # The e-file transmitter sandbox's address, reserved the same way (tests/efile starts it), and acknowledgement
+    # polling in tenths of seconds instead of the development's seconds.
+    values.setdefault("efiling_api_url", f"http://127.0.0.1:{free_port()}")
+    values.setdefault("efile_poll_initial_s", 0.3)
+    values.setdefault("efile_poll_max_s", 2.0)
     values.update(overrides)
     return Settings(**values)
 

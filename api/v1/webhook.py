@@ -28,13 +28,14 @@ from api.deps import State
 from api.state import AppState
 from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from domain.user.service import firm_decider_emails
-from domain.webhook import smartvault, stripe, sureprep
+from domain.webhook import efiling, smartvault, stripe, sureprep
 from domain.webhook.event import parse_event
 from domain.webhook.ledger import Applied, Delivery, Receipt, receive as record_and_apply
 from domain.webhook_body import parse_json
 from integrations.payments import InvalidWebhook
 from integrations.webhook_hmac import hmac_valid
 from orchestration import document as document_workflow
+from orchestration import efile as efile_workflow
 from orchestration import invoice as invoice_workflow
 from orchestration import outbox
 from orchestration.mail import mail
@@ -177,3 +178,29 @@ async def smartvault_webhook(request: Request, state: State, background: Backgro
     """document.uploaded imports the file into the pending (upload-first) queue; folder.created is
     acknowledged. Signed with X-SmartVault-Signature."""
     return await receive(SMARTVAULT, request, state, background)
+
+
+# ---- E-filing transmitter --------------------------------------------------------------------------------------
+# Signed like SurePrep (X-Efiling-Signature: t=…,v1=…). An acknowledgement is recorded in the event's transaction
+# and the transmission's workflow is woken after the commit (it would otherwise find it at its next poll).
+
+async def efile_messages(session: AsyncSession, delivery: Delivery, receipt: Receipt) -> list[OutboxMessage]:
+    if receipt.follow_up is None:
+        return []
+    transmission_id, submission_id = receipt.follow_up
+    return [efile_workflow.acknowledged(transmission_id, submission_id)]
+
+
+EFILING = Provider(
+    verify=_hmac_verifier(efiling.SOURCE, "x-efiling-signature"),
+    apply=lambda state, session, delivery: efiling.apply(session, delivery),
+    answer=_outcome_answer,
+    hand_off=efile_messages,
+)
+
+
+@router.post("/webhooks/efiling", summary="E-file transmitter webhook", operation_id="efiling_webhook")
+async def efiling_webhook(request: Request, state: State, background: BackgroundTasks):
+    """transmission.accepted and transmission.rejected record the acknowledgement of a Submission ID;
+    transmission.pending is acknowledged. Signed with X-Efiling-Signature."""
+    return await receive(EFILING, request, state, background)
