@@ -212,6 +212,60 @@ class TaxPracticeHarness:
         raise AssertionError(f"no mail to {address} within {timeout_s} s")
 
 
+@dataclass
+class Transmitter:
+    """The e-file transmitter sandbox (sandboxes/efile.py) as the tests drive it."""
+
+    url: str
+    sandbox: object
+    pumping: bool = True
+    delivered: list = field(default_factory=list)  # (event, status code, answer)
+
+    async def configure(self, **values) -> None:
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{self.url}/_sandbox/config", json=values)).raise_for_status()
+
+    async def outage(self, failures: int) -> None:
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{self.url}/_sandbox/outage", json={"failures": failures})).raise_for_status()
+
+    async def submissions(self) -> list[dict]:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"{self.url}/_sandbox/submissions")).json()
+
+
+EFILE_ACK_DELAY_S = 0.3
+
+
+@contextlib.asynccontextmanager
+async def serve_transmitter(tp):
+    from urllib.parse import urlparse
+
+    from sandboxes.efile import start
+
+    settings = tp.settings
+    server = start(settings.efiling_api_key, settings.efiling_webhook_secret, None,
+                   urlparse(settings.efiling_api_url).port, ack_delay_s=EFILE_ACK_DELAY_S)
+    box = Transmitter(server.url, server.sandbox)
+
+    async def pump():
+        async with httpx.AsyncClient() as http:
+            while True:
+                if box.pumping:
+                    for delivery in (await http.get(f"{box.url}/_sandbox/outbox")).json():
+                        answer = await tp.http.post("/v1/webhooks/efiling", content=delivery["body"].encode(),
+                                                    headers=delivery["headers"])
+                        box.delivered.append((delivery, answer.status_code, answer.json()))
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(pump())
+    try:
+        yield box
+    finally:
+        task.cancel()
+        server.stop()
+
+
 @contextlib.contextmanager
 def scratch_database(database_url: str):
     """An empty database of its own on the suite's Postgres, as the owner, dropped afterwards: for migration tests,

@@ -1,71 +1,19 @@
-"""Fixtures for e-filing: the transmitter sandbox on the port `make_settings` reserved (EFILING_API_URL, which the
-in-process workers use), a pump that hands its signed webhooks to the in-process app as the sandbox would POST
-them, and a return walked to ready_to_file with a signed Form 8879 on file."""
+"""Helpers for e-filing: a firm, a return walked to ready_to_file with a signed Form 8879 on file, transmitting
+and reading transmissions. The transmitter sandbox is the `transmitter` fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from dataclasses import dataclass
 
-import httpx
 import pytest_asyncio
 from sqlalchemy import select
 
 from domain.client.models import Client
 from domain.document.models import Document
-from sandboxes.efile import start
 from tests.tax_return.conftest import make_staff, transition, wait_for_status
-
-ACK_DELAY_S = 0.3
-
-
-@dataclass
-class Transmitter:
-    url: str
-    sandbox: object
-    pumping: bool = True
-    delivered: list = field(default_factory=list)  # (event, status code, answer)
-
-    async def configure(self, **values) -> None:
-        async with httpx.AsyncClient() as http:
-            (await http.post(f"{self.url}/_sandbox/config", json=values)).raise_for_status()
-
-    async def outage(self, failures: int) -> None:
-        async with httpx.AsyncClient() as http:
-            (await http.post(f"{self.url}/_sandbox/outage", json={"failures": failures})).raise_for_status()
-
-    async def submissions(self) -> list[dict]:
-        async with httpx.AsyncClient() as http:
-            return (await http.get(f"{self.url}/_sandbox/submissions")).json()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def transmitter(tp):
-    settings = tp.settings
-    server = start(settings.efiling_api_key, settings.efiling_webhook_secret, None,
-                   urlparse(settings.efiling_api_url).port, ack_delay_s=ACK_DELAY_S)
-    box = Transmitter(server.url, server.sandbox)
-
-    async def pump():
-        async with httpx.AsyncClient() as http:
-            while True:
-                if box.pumping:
-                    for delivery in (await http.get(f"{box.url}/_sandbox/outbox")).json():
-                        answer = await tp.http.post("/v1/webhooks/efiling", content=delivery["body"].encode(),
-                                                    headers=delivery["headers"])
-                        box.delivered.append((delivery, answer.status_code, answer.json()))
-                await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(pump())
-    try:
-        yield box
-    finally:
-        task.cancel()
-        server.stop()
-
 
 @dataclass
 class Firm:

@@ -16,7 +16,7 @@ from domain.audit.models import AuditExport
 from domain.errors import ServiceUnavailable
 from domain.tax_return.models import AiAnalysis
 from integrations.mail import Mailer
-from orchestration import audit_export, document, estimated_payment, ids, invoice, mail, outbox, tax_return
+from orchestration import audit_export, document, efile, estimated_payment, ids, invoice, mail, outbox, tax_return
 from orchestration.message import OutboxMessage
 from orchestration.outbox import HANDLERS, Outbox
 
@@ -175,6 +175,25 @@ async def test_a_mail_whose_send_fails_is_retried_and_arrives_once(tp, office):
     assert await deliver(tp, pending.entry_id)
     assert await outbox_entries(tp, "test") == []
     assert len(await tp.mail_to(address)) == 1
+
+
+async def test_efile_kinds(tp, office, transmitter):
+    from tests.efile.conftest import Firm, ready_return
+
+    firm = Firm(office.firm_id, office.users, office.headers)
+    _, rid = await ready_return(tp, firm, "Outboxed")
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post(f"/v1/returns/{rid}/efiling/transmit", headers=office.headers["admin"],
+                                      json={"jurisdictions": ["federal"]})
+        assert response.status_code == 202, response.text
+        transmission_id = uuid.UUID(response.json()["data"]["transmissions"][0]["id"])
+    message, entry_id = await _the_only_entry(tp, transmission_id, efile.START)
+    await _delivered_twice(tp, entry_id, message)
+    await wait_for_status(tp, office.headers["admin"], rid, "complete", timeout_s=30)
+    assert await _runs(tp, ids.efile_transmission(transmission_id)) == 1
+    # The webhook's wake-up and a resubmission's notice, for a workflow that has ended: delivered, nothing to tell.
+    for message in (efile.acknowledged(transmission_id, "0" * 20), efile.resolved(transmission_id)):
+        await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
 
 
 def test_every_kind_is_tested():
