@@ -27,6 +27,7 @@ from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound,
 from domain.numbering import next_number
 from domain.tax_return.models import TaxReturn
 from domain.tax_return.service import load_visible_return
+from domain.webhook.redaction import redact
 
 LIVE = ("pending", "transmitting", "transmitted")
 # The client's identity_verification_status that lets a remotely signed 8879 go (domain/identity/).
@@ -332,6 +333,7 @@ async def record_acknowledgement(ctx: ServiceContext, ack: Acknowledgement, via:
         if error.get("severity") == "alert":
             continue  # MeF alerts do not reject
         known = rules.describe(error["error_code"], error.get("category"), error.get("message"))
+        error = redact(error)  # the data value of an identifier field (PrimarySSN) is not kept
         await ctx.session.execute(insert(EfileRejection).values(
             id=uuid.uuid4(), transmission_id=row.id, submission_id=ack.submission_id,
             error_code=error["error_code"][:30], category=known.category,
