@@ -99,6 +99,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "efile.read": _STAFF,
     "efile.transmit": frozenset({Role.ADMIN, Role.EA_CPA}),
     "efile.workflow": frozenset({Role.SYSTEM}),
+    # Identity verification (§12): staff or the client start one and answer its codes; senior staff decide a
+    # manual review; the verification's workflow sends codes, records Persona inquiries and expires it.
+    "identity.read": _STAFF | {Role.CLIENT},
+    "identity.initiate": _STAFF | {Role.CLIENT},
+    "identity.verify": _STAFF | {Role.CLIENT},
+    "identity.review": _SENIOR,
+    "identity.workflow": frozenset({Role.SYSTEM}),
 }
 
 
