@@ -24,11 +24,13 @@ from activities.audit_export import AuditExportActivities
 from activities.collect import activity_methods
 from activities.document import DocumentActivities
 from activities.efile import EfileActivities
+from activities.identity import IdentityActivities
 from activities.estimated_payment import EstimatedPaymentActivities
 from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
+from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from integrations.build import Providers, build_providers
 from settings import Settings, get_settings
@@ -39,6 +41,7 @@ from orchestration.outbox import ensure_relay_running
 from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.efile import EfileTransmissionWorkflow
+from workflows.identity import IdentityVerificationWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -96,6 +99,9 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
             EstimatedPaymentActivities(sessionmaker, providers.notifications))),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
         queues.EFILE: ([EfileTransmissionWorkflow], efile_activities(deps)),
+        queues.IDENTITY: ([IdentityVerificationWorkflow], activity_methods(
+            IdentityActivities(sessionmaker, providers.notifications, providers.sms, providers.identity,
+                               FieldCipher(settings.ssn_encryption_key)))),
     }
 
 

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from domain.tax_return.analysis import OfflineAnalyzer
 from integrations.bedrock import BedrockAnalyzer
 from integrations.efile import EfileClient
+from integrations.persona import PersonaClient
+from integrations.sms import SmsGatewayClient
 from integrations.mail import Mailer
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
 from integrations.providers import (
-    Analyzer, DocumentProcessing, DocumentVault, EfileTransmitter, Notifications, ObjectStorage, Payments,
+    Analyzer, DocumentProcessing, DocumentVault, EfileTransmitter, IdentityProvider, Notifications, ObjectStorage,
+    Payments, SmsGateway,
 )
 from integrations.smartvault import SmartVaultClient
 from integrations.storage import ObjectStore
@@ -37,6 +40,8 @@ class Providers:
     document_processing: DocumentProcessing | None
     document_vault: DocumentVault | None
     efile_transmitter: EfileTransmitter | None
+    identity: IdentityProvider | None
+    sms: SmsGateway | None
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
@@ -72,4 +77,8 @@ def build_providers(settings: Settings) -> Providers:
                         if settings.smartvault_api_url else None),
         efile_transmitter=(EfileClient(settings.efiling_api_url, settings.efiling_api_key)
                            if settings.efiling_api_url else None),
+        identity=(PersonaClient(settings.persona_api_url, settings.persona_api_key, settings.persona_template_id)
+                  if settings.persona_api_url else None),
+        sms=(SmsGatewayClient(settings.sms_gateway_url, settings.sms_gateway_api_key)
+             if settings.sms_gateway_url else None),
     )

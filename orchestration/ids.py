@@ -30,3 +30,7 @@ def estimated_payment_schedule(schedule_id: uuid.UUID) -> str:
 
 def efile_transmission(transmission_id: uuid.UUID) -> str:
     return f"efile-transmission:{transmission_id}"
+
+
+def identity_verification(verification_id: uuid.UUID) -> str:
+    return f"identity-verification:{verification_id}"

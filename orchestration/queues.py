@@ -6,4 +6,5 @@ BILLING = "billing"  # invoices and estimated-payment schedules
 TAX_RETURN = "tax-return"  # TaxReturnWorkflow and its activities
 
 EFILE = "efile"  # EfileTransmissionWorkflow: submissions, acknowledgements, rejection timers
-ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, EFILE]
+IDENTITY = "identity"  # IdentityVerificationWorkflow: one-time codes, Persona inquiries, expiry
+ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, EFILE, IDENTITY]

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.support import TaxPracticeHarness, Transmitter, make_settings, serve_transmitter  # noqa: E402
+from tests.support import (  # noqa: E402
+    TaxPracticeHarness, make_settings, serve_identity_sandboxes, serve_transmitter,
+)
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +48,14 @@ async def transmitter(tp):
     """The e-file transmitter sandbox on the address the workers were given (EFILING_API_URL), its signed webhooks
     handed to the in-process app as the sandbox would POST them."""
     async with serve_transmitter(tp) as box:
+        yield box
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def identity_sandboxes(tp):
+    """The Persona sandbox (webhooks handed to the in-process app) and the SMS gateway capture, on the addresses
+    the workers were given (PERSONA_API_URL, SMS_GATEWAY_URL)."""
+    async with serve_identity_sandboxes(tp) as box:
         yield box
 
 

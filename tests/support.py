@@ -71,6 +71,9 @@ def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:
     values.setdefault("efiling_api_url", f"http://127.0.0.1:{free_port()}")
     values.setdefault("efile_poll_initial_s", 0.3)
     values.setdefault("efile_poll_max_s", 2.0)
+    # The Persona and SMS gateway sandboxes' addresses (tests/identity starts them).
+    values.setdefault("persona_api_url", f"http://127.0.0.1:{free_port()}")
+    values.setdefault("sms_gateway_url", f"http://127.0.0.1:{free_port()}")
     values.update(overrides)
     return Settings(**values)
 
@@ -264,6 +267,55 @@ async def serve_transmitter(tp):
     finally:
         task.cancel()
         server.stop()
+
+
+@dataclass
+class IdentitySandboxes:
+    """The Persona sandbox (its webhooks pumped into the in-process app) and the SMS gateway capture."""
+
+    persona_url: str
+    sms_url: str
+    delivered: list = field(default_factory=list)  # (delivery, status code, answer)
+    pumping: bool = True
+
+    async def configure_persona(self, **values) -> None:
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{self.persona_url}/_sandbox/config", json=values)).raise_for_status()
+
+    async def texts_to(self, number: str) -> list[dict]:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"{self.sms_url}/messages", params={"to": number})).json()
+
+
+@contextlib.asynccontextmanager
+async def serve_identity_sandboxes(tp):
+    from urllib.parse import urlparse
+
+    from sandboxes import persona, sms_gateway
+
+    settings = tp.settings
+    persona_server = persona.start(settings.persona_api_key, settings.persona_webhook_secret, None,
+                                   urlparse(settings.persona_api_url).port)
+    sms_server = sms_gateway.start(settings.sms_gateway_api_key, urlparse(settings.sms_gateway_url).port)
+    box = IdentitySandboxes(persona_server.url, sms_server.url)
+
+    async def pump():
+        async with httpx.AsyncClient() as http:
+            while True:
+                if box.pumping:
+                    for delivery in (await http.get(f"{box.persona_url}/_sandbox/outbox")).json():
+                        answer = await tp.http.post("/v1/webhooks/persona", content=delivery["body"].encode(),
+                                                    headers=delivery["headers"])
+                        box.delivered.append((delivery, answer.status_code, answer.json()))
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(pump())
+    try:
+        yield box
+    finally:
+        task.cancel()
+        persona_server.stop()
+        sms_server.stop()
 
 
 @contextlib.contextmanager

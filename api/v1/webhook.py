@@ -28,14 +28,16 @@ from api.deps import State
 from api.state import AppState
 from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from domain.user.service import firm_decider_emails
-from domain.webhook import efiling, smartvault, stripe, sureprep
+from domain.webhook import efiling, persona, smartvault, stripe, sureprep
 from domain.webhook.event import parse_event
 from domain.webhook.ledger import Applied, Delivery, Receipt, receive as record_and_apply
 from domain.webhook_body import parse_json
 from integrations.payments import InvalidWebhook
+from integrations.persona import persona_signature_valid
 from integrations.webhook_hmac import hmac_valid
 from orchestration import document as document_workflow
 from orchestration import efile as efile_workflow
+from orchestration import identity as identity_workflow
 from orchestration import invoice as invoice_workflow
 from orchestration import outbox
 from orchestration.mail import mail
@@ -204,3 +206,37 @@ async def efiling_webhook(request: Request, state: State, background: Background
     """transmission.accepted and transmission.rejected record the acknowledgement of a Submission ID;
     transmission.pending is acknowledged. Signed with X-Efiling-Signature."""
     return await receive(EFILING, request, state, background)
+
+
+# ---- Persona ---------------------------------------------------------------------------------------------------
+# Persona-Signature: t=…,v1=… pairs (two, space-separated, while a secret is rotated; either may match either of
+# our secrets). Verified over the raw bytes before anything is parsed; 401 otherwise, nothing recorded.
+
+def _verify_persona(state: AppState, body: bytes, headers) -> Delivery:
+    settings = state.settings
+    if not settings.persona_api_url:
+        raise NotFound("Route")
+    secrets = [settings.persona_webhook_secret] + (
+        [settings.persona_webhook_previous_secret] if settings.persona_webhook_previous_secret else [])
+    if not persona_signature_valid(secrets, headers.get("persona-signature"), body):
+        raise Unauthorized("Invalid or missing webhook signature")
+    return persona.parse_event(parse_json(body))
+
+
+async def identity_messages(session: AsyncSession, delivery: Delivery, receipt: Receipt) -> list[OutboxMessage]:
+    return [identity_workflow.finished(receipt.follow_up)] if receipt.follow_up is not None else []
+
+
+PERSONA = Provider(
+    verify=_verify_persona,
+    apply=lambda state, session, delivery: persona.apply(session, delivery),
+    answer=_outcome_answer,
+    hand_off=identity_messages,
+)
+
+
+@router.post("/webhooks/persona", summary="Persona webhook", operation_id="persona_webhook")
+async def persona_webhook(request: Request, state: State, background: BackgroundTasks):
+    """inquiry.completed (the confidence approves at 0.90, sends to manual review from 0.70, rejects below),
+    inquiry.failed, inquiry.expired. Signed with Persona-Signature."""
+    return await receive(PERSONA, request, state, background)
