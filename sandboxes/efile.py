@@ -22,6 +22,7 @@ signed `X-Efiling-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from datetime import datetime, timezone
 
@@ -154,7 +155,10 @@ def create_app(api_key: str, sandbox: EfileSandbox) -> FastAPI:
 
 
 def start(api_key: str, secret: str, webhook_url: str | None = None, port: int = 0,
-          ack_delay_s: float = 3.0) -> ThreadedServer:
+          ack_delay_s: float | None = None) -> ThreadedServer:
+    """`ack_delay_s` unset: EFILE_SANDBOX_ACK_DELAY_S, else 3 seconds (a few seconds in development)."""
+    if ack_delay_s is None:
+        ack_delay_s = float(os.environ.get("EFILE_SANDBOX_ACK_DELAY_S", "3"))
     sandbox = EfileSandbox(Outbox(secret, "X-Efiling-Signature", webhook_url), ack_delay_s)
     server = ThreadedServer(create_app(api_key, sandbox), port)
     server.sandbox = sandbox
