@@ -18,6 +18,7 @@ from api.schemas.efile import (
 from domain.efile import service
 from domain.efile.models import EfileAcknowledgement, EfileRejection, EfileTransmission
 from domain.errors import ServiceUnavailable
+from domain.tax_return.models import TaxReturn
 from orchestration import efile as workflow
 from orchestration.message import OutboxMessage
 
@@ -89,7 +90,7 @@ async def transmit(return_id: uuid.UUID, body: TransmitRequest, ctx: Ctx, state:
     _require_configured(state)
     figures = body.figures.model_dump(mode="json", exclude_none=True) if body.figures else {}
     rows = await service.transmit(ctx, return_id, body.jurisdictions, figures, state.settings.efin)
-    tax_return_type = (await ctx.session.get(service.TaxReturn, return_id)).return_type
+    tax_return_type = (await ctx.session.get(TaxReturn, return_id)).return_type
     answer = envelope.one({"transmissions": [transmission_out(t) for t in rows]})
     await state.outbox.commit_and_send(ctx.session, *[_start(state, t, tax_return_type) for t in rows])
     return answer
@@ -130,7 +131,7 @@ async def resubmit(return_id: uuid.UUID, transmission_id: uuid.UUID, body: Resub
     _require_configured(state)
     figures = body.figures.model_dump(mode="json", exclude_none=True) if body.figures else None
     done = await service.resubmit(ctx, return_id, transmission_id, body.notes, figures, state.settings.efin)
-    tax_return_type = (await ctx.session.get(service.TaxReturn, return_id)).return_type
+    tax_return_type = (await ctx.session.get(TaxReturn, return_id)).return_type
     note = ("Retransmitted within the perfection period: the original filing date is kept." if done.filing_date_kept
             else "Retransmitted after the perfection period: the filing date is the new transmission's date.")
     answer = envelope.one({"transmissions": [transmission_out(t) for t in done.transmissions],

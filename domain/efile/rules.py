@@ -16,17 +16,18 @@ STATES = frozenset("""AL AR AZ CA CO CT DC DE GA HI IA ID IL IN KS KY LA MA MD M
 OH OK OR PA RI SC UT VA VT WI WV""".split())
 
 SUBMISSION_ID = re.compile(r"^[0-9]{6}[0-9]{4}[0-9]{3}[a-z0-9]{7}$")
+SEQUENCE_SPACE = 36 ** 7  # seven base-36 characters
 
 
 def submission_id(efin: str, on: date, sequence: int) -> str:
     """MeF's 20 characters: EFIN (6), processing year (4), day of the year (3), a 7-character sequence
-    (lower-case base 36 of the firm's counter for that EFIN and day, so it sorts and never repeats)."""
+    (lower-case base 36 of the submission sequence's value)."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     seq, n = "", sequence
     while n:
         n, r = divmod(n, 36)
         seq = digits[r] + seq
-    if not 0 < sequence < 36 ** 7:
+    if not 0 < sequence < SEQUENCE_SPACE:
         raise ValueError("sequence out of range for a Submission ID")
     return f"{efin}{on.year:04d}{on.timetuple().tm_yday:03d}{seq.rjust(7, '0')}"
 

@@ -13,18 +13,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import policy
 from domain.client.models import Client
-from domain.context import SYSTEM_SUBJECT, ServiceContext
+from domain.context import ServiceContext
 from domain.document.models import Document
 from domain.efile import rules
 from domain.efile.models import EfileAcknowledgement, EfileRejection, EfileTransmission
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed
-from domain.numbering import next_number
 from domain.tax_return.models import TaxReturn
 from domain.tax_return.service import load_visible_return
 from domain.webhook.redaction import redact
@@ -145,10 +144,11 @@ def _jurisdictions(requested: list[str]) -> list[str]:
 
 
 async def _new_submission_id(session: AsyncSession, efin: str, on: date) -> str:
-    # One counter per EFIN and day across every firm (Submission IDs are unique per EFIN), on the numbering
-    # table's row-locked counter; the "firm" of that counter is the system's.
-    sequence = await next_number(session, SYSTEM_SUBJECT, f"efile-{efin}", on.year * 1000 + on.timetuple().tm_yday)
-    return rules.submission_id(efin, on, sequence)
+    # A Postgres sequence, not the numbering table's gapless counter: that counter's row lock, held to the end of
+    # each transmit's transaction, queued every concurrent transmit behind one row (bench/bench_efile.py). MeF
+    # needs the IDs unique, not gapless; the unique key on submission_id is the last word.
+    value = (await session.execute(text("SELECT nextval('efile_submission_sequence')"))).scalar_one()
+    return rules.submission_id(efin, on, value % (rules.SEQUENCE_SPACE - 1) + 1)
 
 
 def _audit_details(t: EfileTransmission, **more) -> dict:

@@ -41,6 +41,7 @@ FINAL = ("completed", "failed", "expired")
 CLIENT_STATUS = {"pending": "pending", "in_progress": "pending", "needs_review": "pending_review",
                  "completed": "verified", "failed": "failed", "expired": "expired"}
 REVIEW_DECISIONS = ("approve", "reject")
+VIDEO_HORIZON = timedelta(days=60)  # a video call is booked at most this far ahead
 
 
 def _now() -> datetime:
@@ -291,10 +292,12 @@ async def schedule_video(ctx: ServiceContext, verification_id: uuid.UUID, prefer
     verification = await load_visible(ctx, verification_id, "identity.verify", lock=True)
     _open(verification)
     _step(verification, "video")
-    chosen = next((t for t in sorted(preferred) if t >= _now() + timedelta(hours=1)), None)
+    earliest, latest = _now() + timedelta(hours=1), _now() + VIDEO_HORIZON
+    chosen = next((t for t in sorted(preferred) if earliest <= t <= latest), None)
     if chosen is None:
-        raise ValidationFailed("No preferred time is at least an hour ahead",
-                               [FieldError("preferred_times", "in_the_past", "give a time at least an hour ahead")])
+        raise ValidationFailed("No preferred time is between an hour and 60 days ahead",
+                               [FieldError("preferred_times", "out_of_range",
+                                           "give a time at least an hour and at most 60 days ahead")])
     session_id = uuid.uuid4()
     code = secrets.token_hex(5)
     verification.video_session_id, verification.video_scheduled_time = session_id, chosen

@@ -23,6 +23,9 @@ def _ts(name, nullable=True):
 
 
 def upgrade() -> None:
+    # The 7-character part of Submission IDs: a sequence, not a row-locked counter, so concurrent transmits do not
+    # queue on one row (domain/efile/service.py).
+    op.execute("CREATE SEQUENCE efile_submission_sequence")
     op.create_table(
         'efile_transmissions',
         _uuid('id', nullable=False),
@@ -104,3 +107,4 @@ def downgrade() -> None:
     op.drop_table('efile_rejections')
     op.drop_table('efile_acknowledgements')
     op.drop_table('efile_transmissions')
+    op.execute("DROP SEQUENCE efile_submission_sequence")
