@@ -223,3 +223,26 @@ async def test_reading_is_staff_only_and_scoped(tp, firm, transmitter):
     assert_problem(await tp.http.get(f"/v1/returns/{rid}/efiling", headers=stranger), 404)
     assert_problem(await tp.http.get(f"/v1/returns/{rid}/efiling/{uuid.uuid4()}", headers=firm.headers["admin"]),
                    404)
+
+
+async def test_a_remote_8879_goes_once_the_client_verified_their_identity(tp, firm, transmitter):
+    """The identity capability's own flow (an email code) is what lets a remotely signed 8879 be transmitted."""
+    import re as _re
+
+    from tests.efile.conftest import approved_return, new_client
+
+    client = await new_client(tp, firm, "Verified")
+    rid = await approved_return(tp, firm, client)
+    await remote_8879(tp, client, rid, firm.firm_id)
+    assert_problem(await tp.http.post(f"/v1/returns/{rid}/efiling/transmit", headers=firm.headers["admin"],
+                                      json={"jurisdictions": ["federal"]}), 422, "identity_not_verified")
+    started = await tp.http.post(f"/v1/clients/{client['id']}/identity/verify", headers=firm.headers["admin"],
+                                 json={"tier": 1, "methods": ["email"]})
+    assert started.status_code == 201, started.text
+    mail = await tp.wait_for_mail(client["email"])
+    code = _re.search(r"code is (\d{6})", mail["text"]).group(1)
+    verified = await tp.http.post(f"/v1/identity/{started.json()['data']['verification_id']}/email/verify",
+                                  headers=firm.headers["admin"], json={"code": code})
+    assert verified.status_code == 200 and verified.json()["data"]["client_identity_verification_status"] == "verified"
+    await transmit(tp, firm, rid)
+    await wait_for_status(tp, firm.headers["admin"], rid, "complete", timeout_s=30)
