@@ -64,3 +64,25 @@ async def test_forged_stale_and_replayed_deliveries(tp):
     answer = await _post(tp, started, persona_signature(secret, started))
     assert answer.json()["outcome"] == "ignored"
     assert_problem(await _post(tp, b'{"data": 1}', persona_signature(secret, b'{"data": 1}')), 400)
+
+
+async def test_the_sandbox_signing_with_two_secrets_during_a_rotation(tp, identity_sandboxes):
+    from tests.identity.test_identity import _answer_hosted_form, _government_id, _status
+
+    firm = await tp.new_firm()
+    _, admin = await tp.staff_session(firm, "admin")
+    client = await tp.new_client(admin)
+    vid = (await tp.http.post(f"/v1/clients/{client['id']}/identity/verify", headers=admin,
+                              json={"tier": 2, "methods": ["government_id"]})).json()["data"]["verification_id"]
+    await identity_sandboxes.configure_persona(secrets=["the-retired-secret", tp.settings.persona_webhook_secret])
+    try:
+        await _answer_hosted_form(await _government_id(tp, admin, vid), "approved", 0.91)
+        await _status(tp, admin, vid, "completed")
+    finally:
+        await identity_sandboxes.configure_persona(secrets=[tp.settings.persona_webhook_secret])
+    [(delivery, status, answer)] = [d for d in identity_sandboxes.delivered
+                                    if d[0]["event"]["data"]["attributes"]["name"] == "inquiry.completed"
+                                    and d[0]["event"]["data"]["attributes"]["payload"]["data"]["attributes"][
+                                        "reference-id"] == vid]
+    assert len(delivery["headers"]["Persona-Signature"].split()) == 2
+    assert status == 200 and answer["outcome"] == "applied"
