@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import envelope
@@ -201,7 +202,20 @@ EFILING = Provider(
 )
 
 
-@router.post("/webhooks/efiling", summary="E-file transmitter webhook", operation_id="efiling_webhook")
+class OutcomeAnswer(BaseModel):
+    """What an HMAC-signed provider's delivery is answered (`_outcome_answer`)."""
+
+    received: bool
+    outcome: str
+    reason: str | None
+
+
+_WEBHOOK_PROBLEMS = {status: {"description": "Problem details (RFC 7807)", "content": {"application/problem+json": {}}}
+                     for status in (400, 401, 404)}
+
+
+@router.post("/webhooks/efiling", summary="E-file transmitter webhook", operation_id="efiling_webhook",
+             response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
 async def efiling_webhook(request: Request, state: State, background: BackgroundTasks):
     """transmission.accepted and transmission.rejected record the acknowledgement of a Submission ID;
     transmission.pending is acknowledged. Signed with X-Efiling-Signature."""
@@ -235,7 +249,8 @@ PERSONA = Provider(
 )
 
 
-@router.post("/webhooks/persona", summary="Persona webhook", operation_id="persona_webhook")
+@router.post("/webhooks/persona", summary="Persona webhook", operation_id="persona_webhook",
+             response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
 async def persona_webhook(request: Request, state: State, background: BackgroundTasks):
     """inquiry.completed (the confidence approves at 0.90, sends to manual review from 0.70, rejects below),
     inquiry.failed, inquiry.expired. Signed with Persona-Signature."""
