@@ -28,6 +28,8 @@ SERVICE_TOKEN_MIN_CHARS = 43
 WEBHOOK_SECRET_MIN_BYTES = 32
 DEV_SUREPREP_WEBHOOK_SECRET = "sureprep_whsec_development_only"
 DEV_SMARTVAULT_WEBHOOK_SECRET = "smartvault_whsec_development_only"
+DEV_EFILING_WEBHOOK_SECRET = "efiling_whsec_development_only"
+DEV_PERSONA_WEBHOOK_SECRET = "persona_wbhsec_development_only"
 DEV_TEMPORAL_PAYLOAD_KEYS = "dev1:ZGV2LW9ubHktdGVtcG9yYWwtcGF5bG9hZC1rZXkhISE="  # base64 of 32 bytes
 DEV_IDEMPOTENCY_HASH_KEY = "development-only-idempotency-hash-key-not-a-secret"
 IDEMPOTENCY_HASH_KEY_MIN_BYTES = 32
@@ -158,6 +160,28 @@ class Settings(BaseSettings):
     smartvault_api_key: str = "smartvault-development-key"
     smartvault_webhook_secret: str = DEV_SMARTVAULT_WEBHOOK_SECRET
 
+    # E-filing (docs/efile.md): the transmitter (the e-file sandbox in development); unset URL means e-filing is
+    # off (transmit answers 503). EFIN: the firm's Electronic Filing Identification Number, the first six
+    # characters of every Submission ID.
+    efiling_api_url: str | None = None
+    efiling_api_key: str = "efiling-development-key"
+    efiling_webhook_secret: str = DEV_EFILING_WEBHOOK_SECRET
+    efin: str = Field("000000", pattern="^[0-9]{6}$")
+    # How often the acknowledgement is polled when no webhook brought it: the first wait, doubled up to the cap.
+    efile_poll_initial_s: float = 5.0
+    efile_poll_max_s: float = 600.0
+
+    # Identity verification (docs/identity.md): Persona for government IDs (unset URL: that method is off), and
+    # the SMS gateway for phone codes (unset: the phone method is off). While Persona's webhook secret is
+    # rotated, the previous one is still accepted.
+    persona_api_url: str | None = None
+    persona_api_key: str = "persona-development-key"
+    persona_template_id: str = "itmpl_development"
+    persona_webhook_secret: str = DEV_PERSONA_WEBHOOK_SECRET
+    persona_webhook_previous_secret: str | None = None
+    sms_gateway_url: str | None = None
+    sms_gateway_api_key: str = "sms-development-key"
+
     # Return analysis (spec §5.8): "offline" (deterministic, no network) or "bedrock" (AWS Bedrock Converse).
     ai_analyzer: str = Field("offline", pattern="^(offline|bedrock)$")
     bedrock_model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -220,7 +244,11 @@ class Settings(BaseSettings):
                 ("SUREPREP_WEBHOOK_SECRET", self.sureprep_api_url, self.sureprep_webhook_secret,
                  DEV_SUREPREP_WEBHOOK_SECRET),
                 ("SMARTVAULT_WEBHOOK_SECRET", self.smartvault_api_url, self.smartvault_webhook_secret,
-                 DEV_SMARTVAULT_WEBHOOK_SECRET)):
+                 DEV_SMARTVAULT_WEBHOOK_SECRET),
+                ("EFILING_WEBHOOK_SECRET", self.efiling_api_url, self.efiling_webhook_secret,
+                 DEV_EFILING_WEBHOOK_SECRET),
+                ("PERSONA_WEBHOOK_SECRET", self.persona_api_url, self.persona_webhook_secret,
+                 DEV_PERSONA_WEBHOOK_SECRET)):
             if url and (secret == dev or len(secret.encode()) < WEBHOOK_SECRET_MIN_BYTES):
                 problems.append(f"{name} (at least {WEBHOOK_SECRET_MIN_BYTES} bytes)")
         if not self.smtp_starttls and self.smtp_host not in ("127.0.0.1", "localhost", "::1"):

@@ -24,11 +24,14 @@ from activities.audit_chain import AuditChainActivities
 from activities.audit_export import AuditExportActivities
 from activities.collect import activity_methods
 from activities.document import DocumentActivities
+from activities.efile import EfileActivities
+from activities.identity import IdentityActivities
 from activities.estimated_payment import EstimatedPaymentActivities
 from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
+from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from domain.crypto import FieldCipher
 from integrations.build import Providers, build_field_cipher, build_providers
@@ -41,6 +44,8 @@ from orchestration.outbox import ensure_relay_running
 from workflows.audit_chain_check import AuditChainCheckWorkflow
 from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
+from workflows.efile import EfileTransmissionWorkflow
+from workflows.identity import IdentityVerificationWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -77,6 +82,11 @@ def tax_return_activities(deps: WorkerDependencies) -> list:
                                                 deps.providers.analyzer))
 
 
+def efile_activities(deps: WorkerDependencies) -> list:
+    return activity_methods(EfileActivities(deps.sessionmaker, deps.providers.efile_transmitter,
+                                            deps.providers.notifications, deps.settings.efin))
+
+
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
     """What runs on each task queue: its workflows, and the activity classes (built with their providers)
     whose every activity method it runs (activities/collect.py finds them)."""
@@ -97,6 +107,10 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
                               settings.portal_base_url),
             EstimatedPaymentActivities(sessionmaker, providers.notifications))),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
+        queues.EFILE: ([EfileTransmissionWorkflow], efile_activities(deps)),
+        queues.IDENTITY: ([IdentityVerificationWorkflow], activity_methods(
+            IdentityActivities(sessionmaker, providers.notifications, providers.sms, providers.identity,
+                               FieldCipher(settings.ssn_encryption_key)))),
     }
 
 

@@ -163,15 +163,16 @@ class BenchEnv:
                                  workflow_cache_size=int(WORKER_ENV["WORKFLOW_CACHE_SIZE"]))
         self.tp = await TaxPracticeHarness.start(settings, api_url=self.api_url)
 
-    def restart_worker(self) -> ManagedProcess:
-        """A fresh worker process: an empty workflow cache, as after a deploy or a crash."""
+    def restart_worker(self, **extra_env: str) -> ManagedProcess:
+        """A fresh worker process: an empty workflow cache, as after a deploy or a crash (`extra_env`: settings
+        of its own, such as a sandbox's address)."""
         old = next(p for p in self.processes if p.name == "worker")
         old.stop()
         self.processes.remove(old)
-        return self._spawn_worker()
+        return self._spawn_worker(**extra_env)
 
-    def _spawn_worker(self) -> ManagedProcess:
-        return self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV)
+    def _spawn_worker(self, **extra_env: str) -> ManagedProcess:
+        return self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV, **extra_env)
 
     async def stop(self) -> None:
         if self.tp is not None:

@@ -27,6 +27,9 @@ API_READY_TIMEOUT_S = 60.0
 PAYMENTS_PORT = 12111
 SUREPREP_PORT = 8041
 SMARTVAULT_PORT = 8042
+EFILE_PORT = 8044
+PERSONA_PORT = 8045
+SMS_GATEWAY_PORT = 8046
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
 SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
@@ -39,11 +42,21 @@ SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
                   "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/sureprep"]),
     ("smartvault", [sys.executable, "-m", "sandboxes.smartvault", "--port", str(SMARTVAULT_PORT),
                     "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/smartvault"]),
+    # An IRS e-file transmitter: acknowledges after a few seconds, by poll and signed webhooks (sandboxes/efile.py).
+    ("efile", [sys.executable, "-m", "sandboxes.efile", "--port", str(EFILE_PORT),
+               "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/efiling"]),
+    # Persona's inquiries, hosted verification page and signed webhooks; the SMS gateway's capture.
+    ("persona", [sys.executable, "-m", "sandboxes.persona", "--port", str(PERSONA_PORT),
+                 "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/persona"]),
+    ("sms-gateway", [sys.executable, "-m", "sandboxes.sms_gateway", "--port", str(SMS_GATEWAY_PORT)]),
 ]
 # How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
 SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
                "SUREPREP_API_URL": f"http://{HOST}:{SUREPREP_PORT}",
-               "SMARTVAULT_API_URL": f"http://{HOST}:{SMARTVAULT_PORT}"}
+               "SMARTVAULT_API_URL": f"http://{HOST}:{SMARTVAULT_PORT}",
+               "EFILING_API_URL": f"http://{HOST}:{EFILE_PORT}",
+               "PERSONA_API_URL": f"http://{HOST}:{PERSONA_PORT}",
+               "SMS_GATEWAY_URL": f"http://{HOST}:{SMS_GATEWAY_PORT}"}
 
 ENV_FILE_NAME = "stack.env"  # written while `make run` runs: `python -m devstack env` prints it
 
@@ -69,7 +82,8 @@ def run() -> int:
     code = 0
     try:
         require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
-                      "SmartVault sandbox": SMARTVAULT_PORT})
+                      "SmartVault sandbox": SMARTVAULT_PORT, "e-file sandbox": EFILE_PORT,
+                      "Persona sandbox": PERSONA_PORT, "SMS gateway sandbox": SMS_GATEWAY_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}
@@ -171,6 +185,9 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("Payments", f"{SANDBOX_ENV['STRIPE_API_BASE']}/pay/<session>  (Stripe sandbox; events at /_sandbox/events)"),
         ("SurePrep", f"{SANDBOX_ENV['SUREPREP_API_URL']}  (sandbox)"),
         ("SmartVault", f"{SANDBOX_ENV['SMARTVAULT_API_URL']}  (sandbox)"),
+        ("E-file transmitter", f"{SANDBOX_ENV['EFILING_API_URL']}  (sandbox; test names in docs/efile.md)"),
+        ("Persona", f"{SANDBOX_ENV['PERSONA_API_URL']}/verify?inquiry-id=…  (sandbox)"),
+        ("SMS gateway", f"{SANDBOX_ENV['SMS_GATEWAY_URL']}/messages?to=…  (texts and voice codes)"),
         ("Postgres", env["DATABASE_URL"]),
         ("Logs", str(logs_dir)),
         ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),

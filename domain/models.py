@@ -25,3 +25,5 @@ from domain.outbox.models import OutboxEntry  # noqa: F401
 from domain.rate_limit import RateLimitWindow  # noqa: F401
 from domain.question.models import Question  # noqa: F401
 from domain.message.models import Message  # noqa: F401
+from domain.efile.models import EfileAcknowledgement, EfileRejection, EfileTransmission  # noqa: F401
+from domain.identity.models import IdentityVerification, VerificationCode  # noqa: F401

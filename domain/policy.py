@@ -96,6 +96,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "message.list": _STAFF | {Role.CLIENT},
     "message.send": _STAFF | {Role.CLIENT},
     "message.read": _STAFF | {Role.CLIENT},
+    # E-filing (§11): staff read a return's transmissions; admins and EA/CPAs transmit and resubmit; the
+    # transmission's workflow records what the transmitter answered.
+    "efile.read": _STAFF,
+    "efile.transmit": frozenset({Role.ADMIN, Role.EA_CPA}),
+    "efile.workflow": frozenset({Role.SYSTEM}),
+    # Identity verification (§12): staff or the client start one and answer its codes; senior staff decide a
+    # manual review; the verification's workflow sends codes, records Persona inquiries and expires it.
+    "identity.read": _STAFF | {Role.CLIENT},
+    "identity.initiate": _STAFF | {Role.CLIENT},
+    "identity.verify": _STAFF | {Role.CLIENT},
+    "identity.review": _SENIOR,
+    "identity.workflow": frozenset({Role.SYSTEM}),
 }
 
 

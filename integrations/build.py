@@ -14,10 +14,16 @@ from dataclasses import dataclass
 from domain.crypto import FieldCipher
 from domain.tax_return.analysis import OfflineAnalyzer
 from integrations.bedrock import BedrockAnalyzer
+from integrations.efile import EfileClient
+from integrations.persona import PersonaClient
+from integrations.sms import SmsGatewayClient
 from integrations.mail import Mailer
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
-from integrations.providers import Analyzer, DocumentProcessing, DocumentVault, Notifications, ObjectStorage, Payments
+from integrations.providers import (
+    Analyzer, DocumentProcessing, DocumentVault, EfileTransmitter, IdentityProvider, Notifications, ObjectStorage,
+    Payments, SmsGateway,
+)
 from integrations.smartvault import SmartVaultClient
 from integrations.storage import ObjectStore
 from integrations.sureprep import SurePrepClient
@@ -34,6 +40,9 @@ class Providers:
     # None: the integration is off (its URL is unset); the activities then skip it.
     document_processing: DocumentProcessing | None
     document_vault: DocumentVault | None
+    efile_transmitter: EfileTransmitter | None
+    identity: IdentityProvider | None
+    sms: SmsGateway | None
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
@@ -73,4 +82,10 @@ def build_providers(settings: Settings) -> Providers:
                              if settings.sureprep_api_url else None),
         document_vault=(SmartVaultClient(settings.smartvault_api_url, settings.smartvault_api_key)
                         if settings.smartvault_api_url else None),
+        efile_transmitter=(EfileClient(settings.efiling_api_url, settings.efiling_api_key)
+                           if settings.efiling_api_url else None),
+        identity=(PersonaClient(settings.persona_api_url, settings.persona_api_key, settings.persona_template_id)
+                  if settings.persona_api_url else None),
+        sms=(SmsGatewayClient(settings.sms_gateway_url, settings.sms_gateway_api_key)
+             if settings.sms_gateway_url else None),
     )

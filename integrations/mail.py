@@ -19,7 +19,8 @@ class Mailer:
         # offer it gets no mail at all (smtplib raises), never a mail sent in clear instead.
         self.starttls, self.username, self.password = starttls, username, password
 
-    def send_sync(self, to: str, subject: str, text: str, message_id: str | None = None) -> bool:
+    def send_sync(self, to: str, subject: str, text: str, message_id: str | None = None,
+                  attachments: tuple[tuple[str, str, bytes], ...] = ()) -> bool:
         """Send one mail; False when `to` cannot be mailed at all. Request bodies only accept ASCII addresses
         (api/schemas/base.py MailableEmail), but one stored before that rule would otherwise fail every time
         (smtplib refuses it without the server's SMTPUTF8), as a 500 or an activity retried forever."""
@@ -35,6 +36,9 @@ class Mailer:
         if message_id is not None:  # the outbox's: the same for a repeat of the same mail
             message["Message-ID"] = message_id
         message.set_content(text)
+        for filename, content_type, content in attachments:  # (filename, "type/subtype", bytes): a calendar invite
+            maintype, subtype = content_type.split("/", 1)
+            message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -43,5 +47,6 @@ class Mailer:
             smtp.send_message(message)
         return True
 
-    async def send(self, to: str, subject: str, text: str, message_id: str | None = None) -> bool:
-        return await asyncio.to_thread(self.send_sync, to, subject, text, message_id)
+    async def send(self, to: str, subject: str, text: str, message_id: str | None = None,
+                   attachments: tuple[tuple[str, str, bytes], ...] = ()) -> bool:
+        return await asyncio.to_thread(self.send_sync, to, subject, text, message_id, attachments)

@@ -19,6 +19,8 @@ import uuid
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
+    from integrations.efile import Submission, TransmitterAck
+    from integrations.persona import Inquiry
     from domain.tax_return.analysis import AnalysisInput, AnalysisResult
     from integrations.notify import Notification, Recipient
     from integrations.payments import CheckoutLineItem, CheckoutLink
@@ -102,3 +104,24 @@ class Analyzer(Protocol):
     name: str
 
     def analyze(self, analysis_id: uuid.UUID, data: AnalysisInput) -> AnalysisResult: ...
+
+
+class EfileTransmitter(Protocol):
+    """An IRS e-file transmitter (MeF through an Authorized e-file Provider; sandboxes/efile.py). The Submission
+    ID is the idempotency key of `submit`."""
+
+    async def submit(self, submission: Submission) -> str: ...
+
+    async def acknowledgement(self, submission_id: str) -> TransmitterAck: ...
+
+
+class IdentityProvider(Protocol):
+    """Government ID verification through a hosted inquiry (Persona; sandboxes/persona.py)."""
+
+    async def create_inquiry(self, reference_id: str, idempotency_key: str) -> Inquiry: ...
+
+
+class SmsGateway(Protocol):
+    """Text messages and voice calls that read a text (a Twilio-style gateway; sandboxes/sms_gateway.py)."""
+
+    async def send(self, to: str, body: str, channel: str, idempotency_key: str) -> str: ...

@@ -26,3 +26,11 @@ def invoice(invoice_id: uuid.UUID) -> str:
 
 def estimated_payment_schedule(schedule_id: uuid.UUID) -> str:
     return f"estimated-payment-schedule:{schedule_id}"
+
+
+def efile_transmission(transmission_id: uuid.UUID) -> str:
+    return f"efile-transmission:{transmission_id}"
+
+
+def identity_verification(verification_id: uuid.UUID) -> str:
+    return f"identity-verification:{verification_id}"

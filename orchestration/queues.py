@@ -5,4 +5,6 @@ DOCUMENTS = "documents"  # document processing: classification, extraction, Sure
 BILLING = "billing"  # invoices and estimated-payment schedules
 TAX_RETURN = "tax-return"  # TaxReturnWorkflow and its activities
 
-ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN]
+EFILE = "efile"  # EfileTransmissionWorkflow: submissions, acknowledgements, rejection timers
+IDENTITY = "identity"  # IdentityVerificationWorkflow: one-time codes, Persona inquiries, expiry
+ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, EFILE, IDENTITY]

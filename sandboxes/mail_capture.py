@@ -2,7 +2,7 @@
 
 The app sends real SMTP to it (SMTP_HOST/SMTP_PORT); developers and tests read what was sent:
 
-    GET    /messages?to=<address>   [{"id", "from", "to": [...], "subject", "text", "received_at"}], oldest first
+    GET    /messages?to=<address>   [{"id", "from", "to": [...], "subject", "text", "attachments", "received_at"}], oldest first
     GET    /messages/{id}           one message, plus its "html" part if any
     DELETE /messages                forget everything
 
@@ -81,6 +81,10 @@ def _parse(path: Path) -> dict:
         "subject": str(msg.get("Subject", "")),
         "text": plain.get_content().replace("\r\n", "\n") if plain is not None else "",  # SMTP sends CRLF
         "html": html.get_content() if html is not None else None,
+        # Attached files (a calendar invitation): name, type and, for text, the content.
+        "attachments": [{"filename": part.get_filename(), "content_type": part.get_content_type(),
+                         "content": part.get_content() if part.get_content_maintype() == "text" else None}
+                        for part in msg.iter_attachments()],
         "received_at": datetime.strptime(stamp, _STAMP).replace(tzinfo=timezone.utc).isoformat(),
     }
 

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.support import TaxPracticeHarness, make_settings  # noqa: E402
+from tests.support import (  # noqa: E402
+    TaxPracticeHarness, make_settings, serve_identity_sandboxes, serve_transmitter,
+)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,22 @@ async def tp(settings):
         yield harness
     finally:
         await harness.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def transmitter(tp):
+    """The e-file transmitter sandbox on the address the workers were given (EFILING_API_URL), its signed webhooks
+    handed to the in-process app as the sandbox would POST them."""
+    async with serve_transmitter(tp) as box:
+        yield box
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def identity_sandboxes(tp):
+    """The Persona sandbox (webhooks handed to the in-process app) and the SMS gateway capture, on the addresses
+    the workers were given (PERSONA_API_URL, SMS_GATEWAY_URL)."""
+    async with serve_identity_sandboxes(tp) as box:
+        yield box
 
 
 # The temporalio runtime can abort the interpreter at exit after a successful run (sdk-python issue 300,

@@ -67,6 +67,14 @@ def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:
     # The payments sandbox's address, reserved here because the workers read it at start-up; tests/billing
     # starts the sandbox on it (tests that never pay never start it).
     values.setdefault("stripe_api_base", f"http://127.0.0.1:{free_port()}")
+    # The e-file transmitter sandbox's address, reserved the same way (tests/efile starts it), and acknowledgement
+    # polling in tenths of seconds instead of the development's seconds.
+    values.setdefault("efiling_api_url", f"http://127.0.0.1:{free_port()}")
+    values.setdefault("efile_poll_initial_s", 0.3)
+    values.setdefault("efile_poll_max_s", 2.0)
+    # The Persona and SMS gateway sandboxes' addresses (tests/identity starts them).
+    values.setdefault("persona_api_url", f"http://127.0.0.1:{free_port()}")
+    values.setdefault("sms_gateway_url", f"http://127.0.0.1:{free_port()}")
     values.update(overrides)
     return Settings(**values)
 
@@ -206,6 +214,109 @@ class TaxPracticeHarness:
                 return messages[-1]
             await asyncio.sleep(0.1)
         raise AssertionError(f"no mail to {address} within {timeout_s} s")
+
+
+@dataclass
+class Transmitter:
+    """The e-file transmitter sandbox (sandboxes/efile.py) as the tests drive it."""
+
+    url: str
+    sandbox: object
+    pumping: bool = True
+    delivered: list = field(default_factory=list)  # (event, status code, answer)
+
+    async def configure(self, **values) -> None:
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{self.url}/_sandbox/config", json=values)).raise_for_status()
+
+    async def outage(self, failures: int) -> None:
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{self.url}/_sandbox/outage", json={"failures": failures})).raise_for_status()
+
+    async def submissions(self) -> list[dict]:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"{self.url}/_sandbox/submissions")).json()
+
+
+EFILE_ACK_DELAY_S = 0.3
+
+
+@contextlib.asynccontextmanager
+async def serve_transmitter(tp):
+    from urllib.parse import urlparse
+
+    from sandboxes.efile import start
+
+    settings = tp.settings
+    server = start(settings.efiling_api_key, settings.efiling_webhook_secret, None,
+                   urlparse(settings.efiling_api_url).port, ack_delay_s=EFILE_ACK_DELAY_S)
+    box = Transmitter(server.url, server.sandbox)
+
+    async def pump():
+        async with httpx.AsyncClient() as http:
+            while True:
+                if box.pumping:
+                    for delivery in (await http.get(f"{box.url}/_sandbox/outbox")).json():
+                        answer = await tp.http.post("/v1/webhooks/efiling", content=delivery["body"].encode(),
+                                                    headers=delivery["headers"])
+                        box.delivered.append((delivery, answer.status_code, answer.json()))
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(pump())
+    try:
+        yield box
+    finally:
+        task.cancel()
+        server.stop()
+
+
+@dataclass
+class IdentitySandboxes:
+    """The Persona sandbox (its webhooks pumped into the in-process app) and the SMS gateway capture."""
+
+    persona_url: str
+    sms_url: str
+    delivered: list = field(default_factory=list)  # (delivery, status code, answer)
+    pumping: bool = True
+
+    async def configure_persona(self, **values) -> None:
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{self.persona_url}/_sandbox/config", json=values)).raise_for_status()
+
+    async def texts_to(self, number: str) -> list[dict]:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"{self.sms_url}/messages", params={"to": number})).json()
+
+
+@contextlib.asynccontextmanager
+async def serve_identity_sandboxes(tp):
+    from urllib.parse import urlparse
+
+    from sandboxes import persona, sms_gateway
+
+    settings = tp.settings
+    persona_server = persona.start(settings.persona_api_key, settings.persona_webhook_secret, None,
+                                   urlparse(settings.persona_api_url).port)
+    sms_server = sms_gateway.start(settings.sms_gateway_api_key, urlparse(settings.sms_gateway_url).port)
+    box = IdentitySandboxes(persona_server.url, sms_server.url)
+
+    async def pump():
+        async with httpx.AsyncClient() as http:
+            while True:
+                if box.pumping:
+                    for delivery in (await http.get(f"{box.persona_url}/_sandbox/outbox")).json():
+                        answer = await tp.http.post("/v1/webhooks/persona", content=delivery["body"].encode(),
+                                                    headers=delivery["headers"])
+                        box.delivered.append((delivery, answer.status_code, answer.json()))
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(pump())
+    try:
+        yield box
+    finally:
+        task.cancel()
+        persona_server.stop()
+        sms_server.stop()
 
 
 @contextlib.contextmanager

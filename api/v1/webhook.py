@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import envelope
@@ -28,13 +29,16 @@ from api.deps import State
 from api.state import AppState
 from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from domain.user.service import firm_decider_emails
-from domain.webhook import smartvault, stripe, sureprep
+from domain.webhook import efiling, persona, smartvault, stripe, sureprep
 from domain.webhook.event import parse_event
 from domain.webhook.ledger import Applied, Delivery, Receipt, receive as record_and_apply
 from domain.webhook_body import parse_json
 from integrations.payments import InvalidWebhook
+from integrations.persona import persona_signature_valid
 from integrations.webhook_hmac import hmac_valid
 from orchestration import document as document_workflow
+from orchestration import efile as efile_workflow
+from orchestration import identity as identity_workflow
 from orchestration import invoice as invoice_workflow
 from orchestration.mail import mail
 from orchestration.message import OutboxMessage
@@ -176,3 +180,77 @@ async def smartvault_webhook(request: Request, state: State, background: Backgro
     """document.uploaded imports the file into the pending (upload-first) queue; folder.created is
     acknowledged. Signed with X-SmartVault-Signature."""
     return await receive(SMARTVAULT, request, state, background)
+
+
+# ---- E-filing transmitter --------------------------------------------------------------------------------------
+# Signed like SurePrep (X-Efiling-Signature: t=…,v1=…). An acknowledgement is recorded in the event's transaction
+# and the transmission's workflow is woken after the commit (it would otherwise find it at its next poll).
+
+async def efile_messages(session: AsyncSession, delivery: Delivery, receipt: Receipt) -> list[OutboxMessage]:
+    if receipt.follow_up is None:
+        return []
+    transmission_id, submission_id = receipt.follow_up
+    return [efile_workflow.acknowledged(transmission_id, submission_id)]
+
+
+EFILING = Provider(
+    verify=_hmac_verifier(efiling.SOURCE, "x-efiling-signature"),
+    apply=lambda state, session, delivery: efiling.apply(session, delivery),
+    answer=_outcome_answer,
+    hand_off=efile_messages,
+)
+
+
+class OutcomeAnswer(BaseModel):
+    """What an HMAC-signed provider's delivery is answered (`_outcome_answer`)."""
+
+    received: bool
+    outcome: str
+    reason: str | None
+
+
+_WEBHOOK_PROBLEMS = {status: {"description": "Problem details (RFC 7807)", "content": {"application/problem+json": {}}}
+                     for status in (400, 401, 404)}
+
+
+@router.post("/webhooks/efiling", summary="E-file transmitter webhook", operation_id="efiling_webhook",
+             response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
+async def efiling_webhook(request: Request, state: State, background: BackgroundTasks):
+    """transmission.accepted and transmission.rejected record the acknowledgement of a Submission ID;
+    transmission.pending is acknowledged. Signed with X-Efiling-Signature."""
+    return await receive(EFILING, request, state, background)
+
+
+# ---- Persona ---------------------------------------------------------------------------------------------------
+# Persona-Signature: t=…,v1=… pairs (two, space-separated, while a secret is rotated; either may match either of
+# our secrets). Verified over the raw bytes before anything is parsed; 401 otherwise, nothing recorded.
+
+def _verify_persona(state: AppState, body: bytes, headers) -> Delivery:
+    settings = state.settings
+    if not settings.persona_api_url:
+        raise NotFound("Route")
+    secrets = [settings.persona_webhook_secret] + (
+        [settings.persona_webhook_previous_secret] if settings.persona_webhook_previous_secret else [])
+    if not persona_signature_valid(secrets, headers.get("persona-signature"), body):
+        raise Unauthorized("Invalid or missing webhook signature")
+    return persona.parse_event(parse_json(body))
+
+
+async def identity_messages(session: AsyncSession, delivery: Delivery, receipt: Receipt) -> list[OutboxMessage]:
+    return [identity_workflow.finished(receipt.follow_up)] if receipt.follow_up is not None else []
+
+
+PERSONA = Provider(
+    verify=_verify_persona,
+    apply=lambda state, session, delivery: persona.apply(session, delivery),
+    answer=_outcome_answer,
+    hand_off=identity_messages,
+)
+
+
+@router.post("/webhooks/persona", summary="Persona webhook", operation_id="persona_webhook",
+             response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
+async def persona_webhook(request: Request, state: State, background: BackgroundTasks):
+    """inquiry.completed (the confidence approves at 0.90, sends to manual review from 0.70, rejects below),
+    inquiry.failed, inquiry.expired. Signed with Persona-Signature."""
+    return await receive(PERSONA, request, state, background)

@@ -16,6 +16,9 @@ class DisclosurePurpose(StrEnum):
     PORTAL_IMPORT = "portal_import"
     # Event payloads carrying return information delivered to a firm's webhook endpoint.
     WEBHOOK_DELIVERY = "webhook_delivery"
+    # Filing the return with the IRS or a state through the e-file transmitter: on the e-file exception, never
+    # on a consent.
+    EFILE_TRANSMISSION = "efile_transmission"
 
 
 class RegulatoryException(StrEnum):

@@ -116,6 +116,9 @@ LIFECYCLE: Lifecycle[Status] = Lifecycle(
         T("mark_accepted", (S.FILED,), S.ACCEPTED, SYSTEM, "e-file capability: acceptance acknowledgement"),
         T("mark_rejected", (S.FILED,), S.REJECTED, SYSTEM, "e-file capability: rejection acknowledgement"),
         T("restart_after_rejection", (S.REJECTED,), S.IN_PREP, PREPARER_EA, "the preparer or an EA/CPA"),
+        T("retransmit", (S.REJECTED,), S.FILED, SYSTEM,
+           "e-file capability: the rejected return retransmitted after a correction that needs no new review "
+           "(client data, or figures within the IRS tolerance)", added=True),
         # Segregation of duties (added, issue 13): approved data is frozen; to change it, staff send the return back
         # to preparation, and it is submitted, reviewed and approved again.
         T("reopen", (S.APPROVED, S.PENDING_SIGNATURE, S.READY_TO_FILE), S.IN_PREP, STAFF_WORKFLOW,

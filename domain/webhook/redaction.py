@@ -7,7 +7,8 @@ of what we are bound to protect. Removed, wherever they appear in the payload:
   `authorization` …), or card and bank data (`cvc`, `number` and `fingerprint` of a card, `account_number`,
   `routing_number`, `iban`). Stripe sends a PaymentIntent's and a Checkout Session's `client_secret`, which
   completes a payment; SurePrep's extraction fields carry a W-2's SSN and EIN.
-- the `value` of a labelled item whose label names one (SurePrep's {"label": "Employee SSN", "value": …}).
+- the `value` of a labelled item whose label names one (SurePrep's {"label": "Employee SSN", "value": …}), and the
+  `data_value` of an e-file rejection whose `field` names one ({"field": "PrimarySSN", "data_value": …}).
 - inside any string: an SSN written as 123-45-6789, and a card number (13 to 19 digits, spaced or not, passing
   the Luhn check), as in a file name "W2 123-45-6789.pdf".
 The event keeps its shape (keys stay, values become REDACTED) so a reader sees what was there.
@@ -85,6 +86,9 @@ def _redact(value: object, parent: str | None) -> object:
                 for key in value}
         if kept.get("value") is not None and _names_identifier(value.get("label") or value.get("name")):
             kept["value"] = REDACTED
+        # An e-file rejection's data value of an identifier field ({"field": "PrimarySSN", "data_value": …}).
+        if kept.get("data_value") is not None and _names_identifier(value.get("field")):
+            kept["data_value"] = REDACTED
         return kept
     if isinstance(value, list):
         return [_redact(item, parent) for item in value]

@@ -16,7 +16,9 @@ from domain.audit.models import AuditExport
 from domain.errors import ServiceUnavailable
 from domain.tax_return.models import AiAnalysis
 from integrations.mail import Mailer
-from orchestration import audit_export, document, estimated_payment, ids, invoice, mail, outbox, tax_return
+from orchestration import (
+    audit_export, document, efile, estimated_payment, identity, ids, invoice, mail, outbox, tax_return,
+)
 from orchestration.message import OutboxMessage
 from orchestration.outbox import HANDLERS, Outbox
 
@@ -175,6 +177,53 @@ async def test_a_mail_whose_send_fails_is_retried_and_arrives_once(tp, office):
     assert await deliver(tp, pending.entry_id)
     assert await outbox_entries(tp, "test") == []
     assert len(await tp.mail_to(address)) == 1
+
+
+async def test_efile_kinds(tp, office, transmitter):
+    from tests.efile.conftest import Firm, ready_return
+
+    firm = Firm(office.firm_id, office.users, office.headers)
+    _, rid = await ready_return(tp, firm, "Outboxed")
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post(f"/v1/returns/{rid}/efiling/transmit", headers=office.headers["admin"],
+                                      json={"jurisdictions": ["federal"]})
+        assert response.status_code == 202, response.text
+        transmission_id = uuid.UUID(response.json()["data"]["transmissions"][0]["id"])
+    message, entry_id = await _the_only_entry(tp, transmission_id, efile.START)
+    await _delivered_twice(tp, entry_id, message)
+    await wait_for_status(tp, office.headers["admin"], rid, "complete", timeout_s=30)
+    assert await _runs(tp, ids.efile_transmission(transmission_id)) == 1
+    # The webhook's wake-up and a resubmission's notice, for a workflow that has ended: delivered, nothing to tell.
+    for message in (efile.acknowledged(transmission_id, "0" * 20), efile.resolved(transmission_id)):
+        await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
+
+
+async def test_identity_kinds(tp, office):
+    client = await tp.new_client(office.headers["admin"])
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post(f"/v1/clients/{client['id']}/identity/verify", headers=office.headers["admin"],
+                                      json={"tier": 1, "methods": ["email"]})
+        assert response.status_code == 201, response.text
+    vid = uuid.UUID(response.json()["data"]["verification_id"])
+    entries = await outbox_entries(tp, vid)
+    assert [e.kind for e in entries] == [identity.START, identity.SEND_CODE]
+    messages = [OutboxMessage(e.kind, e.entity_type, e.entity_id, e.payload) for e in entries]
+    for entry in entries:
+        assert await deliver(tp, entry.id)
+    for message in messages:  # each once more (its delete was lost)
+        TESTED.add(message.kind)
+        assert await deliver(tp, await _committed_but_unsent(tp, message))
+    assert await outbox_entries(tp, vid) == []
+    # The code went once, however often its message came.
+    mails = await poll(lambda: tp.mail_to(client["email"]))
+    assert len(mails) == 1 and await _runs(tp, ids.identity_verification(vid)) == 1
+    code = mails[0]["text"].split("code is ")[1][:6]
+    verified = await tp.http.post(f"/v1/identity/{vid}/email/verify", headers=office.headers["admin"],
+                                  json={"code": code})
+    assert verified.status_code == 200, verified.text
+    message = identity.finished(vid)
+    await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
+    assert len(await tp.mail_to(client["email"])) == 1
 
 
 def test_every_kind_is_tested():

@@ -61,5 +61,11 @@ def test_identifiers_inside_strings_and_labelled_values_are_redacted():
     assert [f["confidence"] for f in data["fields"]] == [0.99, 0.99, 0.97]
 
 
+def test_an_efile_rejections_identifier_data_value_is_redacted():
+    errors = redact({"errors": [{"error_code": "R0000-500-01", "field": "PrimarySSN", "data_value": "123456789"},
+                                {"error_code": "IND-031-04", "field": "PriorYearAGIAmt", "data_value": "48000"}]})
+    assert [e["data_value"] for e in errors["errors"]] == [REDACTED, "48000"]
+
+
 def test_null_values_keep_their_place():
     assert redact({"client_secret": None, "ssn": None}) == {"client_secret": None, "ssn": None}
