@@ -23,6 +23,7 @@ import domain.models  # noqa: F401  (registers every mapper, so foreign keys res
 from activities.audit_export import AuditExportActivities
 from activities.collect import activity_methods
 from activities.document import DocumentActivities
+from activities.esign import ESignActivities
 from activities.estimated_payment import EstimatedPaymentActivities
 from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
@@ -36,6 +37,8 @@ from orchestration.connect import connect
 from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
 from workflows.audit_export import AuditExportWorkflow
+from workflows.consent import ConsentWorkflow
+from workflows.engagement import EngagementWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 from workflows.idempotency_purge import IdempotencyPurgeWorkflow
@@ -88,6 +91,8 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
                               settings.portal_base_url),
             EstimatedPaymentActivities(sessionmaker, providers.notifications))),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
+        queues.SIGNATURES: ([ConsentWorkflow, EngagementWorkflow], activity_methods(
+            ESignActivities(sessionmaker, providers.esignature, providers.storage, providers.sealer))),
     }
 
 

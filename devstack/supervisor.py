@@ -27,6 +27,7 @@ API_READY_TIMEOUT_S = 60.0
 PAYMENTS_PORT = 12111
 SUREPREP_PORT = 8041
 SMARTVAULT_PORT = 8042
+ESIGN_PORT = 8043
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
 SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
@@ -39,11 +40,15 @@ SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
                   "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/sureprep"]),
     ("smartvault", [sys.executable, "-m", "sandboxes.smartvault", "--port", str(SMARTVAULT_PORT),
                     "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/smartvault"]),
+    # E-signatures: hosted signing pages, the link mailed to the mail capture, signed callbacks to the API.
+    ("esign", [sys.executable, "-m", "sandboxes.esign", "--port", str(ESIGN_PORT),
+               "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/google"]),
 ]
 # How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
 SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
                "SUREPREP_API_URL": f"http://{HOST}:{SUREPREP_PORT}",
-               "SMARTVAULT_API_URL": f"http://{HOST}:{SMARTVAULT_PORT}"}
+               "SMARTVAULT_API_URL": f"http://{HOST}:{SMARTVAULT_PORT}",
+               "GOOGLE_API_URL": f"http://{HOST}:{ESIGN_PORT}"}
 
 ENV_FILE_NAME = "stack.env"  # written while `make run` runs: `python -m devstack env` prints it
 
@@ -69,7 +74,7 @@ def run() -> int:
     code = 0
     try:
         require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
-                      "SmartVault sandbox": SMARTVAULT_PORT})
+                      "SmartVault sandbox": SMARTVAULT_PORT, "e-signature sandbox": ESIGN_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}
@@ -171,6 +176,7 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("Payments", f"{SANDBOX_ENV['STRIPE_API_BASE']}/pay/<session>  (Stripe sandbox; events at /_sandbox/events)"),
         ("SurePrep", f"{SANDBOX_ENV['SUREPREP_API_URL']}  (sandbox)"),
         ("SmartVault", f"{SANDBOX_ENV['SMARTVAULT_API_URL']}  (sandbox)"),
+        ("E-signatures", f"{SANDBOX_ENV['GOOGLE_API_URL']}/sign/<token>  (sandbox; links arrive in the mail capture)"),
         ("Postgres", env["DATABASE_URL"]),
         ("Logs", str(logs_dir)),
         ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),

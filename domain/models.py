@@ -25,3 +25,6 @@ from domain.outbox.models import OutboxEntry  # noqa: F401
 from domain.rate_limit import RateLimitWindow  # noqa: F401
 from domain.question.models import Question  # noqa: F401
 from domain.message.models import Message  # noqa: F401
+from domain.esign.models import SignatureRequest  # noqa: F401
+from domain.engagement.models import Engagement  # noqa: F401
+from domain.disclosure.models import DisclosureLogEntry  # noqa: F401

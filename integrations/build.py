@@ -13,10 +13,14 @@ from dataclasses import dataclass
 
 from domain.tax_return.analysis import OfflineAnalyzer
 from integrations.bedrock import BedrockAnalyzer
+from integrations.esign import ESignClient
 from integrations.mail import Mailer
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
-from integrations.providers import Analyzer, DocumentProcessing, DocumentVault, Notifications, ObjectStorage, Payments
+from integrations.providers import (
+    Analyzer, DocumentProcessing, DocumentVault, ESignature, Notifications, ObjectStorage, Payments,
+)
+from integrations.seal import PdfSealer, development_certificate
 from integrations.smartvault import SmartVaultClient
 from integrations.storage import ObjectStore
 from integrations.sureprep import SurePrepClient
@@ -33,6 +37,8 @@ class Providers:
     # None: the integration is off (its URL is unset); the activities then skip it.
     document_processing: DocumentProcessing | None
     document_vault: DocumentVault | None
+    esignature: ESignature | None
+    sealer: PdfSealer  # the firm's certificate sealing every signed PDF (integrations/seal.py)
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
@@ -54,6 +60,13 @@ def build_storage(settings: Settings) -> ObjectStore:
                        settings.aws_access_key_id, settings.aws_secret_access_key)
 
 
+def build_sealer(settings: Settings) -> PdfSealer:
+    """The configured certificate, or (development and tests) the one generated once under DATA_DIR/seal/."""
+    if settings.seal_key_path and settings.seal_certificate_path:
+        return PdfSealer(settings.seal_key_path, settings.seal_certificate_path, settings.seal_key_passphrase)
+    return PdfSealer(*development_certificate(settings.data_dir / "seal"))
+
+
 def build_providers(settings: Settings) -> Providers:
     mailer = build_mailer(settings)
     return Providers(
@@ -66,4 +79,7 @@ def build_providers(settings: Settings) -> Providers:
                              if settings.sureprep_api_url else None),
         document_vault=(SmartVaultClient(settings.smartvault_api_url, settings.smartvault_api_key)
                         if settings.smartvault_api_url else None),
+        esignature=(ESignClient(settings.google_api_url, settings.google_api_key)
+                    if settings.google_api_url else None),
+        sealer=build_sealer(settings),
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 if TYPE_CHECKING:
     from domain.tax_return.analysis import AnalysisInput, AnalysisResult
     from integrations.notify import Notification, Recipient
+    from integrations.esign import SentRequest, SignerRequest
     from integrations.payments import CheckoutLineItem, CheckoutLink
 
 
@@ -76,6 +77,10 @@ class ObjectStorage(Protocol):
 
     def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None: ...
 
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
     def download_to(self, key: str, sink: BinaryIO) -> None: ...
 
     def delete(self, key: str) -> None: ...
@@ -96,3 +101,15 @@ class Analyzer(Protocol):
     name: str
 
     def analyze(self, analysis_id: uuid.UUID, data: AnalysisInput) -> AnalysisResult: ...
+
+
+class ESignature(Protocol):
+    """Collecting a person's signature on a PDF: the provider mails the signer a link to its hosted signing page
+    (ESIGN consumer consent first, then a typed name and Sign or Decline), keeps the evidence, and calls back
+    `signature.completed` / `signature.declined` (POST /v1/webhooks/google). sandboxes/esign.py in development."""
+
+    async def create_request(self, request: SignerRequest, document: bytes, idempotency_key: str) -> SentRequest: ...
+
+    async def remind(self, request_id: str, idempotency_key: str) -> None: ...
+
+    async def cancel(self, request_id: str, idempotency_key: str) -> None: ...

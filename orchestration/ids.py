@@ -26,3 +26,11 @@ def invoice(invoice_id: uuid.UUID) -> str:
 
 def estimated_payment_schedule(schedule_id: uuid.UUID) -> str:
     return f"estimated-payment-schedule:{schedule_id}"
+
+
+def consent(consent_id: uuid.UUID) -> str:
+    return f"consent:{consent_id}"
+
+
+def engagement(engagement_id: uuid.UUID) -> str:
+    return f"engagement:{engagement_id}"

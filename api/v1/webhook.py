@@ -28,13 +28,15 @@ from api.deps import State
 from api.state import AppState
 from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from domain.user.service import firm_decider_emails
-from domain.webhook import smartvault, stripe, sureprep
+from domain.webhook import google, smartvault, stripe, sureprep
 from domain.webhook.event import parse_event
 from domain.webhook.ledger import Applied, Delivery, Receipt, receive as record_and_apply
 from domain.webhook_body import parse_json
 from integrations.payments import InvalidWebhook
 from integrations.webhook_hmac import hmac_valid
+from orchestration import consent as consent_workflow
 from orchestration import document as document_workflow
+from orchestration import engagement as engagement_workflow
 from orchestration import invoice as invoice_workflow
 from orchestration import outbox
 from orchestration.mail import mail
@@ -177,3 +179,36 @@ async def smartvault_webhook(request: Request, state: State, background: Backgro
     """document.uploaded imports the file into the pending (upload-first) queue; folder.created is
     acknowledged. Signed with X-SmartVault-Signature."""
     return await receive(SMARTVAULT, request, state, background)
+
+
+# ---- Google Workspace: e-signature callbacks and calendar ------------------------------------------------------
+# Signed like SurePrep's (X-Google-Signature: t=…,v1=HMAC-SHA256 over "<t>.<raw body>"); the e-signature provider
+# (GOOGLE_API_URL; sandboxes/esign.py in development) sends signature.completed and signature.declined.
+
+# What was signed → the outbox message that tells its workflow (signed or declined).
+SIGNATURE_MESSAGES = {"consent": consent_workflow.event, "engagement": engagement_workflow.event}
+
+
+async def signature_messages(session: AsyncSession, delivery: Delivery, receipt: Receipt) -> list[OutboxMessage]:
+    """The workflow of what was signed hears of it, once the row changed in this transaction."""
+    follow_up = receipt.follow_up
+    if follow_up is None or follow_up["subject_type"] not in SIGNATURE_MESSAGES:
+        return []
+    kind = "signed" if follow_up["outcome"] == "completed" else "declined"
+    return [SIGNATURE_MESSAGES[follow_up["subject_type"]](follow_up["subject_id"], kind)]
+
+
+GOOGLE = Provider(
+    verify=_hmac_verifier(google.SOURCE, "x-google-signature"),
+    apply=lambda state, session, delivery: google.apply(session, delivery),
+    answer=_outcome_answer,
+    hand_off=signature_messages,
+)
+
+
+@router.post("/webhooks/google", summary="Google Workspace webhook (e-signatures, calendar)",
+             operation_id="receive_google_webhook")
+async def google_webhook(request: Request, state: State, background: BackgroundTasks):
+    """signature.completed (with the signer's evidence: the request, the consent or letter it concerns, turns
+    signed), signature.declined, calendar.event.updated (acknowledged). Signed with X-Google-Signature."""
+    return await receive(GOOGLE, request, state, background)
