@@ -69,3 +69,23 @@ async def deliver_signature_events(tp) -> list[tuple[dict, httpx.Response]]:
                                       headers=delivery["headers"])
         results.append((delivery, response))
     return results
+
+
+async def signed_consent(tp, headers: dict, client: dict, **fields) -> dict:
+    """A Form 7216 consent created, sent, signed by the client on the signing page and called back: the way a
+    firm records one (default: disclosure to SurePrep for document processing, tax year 2024)."""
+    body = {"tax_year": 2024, "consent_scope": "SurePrep document processing", "third_party_name": "SurePrep LLC",
+            "disclosure_purpose": "Document OCR and data extraction for tax preparation", **fields}
+    created = await tp.http.post(f"/v1/clients/{client['id']}/consents", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    consent_id = created.json()["data"]["id"]
+    before = len([m for m in await tp.mail_to(client["email"]) if "sign" in m["subject"].lower()])
+    sent = await tp.http.post(f"/v1/consents/{consent_id}/send", headers=headers)
+    assert sent.status_code == 200, sent.text
+    signed = await complete_signing(await signing_link(tp, client["email"], before + 1))
+    assert signed.status_code == 200, signed.text
+    results = await deliver_signature_events(tp)
+    assert [r.json()["outcome"] for _, r in results] == ["applied"], [r.json() for _, r in results]
+    got = await tp.http.get(f"/v1/consents/{consent_id}", headers=headers)
+    assert got.json()["data"]["status"] == "signed"
+    return got.json()["data"]
