@@ -124,6 +124,16 @@ class EngagementUpdate(RequestModel):
     fee_structure: FeeStructure | None = None
 
 
+class FeeStructureOut(BaseModel):
+    """Numbers, as spec §10.2 shows them (stored exact, as decimal strings)."""
+
+    type: str
+    base_fee: float | None = None
+    additional_forms: float | None = None
+    hourly_rate: float | None = None
+    retainer: float | None = None
+
+
 class EngagementOut(BaseModel):
     id: uuid.UUID
     client_id: uuid.UUID
@@ -131,7 +141,7 @@ class EngagementOut(BaseModel):
     engagement_type: str
     services: list[str]
     status: str
-    fee_structure: dict[str, Any]
+    fee_structure: FeeStructureOut
     signature_request_id: uuid.UUID | None
     sent_at: datetime | None
     signed_at: datetime | None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from decimal import Decimal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,16 +21,11 @@ from orchestration import engagement as workflow
 router = APIRouter(tags=["engagements"])
 
 
-def _fees(fee_structure: dict) -> dict:
-    """Stored as strings (exact); answered as numbers, as spec §10.2 shows them."""
-    return {k: (Decimal(v) if k != "type" and v is not None else v) for k, v in fee_structure.items()}
-
-
 def engagement_out(engagement: Engagement) -> dict:
     return {
         "id": engagement.id, "client_id": engagement.client_id, "tax_year": engagement.tax_year,
         "engagement_type": engagement.engagement_type, "services": engagement.services,
-        "status": engagement.status, "fee_structure": _fees(engagement.fee_structure),
+        "status": engagement.status, "fee_structure": engagement.fee_structure,
         "signature_request_id": engagement.signature_request_id, "sent_at": engagement.sent_at,
         "signed_at": engagement.signed_at, "declined_at": engagement.declined_at,
         "expired_at": engagement.expired_at,
