@@ -16,7 +16,9 @@ from domain.audit.models import AuditExport
 from domain.errors import ServiceUnavailable
 from domain.tax_return.models import AiAnalysis
 from integrations.mail import Mailer
-from orchestration import audit_export, document, estimated_payment, ids, invoice, mail, outbox, tax_return
+from orchestration import (
+    audit_export, consent, document, engagement, estimated_payment, ids, invoice, mail, outbox, tax_return,
+)
 from orchestration.message import OutboxMessage
 from orchestration.outbox import HANDLERS, Outbox
 
@@ -157,6 +159,27 @@ async def test_audit_export_smartvault_import_and_invoice_kinds(tp, office):
 
     # An invoice event for an invoice whose workflow does not run (a draft): delivered, and nothing to tell.
     message = invoice.event(uuid.uuid4(), "payment_recorded", event_id="evt_outbox")
+    await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
+
+
+async def test_consent_and_engagement_kinds(tp, office):
+    """A consent revoked while Temporal cannot be reached: the revocation is committed (the gate refuses from
+    then on), its workflow hears of it from the relay, twice, and ends once."""
+    admin = office.headers["admin"]
+    created = await tp.http.post(f"/v1/clients/{office.client['id']}/consents", headers=admin, json={
+        "tax_year": 2024, "consent_scope": "SurePrep document processing", "third_party_name": "SurePrep LLC",
+        "disclosure_purpose": "Document OCR and data extraction"})
+    consent_id = created.json()["data"]["id"]
+    assert (await tp.http.post(f"/v1/consents/{consent_id}/send", headers=admin)).status_code == 200
+    async with api_without_temporal(tp) as cut_off:
+        revoked = await cut_off.post(f"/v1/consents/{consent_id}/revoke", headers=admin)
+        assert revoked.status_code == 200, revoked.text
+    message, entry_id = await _the_only_entry(tp, consent_id, consent.EVENT)
+    await _delivered_twice(tp, entry_id, message)
+    assert await tp.temporal.get_workflow_handle(ids.consent(uuid.UUID(consent_id))).result() == "revoked"
+
+    # An engagement event for an engagement whose workflow does not run (a draft): delivered, nothing to tell.
+    message = engagement.event(uuid.uuid4(), "signed")
     await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
 
 
