@@ -39,6 +39,7 @@ from orchestration.outbox import ensure_relay_running
 from workflows.audit_export import AuditExportWorkflow
 from workflows.consent import ConsentWorkflow
 from workflows.engagement import EngagementWorkflow
+from workflows.form_8879 import Form8879Workflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 from workflows.idempotency_purge import IdempotencyPurgeWorkflow
@@ -91,7 +92,7 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
                               settings.portal_base_url),
             EstimatedPaymentActivities(sessionmaker, providers.notifications))),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
-        queues.SIGNATURES: ([ConsentWorkflow, EngagementWorkflow], activity_methods(
+        queues.SIGNATURES: ([ConsentWorkflow, EngagementWorkflow, Form8879Workflow], activity_methods(
             ESignActivities(sessionmaker, providers.esignature, providers.storage, providers.sealer))),
     }
 

@@ -26,16 +26,27 @@ from domain.engagement.letter import render_letter
 from domain.engagement.models import Engagement
 from domain.errors import BusinessRuleViolation
 from domain.esign import service as esign
+from domain.esign.form_8879 import render_8879
 from domain.esign.certificate import certificate, with_certificate
 from domain.esign.models import SignatureRequest
 from domain.firm.models import Firm
+from domain.tax_return.models import TaxReturn
 from integrations.esign import SignerRequest
 from integrations.providers import ESignature, ObjectStorage
 from integrations.seal import PdfSealer
 from orchestration.signing import SendResult
 
 SOURCE = "signature_workflow"
-MODELS = {"consent": Consent, "engagement": Engagement}
+MODELS = {"consent": Consent, "engagement": Engagement, "form_8879": TaxReturn}
+# The subject's statuses from which it is sent; and its step once sent (a return moves through its own workflow).
+SENDABLE = {"consent": ("pending",), "engagement": ("draft",), "form_8879": ("approved", "pending_signature")}
+
+
+async def _return_unchanged(ctx: ServiceContext, return_id: uuid.UUID, request: SignatureRequest) -> TaxReturn:
+    return await ctx.session.get(TaxReturn, return_id)
+
+
+MARK_SENT = {"consent": consents.mark_sent, "engagement": engagements.mark_sent, "form_8879": _return_unchanged}
 SERVICES = {"consent": consents, "engagement": engagements}
 
 
@@ -76,6 +87,9 @@ class ESignActivities:
         if ref.subject_type == "consent":
             title = f"Form 7216 consent ({subject.kind}) for {subject.third_party_name}, {subject.tax_year}"
             return title, f"form-7216-{subject.tax_year}.pdf", render_consent(subject, client.name, firm.name)
+        if ref.subject_type == "form_8879":
+            title = f"Form 8879 for your {subject.tax_year} tax return"
+            return title, f"form-8879-{subject.tax_year}.pdf", render_8879(subject, client.name, firm.name)
         title = f"Engagement letter {subject.tax_year} from {firm.name}"
         return title, f"engagement-letter-{subject.tax_year}.pdf", render_letter(subject, client.name, firm.name)
 
@@ -87,7 +101,7 @@ class ESignActivities:
             ctx, subject = await self._context(session, ref)
             request = await esign.live_request(session, ref.subject_type, ref.subject_id)
             if request is None:
-                if subject.status not in ("pending", "draft"):
+                if subject.status not in SENDABLE[ref.subject_type]:
                     raise _not_sendable(ref, f"it is {subject.status}")
                 client = await session.get(Client, subject.client_id)
                 firm = await session.get(Firm, subject.firm_id)
@@ -116,7 +130,7 @@ class ESignActivities:
         async with self.sessionmaker.begin() as session:
             ctx, _ = await self._context(session, ref)
             request = await session.get(SignatureRequest, request.id)
-            subject = await SERVICES[ref.subject_type].mark_sent(ctx, ref.subject_id, request)
+            subject = await MARK_SENT[ref.subject_type](ctx, ref.subject_id, request)
             return SendResult(signature_request_id=request.id, status=subject.status, sent_at=request.sent_at)
 
     @activity.defn(name="esign.state")
@@ -200,7 +214,8 @@ class ESignActivities:
             if locked.signed_document_id is not None:
                 return locked.signed_document_id
             await esign.record_signed_document(
-                ctx, locked, document_id=document_id, tax_year=subject.tax_year, return_id=None,
+                ctx, locked, document_id=document_id, tax_year=subject.tax_year,
+                return_id=subject.id if ref.subject_type == "form_8879" else None,
                 filename=esign.filename_of(request).removesuffix(".pdf") + "-signed.pdf", size=len(sealed),
                 sha256=hashlib.sha256(sealed).hexdigest())
             return document_id

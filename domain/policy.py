@@ -81,6 +81,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "engagement.update": _SENIOR,
     "engagement.send": _SENIOR,
     "engagement.delete": _BILLING,
+    # Form 8879 of an approved return, sent to the taxpayer for e-signature.
+    "form_8879.send": _SENIOR,
+    "form_8879.read": _STAFF,
     # The steps of a document sent for signature that its workflow and the provider's callbacks take.
     "esign.workflow": frozenset({Role.SYSTEM}),
     "admin.users": frozenset({Role.ADMIN}),

@@ -34,3 +34,7 @@ def consent(consent_id: uuid.UUID) -> str:
 
 def engagement(engagement_id: uuid.UUID) -> str:
     return f"engagement:{engagement_id}"
+
+
+def form_8879(return_id: uuid.UUID) -> str:
+    return f"form-8879:{return_id}"

@@ -35,7 +35,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from domain.outbox.models import OutboxEntry
 from integrations.mail import Mailer
 from orchestration import (
-    audit_export, consent, document, engagement, estimated_payment, invoice, mail, queues, tax_return,
+    audit_export, consent, document, engagement, estimated_payment, form_8879, invoice, mail, queues, tax_return,
 )
 from orchestration.message import Delivery, OutboxMessage
 
@@ -46,6 +46,7 @@ Handler = Callable[[Delivery, str, dict], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {
     **tax_return.HANDLERS, **estimated_payment.HANDLERS, **invoice.HANDLERS, **document.HANDLERS,
     **audit_export.HANDLERS, **mail.HANDLERS, **consent.HANDLERS, **engagement.HANDLERS,
+    **form_8879.HANDLERS,
 }
 # The API's own send gets this long before the relay takes an entry over.
 RELAY_AFTER = timedelta(seconds=30)

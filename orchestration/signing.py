@@ -28,7 +28,7 @@ SEND_WAIT_S = 15.0
 
 
 class SigningInput(BaseModel):
-    subject_type: Literal["consent", "engagement"]
+    subject_type: Literal["consent", "engagement", "form_8879"]
     subject_id: uuid.UUID
     firm_id: uuid.UUID
     client_id: uuid.UUID
@@ -38,7 +38,8 @@ class SigningInput(BaseModel):
 
 class SendResult(BaseModel):
     signature_request_id: uuid.UUID
-    status: str  # the subject's status once sent: sent (consent), pending_signature (engagement)
+    # The subject's status once sent: sent (consent), pending_signature (engagement), the return's (Form 8879).
+    status: str
     sent_at: datetime
 
 

@@ -33,7 +33,7 @@ class SigningWorkflow:
         self._send_failed = False
         self._send_lock = asyncio.Lock()
         self._events: list[SignatureEvent] = []
-        self._status = "draft" if data.subject_type == "engagement" else "pending"
+        self._status = {"engagement": "draft", "consent": "pending"}.get(data.subject_type, "approved")
         self._search_attributes = sa.Publisher(self.PUBLISH_PATCH)
 
     @workflow.update(name=SEND_UPDATE)

@@ -37,6 +37,7 @@ from integrations.webhook_hmac import hmac_valid
 from orchestration import consent as consent_workflow
 from orchestration import document as document_workflow
 from orchestration import engagement as engagement_workflow
+from orchestration import form_8879 as form_8879_workflow
 from orchestration import invoice as invoice_workflow
 from orchestration import outbox
 from orchestration.mail import mail
@@ -186,7 +187,8 @@ async def smartvault_webhook(request: Request, state: State, background: Backgro
 # (GOOGLE_API_URL; sandboxes/esign.py in development) sends signature.completed and signature.declined.
 
 # What was signed → the outbox message that tells its workflow (signed or declined).
-SIGNATURE_MESSAGES = {"consent": consent_workflow.event, "engagement": engagement_workflow.event}
+SIGNATURE_MESSAGES = {"consent": consent_workflow.event, "engagement": engagement_workflow.event,
+                      "form_8879": form_8879_workflow.event}
 
 
 async def signature_messages(session: AsyncSession, delivery: Delivery, receipt: Receipt) -> list[OutboxMessage]:
@@ -195,7 +197,11 @@ async def signature_messages(session: AsyncSession, delivery: Delivery, receipt:
     if follow_up is None or follow_up["subject_type"] not in SIGNATURE_MESSAGES:
         return []
     kind = "signed" if follow_up["outcome"] == "completed" else "declined"
-    return [SIGNATURE_MESSAGES[follow_up["subject_type"]](follow_up["subject_id"], kind)]
+    messages = [SIGNATURE_MESSAGES[follow_up["subject_type"]](follow_up["subject_id"], kind)]
+    if follow_up["subject_type"] == "form_8879" and kind == "signed":
+        # The return moves to ready_to_file through its own workflow, as the system actor.
+        messages.append(form_8879_workflow.return_event(follow_up["subject_id"], "signature_received"))
+    return messages
 
 
 GOOGLE = Provider(

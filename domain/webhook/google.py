@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.consent import service as consents
 from domain.context import ServiceContext
 from domain.engagement import service as engagements
+from domain.esign import form_8879
 from domain.esign import service as esign
 from domain.esign.evidence import parse_time, refusal
 from domain.esign.models import FINAL_STATUSES
@@ -33,12 +34,8 @@ SubjectEffect = Callable[[ServiceContext, uuid.UUID, str, datetime], Awaitable[s
 SUBJECT_EFFECTS: dict[str, SubjectEffect] = {
     "consent": consents.on_signature,
     "engagement": engagements.on_signature,
+    "form_8879": form_8879.on_signature,
 }
-
-
-def register_subject(subject_type: str, effect: SubjectEffect) -> None:
-    """A capability outside domain/ that signs documents (the return's Form 8879) adds its effect here."""
-    SUBJECT_EFFECTS[subject_type] = effect
 
 
 async def apply(session: AsyncSession, event: Delivery) -> Applied[dict]:

@@ -17,7 +17,8 @@ from domain.errors import ServiceUnavailable
 from domain.tax_return.models import AiAnalysis
 from integrations.mail import Mailer
 from orchestration import (
-    audit_export, consent, document, engagement, estimated_payment, ids, invoice, mail, outbox, tax_return,
+    audit_export, consent, document, engagement, estimated_payment, form_8879, ids, invoice, mail, outbox,
+    tax_return,
 )
 from orchestration.message import OutboxMessage
 from orchestration.outbox import HANDLERS, Outbox
@@ -178,9 +179,9 @@ async def test_consent_and_engagement_kinds(tp, office):
     await _delivered_twice(tp, entry_id, message)
     assert await tp.temporal.get_workflow_handle(ids.consent(uuid.UUID(consent_id))).result() == "revoked"
 
-    # An engagement event for an engagement whose workflow does not run (a draft): delivered, nothing to tell.
-    message = engagement.event(uuid.uuid4(), "signed")
-    await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
+    # Engagement and Form 8879 events for a subject whose workflow does not run: delivered, nothing to tell.
+    for message in (engagement.event(uuid.uuid4(), "signed"), form_8879.event(uuid.uuid4(), "signed")):
+        await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
 
 
 async def test_a_mail_whose_send_fails_is_retried_and_arrives_once(tp, office):
