@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from api.schemas.base import RequestModel, SingleLine, UtcDatetime
+from api.schemas.base import RequestModel, SingleLine, UtcDatetime, one_of
+from domain.consent.models import CONSENT_KINDS
 from domain.disclosure.basis import PURPOSES
-from domain.engagement.models import ENGAGEMENT_TYPES
+from domain.engagement.models import ENGAGEMENT_TYPES, FEE_TYPES
 
 T = TypeVar("T")
 Year = Annotated[int, Field(ge=2000, le=2100)]
@@ -44,8 +45,8 @@ class ConsentCreate(RequestModel):
     # The recipient a disclosure consent names (required for kind `disclosure`).
     third_party_name: SingleLine | None = Field(None, min_length=1, max_length=200)
     disclosure_purpose: str = Field(min_length=1, max_length=500, description="the purpose in the client's words")
-    kind: Literal["disclosure", "use"] = Field("disclosure", description="separate documents for 1040 filers")
-    purpose: Literal[PURPOSES] | None = Field(  # type: ignore[valid-type]
+    kind: one_of(CONSENT_KINDS) = Field("disclosure", description="separate documents for 1040 filers")
+    purpose: one_of(PURPOSES) | None = Field(
         None, description="the gate's purpose code; implied for a recipient with one purpose (SurePrep)")
     information_covered: str | None = Field(None, min_length=1, max_length=500,
                                             description="default: what the purpose's path discloses")
@@ -100,7 +101,7 @@ class SendOut(BaseModel):
 # ---- engagements -----------------------------------------------------------------------------------------------
 
 class FeeStructure(RequestModel):
-    type: Literal["fixed", "hourly", "fixed_plus_forms", "retainer"] = "fixed"
+    type: one_of(FEE_TYPES) = "fixed"
     base_fee: Money | None = None
     additional_forms: Money | None = None
     hourly_rate: Money | None = None
@@ -113,13 +114,13 @@ Service = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-
 class EngagementCreate(RequestModel):
     client_id: uuid.UUID
     tax_year: Year
-    engagement_type: Literal[ENGAGEMENT_TYPES]  # type: ignore[valid-type]
+    engagement_type: one_of(ENGAGEMENT_TYPES)
     services: list[Service] = Field(min_length=1, max_length=30)
     fee_structure: FeeStructure
 
 
 class EngagementUpdate(RequestModel):
-    engagement_type: Literal[ENGAGEMENT_TYPES] | None = None  # type: ignore[valid-type]
+    engagement_type: one_of(ENGAGEMENT_TYPES) | None = None
     services: list[Service] | None = Field(None, min_length=1, max_length=30)
     fee_structure: FeeStructure | None = None
 

@@ -12,6 +12,7 @@ from domain.db import Base, created_at_column, updated_at_column, uuid_pk
 
 ENGAGEMENT_STATUSES = ("draft", "pending_signature", "signed", "declined", "expired")
 ENGAGEMENT_TYPES = ("tax_prep", "tax_planning", "bookkeeping", "advisory", "representation")
+FEE_TYPES = ("fixed", "hourly", "fixed_plus_forms", "retainer")
 
 
 class Engagement(Base):

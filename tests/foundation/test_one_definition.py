@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from api.schemas.signing import ConsentCreate, EngagementCreate, FeeStructure
+from domain.consent.models import CONSENT_KINDS
+from domain.engagement.models import ENGAGEMENT_TYPES, FEE_TYPES
+
 from api import envelope
 from api.schemas.admin import AuditExportRequest, UserCreate
 from api.schemas.client import ClientCreate
@@ -57,6 +61,9 @@ def test_request_schemas_accept_exactly_the_domain_values():
     assert _choices(PaymentConfirm, "payment_method") == estimated.PAYMENT_METHODS
     assert _choices(AuditExportRequest, "format") == EXPORT_FORMATS
     assert _choices(UserCreate, "role") == ("admin", "ea_cpa", "reviewer", "preparer")
+    assert _choices(ConsentCreate, "kind") == CONSENT_KINDS
+    assert _choices(EngagementCreate, "engagement_type") == ENGAGEMENT_TYPES
+    assert _choices(FeeStructure, "type") == FEE_TYPES
 
 
 def test_a_list_item_with_a_field_its_list_spec_lacks_is_refused():
