@@ -15,7 +15,7 @@ from domain import policy
 from domain.client.models import Client
 from domain.client.service import load_visible_client
 from domain.consent.models import Consent
-from domain.consent.templates import CURRENT
+from domain.consent.templates import CURRENT, TEMPLATES
 from domain.context import ServiceContext
 from domain.disclosure.basis import DisclosurePurpose
 from domain.disclosure.gate import recipient_key
@@ -115,6 +115,10 @@ async def check_sendable(ctx: ServiceContext, consent_id: uuid.UUID) -> Consent:
     consent = await load_visible_consent(ctx, consent_id)
     if consent.status not in ("pending", "sent"):
         raise BusinessRuleViolation(f"The consent is {consent.status}: only a pending consent is sent",
+                                    code="consent_not_sendable")
+    if consent.template_version not in TEMPLATES or not consent.information_covered:
+        # Recorded before consents had versioned words (migration 0021): there is no text the client could sign.
+        raise BusinessRuleViolation("The consent was recorded without a form version; create a new one to send",
                                     code="consent_not_sendable")
     client = await ctx.session.get(Client, consent.client_id)
     if not client.email:

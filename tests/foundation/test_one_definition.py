@@ -8,19 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from api.schemas.signing import ConsentCreate, EngagementCreate, FeeStructure
-from domain.consent.models import CONSENT_KINDS
-from domain.engagement.models import ENGAGEMENT_TYPES, FEE_TYPES
-
 from api import envelope
 from api.schemas.admin import AuditExportRequest, UserCreate
 from api.schemas.client import ClientCreate
 from api.schemas.estimated_payment import PaymentConfirm, PaymentUpdate, ReminderRequest, ScheduleCreate
 from api.schemas.invoice import PaymentCreate
 from api.schemas.question import QuestionCreate
+from api.schemas.signing import ConsentCreate, EngagementCreate, FeeStructure
 from api.schemas.tax_return import AnalyzeBody, ReturnCreate
 from domain.audit.service import EXPORT_FORMATS
 from domain.client.service import CLIENT_STATUSES, CLIENT_TYPES
+from domain.consent.models import CONSENT_KINDS
+from domain.engagement.models import ENGAGEMENT_TYPES, FEE_TYPES
 from domain.estimated_payment import service as estimated
 from domain.invoice.service import PAYMENT_METHODS
 from domain.listing import Page, parse_list_query
