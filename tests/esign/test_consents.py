@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 from sqlalchemy import select
 
 from domain.audit.models import AuditEntry
@@ -77,3 +79,22 @@ async def test_send_sign_and_revoke(tp, office):
         actions = (await session.execute(select(AuditEntry.action).where(
             AuditEntry.resource_id == consent["id"]).order_by(AuditEntry.occurred_at))).scalars().all()
     assert actions == ["consent.created", "consent.sent", "consent.signed", "consent.revoked"]
+
+
+async def test_the_client_revokes_before_signing_and_the_link_closes(tp, office):
+    from tests.billing.conftest import client_headers
+
+    consent = (await create(tp, office)).json()["data"]
+    assert (await tp.http.post(f"/v1/consents/{consent['id']}/send", headers=office.admin)).status_code == 200
+    mails = [m for m in await tp.mail_to(office.client["email"]) if "sign" in m["subject"].lower()]
+    link = await signing_link(tp, office.client["email"], len(mails))
+    portal = await client_headers(tp, office.client["email"])
+    assert (await tp.http.post(f"/v1/clients/{office.client['id']}/consents", json=SUREPREP,
+                               headers=portal)).status_code == 403
+    revoked = await tp.http.post(f"/v1/consents/{consent['id']}/revoke", headers=portal)
+    assert revoked.status_code == 200 and revoked.json()["data"]["status"] == "revoked"
+    assert await tp.temporal.get_workflow_handle(f"consent:{consent['id']}").result() == "revoked"
+    async with httpx.AsyncClient() as browser:
+        assert (await browser.get(link)).status_code == 410
+    got = (await tp.http.get(f"/v1/consents/{consent['id']}", headers=portal)).json()["data"]
+    assert got["status"] == "revoked" and got["signature"]["status"] == "canceled"
