@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
-
 from sqlalchemy import select
 
 from domain.audit.models import AuditEntry
+from tests.billing.conftest import client_headers
 from tests.esign.conftest import complete_signing, deliver_signature_events, signing_link
 
 SUREPREP = {"tax_year": 2024, "consent_scope": "SurePrep document processing", "third_party_name": "SurePrep LLC",
@@ -82,8 +80,6 @@ async def test_send_sign_and_revoke(tp, office):
 
 
 async def test_the_client_revokes_before_signing_and_the_link_closes(tp, office):
-    from tests.billing.conftest import client_headers
-
     consent = (await create(tp, office)).json()["data"]
     assert (await tp.http.post(f"/v1/consents/{consent['id']}/send", headers=office.admin)).status_code == 200
     mails = [m for m in await tp.mail_to(office.client["email"]) if "sign" in m["subject"].lower()]
