@@ -48,6 +48,8 @@ async def test_form_8879_signed_remotely_moves_the_return_to_ready_to_file(tp, o
         document = await session.get(Document, on_file.document_id)
     assert on_file.remote and on_file.signer_ip == "127.0.0.1" and on_file.login_id == office.client["email"]
     assert document.document_type == "FORM_8879" and str(document.return_id) == rid
+    kept = await tp.http.delete(f"/v1/documents/{document.id}", headers=h["admin"])
+    assert kept.status_code == 422 and kept.json()["type"].endswith("/signed_record")
     got = (await tp.http.get(f"/v1/returns/{rid}/form-8879", headers=h["preparer"])).json()["data"]
     assert got["status"] == "completed" and got["evidence"]["typed_name"] == office.client["name"]
     log = (await tp.http.get(f"/v1/clients/{office.client['id']}/disclosures", headers=h["admin"],
