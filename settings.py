@@ -30,6 +30,7 @@ DEV_SUREPREP_WEBHOOK_SECRET = "sureprep_whsec_development_only"
 DEV_SMARTVAULT_WEBHOOK_SECRET = "smartvault_whsec_development_only"
 DEV_EFILING_WEBHOOK_SECRET = "efiling_whsec_development_only"
 DEV_PERSONA_WEBHOOK_SECRET = "persona_wbhsec_development_only"
+DEV_GOOGLE_WEBHOOK_SECRET = "google_whsec_development_only"
 DEV_TEMPORAL_PAYLOAD_KEYS = "dev1:ZGV2LW9ubHktdGVtcG9yYWwtcGF5bG9hZC1rZXkhISE="  # base64 of 32 bytes
 DEV_IDEMPOTENCY_HASH_KEY = "development-only-idempotency-hash-key-not-a-secret"
 IDEMPOTENCY_HASH_KEY_MIN_BYTES = 32
@@ -182,6 +183,19 @@ class Settings(BaseSettings):
     sms_gateway_url: str | None = None
     sms_gateway_api_key: str = "sms-development-key"
 
+    # E-signatures (docs/esign.md): the provider behind POST /v1/webhooks/google (Google Workspace eSignature has no
+    # public API: the contract is ours, spoken by sandboxes/esign.py). Unset URL: e-signatures are off.
+    google_api_url: str | None = None
+    google_api_key: str = "google-esign-development-key"
+    google_webhook_secret: str = DEV_GOOGLE_WEBHOOK_SECRET
+    # An engagement letter not signed this many days after it was sent expires (reminders on days 3, 5 and 7).
+    engagement_signature_days: int = Field(30, ge=8, le=90)
+    # The firm's certificate that seals every signed PDF (PAdES, pyHanko): PEM key and certificate (chain). Unset
+    # in development: a self-signed development certificate is generated once under DATA_DIR/seal/.
+    seal_key_path: Path | None = None
+    seal_certificate_path: Path | None = None
+    seal_key_passphrase: str | None = None
+
     # Return analysis (spec §5.8): "offline" (deterministic, no network) or "bedrock" (AWS Bedrock Converse).
     ai_analyzer: str = Field("offline", pattern="^(offline|bedrock)$")
     bedrock_model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -248,13 +262,17 @@ class Settings(BaseSettings):
                 ("EFILING_WEBHOOK_SECRET", self.efiling_api_url, self.efiling_webhook_secret,
                  DEV_EFILING_WEBHOOK_SECRET),
                 ("PERSONA_WEBHOOK_SECRET", self.persona_api_url, self.persona_webhook_secret,
-                 DEV_PERSONA_WEBHOOK_SECRET)):
+                 DEV_PERSONA_WEBHOOK_SECRET),
+                ("GOOGLE_WEBHOOK_SECRET", self.google_api_url, self.google_webhook_secret,
+                 DEV_GOOGLE_WEBHOOK_SECRET)):
             if url and (secret == dev or len(secret.encode()) < WEBHOOK_SECRET_MIN_BYTES):
                 problems.append(f"{name} (at least {WEBHOOK_SECRET_MIN_BYTES} bytes)")
         if not self.smtp_starttls and self.smtp_host not in ("127.0.0.1", "localhost", "::1"):
             problems.append("SMTP_STARTTLS (mail to another host goes over STARTTLS)")
         if self.jwt_private_key_path is None:
             problems.append("JWT_PRIVATE_KEY_PATH")
+        if self.google_api_url and (self.seal_key_path is None or self.seal_certificate_path is None):
+            problems.append("SEAL_KEY_PATH and SEAL_CERTIFICATE_PATH (the firm's certificate that seals signed PDFs)")
         if not self.database_url:
             problems.append("DATABASE_URL")
         if problems:

@@ -26,6 +26,7 @@ from activities.collect import activity_methods
 from activities.document import DocumentActivities
 from activities.efile import EfileActivities
 from activities.identity import IdentityActivities
+from activities.esign import ESignActivities
 from activities.estimated_payment import EstimatedPaymentActivities
 from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
@@ -33,7 +34,6 @@ from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
-from domain.crypto import FieldCipher
 from integrations.build import Providers, build_field_cipher, build_providers
 from settings import Settings, get_settings
 from orchestration import queues
@@ -43,6 +43,9 @@ from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
 from workflows.audit_chain_check import AuditChainCheckWorkflow
 from workflows.audit_export import AuditExportWorkflow
+from workflows.consent import ConsentWorkflow
+from workflows.engagement import EngagementWorkflow
+from workflows.form_8879 import Form8879Workflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.efile import EfileTransmissionWorkflow
 from workflows.identity import IdentityVerificationWorkflow
@@ -110,7 +113,9 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
         queues.EFILE: ([EfileTransmissionWorkflow], efile_activities(deps)),
         queues.IDENTITY: ([IdentityVerificationWorkflow], activity_methods(
             IdentityActivities(sessionmaker, providers.notifications, providers.sms, providers.identity,
-                               FieldCipher(settings.ssn_encryption_key)))),
+                               deps.cipher))),
+        queues.SIGNATURES: ([ConsentWorkflow, EngagementWorkflow, Form8879Workflow], activity_methods(
+            ESignActivities(sessionmaker, providers.esignature, providers.storage, providers.sealer))),
     }
 
 

@@ -30,6 +30,7 @@ SMARTVAULT_PORT = 8042
 EFILE_PORT = 8044
 PERSONA_PORT = 8045
 SMS_GATEWAY_PORT = 8046
+ESIGN_PORT = 8043
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
 SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
@@ -49,6 +50,9 @@ SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
     ("persona", [sys.executable, "-m", "sandboxes.persona", "--port", str(PERSONA_PORT),
                  "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/persona"]),
     ("sms-gateway", [sys.executable, "-m", "sandboxes.sms_gateway", "--port", str(SMS_GATEWAY_PORT)]),
+    # E-signatures: hosted signing pages, the link mailed to the mail capture, signed callbacks to the API.
+    ("esign", [sys.executable, "-m", "sandboxes.esign", "--port", str(ESIGN_PORT),
+               "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/google"]),
 ]
 # How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
 SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
@@ -56,7 +60,8 @@ SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
                "SMARTVAULT_API_URL": f"http://{HOST}:{SMARTVAULT_PORT}",
                "EFILING_API_URL": f"http://{HOST}:{EFILE_PORT}",
                "PERSONA_API_URL": f"http://{HOST}:{PERSONA_PORT}",
-               "SMS_GATEWAY_URL": f"http://{HOST}:{SMS_GATEWAY_PORT}"}
+               "SMS_GATEWAY_URL": f"http://{HOST}:{SMS_GATEWAY_PORT}",
+               "GOOGLE_API_URL": f"http://{HOST}:{ESIGN_PORT}"}
 
 ENV_FILE_NAME = "stack.env"  # written while `make run` runs: `python -m devstack env` prints it
 
@@ -83,7 +88,8 @@ def run() -> int:
     try:
         require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
                       "SmartVault sandbox": SMARTVAULT_PORT, "e-file sandbox": EFILE_PORT,
-                      "Persona sandbox": PERSONA_PORT, "SMS gateway sandbox": SMS_GATEWAY_PORT})
+                      "Persona sandbox": PERSONA_PORT, "SMS gateway sandbox": SMS_GATEWAY_PORT,
+                      "e-signature sandbox": ESIGN_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}
@@ -188,6 +194,7 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("E-file transmitter", f"{SANDBOX_ENV['EFILING_API_URL']}  (sandbox; test names in docs/efile.md)"),
         ("Persona", f"{SANDBOX_ENV['PERSONA_API_URL']}/verify?inquiry-id=…  (sandbox)"),
         ("SMS gateway", f"{SANDBOX_ENV['SMS_GATEWAY_URL']}/messages?to=…  (texts and voice codes)"),
+        ("E-signatures", f"{SANDBOX_ENV['GOOGLE_API_URL']}/sign/<token>  (sandbox; links arrive in the mail capture)"),
         ("Postgres", env["DATABASE_URL"]),
         ("Logs", str(logs_dir)),
         ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),

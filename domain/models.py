@@ -27,3 +27,6 @@ from domain.question.models import Question  # noqa: F401
 from domain.message.models import Message  # noqa: F401
 from domain.efile.models import EfileAcknowledgement, EfileRejection, EfileTransmission  # noqa: F401
 from domain.identity.models import IdentityVerification, VerificationCode  # noqa: F401
+from domain.esign.models import SignatureRequest  # noqa: F401
+from domain.engagement.models import Engagement  # noqa: F401
+from domain.disclosure.models import DisclosureLogEntry  # noqa: F401

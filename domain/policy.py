@@ -68,6 +68,24 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "estimated_payment.delete": _BILLING,
     # The §7216 disclosure log of a client (domain/disclosure/): staff who may see the client.
     "disclosure.list": _STAFF,
+    # Form 7216 consents (§10): created and sent by senior staff; the taxpayer (or senior staff) revokes one.
+    "consent.list": _STAFF | {Role.CLIENT},
+    "consent.read": _STAFF | {Role.CLIENT},
+    "consent.create": _SENIOR,
+    "consent.send": _SENIOR,
+    "consent.revoke": _SENIOR | {Role.CLIENT},
+    # Engagement letters (§10.1–10.7).
+    "engagement.list": _STAFF | {Role.CLIENT},
+    "engagement.read": _STAFF | {Role.CLIENT},
+    "engagement.create": _SENIOR,
+    "engagement.update": _SENIOR,
+    "engagement.send": _SENIOR,
+    "engagement.delete": _BILLING,
+    # Form 8879 of an approved return, sent to the taxpayer for e-signature.
+    "form_8879.send": _SENIOR,
+    "form_8879.read": _STAFF,
+    # The steps of a document sent for signature that its workflow and the provider's callbacks take.
+    "esign.workflow": frozenset({Role.SYSTEM}),
     "admin.users": frozenset({Role.ADMIN}),
     "admin.config": frozenset({Role.ADMIN}),
     "admin.audit": frozenset({Role.ADMIN}),

@@ -17,13 +17,15 @@ from integrations.bedrock import BedrockAnalyzer
 from integrations.efile import EfileClient
 from integrations.persona import PersonaClient
 from integrations.sms import SmsGatewayClient
+from integrations.esign import ESignClient
 from integrations.mail import Mailer
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
 from integrations.providers import (
-    Analyzer, DocumentProcessing, DocumentVault, EfileTransmitter, IdentityProvider, Notifications, ObjectStorage,
-    Payments, SmsGateway,
+    Analyzer, DocumentProcessing, DocumentVault, EfileTransmitter, ESignature, IdentityProvider, Notifications,
+    ObjectStorage, Payments, SmsGateway,
 )
+from integrations.seal import PdfSealer, development_certificate
 from integrations.smartvault import SmartVaultClient
 from integrations.storage import ObjectStore
 from integrations.sureprep import SurePrepClient
@@ -43,6 +45,8 @@ class Providers:
     efile_transmitter: EfileTransmitter | None
     identity: IdentityProvider | None
     sms: SmsGateway | None
+    esignature: ESignature | None
+    sealer: PdfSealer  # the firm's certificate sealing every signed PDF (integrations/seal.py)
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
@@ -70,6 +74,13 @@ def build_storage(settings: Settings) -> ObjectStore:
                        settings.aws_access_key_id, settings.aws_secret_access_key)
 
 
+def build_sealer(settings: Settings) -> PdfSealer:
+    """The configured certificate, or (development and tests) the one generated once under DATA_DIR/seal/."""
+    if settings.seal_key_path and settings.seal_certificate_path:
+        return PdfSealer(settings.seal_key_path, settings.seal_certificate_path, settings.seal_key_passphrase)
+    return PdfSealer(*development_certificate(settings.data_dir / "seal"))
+
+
 def build_providers(settings: Settings) -> Providers:
     mailer = build_mailer(settings)
     return Providers(
@@ -88,4 +99,7 @@ def build_providers(settings: Settings) -> Providers:
                   if settings.persona_api_url else None),
         sms=(SmsGatewayClient(settings.sms_gateway_url, settings.sms_gateway_api_key)
              if settings.sms_gateway_url else None),
+        esignature=(ESignClient(settings.google_api_url, settings.google_api_key)
+                    if settings.google_api_url else None),
+        sealer=build_sealer(settings),
     )

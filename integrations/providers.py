@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from integrations.persona import Inquiry
     from domain.tax_return.analysis import AnalysisInput, AnalysisResult
     from integrations.notify import Notification, Recipient
+    from integrations.esign import SentRequest, SignerRequest
     from integrations.payments import CheckoutLineItem, CheckoutLink
 
 
@@ -78,13 +79,13 @@ class ObjectStorage(Protocol):
 
     def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None: ...
 
-    def download_to(self, key: str, sink: BinaryIO) -> None: ...
-
-    def delete(self, key: str) -> None: ...
-
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
 
     def get_bytes(self, key: str) -> bytes: ...
+
+    def download_to(self, key: str, sink: BinaryIO) -> None: ...
+
+    def delete(self, key: str) -> None: ...
 
     def last_key(self, prefix: str) -> str | None: ...
 
@@ -125,3 +126,15 @@ class SmsGateway(Protocol):
     """Text messages and voice calls that read a text (a Twilio-style gateway; sandboxes/sms_gateway.py)."""
 
     async def send(self, to: str, body: str, channel: str, idempotency_key: str) -> str: ...
+
+
+class ESignature(Protocol):
+    """Collecting a person's signature on a PDF: the provider mails the signer a link to its hosted signing page
+    (ESIGN consumer consent first, then a typed name and Sign or Decline), keeps the evidence, and calls back
+    `signature.completed` / `signature.declined` (POST /v1/webhooks/google). sandboxes/esign.py in development."""
+
+    async def create_request(self, request: SignerRequest, document: bytes, idempotency_key: str) -> SentRequest: ...
+
+    async def remind(self, request_id: str, idempotency_key: str) -> None: ...
+
+    async def cancel(self, request_id: str, idempotency_key: str) -> None: ...

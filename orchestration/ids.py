@@ -34,3 +34,15 @@ def efile_transmission(transmission_id: uuid.UUID) -> str:
 
 def identity_verification(verification_id: uuid.UUID) -> str:
     return f"identity-verification:{verification_id}"
+
+
+def consent(consent_id: uuid.UUID) -> str:
+    return f"consent:{consent_id}"
+
+
+def engagement(engagement_id: uuid.UUID) -> str:
+    return f"engagement:{engagement_id}"
+
+
+def form_8879(return_id: uuid.UUID) -> str:
+    return f"form-8879:{return_id}"

@@ -43,7 +43,8 @@ from domain.outbox.models import OutboxEntry
 from domain.outbox.sealing import open_payload, seal
 from integrations.mail import Mailer
 from orchestration import (
-    audit_export, document, efile, estimated_payment, identity, invoice, mail, queues, tax_return,
+    audit_export, consent, document, efile, engagement, estimated_payment, form_8879, identity, invoice, mail, queues,
+    tax_return,
 )
 from orchestration.message import Delivery, OutboxMessage
 
@@ -53,7 +54,8 @@ Handler = Callable[[Delivery, str, dict], Awaitable[None]]
 # Every kind there is, and the one handler that delivers it.
 HANDLERS: dict[str, Handler] = {
     **tax_return.HANDLERS, **estimated_payment.HANDLERS, **invoice.HANDLERS, **document.HANDLERS,
-    **audit_export.HANDLERS, **mail.HANDLERS, **efile.HANDLERS, **identity.HANDLERS,
+    **audit_export.HANDLERS, **mail.HANDLERS, **efile.HANDLERS, **identity.HANDLERS, **consent.HANDLERS,
+    **engagement.HANDLERS, **form_8879.HANDLERS,
 }
 # The API's own send gets this long before the relay takes an entry over.
 RELAY_AFTER = timedelta(seconds=30)

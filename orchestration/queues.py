@@ -4,7 +4,7 @@ ADMIN = "admin"  # audit exports, the outbox relay, the idempotency purge and ot
 DOCUMENTS = "documents"  # document processing: classification, extraction, SurePrep/SmartVault
 BILLING = "billing"  # invoices and estimated-payment schedules
 TAX_RETURN = "tax-return"  # TaxReturnWorkflow and its activities
-
+SIGNATURES = "signatures"  # engagement letters and Form 7216 consents sent for e-signature
 EFILE = "efile"  # EfileTransmissionWorkflow: submissions, acknowledgements, rejection timers
 IDENTITY = "identity"  # IdentityVerificationWorkflow: one-time codes, Persona inquiries, expiry
-ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, EFILE, IDENTITY]
+ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, SIGNATURES, EFILE, IDENTITY]

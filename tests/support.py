@@ -75,8 +75,22 @@ def make_settings(env: dict[str, str], data_dir: Path, **overrides) -> Settings:
     # The Persona and SMS gateway sandboxes' addresses (tests/identity starts them).
     values.setdefault("persona_api_url", f"http://127.0.0.1:{free_port()}")
     values.setdefault("sms_gateway_url", f"http://127.0.0.1:{free_port()}")
+    # The e-signature sandbox's address, likewise reserved: the harness starts it there (every test may send for
+    # signature); its callbacks are handed to the in-process app by tests/esign/conftest.deliver_signature_events.
+    values.setdefault("google_api_url", f"http://127.0.0.1:{free_port()}")
     values.update(overrides)
     return Settings(**values)
+
+
+def _start_esign_sandbox(settings: Settings):
+    from urllib.parse import urlparse
+
+    from sandboxes import esign
+
+    if not settings.google_api_url:
+        return None
+    return esign.start(settings.google_api_key, settings.google_webhook_secret, None, settings.smtp_host,
+                       settings.smtp_port, urlparse(settings.google_api_url).port)
 
 
 @dataclass
@@ -106,6 +120,7 @@ class TaxPracticeHarness:
     temporal: object
     workers: list = field(default_factory=list)
     worker_deps: WorkerDependencies | None = None
+    esign: object = None  # the e-signature sandbox (sandboxes/esign.py) on settings.google_api_url
     _worker_tasks: list = field(default_factory=list)
 
     @classmethod
@@ -122,6 +137,7 @@ class TaxPracticeHarness:
         app = create_app(settings, state)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
         harness = cls(settings=settings, state=state, http=http, temporal=temporal)
+        harness.esign = _start_esign_sandbox(settings)
         harness._start_workers()
         return harness
 
@@ -145,6 +161,8 @@ class TaxPracticeHarness:
     async def stop(self) -> None:
         await self.http.aclose()
         await self._stop_workers()
+        if self.esign is not None:
+            self.esign.stop()
         await self.state.engine.dispose()
 
     # ---- data ---------------------------------------------------------------------------------------------

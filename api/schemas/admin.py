@@ -32,6 +32,8 @@ class ConfigUpdate(RequestModel):
     session_timeout_minutes: int | None = Field(None, ge=5, le=720)
     mfa_required: bool | None = None
     failed_login_lockout_attempts: int | None = Field(None, ge=3, le=20)
+    # A return leaves intake only once its client's engagement letter for that year is signed (docs/engagement.md).
+    engagement_required_before_prep: bool | None = None
 
 
 class ExportFilters(RequestModel):

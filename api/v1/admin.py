@@ -46,6 +46,7 @@ def user_out(user: User) -> dict:
 def config_out(config: SystemConfig) -> dict:
     return {"session_timeout_minutes": config.session_timeout_minutes, "mfa_required": config.mfa_required,
             "failed_login_lockout_attempts": config.failed_login_lockout_attempts,
+            "engagement_required_before_prep": config.engagement_required_before_prep,
             "updated_at": iso(config.updated_at)}
 
 

@@ -16,6 +16,7 @@ from api.v1.client import iso
 from domain import policy
 from domain.client.models import Client
 from domain.client.service import load_visible_client
+from domain.engagement import service as engagements
 from domain.listing import parse_list_query
 from domain.tax_return import service
 from domain.tax_return import state_machine as sm
@@ -188,6 +189,9 @@ async def transition(return_id: uuid.UUID, body: TransitionBody, ctx: Ctx, state
     # Refuse here what needs no workflow to refuse (unknown action, forbidden role), and a complete return,
     # whose workflow has ended.
     sm.check_action(body.action, role)
+    if tax_return.status == sm.Status.INTAKE:
+        # The firm's setting (docs/engagement.md): no return leaves intake before its engagement letter is signed.
+        await engagements.require_signed_before_prep(ctx, tax_return.client_id, tax_return.tax_year)
     facts = await service.guard_facts(ctx, tax_return, body.action)
     if tax_return.status in sm.FINAL:
         sm.check(body.action, tax_return.status, role, facts)

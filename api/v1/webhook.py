@@ -29,16 +29,19 @@ from api.deps import State
 from api.state import AppState
 from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from domain.user.service import firm_decider_emails
-from domain.webhook import efiling, persona, smartvault, stripe, sureprep
+from domain.webhook import efiling, google, persona, smartvault, stripe, sureprep
 from domain.webhook.event import parse_event
 from domain.webhook.ledger import Applied, Delivery, Receipt, receive as record_and_apply
 from domain.webhook_body import parse_json
 from integrations.payments import InvalidWebhook
 from integrations.persona import persona_signature_valid
 from integrations.webhook_hmac import hmac_valid
+from orchestration import consent as consent_workflow
 from orchestration import document as document_workflow
 from orchestration import efile as efile_workflow
 from orchestration import identity as identity_workflow
+from orchestration import engagement as engagement_workflow
+from orchestration import form_8879 as form_8879_workflow
 from orchestration import invoice as invoice_workflow
 from orchestration.mail import mail
 from orchestration.message import OutboxMessage
@@ -254,3 +257,41 @@ async def persona_webhook(request: Request, state: State, background: Background
     """inquiry.completed (the confidence approves at 0.90, sends to manual review from 0.70, rejects below),
     inquiry.failed, inquiry.expired. Signed with Persona-Signature."""
     return await receive(PERSONA, request, state, background)
+
+
+# ---- Google Workspace: e-signature callbacks and calendar ------------------------------------------------------
+# Signed like SurePrep's (X-Google-Signature: t=…,v1=HMAC-SHA256 over "<t>.<raw body>"); the e-signature provider
+# (GOOGLE_API_URL; sandboxes/esign.py in development) sends signature.completed and signature.declined.
+
+# What was signed → the outbox message that tells its workflow (signed or declined).
+SIGNATURE_MESSAGES = {"consent": consent_workflow.event, "engagement": engagement_workflow.event,
+                      "form_8879": form_8879_workflow.event}
+
+
+async def signature_messages(session: AsyncSession, delivery: Delivery, receipt: Receipt) -> list[OutboxMessage]:
+    """The workflow of what was signed hears of it, once the row changed in this transaction."""
+    follow_up = receipt.follow_up
+    if follow_up is None or follow_up["subject_type"] not in SIGNATURE_MESSAGES:
+        return []
+    kind = "signed" if follow_up["outcome"] == "completed" else "declined"
+    messages = [SIGNATURE_MESSAGES[follow_up["subject_type"]](follow_up["subject_id"], kind)]
+    if follow_up["subject_type"] == "form_8879" and kind == "signed":
+        # The return moves to ready_to_file through its own workflow, as the system actor.
+        messages.append(form_8879_workflow.return_event(follow_up["subject_id"], "signature_received"))
+    return messages
+
+
+GOOGLE = Provider(
+    verify=_hmac_verifier(google.SOURCE, "x-google-signature"),
+    apply=lambda state, session, delivery: google.apply(session, delivery),
+    answer=_outcome_answer,
+    hand_off=signature_messages,
+)
+
+
+@router.post("/webhooks/google", summary="Google Workspace webhook (e-signatures, calendar)",
+             operation_id="google_webhook", response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
+async def google_webhook(request: Request, state: State, background: BackgroundTasks):
+    """signature.completed (with the signer's evidence: the request, the consent or letter it concerns, turns
+    signed), signature.declined, calendar.event.updated (acknowledged). Signed with X-Google-Signature."""
+    return await receive(GOOGLE, request, state, background)

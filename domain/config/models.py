@@ -17,5 +17,7 @@ class SystemConfig(Base):
     session_timeout_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
     mfa_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     failed_login_lockout_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=5)
+    # A return may not leave intake before its client's engagement letter for that tax year is signed.
+    engagement_required_before_prep: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     updated_at: Mapped[datetime] = updated_at_column()
     updated_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

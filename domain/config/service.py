@@ -10,14 +10,15 @@ from domain import policy
 from domain.config.models import SystemConfig
 from domain.context import ServiceContext
 
-CONFIG_FIELDS = ("session_timeout_minutes", "mfa_required", "failed_login_lockout_attempts")
+CONFIG_FIELDS = ("session_timeout_minutes", "mfa_required", "failed_login_lockout_attempts",
+                 "engagement_required_before_prep")
 
 
 async def load_config(session: AsyncSession, firm_id: uuid.UUID) -> SystemConfig:
     config = await session.get(SystemConfig, firm_id)
     if config is None:  # a firm created after the first migration gets the defaults on first use
         config = SystemConfig(firm_id=firm_id, session_timeout_minutes=30, mfa_required=True,
-                              failed_login_lockout_attempts=5)
+                              failed_login_lockout_attempts=5, engagement_required_before_prep=False)
         session.add(config)
         await session.flush()
     return config

@@ -36,3 +36,14 @@ class Consent(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
+    # What return information the consent covers, in the client's words (Treas. Reg. §301.7216-3(a)(3)(i)).
+    information_covered: Mapped[str | None] = mapped_column(String(500))
+    # The date the client named for the consent to end; None: one year from the signature (Rev. Proc. 2013-14).
+    requested_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The template (kind and version) whose words the client saw: domain/consent/templates.py.
+    template_version: Mapped[str | None] = mapped_column(String(40))
+    signature_request_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    declined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

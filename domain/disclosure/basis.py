@@ -19,6 +19,8 @@ class DisclosurePurpose(StrEnum):
     # Filing the return with the IRS or a state through the e-file transmitter: on the e-file exception, never
     # on a consent.
     EFILE_TRANSMISSION = "efile_transmission"
+    # Form 8879 sent through the e-signature provider for the taxpayer's signature (under a regulatory exception).
+    RETURN_SIGNATURE = "return_signature"
 
 
 class RegulatoryException(StrEnum):
@@ -27,12 +29,18 @@ class RegulatoryException(StrEnum):
 
     # The return, sent through an authorized e-file transmitter to the IRS or a state to file it.
     EFILE_TRANSMISSION = "efile_transmission"
+    # Form 8879 (its return figures) sent through the e-signature provider for the taxpayer's own signature: a
+    # service the preparer uses to prepare and file the return (docs/esign.md).
+    ESIGNATURE_OF_RETURN = "esignature_of_return"
 
 
 EXCEPTION_AUTHORITY: dict[RegulatoryException, str] = {
     RegulatoryException.EFILE_TRANSMISSION:
         "Treas. Reg. §301.7216-2(b): disclosure to the IRS (and states) to file the return, including through an "
         "authorized e-file transmitter",
+    RegulatoryException.ESIGNATURE_OF_RETURN:
+        "Treas. Reg. §301.7216-2(d)(1): disclosure to a person who provides auxiliary services in connection with "
+        "the preparation of the return (the e-signature service through which the taxpayer signs Form 8879)",
 }
 
 PURPOSES = tuple(p.value for p in DisclosurePurpose)

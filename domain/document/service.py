@@ -19,7 +19,7 @@ from domain.client.models import Client
 from domain.client.service import load_visible_client
 from domain.context import ServiceContext
 from domain.document.models import Document, DocumentExtraction, DocumentStatusHistory, ExtractedField
-from domain.document.types import DOCUMENT_TYPES, normalize_type
+from domain.document.types import DOCUMENT_TYPES, ESIGN_SOURCE, normalize_type
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.roles import Role
@@ -264,6 +264,10 @@ async def delete_document(ctx: ServiceContext, document_id: uuid.UUID) -> None:
     document = await load_visible_document(ctx, document_id)
     if await _linked_return_filed(ctx, document):
         raise BusinessRuleViolation("Documents of a filed return cannot be deleted", code="return_filed")
+    if document.source == ESIGN_SOURCE:
+        # The sealed record of what a client signed, with its evidence (a Form 8879 is kept three years).
+        raise BusinessRuleViolation("A signed document is the record of what was signed: it cannot be deleted",
+                                    code="signed_record")
     document.deleted_at, document.deleted_by = _now(), ctx.principal.subject_id
     await ctx.audit("document.delete", "document", document.id, client_id=document.client_id)
 

@@ -47,3 +47,9 @@ def normalize_type(raw: str) -> str | None:
     if raw in DOCUMENT_TYPES:
         return raw
     return _ALIASES.get(re.sub(r"[^a-z0-9]", "", raw.lower()))
+
+
+# The source of a document the e-signature capability stored: the sealed, signed PDF with its evidence (an
+# engagement letter, a Form 7216 consent, a remotely signed Form 8879). Such a record cannot be deleted, and a
+# Form 8879 from it counts as signed remotely for e-filing.
+ESIGN_SOURCE = "esign"

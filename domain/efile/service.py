@@ -21,6 +21,7 @@ from domain import policy
 from domain.client.models import Client
 from domain.context import ServiceContext
 from domain.document.models import Document
+from domain.document.types import ESIGN_SOURCE
 from domain.efile import rules
 from domain.efile.models import EfileAcknowledgement, EfileRejection, EfileTransmission
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed
@@ -33,9 +34,6 @@ LIVE = ("pending", "transmitting", "transmitted")
 IDENTITY_VERIFIED = "verified"
 # Documents whose processing is not finished: a return with one of them is not complete.
 UNFINISHED_DOCUMENT = ("uploaded", "classifying", "extracting")
-# An 8879 the e-signature capability wrote after a remote signing carries this document source; one that staff
-# uploaded (signed in person, on paper) is a staff_upload.
-REMOTE_SIGNATURE_SOURCE = "esignature"
 
 
 def _now() -> datetime:
@@ -54,7 +52,8 @@ class Form8879OnFile:
 async def signed_form_8879(session: AsyncSession, return_id: uuid.UUID,
                            since: datetime | None = None) -> Form8879OnFile | None:
     """The latest signed Form 8879 of the return (a `FORM_8879` document linked to it, not deleted), and whether
-    it was signed remotely (the e-signature capability stored it: source `esignature`); with `since`, only one
+    it was signed remotely (the e-signature capability stored it: source `esign`; one staff uploaded was signed in
+    person); with `since`, only one
     put on file after that instant (a new 8879 for a resubmission beyond the tolerance)."""
     stmt = (select(Document).where(Document.return_id == return_id, Document.deleted_at.is_(None),
                                    (Document.document_type == "FORM_8879") | (Document.type_hint == "FORM_8879"))
@@ -64,7 +63,7 @@ async def signed_form_8879(session: AsyncSession, return_id: uuid.UUID,
     document = (await session.execute(stmt)).scalar_one_or_none()
     if document is None or document.document_type not in (None, "FORM_8879"):
         return None
-    return Form8879OnFile(document.id, document.uploaded_at, document.source == REMOTE_SIGNATURE_SOURCE)
+    return Form8879OnFile(document.id, document.uploaded_at, document.source == ESIGN_SOURCE)
 
 
 # ---- reading ----------------------------------------------------------------------------------------------------

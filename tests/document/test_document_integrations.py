@@ -22,6 +22,7 @@ from domain.webhook.models import InboundWebhook
 from integrations.webhook_hmac import hmac_header
 from tests.document.conftest import deliver_webhooks, upload, workflow_result
 from tests.document.forms import form_pdf
+from tests.esign.conftest import signed_consent
 from orchestration import ids
 
 W2 = {"wages": "75,000.00", "federal_withholding": "12,500.00"}
@@ -73,7 +74,8 @@ async def test_no_disclosure_to_sureprep_without_active_consent(tp, office, sand
 
 
 async def test_sureprep_binder_upload_and_extraction_webhook(tp, office, sandboxes):
-    await _consent(tp, office)
+    # The consent as a firm records it: created, sent, signed by the client on the signing page.
+    await signed_consent(tp, office.admin, office.client)
     pdf = form_pdf("W-2", "Acme Corporation", W2, wrapped=frozenset({"federal_withholding"}))
     document_id, outcome = await _processed(tp, office, pdf)
     assert outcome.sureprep == "sent" and outcome.status == "review_required"

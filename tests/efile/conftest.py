@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from domain.client.models import Client
 from domain.document.models import Document
+from domain.document.types import ESIGN_SOURCE
 from tests.tax_return.conftest import make_staff, transition, wait_for_status
 
 @dataclass
@@ -124,7 +125,7 @@ async def remote_8879(tp, client: dict, rid: str, firm_id: uuid.UUID) -> uuid.UU
         document = Document(id=uuid.uuid4(), firm_id=firm_id, client_id=uuid.UUID(client["id"]),
                             return_id=uuid.UUID(rid), tax_year=2025, document_type="FORM_8879",
                             filename="8879-esigned.pdf", file_size=10, mime_type="application/pdf", sha256="0" * 64,
-                            s3_key=f"test/{uuid.uuid4()}", status="processed", source="esignature",
+                            s3_key=f"test/{uuid.uuid4()}", status="processed", source=ESIGN_SOURCE,
                             uploaded_by_role="system")
         session.add(document)
     return document.id

@@ -167,7 +167,8 @@ async def test_config_defaults_updates_and_bounds(tp, admin):
     response = await tp.http.get("/v1/admin/config", headers=admin)
     assert response.status_code == 200
     assert {k: v for k, v in response.json()["data"].items() if k != "updated_at"} == {
-        "session_timeout_minutes": 30, "mfa_required": True, "failed_login_lockout_attempts": 5}
+        "session_timeout_minutes": 30, "mfa_required": True, "failed_login_lockout_attempts": 5,
+        "engagement_required_before_prep": False}
     changed = await tp.http.patch("/v1/admin/config", json={"session_timeout_minutes": 60,
                                                              "failed_login_lockout_attempts": 10}, headers=admin)
     assert changed.status_code == 200

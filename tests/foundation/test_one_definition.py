@@ -14,9 +14,12 @@ from api.schemas.client import ClientCreate
 from api.schemas.estimated_payment import PaymentConfirm, PaymentUpdate, ReminderRequest, ScheduleCreate
 from api.schemas.invoice import PaymentCreate
 from api.schemas.question import QuestionCreate
+from api.schemas.signing import ConsentCreate, EngagementCreate, FeeStructure
 from api.schemas.tax_return import AnalyzeBody, ReturnCreate
 from domain.audit.service import EXPORT_FORMATS
 from domain.client.service import CLIENT_STATUSES, CLIENT_TYPES
+from domain.consent.models import CONSENT_KINDS
+from domain.engagement.models import ENGAGEMENT_TYPES, FEE_TYPES
 from domain.estimated_payment import service as estimated
 from domain.invoice.service import PAYMENT_METHODS
 from domain.listing import Page, parse_list_query
@@ -57,6 +60,9 @@ def test_request_schemas_accept_exactly_the_domain_values():
     assert _choices(PaymentConfirm, "payment_method") == estimated.PAYMENT_METHODS
     assert _choices(AuditExportRequest, "format") == EXPORT_FORMATS
     assert _choices(UserCreate, "role") == ("admin", "ea_cpa", "reviewer", "preparer")
+    assert _choices(ConsentCreate, "kind") == CONSENT_KINDS
+    assert _choices(EngagementCreate, "engagement_type") == ENGAGEMENT_TYPES
+    assert _choices(FeeStructure, "type") == FEE_TYPES
 
 
 def test_a_list_item_with_a_field_its_list_spec_lacks_is_refused():

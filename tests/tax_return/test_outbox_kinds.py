@@ -17,7 +17,8 @@ from domain.errors import ServiceUnavailable
 from domain.tax_return.models import AiAnalysis
 from integrations.mail import Mailer
 from orchestration import (
-    audit_export, document, efile, estimated_payment, identity, ids, invoice, mail, outbox, tax_return,
+    audit_export, consent, document, efile, engagement, estimated_payment, form_8879, identity, ids, invoice, mail,
+    outbox, tax_return,
 )
 from orchestration.message import OutboxMessage
 from orchestration.outbox import HANDLERS, Outbox
@@ -162,6 +163,27 @@ async def test_audit_export_smartvault_import_and_invoice_kinds(tp, office):
     await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
 
 
+async def test_consent_and_engagement_kinds(tp, office):
+    """A consent revoked while Temporal cannot be reached: the revocation is committed (the gate refuses from
+    then on), its workflow hears of it from the relay, twice, and ends once."""
+    admin = office.headers["admin"]
+    created = await tp.http.post(f"/v1/clients/{office.client['id']}/consents", headers=admin, json={
+        "tax_year": 2024, "consent_scope": "SurePrep document processing", "third_party_name": "SurePrep LLC",
+        "disclosure_purpose": "Document OCR and data extraction"})
+    consent_id = created.json()["data"]["id"]
+    assert (await tp.http.post(f"/v1/consents/{consent_id}/send", headers=admin)).status_code == 200
+    async with api_without_temporal(tp) as cut_off:
+        revoked = await cut_off.post(f"/v1/consents/{consent_id}/revoke", headers=admin)
+        assert revoked.status_code == 200, revoked.text
+    message, entry_id = await _the_only_entry(tp, consent_id, consent.EVENT)
+    await _delivered_twice(tp, entry_id, message)
+    assert await tp.temporal.get_workflow_handle(ids.consent(uuid.UUID(consent_id))).result() == "revoked"
+
+    # Engagement and Form 8879 events for a subject whose workflow does not run: delivered, nothing to tell.
+    for message in (engagement.event(uuid.uuid4(), "signed"), form_8879.event(uuid.uuid4(), "signed")):
+        await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
+
+
 async def test_a_mail_whose_send_fails_is_retried_and_arrives_once(tp, office):
     address = f"outbox-{uuid.uuid4().hex[:8]}@client.example.com"
     message = mail.mail(address, "Outbox test", "Sent once.\n", about="test")
@@ -207,7 +229,7 @@ async def test_identity_kinds(tp, office):
     vid = uuid.UUID(response.json()["data"]["verification_id"])
     entries = await outbox_entries(tp, vid)
     assert [e.kind for e in entries] == [identity.START, identity.SEND_CODE]
-    messages = [OutboxMessage(e.kind, e.entity_type, e.entity_id, e.payload) for e in entries]
+    messages = [outbox.open_entry(tp.state.cipher, e) for e in entries]
     for entry in entries:
         assert await deliver(tp, entry.id)
     for message in messages:  # each once more (its delete was lost)
