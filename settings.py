@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Postgres
     database_url: str = Field("", description="postgresql+psycopg://… ; empty means the embedded pgserver")
     db_pool_size: int = 10
+    # How long an API request waits for a free database connection before it is answered 503 with Retry-After:
+    # under a burst a quick "retry shortly" beats a request hanging for sqlalchemy's default 30 s.
+    db_pool_timeout_s: float = Field(10.0, gt=0)
     # The database role every API, worker and CLI connection acts as: it reads and writes rows but only appends
     # to the audit log and owns nothing (migrations/versions/0012_audit_chain.py creates it). Empty: act as the
     # user of DATABASE_URL (a deployment whose login user is itself a member of that role only).

@@ -10,11 +10,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_JSON, UNEXPECTED_ERROR, log_unexpected, problem_bytes
+from api.problems import (
+    DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_DETAIL, PROBLEM_JSON, RETRY_AFTER_S, UNEXPECTED_ERROR, log_unexpected,
+    problem_bytes,
+)
 from api.client_address import client_address
 from api.request_context import clean_correlation_id, client_ip_var, correlation_id_var, new_request_id, request_id_var
 from domain.idempotency.service import IdempotencyStore, Outcome
@@ -83,6 +85,11 @@ class RequestContextMiddleware:
         except Exception as exc:
             if started:  # part of the answer is out: nothing sensible can follow it
                 raise
+            if isinstance(exc, DATABASE_UNAVAILABLE):  # from a middleware (idempotency, rate limits): as a route's
+                log.warning("database unavailable before the route (%s)", type(exc).__name__)
+                await _send_problem(send_with_ids, 503, DATABASE_UNAVAILABLE_DETAIL, scope["path"],
+                                    headers=[(b"retry-after", str(RETRY_AFTER_S).encode())])
+                return
             log_unexpected(exc)
             await _send_problem(send_with_ids, 500, UNEXPECTED_ERROR, scope["path"])
 
@@ -157,8 +164,8 @@ class RateLimiter:
         if self.counters is not None:
             try:
                 count = await self.counters.hit(f"{category}:{caller}", window_start)
-            except (OperationalError, InterfaceError):
-                log.warning("rate-limit counters unreachable; counting in this process meanwhile")
+            except DATABASE_UNAVAILABLE:
+                log.warning("rate-limit counters unreachable or busy; counting in this process meanwhile")
         if count is None:
             count = self._count_here(category, caller, window_start)
         return count <= rule.limit, rule, max(rule.limit - count, 0), window_start + rule.window_s

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -38,6 +39,10 @@ _STATUS_CODES = {
 }
 # What a 503 asks the caller to wait before retrying: long enough for a restarted part to come back.
 RETRY_AFTER_S = 5
+# The database down, its connection lost, or no pooled connection free within DB_POOL_TIMEOUT_S (a burst): the
+# operator's problem, answered 503 with Retry-After wherever it surfaces (a route, a middleware).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable or busy; retry shortly"
 
 
 def problem_body(status: int, detail: str, instance: str, code: str | None = None, title: str | None = None,
@@ -141,11 +146,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     # A dependency that is down is the operator's problem, not the caller's: 503 with Retry-After, not 500.
     # Postgres rolls the request's transaction back, and a Temporal call that did not get through changed nothing.
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
     async def database_unreachable(request: Request, exc: Exception):
         log.warning("request %s: database unavailable (%s)", meta()["request_id"], type(exc.__cause__ or exc).__name__)
-        return await domain_error(request, ServiceUnavailable("The database is unavailable or busy; retry shortly"))
+        return await domain_error(request, ServiceUnavailable(DATABASE_UNAVAILABLE_DETAIL))
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_unreachable)
 
     @app.exception_handler(TemporalError)
     async def temporal_error(request: Request, exc: TemporalError):

@@ -66,7 +66,8 @@ def jwt_key_path(settings: Settings):
 
 
 def build_state(settings: Settings) -> AppState:
-    engine = make_engine(settings.database_url, settings.db_pool_size, role=settings.database_app_role)
+    engine = make_engine(settings.database_url, settings.db_pool_size, role=settings.database_app_role,
+                         pool_timeout_s=settings.db_pool_timeout_s)
     cipher = build_field_cipher(settings)
     previous = ((load_public_key(settings.jwt_previous_public_key_path),)
                 if settings.jwt_previous_public_key_path else ())

@@ -44,19 +44,23 @@ def updated_at_column() -> Mapped[datetime]:
     )
 
 
-def make_engine(database_url: str, pool_size: int = 10, pre_ping: bool = True, role: str = "") -> AsyncEngine:
+def make_engine(database_url: str, pool_size: int = 10, pre_ping: bool = True, role: str = "",
+                pool_timeout_s: float = 30.0) -> AsyncEngine:
     """`pre_ping`: test each pooled connection with a round trip before handing it out, so a request after a
     Postgres restart does not fail on a dead connection. Workers turn it off (worker.py).
 
     `role`: every connection acts as this database role from its start (settings.database_app_role), set in the
     connection's startup options rather than by a statement, so no rollback or pool reset can undo it. The
     app's role may read and write rows but only append to and read the audit log, and owns nothing, so it
-    cannot disable the audit log's triggers (migrations/versions/0012_audit_chain.py)."""
+    cannot disable the audit log's triggers (migrations/versions/0012_audit_chain.py).
+
+    `pool_timeout_s`: how long a caller waits for a pooled connection before sqlalchemy.exc.TimeoutError (the
+    API answers it 503 with Retry-After, api/problems.py)."""
     connect_args = {"options": f"-c role={role}"} if role else {}
     # hide_parameters: a failed statement's exception (and so its traceback in a log) names no bound value, which
     # would be a client's name, email or birth date.
     return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping,
-                               connect_args=connect_args, hide_parameters=True)
+                               pool_timeout=pool_timeout_s, connect_args=connect_args, hide_parameters=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -480,3 +480,24 @@ async def test_rate_limits_answer_429_problem_with_retry_after(tp, stack, admin)
             assert (await http.get("/v1/clients", headers=other)).status_code == 200
     finally:
         await app.state.services.engine.dispose()
+
+
+async def test_a_request_that_finds_no_free_database_connection_is_answered_503_not_500(tp):
+    """A burst that takes every pooled connection: the next request waits DB_POOL_TIMEOUT_S, then 503."""
+    from api.state import build_state
+
+    _, admin = await tp.staff(await tp.new_firm(), "admin")
+    narrow = tp.settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout_s": 0.2})
+    state = build_state(narrow)
+    held = [await state.engine.connect() for _ in range(2)]  # pool_size plus its overflow
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(narrow, state)),
+                                     base_url="http://testserver") as http:
+            response = await http.get("/v1/clients", headers=admin)
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "Retry-After" in response.headers
+    finally:
+        for connection in held:
+            await connection.close()
+        await state.engine.dispose()
