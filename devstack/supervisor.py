@@ -27,6 +27,7 @@ API_READY_TIMEOUT_S = 60.0
 PAYMENTS_PORT = 12111
 SUREPREP_PORT = 8041
 SMARTVAULT_PORT = 8042
+PORTAL_PORT = 8047
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
 SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
@@ -39,6 +40,8 @@ SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
                   "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/sureprep"]),
     ("smartvault", [sys.executable, "-m", "sandboxes.smartvault", "--port", str(SMARTVAULT_PORT),
                     "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/smartvault"]),
+    # A TaxDome-style client portal with the demo login (README); connections name its URL, no setting needed.
+    ("portal", [sys.executable, "-m", "sandboxes.portal", "--port", str(PORTAL_PORT)]),
 ]
 # How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
 SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
@@ -69,7 +72,7 @@ def run() -> int:
     code = 0
     try:
         require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
-                      "SmartVault sandbox": SMARTVAULT_PORT})
+                      "SmartVault sandbox": SMARTVAULT_PORT, "portal sandbox": PORTAL_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}
