@@ -16,7 +16,10 @@ from integrations.bedrock import BedrockAnalyzer
 from integrations.mail import Mailer
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
-from integrations.providers import Analyzer, DocumentProcessing, DocumentVault, Notifications, ObjectStorage, Payments
+from integrations.portal import PortalConnector
+from integrations.providers import (
+    Analyzer, ClientPortal, DocumentProcessing, DocumentVault, Notifications, ObjectStorage, Payments,
+)
 from integrations.smartvault import SmartVaultClient
 from integrations.storage import ObjectStore
 from integrations.sureprep import SurePrepClient
@@ -33,6 +36,8 @@ class Providers:
     # None: the integration is off (its URL is unset); the activities then skip it.
     document_processing: DocumentProcessing | None
     document_vault: DocumentVault | None
+    # Always on: each portal connection names its own portal (no setting to read).
+    client_portal: ClientPortal
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
@@ -66,4 +71,5 @@ def build_providers(settings: Settings) -> Providers:
                              if settings.sureprep_api_url else None),
         document_vault=(SmartVaultClient(settings.smartvault_api_url, settings.smartvault_api_key)
                         if settings.smartvault_api_url else None),
+        client_portal=PortalConnector(),
     )
