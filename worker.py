@@ -28,6 +28,8 @@ from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
+from activities.portal import PortalActivities
+from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from integrations.build import Providers, build_providers
 from settings import Settings, get_settings
@@ -42,6 +44,7 @@ from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.tax_return import TaxReturnWorkflow
 from workflows.outbox_relay import OutboxRelayWorkflow
+from workflows.portal import PortalSyncWorkflow
 
 
 @dataclass
@@ -88,6 +91,9 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
                               settings.portal_base_url),
             EstimatedPaymentActivities(sessionmaker, providers.notifications))),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
+        queues.PORTAL: ([PortalSyncWorkflow], activity_methods(
+            PortalActivities(sessionmaker, FieldCipher(settings.ssn_encryption_key), providers.client_portal,
+                             providers.storage, settings.data_region))),
     }
 
 

@@ -25,3 +25,4 @@ from domain.outbox.models import OutboxEntry  # noqa: F401
 from domain.rate_limit import RateLimitWindow  # noqa: F401
 from domain.question.models import Question  # noqa: F401
 from domain.message.models import Message  # noqa: F401
+from domain.portal.models import PortalAccount, PortalConnection, PortalCursor, PortalItem, PortalSync  # noqa: F401

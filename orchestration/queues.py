@@ -4,5 +4,6 @@ ADMIN = "admin"  # audit exports, the outbox relay, the idempotency purge and ot
 DOCUMENTS = "documents"  # document processing: classification, extraction, SurePrep/SmartVault
 BILLING = "billing"  # invoices and estimated-payment schedules
 TAX_RETURN = "tax-return"  # TaxReturnWorkflow and its activities
+PORTAL = "portal"  # client-portal syncs: long walks of an outside portal, kept off the other queues
 
-ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN]
+ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, PORTAL]
