@@ -142,7 +142,7 @@ class PortalActivities:
         client = await self._session(connection.id, information, account.client_id).open(connection)
         try:
             async with client:
-                await self._walk(client, connection, account, unit.surface, position, result)
+                await self._walk(data, client, connection, account, position, result)
         except SyncStopped as stop:
             result.status, result.error = "stopped", stop.reason
         except PortalDrift as drift:
@@ -153,8 +153,9 @@ class PortalActivities:
             result.requests += client.requests_made
         return await self._record(data, result)
 
-    async def _walk(self, client: PortalClient, connection, account: PortalAccount, surface: str, position: dict,
+    async def _walk(self, data: PullInput, client: PortalClient, connection, account: PortalAccount, position: dict,
                     result: PullResult) -> None:
+        surface = data.unit.surface
         walks = walks_of(surface)
         for index in range(position["walk"], len(walks)):
             walk, folder = walks[index]
@@ -176,6 +177,9 @@ class PortalActivities:
                     setattr(result, name, getattr(result, name) + getattr(counts, name))
                 activity.heartbeat({"walk": index, "page": (page.next_page or page_number + 1), **result.model_dump(
                     include={"seen", "created", "updated", "bytes_downloaded"})})
+                # Progress on the sync's row after each page (what GET …/syncs/{id} and the CLI's bars show).
+                await self._record(data, result.model_copy(update={"status": "running",
+                                                                   "requests": client.requests_made}))
             async with self.sessionmaker.begin() as session:
                 await advance_cursor(session, connection.id, account.portal_account_id, walk, newest)
             position["page"] = 1

@@ -102,6 +102,20 @@ async def _verify_audit(args: argparse.Namespace, settings: Settings) -> dict:
                 "reason": broken.reason, "message": broken.describe()}}
 
 
+def _portal(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+
+    from cli import portal
+
+    async def go() -> int:
+        engine = app_engine(settings)
+        try:
+            return await getattr(portal, args.action)(settings, engine, args.connection_id, Console())
+        finally:
+            await engine.dispose()
+    return asyncio.run(go())
+
+
 def _mailable_email(value: str) -> str:
     """The rule every email of a request body follows (api/schemas/base.py), so the first admin is mailable too."""
     try:
@@ -137,12 +151,19 @@ def parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="walk the audit log's hash chain; exit 1 at the first break")
     verify.add_argument("--firm-id", help="one firm's chain (default: every firm's)")
     verify.add_argument("--json", action="store_true")
+
+    portal = commands.add_parser("portal", help="client-portal connections").add_subparsers(dest="action",
+                                                                                           required=True)
+    for name, text in (("sync", "run one sync in the foreground"), ("check", "run the drift check")):
+        portal.add_parser(name, help=text).add_argument("connection_id", type=uuid.UUID)
     return root
 
 
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     settings = get_settings()
+    if args.command == "portal":
+        return _portal(args, settings)
     try:
         if args.command == "users":
             result = asyncio.run(_create_user(args, settings))

@@ -198,9 +198,11 @@ async def delete_connection(ctx: ServiceContext, connection_id: uuid.UUID) -> Po
     return connection
 
 
-async def start_sync(ctx: ServiceContext, connection_id: uuid.UUID, trigger: str) -> PortalSync:
-    """A sync row for a manual (or CLI) run: refused while the connection is paused or another sync runs."""
-    connection = await load_connection(ctx, connection_id, "portal.connect", lock=True)
+async def start_sync(ctx: ServiceContext, connection_id: uuid.UUID, trigger: str,
+                     action: str = "portal.connect") -> PortalSync:
+    """A sync row for a manual run (staff through the API, or the operator's CLI as the system actor, `action`
+    portal.sync): refused while the connection is paused or another sync runs."""
+    connection = await load_connection(ctx, connection_id, action, lock=True)
     if connection.status == "paused":
         raise Conflict("The connection is paused; resume it first")
     if await running_sync(ctx.session, connection.id) is not None:

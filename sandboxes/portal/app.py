@@ -12,6 +12,7 @@ Knobs (POST /_sandbox/knobs, any subset; GET shows them):
     switch_account_every    every N-th surface request, "another device" switches the login's current account
     drift                   {"invoices": {"kind": "missing"|"type"|"enum"|"no_items"|"extra", "field": "total"}}
     lockout_after           failed sign-ins (per login) before the portal answers 429 rate_limited
+    latency_s               every protocol request waits this long first (a slow portal)
 Counters: GET /_sandbox/stats (requests per path, bytes of downloaded bodies, sign-in attempts with their
 outcome and code); POST /_sandbox/stats/reset. POST /_sandbox/touch {account_id, surface, item_id, changes}
 changes an item; POST /_sandbox/expire-tokens makes every access token expire; POST /_sandbox/revoke-refresh
@@ -20,6 +21,7 @@ makes every refresh token unknown.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import Counter
@@ -47,6 +49,7 @@ class Knobs:
     switch_account_every: int = 0
     drift: dict[str, dict] = field(default_factory=dict)
     lockout_after: int = 5
+    latency_s: float = 0.0
 
 
 @dataclass
@@ -112,6 +115,8 @@ def create_app(data: PortalData | None = None) -> FastAPI:
         path = request.url.path
         if not path.startswith("/_sandbox"):
             state.requests[path] += 1
+            if state.knobs.latency_s:
+                await asyncio.sleep(state.knobs.latency_s)
             for fault in state.knobs.faults:
                 if fault.get("times", 1) <= 0 or not path.startswith(fault.get("path", "/api/")):
                     continue
