@@ -14,6 +14,8 @@ from datetime import datetime, timedelta, timezone
 DEMO_EMAIL = "demo@portal.example"
 DEMO_PASSWORD = "demo portal password"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # base32; RFC 6238, SHA-1, 6 digits, 30 s
+LARGE_EMAIL = "large@portal.example"  # the benchmark's login (`python -m sandboxes.portal --large`)
+LARGE_PASSWORD = "large portal password"
 
 FOLDERS = ("client_uploaded", "firm_shared", "organizer_attachments")
 SURFACES = ("documents", "organizers", "engagements", "signatures", "invoices", "threads", "tasks")
