@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
-
 from pydantic import BaseModel, Field, SecretStr
 
 from api.schemas.base import RequestModel, one_of
+from api.schemas.portal_surfaces import PortalSurfaceItem
 from integrations.portal_models import SURFACES
 
 
@@ -127,6 +126,6 @@ class PortalCheckEnvelope(BaseModel):
 
 
 class PortalItemListEnvelope(BaseModel):
-    data: list[dict[str, Any]]
+    data: list[PortalSurfaceItem]
     meta: Meta
     pagination: Pagination

@@ -274,3 +274,17 @@ async def test_pausing_stops_a_sync_in_flight(tp, office, portal):
     before = stats(portal)["total_requests"]
     await asyncio.sleep(2)
     assert stats(portal)["total_requests"] == before  # nothing after the pause
+
+
+async def test_the_normalized_surfaces_are_in_the_openapi_document_and_its_standalone_copy_is_current(tp):
+    import json
+
+    from api.schemas.portal_surfaces import openapi
+    from settings import PROJECT_ROOT
+
+    document = (await tp.http.get("/v1/openapi.json")).json()
+    assert {"PortalOrganizer", "PortalThread", "PortalInvoice"} <= set(document["components"]["schemas"])
+    for operation in ("create_portal_connection", "list_client_portal_items", "check_portal_connection"):
+        assert any(op.get("operationId") == operation for path in document["paths"].values() for op in path.values())
+    committed = json.loads((PROJECT_ROOT / "docs/portal/surfaces.openapi.json").read_text())
+    assert committed == json.loads(json.dumps(openapi())), "python -m api.schemas.portal_surfaces > docs/portal/…"
