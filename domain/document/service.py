@@ -140,7 +140,7 @@ async def record_import(ctx: ServiceContext, *, client_id: uuid.UUID, document_i
     ctx.session.add(document)
     ctx.session.add(DocumentStatusHistory(document_id=document.id, from_status=None, to_status="uploaded",
                                           event="import", reason=source))
-    await ctx.session.flush()
+    # No flush here: an import comes in pages of many documents, which the caller flushes once.
     await ctx.audit("document.import", "document", document.id, client_id=client_id,
                     details={"size": size, "mime_type": mime_type, "sha256": sha256, "source": source})
     return document

@@ -65,12 +65,15 @@ class Account:
 
     def add_thread(self, subject: str, messages: list[tuple[str, str, str]], at: datetime = BASE_TIME) -> str:
         thread_id = f"th_{len(self.threads) + 1}"
-        self.threads[thread_id] = {"id": thread_id, "subject": subject, "updated_at": stamp(at)}
         box = self.messages.setdefault(thread_id, {})
-        for author_type, author_name, body in messages:
+        for n, (author_type, author_name, body) in enumerate(messages):
             message_id = f"m_{sum(len(m) for m in self.messages.values()) + 1}"
+            sent = stamp(at + timedelta(seconds=n))
             box[message_id] = {"id": message_id, "author": {"type": author_type, "name": author_name}, "body": body,
-                               "sent_at": stamp(at), "attachment_ids": [], "updated_at": stamp(at)}
+                               "sent_at": sent, "attachment_ids": [], "updated_at": sent}
+        # A thread changes when a message in it does (the connector reads messages of changed threads only).
+        self.threads[thread_id] = {"id": thread_id, "subject": subject,
+                                   "updated_at": stamp(at + timedelta(seconds=max(0, len(messages) - 1)))}
         return thread_id
 
     def add_invoice(self, number: str, total: str, paid: str, at: datetime = BASE_TIME) -> dict:
@@ -114,10 +117,15 @@ class PortalData:
               at: datetime | None = None) -> dict:
         """Change an item (and its `updated_at`), as the portal's user would."""
         account = self.accounts[account_id]
-        item = (account.surface(surface)[item_id] if surface != "messages"
-                else next(box[item_id] for box in account.messages.values() if item_id in box))
+        moment = stamp(at or datetime.now(timezone.utc))
+        if surface == "messages":
+            thread_id = next(t for t, box in account.messages.items() if item_id in box)
+            item = account.messages[thread_id][item_id]
+            account.threads[thread_id]["updated_at"] = moment
+        else:
+            item = account.surface(surface)[item_id]
         item.update(changes or {})
-        item["updated_at"] = stamp(at or datetime.now(timezone.utc))
+        item["updated_at"] = moment
         return item
 
     # ---- the demo login: a couple and their business under one login -----------------------------------------
@@ -174,14 +182,17 @@ def large_account(account_id: str = "acc_big", documents: int = 1000, document_s
                   invoices: int = 300, messages: int = 2000, per_thread: int = 50) -> Account:
     """The benchmark's account: by default 1,000 documents of ~50 KB (~50 MB), 300 invoices, 2,000 messages."""
     account = Account(account_id, "Large Account Holdings", "business", "us")
+    # Each item changed at its own moment (a second apart), as in a portal used over months.
     for n in range(documents):
         folder = FOLDERS[n % 3]
         account.add_document(folder, f"{2020 + n % 6}/Batch {n // 100}", f"file_{n}.pdf",
-                             pdf_bytes(f"doc {n}", document_size, seed=n))
+                             pdf_bytes(f"doc {n}", document_size, seed=n), at=BASE_TIME + timedelta(seconds=n))
     for n in range(invoices):
-        account.add_invoice(str(5000 + n), "300.00", "100.00" if n % 2 else "300.00")
+        account.add_invoice(str(5000 + n), "300.00", "100.00" if n % 2 else "300.00",
+                            at=BASE_TIME + timedelta(seconds=n))
     for start in range(0, messages, per_thread):
         count = min(per_thread, messages - start)
         account.add_thread(f"Thread {start // per_thread}",
-                           [("client" if i % 2 else "firm", "Someone", f"message {start + i}") for i in range(count)])
+                           [("client" if i % 2 else "firm", "Someone", f"message {start + i}") for i in range(count)],
+                           at=BASE_TIME + timedelta(seconds=start))
     return account
