@@ -24,7 +24,7 @@ from domain.disclosure import gate
 from domain.portal.accounts import map_accounts
 from domain.portal.connection import running_sync
 from domain.portal.mirror import (
-    Counts, Incoming, StoredContent, advance_cursor, apply_page, content_key, cursor, known_items,
+    Counts, Incoming, StoredContent, advance_cursor, apply_page, content_key, cursor, known_items, sync_counts,
 )
 from domain.portal.models import PortalAccount, PortalConnection, PortalSync
 from domain.portal.session import SOURCE, ConnectionSession, SyncStopped, disclosure
@@ -151,10 +151,15 @@ class PortalActivities:
             result.status, result.error = "failed", refused.message
         finally:
             result.requests += client.requests_made
+        async with self.sessionmaker() as session:
+            result.created, result.updated = await sync_counts(session, data.sync_id, connection.id,
+                                                               account.portal_account_id, unit.surface)
         return await self._record(data, result)
 
     async def _walk(self, data: PullInput, client: PortalClient, connection, account: PortalAccount, position: dict,
                     result: PullResult) -> None:
+        """Page by page, one page behind: a page's documents download while the page before it commits, and the
+        heartbeat names the page after the last one committed (so a resumed walk redoes at most one page)."""
         surface = data.unit.surface
         walks = walks_of(surface)
         for index in range(position["walk"], len(walks)):
@@ -163,48 +168,71 @@ class PortalActivities:
                 since = await cursor(session, connection.id, account.portal_account_id, walk)
             start = position["page"] if index == position["walk"] else 1
             newest = None
-            async for page_number, page in client.pages("threads" if surface == "messages" else surface,
-                                                         account.portal_account_id, folder=folder,
-                                                         updated_since=_iso(since), start_page=start,
-                                                         per_page=PER_PAGE):
-                if surface == "messages":
-                    counts = await self._thread_page(client, connection, account, page.items, since)
-                else:
-                    counts = await self._store_page(client, connection, account, surface, page.items)
+            pending: tuple[asyncio.Task, int, object] | None = None
+
+            async def settle() -> None:
+                nonlocal newest
+                task, page_number, page = pending
+                counts = await task
                 for item in page.items:
                     newest = max(newest, item.updated_at) if newest else item.updated_at
                 for name in ("seen", "created", "updated", "bytes_downloaded"):
                     setattr(result, name, getattr(result, name) + getattr(counts, name))
-                activity.heartbeat({"walk": index, "page": (page.next_page or page_number + 1), **result.model_dump(
+                activity.heartbeat({"walk": index, "page": page.next_page or page_number + 1, **result.model_dump(
                     include={"seen", "created", "updated", "bytes_downloaded"})})
                 # Progress on the sync's row after each page (what GET …/syncs/{id} and the CLI's bars show).
                 await self._record(data, result.model_copy(update={"status": "running",
                                                                    "requests": client.requests_made}))
+
+            try:
+                async for page_number, page in client.pages("threads" if surface == "messages" else surface,
+                                                             account.portal_account_id, folder=folder,
+                                                             updated_since=_iso(since), start_page=start,
+                                                             per_page=PER_PAGE):
+                    if surface == "messages":
+                        step = self._thread_page(client, connection, account, page.items, since, data.sync_id)
+                    else:
+                        stored = await self._fetch_documents(client, connection, account, page.items) \
+                            if surface == "documents" else {}
+                        step = self._commit_page(connection, account, surface, page.items, stored, data.sync_id)
+                    if pending is not None:
+                        await settle()
+                    pending = (asyncio.ensure_future(step), page_number, page)
+                if pending is not None:
+                    await settle()
+                    pending = None
+            finally:
+                if pending is not None and not pending[0].done():
+                    pending[0].cancel()
+                    await asyncio.gather(pending[0], return_exceptions=True)
             async with self.sessionmaker.begin() as session:
                 await advance_cursor(session, connection.id, account.portal_account_id, walk, newest)
             position["page"] = 1
 
-    async def _thread_page(self, client: PortalClient, connection, account, threads: list, since) -> Counts:
+    async def _thread_page(self, client: PortalClient, connection, account, threads: list, since,
+                           sync_id: uuid.UUID) -> Counts:
         """A page of threads, then the messages of each (changed since the last walk) thread."""
-        total = await self._store_page(client, connection, account, "threads", threads)
+        total = await self._store_page(client, connection, account, "threads", threads, sync_id)
         total.seen = total.created = total.updated = 0  # a thread is a container: the surface counts messages
         for thread in threads:
             async for _, page in client.pages("messages", account.portal_account_id, thread_id=thread.id,
                                               updated_since=_iso(since), per_page=PER_PAGE):
-                total.add(await self._store_page(client, connection, account, "messages", page.items,
+                total.add(await self._store_page(client, connection, account, "messages", page.items, sync_id,
                                                  parent_id=thread.id))
         return total
 
     async def _store_page(self, client: PortalClient, connection, account, surface: str, items: list,
-                          parent_id: str | None = None) -> Counts:
-        incoming = [Incoming(i.id, i.updated_at, i.model_dump(mode="json"), parent_id) for i in items]
-        stored: dict[str, StoredContent] = {}
-        if surface == "documents":
-            stored = await self._fetch_documents(client, connection, account, incoming)
+                          sync_id: uuid.UUID, parent_id: str | None = None) -> Counts:
+        stored = await self._fetch_documents(client, connection, account, items) if surface == "documents" else {}
+        return await self._commit_page(connection, account, surface, items, stored, sync_id, parent_id)
+
+    async def _commit_page(self, connection, account, surface: str, items: list, stored: dict[str, StoredContent],
+                           sync_id: uuid.UUID, parent_id: str | None = None) -> Counts:
+        incoming = _incoming(items, parent_id)
         try:
             async with self.sessionmaker.begin() as session:
                 ctx = ServiceContext.for_system(session, connection.firm_id, SOURCE)
-                counts = await apply_page(ctx, connection, account, surface, incoming, stored)
+                counts = await apply_page(ctx, connection, account, surface, incoming, stored, sync_id)
         except BaseException:
             for content in stored.values():  # the rows did not commit: neither do their objects
                 await asyncio.to_thread(self.storage.delete, content.s3_key)
@@ -213,9 +241,10 @@ class PortalActivities:
         return counts
 
     async def _fetch_documents(self, client: PortalClient, connection, account,
-                               incoming: list[Incoming]) -> dict[str, StoredContent]:
+                               items: list) -> dict[str, StoredContent]:
         """The bytes of every new or changed document of a page, `concurrency` at a time. A known document is
         asked for with its ETag: an unchanged one answers 304 and costs no bytes."""
+        incoming = _incoming(items)
         async with self.sessionmaker() as session:
             known = await known_items(session, connection.id, account.portal_account_id, "documents",
                                       [i.portal_id for i in incoming])
@@ -284,6 +313,10 @@ class PortalActivities:
                             client_id=connection.client_id if connection else None,
                             details={"sync_id": str(sync.id), "outcome": outcome, "error": error})
         return FinishResult(outcome=outcome)
+
+
+def _incoming(items: list, parent_id: str | None = None) -> list[Incoming]:
+    return [Incoming(i.id, i.updated_at, i.model_dump(mode="json"), parent_id) for i in items]
 
 
 async def _account(session, connection_id, portal_account_id: str) -> PortalAccount:

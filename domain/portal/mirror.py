@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from domain import policy
 from domain.context import ServiceContext
@@ -80,7 +80,7 @@ async def known_items(session, connection_id: uuid.UUID, account_id: str, surfac
 
 
 async def apply_page(ctx: ServiceContext, connection: PortalConnection, account: PortalAccount, surface: str,
-                     items: list[Incoming], stored: dict[str, StoredContent]) -> Counts:
+                     items: list[Incoming], stored: dict[str, StoredContent], sync_id: uuid.UUID) -> Counts:
     policy.require(ctx.principal, "portal.sync")
     counts = Counts()
     known = await known_items(ctx.session, connection.id, account.portal_account_id, surface,
@@ -92,7 +92,8 @@ async def apply_page(ctx: ServiceContext, connection: PortalConnection, account:
             row = PortalItem(firm_id=connection.firm_id, connection_id=connection.id,
                              portal_account_id=account.portal_account_id, client_id=account.client_id,
                              surface=surface, portal_item_id=item.portal_id, parent_item_id=item.parent_id,
-                             portal_updated_at=item.updated_at, data=item.data)
+                             portal_updated_at=item.updated_at, data=item.data, first_sync_id=sync_id,
+                             last_sync_id=sync_id)
             if surface == "documents":
                 content = stored[item.portal_id]
                 await record_import(ctx, client_id=account.client_id, document_id=content.document_id,
@@ -116,10 +117,23 @@ async def apply_page(ctx: ServiceContext, connection: PortalConnection, account:
                 s3_key=content.s3_key if content else document.s3_key, folder_area=item.data["folder"],
                 folder_path=item.data["path"])
         row.data, row.portal_updated_at, row.parent_item_id = item.data, item.updated_at, item.parent_id
+        row.last_sync_id = sync_id
         counts.updated += 1
         counts.changed_ids.append(item.portal_id)
     await ctx.session.flush()
     return counts
+
+
+async def sync_counts(session, sync_id: uuid.UUID, connection_id: uuid.UUID, account_id: str,
+                      surface: str) -> tuple[int, int]:
+    """(created, updated) by this sync in one (surface, account): read from the rows, so exact across resumes."""
+    rows = await session.execute(select(
+        func.count().filter(PortalItem.first_sync_id == sync_id),
+        func.count().filter(PortalItem.last_sync_id == sync_id, PortalItem.first_sync_id != sync_id))
+        .where(PortalItem.connection_id == connection_id, PortalItem.portal_account_id == account_id,
+               PortalItem.surface == surface))
+    created, updated = rows.one()
+    return created, updated
 
 
 async def cursor(session, connection_id: uuid.UUID, account_id: str, walk: str) -> datetime | None:

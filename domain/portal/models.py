@@ -89,6 +89,10 @@ class PortalItem(Base):
     portal_updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     data: Mapped[dict] = mapped_column(JSONB, nullable=False)
     document_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("documents.id"))
+    # The sync that created it and the last that changed it: a sync's counts are read from these, so a pull
+    # resumed after a crash (which redoes the page it had not yet heartbeated) still counts each item once.
+    first_sync_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    last_sync_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

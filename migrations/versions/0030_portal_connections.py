@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("surface", sa.String(20), nullable=False), sa.Column("portal_item_id", sa.String(100), nullable=False),
         sa.Column("parent_item_id", sa.String(100)), _at("portal_updated_at"),
         sa.Column("data", JSONB, nullable=False), _ref("document_id", "documents", nullable=True),
+        sa.Column("first_sync_id", UUID(as_uuid=True)), sa.Column("last_sync_id", UUID(as_uuid=True)),
         _at("created_at"), _at("updated_at"),
         sa.UniqueConstraint("connection_id", "portal_account_id", "surface", "portal_item_id",
                             name="uq_portal_items_key"),
