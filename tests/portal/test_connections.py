@@ -288,3 +288,44 @@ async def test_the_normalized_surfaces_are_in_the_openapi_document_and_its_stand
         assert any(op.get("operationId") == operation for path in document["paths"].values() for op in path.values())
     committed = json.loads((PROJECT_ROOT / "docs/portal/surfaces.openapi.json").read_text())
     assert committed == json.loads(json.dumps(openapi())), "python -m api.schemas.portal_surfaces > docs/portal/…"
+
+
+async def test_the_schedule_runs_a_sync_of_its_own_and_skips_overlaps(tp, office, portal):
+    from temporalio.client import ScheduleOverlapPolicy
+
+    from domain.portal.models import PortalSync
+
+    connection = await connect(tp, office, portal, surfaces=["tasks"], schedule="15 2 * * 1")
+    handle = tp.temporal.get_schedule_handle(f"portal-sync-schedule:{connection['id']}")
+    described = await handle.describe()
+    assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+    await handle.trigger()
+    for _ in range(300):
+        async with tp.state.sessionmaker() as session:
+            runs = (await session.execute(select(PortalSync).where(
+                PortalSync.connection_id == uuid.UUID(connection["id"])))).scalars().all()
+        if runs and runs[0].status != "running":
+            break
+        await asyncio.sleep(0.2)
+    [run] = runs
+    assert (run.trigger, run.status) == ("schedule", "succeeded")
+    assert run.workflow_id.startswith(f"portal-sync:{connection['id']}")
+    shown = (await tp.http.get(f"/v1/portal-connections/{connection['id']}", headers=office.headers)).json()["data"]
+    assert shown["last_sync"]["id"] == str(run.id) and shown["next_run_at"] is not None
+
+
+async def test_a_consent_revoked_mid_walk_stops_the_sync_before_its_next_request(tp, office, portal):
+    connection = await connect(tp, office, portal, surfaces=["invoices", "tasks"])
+    knobs(portal, max_per_page=1, latency_s=0.4)
+    started = await tp.http.post(f"/v1/portal-connections/{connection['id']}/sync", headers=office.headers)
+    await asyncio.sleep(1.5)
+    async with tp.state.sessionmaker.begin() as session:
+        await session.execute(update(Consent).where(Consent.id == office.consent_id).values(
+            status="revoked", revoked_at=datetime.now(timezone.utc)))
+    revoked_at = stats(portal)["total_requests"]
+    outcome = await wait_for_sync(tp, office, connection["id"], started.json()["data"]["id"], timeout_s=60)
+    assert outcome["status"] == "failed" and "consent_revoked" in outcome["error"], outcome
+    assert stats(portal)["total_requests"] <= revoked_at + 1  # at most the request already on its way
+    refused = [e for e in (await tp.http.get(f"/v1/clients/{office.client_id}/disclosures",
+                                             headers=office.headers)).json()["data"] if not e["allowed"]]
+    assert refused and refused[0]["refusal_reason"] == "consent_revoked"
