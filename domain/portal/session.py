@@ -8,9 +8,10 @@ connection row and every activity takes them up; a rotated refresh token is writ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -78,6 +79,7 @@ class ConnectionSession:
     account_client_id: uuid.UUID | None = None
     # Pause and delete stop a sync; the drift check and creation run on a connection in any state.
     require_active: bool = True
+    _inflight: asyncio.Future | None = field(default=None, repr=False)
 
     async def open(self, connection: PortalConnection) -> PortalClient:
         cid = connection.id
@@ -96,8 +98,16 @@ class ConnectionSession:
                 connection.session_encrypted = sealed_state(self.cipher, self.connection_id, state)
 
     async def check(self) -> None:
-        """Before every request: the connection still active, and the gate still allowing. An allowed check is
-        not logged (the pull's decision was, when it started); a refusal is, and stops the sync."""
+        """Before every request: the connection still active, and the gate still allowing. Requests issued
+        together (a page's downloads, several at a time) share the one check in flight instead of each asking the
+        database; every request still waits for a check that had not finished when it was issued."""
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.ensure_future(self._check_now())
+        await asyncio.shield(self._inflight)
+
+    async def _check_now(self) -> None:
+        """An allowed check is not logged (the pull's decision was, when it started); a refusal is, and stops
+        the sync."""
         async with self.sessionmaker() as session:
             connection = await session.get(PortalConnection, self.connection_id)
             if connection is None or connection.deleted_at is not None:
