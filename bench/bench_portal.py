@@ -97,10 +97,16 @@ async def run(env: BenchEnv) -> None:
                 await http.post("/_sandbox/stats/reset")
             return stats
 
+    await env.settle()
+    cpu = env.cpu_by_part()
     baseline_s, baseline_bytes, _ = await plain_loop(url)
+    env.report_cpu(BENCH, "plain loop, per document,", cpu, env.cpu_by_part(), DOCUMENTS)
     await sandbox_stats(reset=True)
     documents = await connection(["documents"])
+    await env.settle()
+    cpu = env.cpu_by_part()
     synced_s, row = await sync(documents)
+    env.report_cpu(BENCH, "connector sync, per document,", cpu, env.cpu_by_part(), DOCUMENTS)
     synced_bytes = sum(r["bytes_downloaded"] for r in row["results"])
     second_baseline_s, _, _ = await plain_loop(url)
     assert synced_bytes == baseline_bytes, (synced_bytes, baseline_bytes)
@@ -113,7 +119,7 @@ async def run(env: BenchEnv) -> None:
     env.report(BENCH, "connector / mean plain loop", round(2 * baseline_s * second_baseline_s / (
         baseline_s + second_baseline_s) / synced_s * 100), "%")
     await sandbox_stats(reset=True)
-    _, again = await sync(documents)
+    await sync(documents)
     stats = await sandbox_stats(reset=True)
     env.report(BENCH, "documents resync, nothing changed: requests", stats["total_requests"], "requests")
     env.report(BENCH, "documents resync, nothing changed: bytes downloaded", stats["bytes_downloaded"], "bytes")
@@ -124,7 +130,7 @@ async def run(env: BenchEnv) -> None:
     stats = await sandbox_stats(reset=True)
     env.report(BENCH, f"sync of {INVOICES} invoices and {MESSAGES} messages", round(full_s, 1), "s")
     env.report(BENCH, "  its requests", stats["total_requests"], "requests")
-    _, again = await sync(everything)
+    await sync(everything)
     stats = await sandbox_stats(reset=True)
     env.report(BENCH, "invoices+messages resync, nothing changed: requests", stats["total_requests"], "requests")
     env.report(BENCH, "invoices+messages resync, nothing changed: bytes downloaded", stats["bytes_downloaded"],

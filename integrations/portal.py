@@ -57,13 +57,6 @@ class SessionTokens:
     expires_at: float  # epoch seconds
     lifetime_s: int
 
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__)
-
-    @classmethod
-    def from_json(cls, raw: str) -> "SessionTokens":
-        return cls(**json.loads(raw))
-
 
 @dataclass
 class SessionState:

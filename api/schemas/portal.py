@@ -23,11 +23,7 @@ class PortalConnectionCreate(RequestModel):
     schedule: str | None = Field(None, max_length=100, description="cron (UTC); default nightly")
 
 
-class _Read(BaseModel):
-    pass
-
-
-class PortalAccountOut(_Read):
+class PortalAccountOut(BaseModel):
     portal_account_id: str
     name: str
     type: str
@@ -36,7 +32,7 @@ class PortalAccountOut(_Read):
     matched_by: str
 
 
-class PullResultOut(_Read):
+class PullResultOut(BaseModel):
     surface: str
     portal_account_id: str
     status: str
@@ -48,7 +44,7 @@ class PullResultOut(_Read):
     error: str | None
 
 
-class PortalSyncOut(_Read):
+class PortalSyncOut(BaseModel):
     id: uuid.UUID
     connection_id: uuid.UUID
     trigger: str
@@ -60,7 +56,7 @@ class PortalSyncOut(_Read):
     results: list[PullResultOut]
 
 
-class PortalConnectionOut(_Read):
+class PortalConnectionOut(BaseModel):
     id: uuid.UUID
     client_id: uuid.UUID
     consent_id: uuid.UUID
@@ -105,7 +101,7 @@ class PortalSyncEnvelope(BaseModel):
     meta: Meta
 
 
-class SurfaceCheckOut(_Read):
+class SurfaceCheckOut(BaseModel):
     surface: str
     portal_account_id: str
     status: str = Field(description="ok | drift | refused")
@@ -113,7 +109,7 @@ class SurfaceCheckOut(_Read):
     detail: str | None = None
 
 
-class PortalCheckOut(_Read):
+class PortalCheckOut(BaseModel):
     connection_id: uuid.UUID
     checked_at: datetime
     ok: bool

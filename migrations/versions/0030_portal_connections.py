@@ -44,7 +44,8 @@ def upgrade() -> None:
     op.create_index("ix_portal_connections_firm", "portal_connections", ["firm_id", "created_at", "id"])
     op.create_table(
         "portal_accounts", _id(), _ref("firm_id", "firms"), _ref("connection_id", "portal_connections"),
-        sa.Column("portal_account_id", sa.String(100), nullable=False), sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("portal_account_id", sa.String(100), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
         sa.Column("account_type", sa.String(20), nullable=False), sa.Column("region", sa.String(10), nullable=False),
         _ref("client_id", "clients"), sa.Column("matched_by", sa.String(20), nullable=False), _at("created_at"),
         sa.UniqueConstraint("connection_id", "portal_account_id", name="uq_portal_accounts_key"),
@@ -52,7 +53,8 @@ def upgrade() -> None:
     op.create_table(
         "portal_items", _id(), _ref("firm_id", "firms"), _ref("connection_id", "portal_connections"),
         sa.Column("portal_account_id", sa.String(100), nullable=False), _ref("client_id", "clients"),
-        sa.Column("surface", sa.String(20), nullable=False), sa.Column("portal_item_id", sa.String(100), nullable=False),
+        sa.Column("surface", sa.String(20), nullable=False),
+        sa.Column("portal_item_id", sa.String(100), nullable=False),
         sa.Column("parent_item_id", sa.String(100)), _at("portal_updated_at"),
         sa.Column("data", JSONB, nullable=False), _ref("document_id", "documents", nullable=True),
         sa.Column("first_sync_id", UUID(as_uuid=True)), sa.Column("last_sync_id", UUID(as_uuid=True)),
@@ -64,7 +66,8 @@ def upgrade() -> None:
                     ["firm_id", "client_id", "surface", "portal_updated_at", "id"])
     op.create_table(
         "portal_cursors", _id(), _ref("connection_id", "portal_connections"),
-        sa.Column("portal_account_id", sa.String(100), nullable=False), sa.Column("walk", sa.String(60), nullable=False),
+        sa.Column("portal_account_id", sa.String(100), nullable=False),
+        sa.Column("walk", sa.String(60), nullable=False),
         _at("updated_since"),
         sa.UniqueConstraint("connection_id", "portal_account_id", "walk", name="uq_portal_cursors_key"),
     )
