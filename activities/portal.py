@@ -36,6 +36,7 @@ from orchestration.portal import (
 )
 
 PER_PAGE = 100
+SMALL_OBJECT = 8 << 20  # a document this size or smaller is in memory already (the spooled file) and goes in one PUT
 # A pull stopped for these was stopped by staff (pause, delete): the sync is cancelled, not failed.
 HALTED_BY_STAFF = ("connection_paused", "connection_deleted")
 
@@ -267,7 +268,10 @@ class PortalActivities:
                                                                    "from the portal's")
                     sink.seek(0)
                     key = content_key(connection.firm_id, account.client_id, document_id, answer.sha256)
-                    await asyncio.to_thread(self.storage.upload_stream, key, sink, item.data["content_type"])
+                    if answer.size <= SMALL_OBJECT:  # one PUT: s3transfer's threads cost more CPU than the body
+                        await asyncio.to_thread(self.storage.put_bytes, key, sink.read(), item.data["content_type"])
+                    else:
+                        await asyncio.to_thread(self.storage.upload_stream, key, sink, item.data["content_type"])
             stored[item.portal_id] = StoredContent(document_id, key, answer.sha256, answer.size)
 
         results = await asyncio.gather(*(fetch(i) for i in incoming), return_exceptions=True)
