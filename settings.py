@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     workflow_cache_size: int = Field(1000, ge=0, description="workflows a worker process keeps in memory "
                                      "(Worker max_cached_workflows); see docs/tax_return.md")
 
+    # Client-portal connections (docs/portal/): the region the firm's client data must stay in (a connection whose
+    # portal accounts live in another region is refused), and the sync schedule a connection gets by default.
+    data_region: str = Field("us", pattern=r"^(us|ca|eu)$")
+    portal_default_schedule: str = "0 3 * * *"  # nightly, 03:00 UTC
+
     # S3
     s3_endpoint_url: str | None = Field(None, description="unset means AWS S3")
     s3_bucket: str = "taxpractice-documents"

@@ -32,6 +32,7 @@ from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
+from activities.portal import PortalActivities
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from integrations.build import Providers, build_field_cipher, build_providers
@@ -54,6 +55,7 @@ from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.tax_return import TaxReturnWorkflow
 from workflows.outbox_relay import OutboxRelayWorkflow
+from workflows.portal import PortalSyncWorkflow
 
 
 @dataclass
@@ -116,6 +118,9 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
                                deps.cipher))),
         queues.SIGNATURES: ([ConsentWorkflow, EngagementWorkflow, Form8879Workflow], activity_methods(
             ESignActivities(sessionmaker, providers.esignature, providers.storage, providers.sealer))),
+        queues.PORTAL: ([PortalSyncWorkflow], activity_methods(
+            PortalActivities(sessionmaker, deps.cipher, providers.client_portal,
+                             providers.storage, settings.data_region))),
     }
 
 

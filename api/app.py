@@ -18,14 +18,15 @@ from api.state import AppState, build_state
 from domain.rate_limit import SharedCounters
 from api.v1 import (
     admin, auth, client, consent, disclosure, document, efile, engagement, estimated_payment, form_8879, health,
-    identity, invoice, message, pending_document, question, tax_return, temporal_codec, webhook,
+    identity, invoice, message, pending_document, portal, question, tax_return, temporal_codec, webhook,
 )
 from settings import Settings, get_settings
 
 ROUTERS = [health.router, auth.router, client.router, admin.router, document.router,
            pending_document.router, webhook.router, invoice.router,
            estimated_payment.router, tax_return.router, question.router, message.router, temporal_codec.router,
-           disclosure.router, efile.router, identity.router, consent.router, engagement.router, form_8879.router]
+           disclosure.router, efile.router, identity.router, consent.router, engagement.router, form_8879.router,
+           portal.router]
 
 
 def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:

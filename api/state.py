@@ -20,6 +20,7 @@ from domain.rate_limit import SharedCounters
 from integrations.build import build_field_cipher, build_mailer, build_storage
 from integrations.mail import Mailer
 from integrations.payments import StripePayments
+from integrations.portal import PortalConnector
 from integrations.storage import ObjectStore
 from settings import Settings
 from orchestration.connect import TemporalClient, connect
@@ -38,6 +39,8 @@ class AppState:
     mailer: Mailer
     storage: ObjectStore
     payments: StripePayments
+    # Client portals: creating a connection signs in and reads its accounts; the drift check reads a page of each.
+    portal: PortalConnector = field(default_factory=PortalConnector)
     _temporal: TemporalClient | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Every message to a workflow, and every mail, leaves through it (orchestration/outbox.py).

@@ -114,6 +114,20 @@ async def _rotate_keys(args: argparse.Namespace, settings: Settings) -> dict:
     return {name: {"resealed": r.resealed, "unreadable": r.unreadable} for name, r in reports.items()}
 
 
+def _portal(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+
+    from cli import portal
+
+    async def go() -> int:
+        engine = app_engine(settings)
+        try:
+            return await getattr(portal, args.action)(settings, engine, args.connection_id, Console())
+        finally:
+            await engine.dispose()
+    return asyncio.run(go())
+
+
 def _mailable_email(value: str) -> str:
     """The rule every email of a request body follows (api/schemas/base.py), so the first admin is mailable too."""
     try:
@@ -154,12 +168,18 @@ def parser() -> argparse.ArgumentParser:
     rotate = keys.add_parser("rotate", help="re-seal every stored ciphertext under SSN_ENCRYPTION_KEY")
     rotate.add_argument("--batch-size", type=int, default=500)
     rotate.add_argument("--json", action="store_true")
+    portal = commands.add_parser("portal", help="client-portal connections").add_subparsers(dest="action",
+                                                                                           required=True)
+    for name, text in (("sync", "run one sync in the foreground"), ("check", "run the drift check")):
+        portal.add_parser(name, help=text).add_argument("connection_id", type=uuid.UUID)
     return root
 
 
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     settings = get_settings()
+    if args.command == "portal":
+        return _portal(args, settings)
     try:
         if args.command == "users":
             result = asyncio.run(_create_user(args, settings))

@@ -31,6 +31,7 @@ EFILE_PORT = 8044
 PERSONA_PORT = 8045
 SMS_GATEWAY_PORT = 8046
 ESIGN_PORT = 8043
+PORTAL_PORT = 8047
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
 SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
@@ -53,6 +54,8 @@ SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
     # E-signatures: hosted signing pages, the link mailed to the mail capture, signed callbacks to the API.
     ("esign", [sys.executable, "-m", "sandboxes.esign", "--port", str(ESIGN_PORT),
                "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/google"]),
+    # A TaxDome-style client portal with the demo login (README); connections name its URL, no setting needed.
+    ("portal", [sys.executable, "-m", "sandboxes.portal", "--port", str(PORTAL_PORT)]),
 ]
 # How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
 SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
@@ -89,7 +92,7 @@ def run() -> int:
         require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
                       "SmartVault sandbox": SMARTVAULT_PORT, "e-file sandbox": EFILE_PORT,
                       "Persona sandbox": PERSONA_PORT, "SMS gateway sandbox": SMS_GATEWAY_PORT,
-                      "e-signature sandbox": ESIGN_PORT})
+                      "e-signature sandbox": ESIGN_PORT, "portal sandbox": PORTAL_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}

@@ -30,3 +30,4 @@ from domain.identity.models import IdentityVerification, VerificationCode  # noq
 from domain.esign.models import SignatureRequest  # noqa: F401
 from domain.engagement.models import Engagement  # noqa: F401
 from domain.disclosure.models import DisclosureLogEntry  # noqa: F401
+from domain.portal.models import PortalAccount, PortalConnection, PortalCursor, PortalItem, PortalSync  # noqa: F401

@@ -26,7 +26,8 @@ _BILLING = frozenset({Role.ADMIN, Role.EA_CPA})
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "client.list": _STAFF,
     "client.read": _STAFF | {Role.CLIENT},
-    "client.create": _STAFF,
+    # The system actor creates a client for a linked portal account no client matches (domain/portal/accounts.py).
+    "client.create": _STAFF | {Role.SYSTEM},
     "client.update": _STAFF,
     "client.assign_preparer": _SENIOR,
     "client.delete": frozenset({Role.ADMIN}),
@@ -86,6 +87,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "form_8879.read": _STAFF,
     # The steps of a document sent for signature that its workflow and the provider's callbacks take.
     "esign.workflow": frozenset({Role.SYSTEM}),
+    # Client-portal connections (domain/portal/): admins and EA/CPAs connect and operate them; staff who may see
+    # the client read them and what they imported; the system actor's syncs write the mirror.
+    "portal.connect": _BILLING,
+    "portal.read": _STAFF,
+    "portal.sync": frozenset({Role.SYSTEM}),
     "admin.users": frozenset({Role.ADMIN}),
     "admin.config": frozenset({Role.ADMIN}),
     "admin.audit": frozenset({Role.ADMIN}),

@@ -21,9 +21,10 @@ from integrations.esign import ESignClient
 from integrations.mail import Mailer
 from integrations.notify import Notifier
 from integrations.payments import StripePayments
+from integrations.portal import PortalConnector
 from integrations.providers import (
-    Analyzer, DocumentProcessing, DocumentVault, EfileTransmitter, ESignature, IdentityProvider, Notifications,
-    ObjectStorage, Payments, SmsGateway,
+    Analyzer, ClientPortal, DocumentProcessing, DocumentVault, EfileTransmitter, ESignature, IdentityProvider,
+    Notifications, ObjectStorage, Payments, SmsGateway,
 )
 from integrations.seal import PdfSealer, development_certificate
 from integrations.smartvault import SmartVaultClient
@@ -47,6 +48,8 @@ class Providers:
     sms: SmsGateway | None
     esignature: ESignature | None
     sealer: PdfSealer  # the firm's certificate sealing every signed PDF (integrations/seal.py)
+    # Always on: each portal connection names its own portal (no setting to read).
+    client_portal: ClientPortal
 
 
 def build_analyzer(settings: Settings) -> Analyzer:
@@ -102,4 +105,5 @@ def build_providers(settings: Settings) -> Providers:
         esignature=(ESignClient(settings.google_api_url, settings.google_api_key)
                     if settings.google_api_url else None),
         sealer=build_sealer(settings),
+        client_portal=PortalConnector(),
     )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from integrations.notify import Notification, Recipient
     from integrations.esign import SentRequest, SignerRequest
     from integrations.payments import CheckoutLineItem, CheckoutLink
+    from integrations.portal import PortalClient, SessionState
 
 
 class ProviderError(Exception):
@@ -71,6 +72,15 @@ class DocumentVault(Protocol):
     """A firm's client document vault that documents are imported from (SmartVault; sandboxes/smartvault.py)."""
 
     async def download(self, document_id: str, sink: BinaryIO, max_bytes: int) -> int: ...
+
+
+class ClientPortal(Protocol):
+    """Client portals a firm connects (TaxDome-style; sandboxes/portal/). Unlike the other kinds each connection
+    names its own portal and login, so the provider opens a client per connection; the client's calls
+    (integrations/portal.PortalClient) are the protocol's reads."""
+
+    def open(self, *, base_url: str, email: str, password: str, totp_secret: str | None, device_id: str,
+             state: SessionState, on_state=None, before_request=None) -> PortalClient: ...
 
 
 class ObjectStorage(Protocol):

@@ -7,4 +7,5 @@ TAX_RETURN = "tax-return"  # TaxReturnWorkflow and its activities
 SIGNATURES = "signatures"  # engagement letters and Form 7216 consents sent for e-signature
 EFILE = "efile"  # EfileTransmissionWorkflow: submissions, acknowledgements, rejection timers
 IDENTITY = "identity"  # IdentityVerificationWorkflow: one-time codes, Persona inquiries, expiry
-ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, SIGNATURES, EFILE, IDENTITY]
+PORTAL = "portal"  # client-portal syncs: long walks of an outside portal, kept off the other queues
+ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, SIGNATURES, EFILE, IDENTITY, PORTAL]

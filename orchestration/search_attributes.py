@@ -17,6 +17,7 @@ TAX_YEAR = SearchAttributeKey.for_int("TaxYear")
 STUCK_SINCE = SearchAttributeKey.for_datetime("StuckSince")
 DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
 NEXT_REMINDER_AT = SearchAttributeKey.for_datetime("NextReminderAt")
+PORTAL_CONNECTION_ID = SearchAttributeKey.for_keyword("PortalConnectionId")  # a portal sync's connection
 
 ALL = [
     ENTITY_TYPE,
@@ -29,6 +30,7 @@ ALL = [
     STUCK_SINCE,
     DUE_DATE,
     NEXT_REMINDER_AT,
+    PORTAL_CONNECTION_ID,
 ]
 
 

@@ -63,6 +63,8 @@ def document_out(document: Document) -> dict:
         "review_reason": document.review_reason,
         "extraction_confidence": _decimal(document.extraction_confidence),
         "source": document.source,
+        "folder_area": document.folder_area,
+        "folder_path": document.folder_path,
         "uploaded_at": iso(document.uploaded_at),
         "processed_at": iso(document.processed_at),
     }

@@ -47,6 +47,10 @@ class Document(Base):
     review_reason: Mapped[str | None] = mapped_column(String(300))
     extraction_confidence: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
     source: Mapped[str] = mapped_column(String(30), nullable=False)
+    # Where an imported document sat at its source (a client portal): its area (client_uploaded, firm_shared,
+    # organizer_attachments) and folder path inside it ("" for the area's root). Null for uploads.
+    folder_area: Mapped[str | None] = mapped_column(String(30))
+    folder_path: Mapped[str | None] = mapped_column(String(500))
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     uploaded_by_role: Mapped[str] = mapped_column(String(20), nullable=False)
     uploaded_at: Mapped[datetime] = created_at_column()

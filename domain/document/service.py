@@ -28,6 +28,9 @@ from domain.tax_return.state_machine import APPROVED_OR_LATER, FILED_OR_LATER, r
 
 STATUSES = ("uploaded", "classifying", "extracting", "processed", "review_required")
 
+# The areas of a client portal an imported document comes from (docs/portal/): kept apart, as the firm files them.
+FOLDER_AREAS = ("client_uploaded", "firm_shared", "organizer_attachments")
+
 DOCUMENT_LIST_SPEC = ListSpec(
     filters={
         "client_id": Filterable(Document.client_id, uuid.UUID),
@@ -36,6 +39,7 @@ DOCUMENT_LIST_SPEC = ListSpec(
         "document_type": Filterable(Document.document_type, choices=frozenset(DOCUMENT_TYPES)),
         "status": Filterable(Document.status, choices=frozenset(STATUSES)),
         "source": Filterable(Document.source),
+        "folder_area": Filterable(Document.folder_area, choices=frozenset(FOLDER_AREAS)),
         "uploaded_at": Filterable(Document.uploaded_at, datetime, ("gte", "lte")),
     },
     sortable={"uploaded_at": Document.uploaded_at, "filename": Document.filename, "tax_year": Document.tax_year},
@@ -43,7 +47,8 @@ DOCUMENT_LIST_SPEC = ListSpec(
     default_sort="-uploaded_at",
     output_fields=frozenset({"id", "client_id", "return_id", "tax_year", "document_type", "document_subtype",
                              "filename", "file_size", "mime_type", "sha256", "status", "review_reason",
-                             "extraction_confidence", "source", "uploaded_at", "processed_at"}),
+                             "extraction_confidence", "source", "folder_area", "folder_path", "uploaded_at",
+                             "processed_at"}),
 )
 
 
@@ -121,6 +126,39 @@ async def record_upload(ctx: ServiceContext, target: UploadTarget, document_id: 
     await ctx.audit("document.upload", "document", document.id, client_id=document.client_id,
                     details={"size": size, "mime_type": mime_type, "sha256": sha256})
     return document
+
+
+async def record_import(ctx: ServiceContext, *, client_id: uuid.UUID, document_id: uuid.UUID, tax_year: int,
+                        filename: str, size: int, mime_type: str, sha256: str, s3_key: str, source: str,
+                        folder_area: str, folder_path: str) -> Document:
+    """A document the system actor imported from an outside source (a client portal) whose bytes are already in
+    the store under `s3_key`: the same row, history and audit as an upload, with where it sat at its source."""
+    document = Document(
+        id=document_id, firm_id=ctx.principal.firm_id, client_id=client_id, tax_year=tax_year, filename=filename,
+        file_size=size, mime_type=mime_type, sha256=sha256, s3_key=s3_key, status="uploaded", source=source,
+        folder_area=folder_area, folder_path=folder_path, uploaded_by=None, uploaded_by_role=ctx.principal.role.value)
+    ctx.session.add(document)
+    ctx.session.add(DocumentStatusHistory(document_id=document.id, from_status=None, to_status="uploaded",
+                                          event="import", reason=source))
+    # No flush here: an import comes in pages of many documents, which the caller flushes once.
+    await ctx.audit("document.import", "document", document.id, client_id=client_id,
+                    details={"size": size, "mime_type": mime_type, "sha256": sha256, "source": source})
+    return document
+
+
+async def replace_imported_content(ctx: ServiceContext, document: Document, *, filename: str, size: int,
+                                   mime_type: str, sha256: str, s3_key: str, folder_area: str,
+                                   folder_path: str) -> None:
+    """The source changed an imported document: the row follows it in place (its old object stays for
+    retention, as a deleted document's does)."""
+    previous = document.sha256
+    document.filename, document.file_size, document.mime_type = filename, size, mime_type
+    document.sha256, document.s3_key = sha256, s3_key
+    document.folder_area, document.folder_path = folder_area, folder_path
+    document.updated_at = _now()
+    await ctx.session.flush()
+    await ctx.audit("document.reimport", "document", document.id, client_id=document.client_id,
+                    details={"sha256": sha256, "previous_sha256": previous, "source": document.source})
 
 
 def record_status(session, document: Document, status: str, *, event: str | None = None,

@@ -13,6 +13,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 from domain.audit.models import AuditExport
+from domain.consent.models import Consent
 from domain.errors import ServiceUnavailable
 from domain.tax_return.models import AiAnalysis
 from integrations.mail import Mailer
@@ -182,6 +183,45 @@ async def test_consent_and_engagement_kinds(tp, office):
     # Engagement and Form 8879 events for a subject whose workflow does not run: delivered, nothing to tell.
     for message in (engagement.event(uuid.uuid4(), "signed"), form_8879.event(uuid.uuid4(), "signed")):
         await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
+
+
+async def test_portal_kinds(tp, office):
+    """The schedule follows the connection's row, once however often told; a manual sync's workflow runs once."""
+    from domain.portal.models import PortalConnection, PortalSync
+    from orchestration import portal
+
+    client_id = uuid.UUID(office.client["id"])
+    async with tp.state.sessionmaker.begin() as session:
+        consent = Consent(firm_id=office.firm_id, client_id=client_id, tax_year=2025, kind="disclosure",
+                          consent_scope="portal", third_party_name="TaxDome", disclosure_purpose="portal import",
+                          purpose="portal_import", status="signed", signed_at=datetime.now(timezone.utc))
+        session.add(consent)
+        await session.flush()
+        connection = PortalConnection(
+            id=uuid.uuid4(), firm_id=office.firm_id, client_id=client_id, consent_id=consent.id,
+            base_url=f"http://127.0.0.1:{free_port()}", recipient="TaxDome", device_id="outbox-test",
+            email_encrypted=b"", password_encrypted=b"", surfaces=["tasks"], schedule="0 3 * * *", status="active")
+        session.add(connection)
+    message = portal.changed(connection.id)
+    await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
+    schedule = await tp.temporal.get_schedule_handle(portal.schedule_id(connection.id)).describe()
+    assert not schedule.schedule.state.paused
+
+    # Paused meanwhile: the manual sync's workflow starts once, finds the connection paused and records that.
+    async with tp.state.sessionmaker.begin() as session:
+        (await session.get(PortalConnection, connection.id)).status = "paused"
+        sync = PortalSync(id=uuid.uuid4(), firm_id=office.firm_id, connection_id=connection.id, trigger="manual",
+                          status="running", results=[], requests_made=0)
+        session.add(sync)
+    message = portal.sync_requested(connection.id, sync.id)
+    await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
+
+    async def closed():
+        async with tp.state.sessionmaker() as session:
+            return (await session.get(PortalSync, sync.id)).status == "cancelled"
+    await poll(closed)
+    assert await _runs(tp, portal.workflow_id(connection.id, sync.id)) == 1
+    await tp.temporal.get_schedule_handle(portal.schedule_id(connection.id)).delete()
 
 
 async def test_a_mail_whose_send_fails_is_retried_and_arrives_once(tp, office):

@@ -1,0 +1,187 @@
+"""Client-portal connections (docs/portal/api.md): connect a client's portal login under a signed portal-import
+consent, sync it on a schedule or on demand, pause, resume, delete, check it for drift; read what it imported."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from api import envelope
+from api.deps import Ctx, State
+from api.schemas.portal import (
+    PortalCheckEnvelope, PortalConnectionCreate, PortalConnectionEnvelope, PortalConnectionListEnvelope,
+    PortalItemListEnvelope, PortalSyncEnvelope,
+)
+from domain.errors import NotFound
+from domain.listing import parse_list_query
+from domain.portal import connection as service
+from domain.portal import surfaces
+from domain.portal.check import check_connection
+from domain.portal.models import PortalConnection, PortalSync
+from domain.portal.session import ConnectionSession
+from orchestration import portal as workflow
+
+router = APIRouter(tags=["portal connections"])
+log = logging.getLogger("taxpractice.portal")
+
+
+def _problems(*statuses: int) -> dict:
+    return {status: {"description": "RFC 7807 problem", "content": {"application/problem+json": {}}}
+            for status in statuses}
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def sync_out(sync: PortalSync) -> dict:
+    return {"id": str(sync.id), "connection_id": str(sync.connection_id), "trigger": sync.trigger,
+            "status": sync.status, "error": sync.error, "started_at": iso(sync.started_at),
+            "finished_at": iso(sync.finished_at), "requests_made": sync.requests_made,
+            "results": [{"requests": 0, "error": None, **r} for r in sync.results]}
+
+
+async def connection_out(ctx, state, connection: PortalConnection) -> dict:
+    accounts = await service.accounts_of(ctx.session, connection.id)
+    last = await ctx.session.get(PortalSync, connection.last_sync_id) if connection.last_sync_id else None
+    next_run = None
+    if connection.status != "paused":
+        try:
+            next_run = await workflow.next_run(await state.temporal(), connection.id)
+        except Exception:  # Temporal out of reach: the connection still reads; its next run is unknown
+            log.warning("next run of portal connection %s unknown", connection.id, exc_info=True)
+    return {
+        "id": str(connection.id), "client_id": str(connection.client_id), "consent_id": str(connection.consent_id),
+        "base_url": connection.base_url, "recipient": connection.recipient, "surfaces": list(connection.surfaces),
+        "schedule": connection.schedule, "status": connection.status,
+        "accounts": [{"portal_account_id": a.portal_account_id, "name": a.name, "type": a.account_type,
+                      "region": a.region, "client_id": str(a.client_id), "matched_by": a.matched_by}
+                     for a in accounts],
+        "last_sync": sync_out(last) if last else None, "next_run_at": iso(next_run),
+        "created_at": iso(connection.created_at), "updated_at": iso(connection.updated_at),
+    }
+
+
+@router.post("/portal-connections", status_code=201, operation_id="create_portal_connection",
+             summary="Connect a client's portal login", response_model=PortalConnectionEnvelope,
+             responses=_problems(400, 401, 403, 404, 409, 422))
+async def create_portal_connection(body: PortalConnectionCreate, ctx: Ctx, state: State):
+    """Signs in to the portal (with the TOTP second factor) and reads its linked accounts before anything is
+    stored; the credentials are stored encrypted and never returned. 422 when the consent does not cover a portal
+    import, the portal refuses the sign-in, or an account lies outside the firm's data region."""
+    data = body.model_dump()
+    data["password"] = body.password.get_secret_value()
+    data["totp_secret"] = body.totp_secret.replace(" ", "").upper() if body.totp_secret else None
+    connection = await service.create_connection(ctx, data, state.cipher, state.portal, state.settings.data_region,
+                                                 state.settings.portal_default_schedule, state.sessionmaker)
+    out = await connection_out(ctx, state, connection)
+    await state.outbox.commit_and_send(ctx.session, workflow.changed(connection.id))
+    out["next_run_at"] = iso(await _next_run_quietly(state, connection.id))
+    return envelope.one(out)
+
+
+async def _next_run_quietly(state, connection_id: uuid.UUID) -> datetime | None:
+    try:
+        return await workflow.next_run(await state.temporal(), connection_id)
+    except Exception:
+        return None
+
+
+@router.get("/portal-connections", operation_id="list_portal_connections", summary="List portal connections",
+            response_model=PortalConnectionListEnvelope, responses=_problems(401, 403))
+async def list_portal_connections(ctx: Ctx, state: State):
+    """The connections of the clients the caller may see, newest first."""
+    return envelope.many([await connection_out(ctx, state, c) for c in await service.list_connections(ctx)])
+
+
+@router.get("/portal-connections/{connection_id}", operation_id="get_portal_connection",
+            summary="Get a portal connection", response_model=PortalConnectionEnvelope,
+            responses=_problems(401, 403, 404))
+async def get_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
+    return envelope.one(await connection_out(ctx, state, await service.load_connection(ctx, connection_id)))
+
+
+@router.post("/portal-connections/{connection_id}/sync", status_code=202, operation_id="sync_portal_connection",
+             summary="Sync a portal connection now", response_model=PortalSyncEnvelope,
+             responses=_problems(401, 403, 404, 409))
+async def sync_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
+    """Starts one sync; its progress and outcome are at …/syncs/{sync_id}. 409 while paused or while a sync runs."""
+    sync = await service.start_sync(ctx, connection_id, "manual")
+    sync.workflow_id = workflow.workflow_id(connection_id, sync.id)
+    out = sync_out(sync)
+    await state.outbox.commit_and_send(ctx.session, workflow.sync_requested(connection_id, sync.id))
+    return envelope.one(out)
+
+
+@router.get("/portal-connections/{connection_id}/syncs/{sync_id}", operation_id="get_portal_sync",
+            summary="Get one sync of a portal connection", response_model=PortalSyncEnvelope,
+            responses=_problems(401, 403, 404))
+async def get_portal_sync(connection_id: uuid.UUID, sync_id: uuid.UUID, ctx: Ctx):
+    return envelope.one(sync_out(await service.load_sync(ctx, connection_id, sync_id)))
+
+
+async def _set_status(connection_id: uuid.UUID, status: str, ctx, state):
+    connection = await service.set_status(ctx, connection_id, status)
+    out = await connection_out(ctx, state, connection)
+    await state.outbox.commit_and_send(ctx.session, workflow.changed(connection.id))
+    return envelope.one(out)
+
+
+@router.post("/portal-connections/{connection_id}/pause", operation_id="pause_portal_connection",
+             summary="Pause a portal connection", response_model=PortalConnectionEnvelope,
+             responses=_problems(401, 403, 404, 409))
+async def pause_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
+    """Stops the schedule and any sync in flight before its next request."""
+    return await _set_status(connection_id, "paused", ctx, state)
+
+
+@router.post("/portal-connections/{connection_id}/resume", operation_id="resume_portal_connection",
+             summary="Resume a paused portal connection", response_model=PortalConnectionEnvelope,
+             responses=_problems(401, 403, 404, 409))
+async def resume_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
+    return await _set_status(connection_id, "active", ctx, state)
+
+
+@router.delete("/portal-connections/{connection_id}", status_code=204, operation_id="delete_portal_connection",
+               summary="Delete a portal connection", response_class=Response, responses=_problems(401, 403, 404))
+async def delete_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
+    """Deletes the schedule, stops any sync in flight and erases the stored credentials; what was imported stays."""
+    connection = await service.delete_connection(ctx, connection_id)
+    await state.outbox.commit_and_send(ctx.session, workflow.changed(connection.id))
+    return Response(status_code=204)
+
+
+@router.post("/portal-connections/{connection_id}/check", operation_id="check_portal_connection",
+             summary="Check a portal connection for drift", response_model=PortalCheckEnvelope,
+             responses=_problems(401, 403, 404))
+async def check_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
+    """Signs in, reads one page of every enabled surface of every linked account and holds it to the protocol;
+    stores nothing. Each surface answers `ok`, `drift` (with the field) or `refused`."""
+    connection = await service.load_connection(ctx, connection_id, "portal.connect")
+    opener = ConnectionSession(state.sessionmaker, state.cipher, state.portal, connection.id)
+    checks = await check_connection(opener, connection)
+    return envelope.one({"connection_id": str(connection.id), "checked_at": iso(datetime.now(timezone.utc)),
+                         "ok": all(c.status == "ok" for c in checks),
+                         "surfaces": [c.__dict__ for c in checks]})
+
+
+@router.get("/clients/{client_id}/portal/{surface}", operation_id="list_client_portal_items",
+            summary="List what a portal connection imported for a client", response_model=PortalItemListEnvelope,
+            responses=_problems(400, 401, 403, 404))
+async def list_client_portal_items(client_id: uuid.UUID, surface: str, request: Request, ctx: Ctx):
+    """`surface`: organizers (answers, attachment document ids), engagements, signatures (audit trails), invoices
+    (line items, payments: the portal's, not this firm's own invoices), threads (with their messages), tasks.
+    Documents: GET /v1/documents?client_id=…&source=portal. Filters: connection_id, portal_account_id,
+    portal_updated_at__gte/lte."""
+    if surface not in surfaces.READABLE:
+        raise NotFound("Portal surface")
+    spec = surfaces.SPECS[surface]
+    query = parse_list_query(list(request.query_params.multi_items()), spec)
+    page = await surfaces.list_items(ctx, client_id, surface, query)
+    extra = await surfaces.related(ctx, surface, page.items)
+    # Answered as it is: `fields=` may ask for some fields of an item, which the documented model would refuse.
+    return JSONResponse(envelope.page(page, query, lambda item: surfaces.render(item, surface, extra)))

@@ -1,0 +1,123 @@
+"""A portal client for one connection: its secrets opened, its session kept between activities and syncs, and
+the check before every request that stops a sync when its consent or its connection no longer allows it.
+
+Why a shared session: each (surface, account) of a sync is its own activity, and a sign-in costs a TOTP step (a
+code works once, and at most one try per 30 s step), so the tokens and the last step used live, encrypted, on the
+connection row and every activity takes them up; a rotated refresh token is written back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.context import ServiceContext
+from domain.crypto import FieldCipher
+from domain.disclosure import gate
+from domain.disclosure.basis import DisclosurePurpose
+from domain.portal.models import PortalConnection
+from integrations.portal import PortalClient, SessionState, SessionTokens
+from integrations.providers import ClientPortal
+
+SOURCE = "portal_sync"
+
+
+class SyncStopped(Exception):
+    """The sync must not make its next request: `reason` is consent_revoked, consent_expired, no_consent,
+    consent_not_signed, connection_paused or connection_deleted."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"portal sync stopped: {reason}")
+        self.reason = reason
+
+
+def seal(cipher: FieldCipher, connection_id: uuid.UUID, value: str) -> bytes:
+    # Bound to the connection: a blob copied into another row does not open.
+    return cipher.encrypt(value, associated_data=connection_id.bytes)
+
+
+def unseal(cipher: FieldCipher, connection_id: uuid.UUID, blob: bytes) -> str:
+    return cipher.decrypt(blob, associated_data=connection_id.bytes)
+
+
+def session_state(cipher: FieldCipher, connection: PortalConnection) -> SessionState:
+    if connection.session_encrypted is None:
+        return SessionState()
+    raw = unseal(cipher, connection.id, connection.session_encrypted)
+    stored = json.loads(raw)
+    tokens = SessionTokens(**stored["tokens"]) if stored.get("tokens") else None
+    return SessionState(tokens=tokens, otp_last_step=stored.get("otp_last_step", -1))
+
+
+def sealed_state(cipher: FieldCipher, connection_id: uuid.UUID, state: SessionState) -> bytes:
+    body = {"tokens": state.tokens.__dict__ if state.tokens else None, "otp_last_step": state.otp_last_step}
+    return seal(cipher, connection_id, json.dumps(body))
+
+
+def disclosure(connection: PortalConnection, information: str, account_client_id: uuid.UUID | None = None):
+    """What a pull discloses, against the connection's consent: the portal learns which records the firm reads
+    for the consenting client (and the linked account's client, named as the entity)."""
+    return gate.Disclosure(client_id=connection.client_id, recipient=connection.recipient,
+                           purpose=DisclosurePurpose.PORTAL_IMPORT, information=information,
+                           entity_type="client" if account_client_id else None, entity_id=account_client_id)
+
+
+@dataclass
+class ConnectionSession:
+    """Opens the portal client of one connection. `information` names what the requests read (portal.<surface>)
+    for the gate's check before each request; `account_client_id` the linked account's client."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    cipher: FieldCipher
+    portal: ClientPortal
+    connection_id: uuid.UUID
+    information: str = "portal.accounts"
+    account_client_id: uuid.UUID | None = None
+    # Pause and delete stop a sync; the drift check and creation run on a connection in any state.
+    require_active: bool = True
+    _inflight: asyncio.Future | None = field(default=None, repr=False)
+
+    async def open(self, connection: PortalConnection) -> PortalClient:
+        cid = connection.id
+        return self.portal.open(
+            base_url=connection.base_url, email=unseal(self.cipher, cid, connection.email_encrypted),
+            password=unseal(self.cipher, cid, connection.password_encrypted),
+            totp_secret=(unseal(self.cipher, cid, connection.totp_secret_encrypted)
+                         if connection.totp_secret_encrypted else None),
+            device_id=connection.device_id, state=session_state(self.cipher, connection),
+            on_state=self.save_state, before_request=self.check)
+
+    async def save_state(self, state: SessionState) -> None:
+        async with self.sessionmaker.begin() as session:
+            connection = await session.get(PortalConnection, self.connection_id)
+            if connection is not None:
+                connection.session_encrypted = sealed_state(self.cipher, self.connection_id, state)
+
+    async def check(self) -> None:
+        """Before every request: the connection still active, and the gate still allowing. Requests issued
+        together (a page's downloads, several at a time) share the one check in flight instead of each asking the
+        database; every request still waits for a check that had not finished when it was issued."""
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.ensure_future(self._check_now())
+        await asyncio.shield(self._inflight)
+
+    async def _check_now(self) -> None:
+        """An allowed check is not logged (the pull's decision was, when it started); a refusal is, and stops
+        the sync."""
+        async with self.sessionmaker() as session:
+            connection = await session.get(PortalConnection, self.connection_id)
+            if connection is None or connection.deleted_at is not None:
+                raise SyncStopped("connection_deleted")
+            if self.require_active and connection.status == "paused":
+                raise SyncStopped("connection_paused")
+            ctx = ServiceContext.for_system(session, connection.firm_id, SOURCE)
+            decision = await gate.authorize(ctx, disclosure(connection, self.information, self.account_client_id))
+            if decision.allowed:
+                await session.rollback()
+                return
+            await session.commit()
+            raise SyncStopped(decision.refusal_reason or "no_consent")
