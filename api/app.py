@@ -18,14 +18,14 @@ from api.state import AppState, build_state
 from domain.rate_limit import SharedCounters
 from api.v1 import (
     admin, auth, client, disclosure, document, estimated_payment, health, invoice, message, pending_document,
-    question, tax_return, temporal_codec, webhook,
+    question, tax_return, temporal_codec, webhook, webhook_endpoint,
 )
 from settings import Settings, get_settings
 
 ROUTERS = [health.router, auth.router, client.router, admin.router, document.router,
            pending_document.router, webhook.router, invoice.router,
            estimated_payment.router, tax_return.router, question.router, message.router, temporal_codec.router,
-           disclosure.router]
+           disclosure.router, webhook_endpoint.router]
 
 
 def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:

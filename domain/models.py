@@ -25,3 +25,5 @@ from domain.outbox.models import OutboxEntry  # noqa: F401
 from domain.rate_limit import RateLimitWindow  # noqa: F401
 from domain.question.models import Question  # noqa: F401
 from domain.message.models import Message  # noqa: F401
+from domain.event.models import DomainEvent  # noqa: F401
+from domain.outbound_webhook.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401
