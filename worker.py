@@ -28,13 +28,17 @@ from activities.idempotency import IdempotencyActivities
 from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
+from activities.webhook import WebhookActivities
+from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from integrations.build import Providers, build_providers
+from integrations.webhook_sender import WebhookSender
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
 from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
+from orchestration.webhook import ensure_fan_out_running
 from workflows.audit_export import AuditExportWorkflow
 from workflows.document import DocumentProcessingWorkflow, SmartVaultImportWorkflow
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
@@ -42,6 +46,8 @@ from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.tax_return import TaxReturnWorkflow
 from workflows.outbox_relay import OutboxRelayWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
+from workflows.webhook_fan_out import WebhookFanOutWorkflow
 
 
 @dataclass
@@ -88,13 +94,19 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
                               settings.portal_base_url),
             EstimatedPaymentActivities(sessionmaker, providers.notifications))),
         queues.TAX_RETURN: ([TaxReturnWorkflow], tax_return_activities(deps)),
+        queues.WEBHOOKS: ([WebhookDeliveryWorkflow, WebhookFanOutWorkflow], activity_methods(
+            WebhookActivities(sessionmaker, FieldCipher(settings.ssn_encryption_key),
+                              WebhookSender(settings.outbound_webhook_local_targets), providers.mailer,
+                              settings.api_base_url, settings.outbound_webhook_max_in_flight))),
     }
 
 
 def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) -> list[Worker]:
     contents = queue_contents(deps)
+    # A webhooks worker's activities wait on receivers, not on this machine: many may be in flight at once.
+    slots = {queues.WEBHOOKS: {"max_concurrent_activities": deps.settings.outbound_webhook_worker_slots}}
     return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1],
-                   max_cached_workflows=deps.settings.workflow_cache_size)
+                   max_cached_workflows=deps.settings.workflow_cache_size, **slots.get(name, {}))
             for name in names]
 
 
@@ -105,6 +117,8 @@ async def run(names: list[str]) -> None:
     if queues.ADMIN in names:
         await ensure_relay_running(client)
         await ensure_purge_running(client)
+    if queues.WEBHOOKS in names:
+        await ensure_fan_out_running(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -26,3 +26,7 @@ def invoice(invoice_id: uuid.UUID) -> str:
 
 def estimated_payment_schedule(schedule_id: uuid.UUID) -> str:
     return f"estimated-payment-schedule:{schedule_id}"
+
+
+def webhook_delivery(delivery_id: uuid.UUID) -> str:
+    return f"webhook-delivery:{delivery_id}"

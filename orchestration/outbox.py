@@ -34,7 +34,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.outbox.models import OutboxEntry
 from integrations.mail import Mailer
-from orchestration import audit_export, document, estimated_payment, invoice, mail, queues, tax_return
+from orchestration import audit_export, document, estimated_payment, invoice, mail, queues, tax_return, webhook
 from orchestration.message import Delivery, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ Handler = Callable[[Delivery, str, dict], Awaitable[None]]
 # Every kind there is, and the one handler that delivers it.
 HANDLERS: dict[str, Handler] = {
     **tax_return.HANDLERS, **estimated_payment.HANDLERS, **invoice.HANDLERS, **document.HANDLERS,
-    **audit_export.HANDLERS, **mail.HANDLERS,
+    **audit_export.HANDLERS, **mail.HANDLERS, **webhook.HANDLERS,
 }
 # The API's own send gets this long before the relay takes an entry over.
 RELAY_AFTER = timedelta(seconds=30)

@@ -4,5 +4,8 @@ ADMIN = "admin"  # audit exports, the outbox relay, the idempotency purge and ot
 DOCUMENTS = "documents"  # document processing: classification, extraction, SurePrep/SmartVault
 BILLING = "billing"  # invoices and estimated-payment schedules
 TAX_RETURN = "tax-return"  # TaxReturnWorkflow and its activities
+# Outbound webhook deliveries and their fan-out: receivers the firm points anywhere, some slow or dead, kept off
+# every other queue so they can never hold up a return or an invoice (docs/webhooks-outbound.md).
+WEBHOOKS = "webhooks"
 
-ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN]
+ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, WEBHOOKS]

@@ -1,0 +1,114 @@
+"""Activities of outbound webhooks: one attempt of a delivery, giving a delivery up, and the fan-out.
+
+Isolation (a slow or dead endpoint never delays another's deliveries):
+- deliveries run on their own task queue (`webhooks`), so no receiver can take a slot of the queues that run
+  returns, documents or invoices;
+- one attempt is one activity, bounded by the 15 s deadline of its request;
+- an endpoint holds at most `max_in_flight` of a worker's activity slots: an attempt that finds its endpoint at
+  the cap does nothing and fails as `EndpointBusy`, which Temporal retries after a backoff (1 s, doubling to
+  10 s) without a workflow task and without counting it in the delivery's schedule. The other endpoints' attempts
+  take the free slots meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.crypto import FieldCipher
+from domain.outbound_webhook import delivery as deliveries
+from domain.outbound_webhook.fan_out import fan_out
+from integrations.mail import Mailer
+from integrations.webhook_sender import WebhookSender
+from orchestration import mail, outbox
+from orchestration.webhook import AttemptInput, AttemptOutcome, FanOutInput, GiveUpInput, deliver
+
+ENDPOINT_BUSY = "EndpointBusy"
+SEND_CHUNK = 50  # workflow starts sent at once after a fan-out's commit
+
+
+class WebhookActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], cipher: FieldCipher, sender: WebhookSender,
+                 mailer: Mailer, api_base_url: str, max_in_flight: int):
+        self.sessionmaker, self.cipher, self.sender, self.mailer = sessionmaker, cipher, sender, mailer
+        self.api_base_url, self.max_in_flight = api_base_url, max_in_flight
+        self._in_flight: dict[uuid.UUID, int] = defaultdict(int)
+
+    def _outbox(self) -> outbox.Outbox:
+        async def temporal():
+            return activity.client()
+        return outbox.Outbox(temporal, self.sessionmaker, self.mailer)
+
+    @activity.defn(name="webhook.attempt")
+    async def attempt(self, data: AttemptInput) -> AttemptOutcome:
+        async with self.sessionmaker() as session:
+            endpoint_id = await deliveries.endpoint_of(session, data.delivery_id)
+        if endpoint_id is None:
+            return AttemptOutcome(result="stop")
+        # Checked and taken before anything is written (a full payload's disclosure log row): a busy attempt
+        # leaves no trace but Temporal's retry.
+        if self._in_flight[endpoint_id] >= self.max_in_flight:
+            raise ApplicationError(f"endpoint {endpoint_id} has {self.max_in_flight} attempts in flight",
+                                   type=ENDPOINT_BUSY)
+        self._in_flight[endpoint_id] += 1
+        try:
+            async with self.sessionmaker.begin() as session:
+                plan = await deliveries.prepare(session, self.cipher, data.delivery_id, self.api_base_url)
+            if plan.url is None:
+                return AttemptOutcome(result="stop")
+            sent = await self.sender.post(plan.url, plan.body, plan.headers)
+        finally:
+            self._in_flight[endpoint_id] -= 1
+            if not self._in_flight[endpoint_id]:
+                del self._in_flight[endpoint_id]
+        async with self.sessionmaker() as session:
+            recorded = await deliveries.record(session, data.delivery_id, data.number, data.at, sent.status_code,
+                                               sent.latency_ms, sent.error)
+            pending = [await outbox.add(session, message) for message in _disabled_mails(recorded)]
+            await session.commit()
+        await self._outbox().send(*pending)
+        return AttemptOutcome(result=recorded.result, retry_after_s=sent.retry_after_s)
+
+    @activity.defn(name="webhook.give_up")
+    async def give_up(self, data: GiveUpInput) -> None:
+        async with self.sessionmaker.begin() as session:
+            await deliveries.give_up(session, data.delivery_id)
+
+    @activity.defn(name="webhook.fan_out")
+    async def fan_out(self, data: FanOutInput) -> int:
+        """Poll for events not fanned out, for `run_seconds`; heartbeats so a dead worker's run is taken over
+        within the heartbeat timeout. Returns how many events it fanned out."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + data.run_seconds
+        total = 0
+        while loop.time() < until:
+            activity.heartbeat(total)
+            async with self.sessionmaker() as session:
+                events, written = await fan_out(session, data.batch)
+                pending = [await outbox.add(session, deliver(delivery_id)) for delivery_id in written]
+                await session.commit()
+            total += events
+            # Sent after the commit, a chunk at a time; what fails stays in the outbox for the relay.
+            sender = self._outbox()
+            await asyncio.gather(*(sender.send(*pending[i:i + SEND_CHUNK])
+                                   for i in range(0, len(pending), SEND_CHUNK)))
+            if events < data.batch:
+                await asyncio.sleep(data.poll_interval_s)
+        return total
+
+
+def _disabled_mails(recorded: deliveries.Recorded) -> list:
+    if recorded.disabled is None:
+        return []
+    why = {"gone": "it answered 410 Gone",
+           "failing": f"every delivery attempt has failed for {deliveries.FAILING_DISABLE_AFTER.days} days"}
+    text = (f"The webhook endpoint {recorded.endpoint_url} was disabled because {why[recorded.disabled]}.\n\n"
+            "Events are no longer sent to it. Once the receiver works again, enable it (PATCH "
+            "/v1/admin/webhooks/{id} with enabled: true) and redeliver what it missed from its delivery log.\n")
+    return [mail.mail(to, "A webhook endpoint was disabled", text, about=f"webhook_endpoint:{recorded.endpoint_id}")
+            for to in recorded.admin_emails]
