@@ -5,16 +5,20 @@ Isolation (a slow or dead endpoint never delays another's deliveries):
   returns, documents or invoices;
 - one attempt is one activity, bounded by the 15 s deadline of its request;
 - an endpoint holds at most `max_in_flight` of a worker's activity slots: an attempt that finds its endpoint at
-  the cap does nothing and fails as `EndpointBusy`, which Temporal retries after a backoff (1 s, doubling to
-  10 s) without a workflow task and without counting it in the delivery's schedule. The other endpoints' attempts
-  take the free slots meanwhile.
+  the cap does nothing and fails as `EndpointBusy`, which Temporal retries (no workflow task, no place in the
+  delivery's schedule) after the wait the endpoint's queue predicts: the deliveries waiting for it times its
+  recent latency over the cap, jittered, between 1 s and 5 min. A slow endpoint's backlog of thousands then costs
+  a few retries a second, not one per delivery per second, and the other endpoints' attempts take the free slots.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 import uuid
 from collections import defaultdict
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -30,6 +34,8 @@ from orchestration.webhook import AttemptInput, AttemptOutcome, FanOutInput, Giv
 
 ENDPOINT_BUSY = "EndpointBusy"
 SEND_CHUNK = 50  # workflow starts sent at once after a fan-out's commit
+BUSY_WAIT_MIN_S, BUSY_WAIT_MAX_S = 1.0, 300.0
+WAITING_FORGOTTEN_AFTER_S = 600.0  # a delivery not seen waiting this long no longer counts in the queue
 
 
 class WebhookActivities:
@@ -38,6 +44,28 @@ class WebhookActivities:
         self.sessionmaker, self.cipher, self.sender, self.mailer = sessionmaker, cipher, sender, mailer
         self.api_base_url, self.max_in_flight = api_base_url, max_in_flight
         self._in_flight: dict[uuid.UUID, int] = defaultdict(int)
+        # Per endpoint: the deliveries told to wait (when last told), and the recent latency of its attempts (s).
+        self._waiting: dict[uuid.UUID, dict[uuid.UUID, float]] = defaultdict(dict)
+        self._latency_s: dict[uuid.UUID, float] = {}
+
+    def _busy(self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> ApplicationError:
+        now = time.monotonic()
+        waiting = self._waiting[endpoint_id]
+        waiting[delivery_id] = now
+        if len(waiting) % 100 == 0:  # now and then, forget deliveries that went away (stopped, delivered elsewhere)
+            for stale in [d for d, seen in waiting.items() if now - seen > WAITING_FORGOTTEN_AFTER_S]:
+                del waiting[stale]
+        expected = len(waiting) * self._latency_s.get(endpoint_id, 1.0) / self.max_in_flight
+        delay = min(BUSY_WAIT_MAX_S, max(BUSY_WAIT_MIN_S, expected * random.uniform(0.5, 1.5)))
+        return ApplicationError(f"endpoint {endpoint_id} has {self.max_in_flight} attempts in flight",
+                                type=ENDPOINT_BUSY, next_retry_delay=timedelta(seconds=delay))
+
+    def _took(self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID, latency_ms: int) -> None:
+        self._waiting[endpoint_id].pop(delivery_id, None)
+        if not self._waiting[endpoint_id]:
+            del self._waiting[endpoint_id]
+        previous = self._latency_s.get(endpoint_id, latency_ms / 1000)
+        self._latency_s[endpoint_id] = 0.8 * previous + 0.2 * latency_ms / 1000
 
     def _outbox(self) -> outbox.Outbox:
         async def temporal():
@@ -53,8 +81,7 @@ class WebhookActivities:
         # Checked and taken before anything is written (a full payload's disclosure log row): a busy attempt
         # leaves no trace but Temporal's retry.
         if self._in_flight[endpoint_id] >= self.max_in_flight:
-            raise ApplicationError(f"endpoint {endpoint_id} has {self.max_in_flight} attempts in flight",
-                                   type=ENDPOINT_BUSY)
+            raise self._busy(endpoint_id, data.delivery_id)
         self._in_flight[endpoint_id] += 1
         try:
             async with self.sessionmaker.begin() as session:
@@ -62,6 +89,7 @@ class WebhookActivities:
             if plan.url is None:
                 return AttemptOutcome(result="stop")
             sent = await self.sender.post(plan.url, plan.body, plan.headers)
+            self._took(endpoint_id, data.delivery_id, sent.latency_ms)
         finally:
             self._in_flight[endpoint_id] -= 1
             if not self._in_flight[endpoint_id]:

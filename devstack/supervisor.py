@@ -27,6 +27,7 @@ API_READY_TIMEOUT_S = 60.0
 PAYMENTS_PORT = 12111
 SUREPREP_PORT = 8041
 SMARTVAULT_PORT = 8042
+WEBHOOK_RECEIVER_PORT = 8048
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
 SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
@@ -39,6 +40,9 @@ SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
                   "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/sureprep"]),
     ("smartvault", [sys.executable, "-m", "sandboxes.smartvault", "--port", str(SMARTVAULT_PORT),
                     "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/smartvault"]),
+    # A local receiver for outbound webhooks, verifying our signatures with `standardwebhooks`
+    # (sandboxes/webhook_receiver.py, docs/webhooks-outbound.md).
+    ("webhook-receiver", [sys.executable, "-m", "sandboxes.webhook_receiver", "--port", str(WEBHOOK_RECEIVER_PORT)]),
 ]
 # How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
 SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
@@ -69,7 +73,7 @@ def run() -> int:
     code = 0
     try:
         require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
-                      "SmartVault sandbox": SMARTVAULT_PORT})
+                      "SmartVault sandbox": SMARTVAULT_PORT, "webhook receiver": WEBHOOK_RECEIVER_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}
@@ -171,6 +175,8 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("Payments", f"{SANDBOX_ENV['STRIPE_API_BASE']}/pay/<session>  (Stripe sandbox; events at /_sandbox/events)"),
         ("SurePrep", f"{SANDBOX_ENV['SUREPREP_API_URL']}  (sandbox)"),
         ("SmartVault", f"{SANDBOX_ENV['SMARTVAULT_API_URL']}  (sandbox)"),
+        ("Webhook receiver", f"http://{HOST}:{WEBHOOK_RECEIVER_PORT}/ok/<name>  (outbound webhooks; "
+                             "GET /_receiver/deliveries)"),
         ("Postgres", env["DATABASE_URL"]),
         ("Logs", str(logs_dir)),
         ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),

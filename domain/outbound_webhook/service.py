@@ -169,7 +169,7 @@ async def list_deliveries(ctx: ServiceContext, endpoint_id: uuid.UUID,
     return page, attempts
 
 
-def _delivery(endpoint: WebhookEndpoint, event_id: uuid.UUID, event_type: str,
+def new_delivery(endpoint: WebhookEndpoint, event_id: uuid.UUID, event_type: str,
               redelivery_of: uuid.UUID | None = None) -> WebhookDelivery:
     return WebhookDelivery(id=uuid.uuid4(), firm_id=endpoint.firm_id, endpoint_id=endpoint.id, event_id=event_id,
                            event_type=event_type, redelivery_of=redelivery_of, status="pending", attempt_count=0)
@@ -183,7 +183,7 @@ async def redeliver(ctx: ServiceContext, endpoint_id: uuid.UUID, delivery_id: uu
         raise NotFound("Webhook delivery")
     if not endpoint.enabled:
         raise Conflict("The endpoint is disabled: enable it before redelivering")
-    delivery = _delivery(endpoint, original.event_id, original.event_type, redelivery_of=original.id)
+    delivery = new_delivery(endpoint, original.event_id, original.event_type, redelivery_of=original.id)
     ctx.session.add(delivery)
     await ctx.session.flush()
     await ctx.audit("webhook.redeliver", "webhook_endpoint", endpoint.id,
@@ -201,7 +201,7 @@ async def send_test(ctx: ServiceContext, endpoint_id: uuid.UUID) -> WebhookDeliv
                         entity_id=endpoint.id, occurred_at=now, data={}, fanned_out_at=now)
     ctx.session.add(event)
     await ctx.session.flush()
-    delivery = _delivery(endpoint, event.id, TEST_EVENT)
+    delivery = new_delivery(endpoint, event.id, TEST_EVENT)
     ctx.session.add(delivery)
     await ctx.session.flush()
     await ctx.audit("webhook.test", "webhook_endpoint", endpoint.id, details={"delivery_id": str(delivery.id)})
