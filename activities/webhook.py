@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from domain.crypto import FieldCipher
 from domain.outbound_webhook import delivery as deliveries
@@ -33,7 +33,8 @@ from orchestration import mail, outbox
 from orchestration.webhook import AttemptInput, AttemptOutcome, FanOutInput, GiveUpInput, deliver
 
 ENDPOINT_BUSY = "EndpointBusy"
-SEND_CHUNK = 50  # workflow starts sent at once after a fan-out's commit
+SEND_CHUNK = 50  # workflow starts in flight at once after a fan-out's commit
+HEARTBEAT_EVERY_S = 5.0
 BUSY_WAIT_MIN_S, BUSY_WAIT_MAX_S = 1.0, 300.0
 WAITING_FORGOTTEN_AFTER_S = 600.0  # a delivery not seen waiting this long no longer counts in the queue
 
@@ -57,8 +58,10 @@ class WebhookActivities:
                 del waiting[stale]
         expected = len(waiting) * self._latency_s.get(endpoint_id, 1.0) / self.max_in_flight
         delay = min(BUSY_WAIT_MAX_S, max(BUSY_WAIT_MIN_S, expected * random.uniform(0.5, 1.5)))
+        # Benign: the SDK logs it at debug level, not as a failure with its traceback (it is flow control).
         return ApplicationError(f"endpoint {endpoint_id} has {self.max_in_flight} attempts in flight",
-                                type=ENDPOINT_BUSY, next_retry_delay=timedelta(seconds=delay))
+                                type=ENDPOINT_BUSY, next_retry_delay=timedelta(seconds=delay),
+                                category=ApplicationErrorCategory.BENIGN)
 
     def _took(self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID, latency_ms: int) -> None:
         self._waiting[endpoint_id].pop(delivery_id, None)
@@ -109,24 +112,33 @@ class WebhookActivities:
 
     @activity.defn(name="webhook.fan_out")
     async def fan_out(self, data: FanOutInput) -> int:
-        """Poll for events not fanned out, for `run_seconds`; heartbeats so a dead worker's run is taken over
-        within the heartbeat timeout. Returns how many events it fanned out."""
+        """Poll for events not fanned out, for `run_seconds`. Heartbeats from a ticker of its own, so a round that
+        takes long (thousands of workflow starts on a busy server) is not mistaken for a dead worker, while a dead
+        worker's run is taken over within the heartbeat timeout. Returns how many events it fanned out."""
         loop = asyncio.get_running_loop()
         until = loop.time() + data.run_seconds
         total = 0
-        while loop.time() < until:
-            activity.heartbeat(total)
-            async with self.sessionmaker() as session:
-                events, written = await fan_out(session, data.batch)
-                pending = [await outbox.add(session, deliver(delivery_id)) for delivery_id in written]
-                await session.commit()
-            total += events
-            # Sent after the commit, a chunk at a time; what fails stays in the outbox for the relay.
-            sender = self._outbox()
-            await asyncio.gather(*(sender.send(*pending[i:i + SEND_CHUNK])
-                                   for i in range(0, len(pending), SEND_CHUNK)))
-            if events < data.batch:
-                await asyncio.sleep(data.poll_interval_s)
+
+        async def tick() -> None:
+            while True:
+                activity.heartbeat(total)
+                await asyncio.sleep(HEARTBEAT_EVERY_S)
+
+        ticker = asyncio.create_task(tick())
+        try:
+            while loop.time() < until:
+                async with self.sessionmaker() as session:
+                    events, written = await fan_out(session, data.batch)
+                    pending = [await outbox.add(session, deliver(delivery_id)) for delivery_id in written]
+                    await session.commit()
+                total += events
+                # Sent after the commit, SEND_CHUNK concurrent senders; what fails stays in the outbox for the relay.
+                sender = self._outbox()
+                await asyncio.gather(*(sender.send(*pending[i::SEND_CHUNK]) for i in range(SEND_CHUNK)))
+                if events < data.batch:
+                    await asyncio.sleep(data.poll_interval_s)
+        finally:
+            ticker.cancel()
         return total
 
 
