@@ -101,7 +101,7 @@ async def get_webhook_endpoint(endpoint_id: uuid.UUID, ctx: Ctx):
 
 @router.patch("/{endpoint_id}", summary="Change a webhook endpoint's URL, events or enabled flag (admin)",
               operation_id="update_webhook_endpoint", response_model=WebhookEndpointResponse,
-              responses=_problems(400, 404, 422))
+              responses=_problems(400, 404))
 async def update_webhook_endpoint(endpoint_id: uuid.UUID, body: WebhookEndpointUpdate, ctx: Ctx, state: State):
     policy.require(ctx.principal, service.ACTION)
     changes = patch_changes(body, required=frozenset({"url", "events", "enabled"}))
