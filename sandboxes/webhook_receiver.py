@@ -73,7 +73,7 @@ class Receiver:
             await asyncio.sleep(0.05)
         raise AssertionError(f"{len(self.at(path))} of {count} deliveries to {path} within {timeout_s} s")
 
-    def _verify(self, path: str, body: str, headers: dict[str, str]) -> str | None:
+    def verify(self, path: str, body: str, headers: dict[str, str]) -> str | None:
         """None when one of the path's secrets verifies the delivery; else why not."""
         if not self.secrets.get(path):
             return "no secret registered for this path"
@@ -92,7 +92,7 @@ def create_app(receiver: Receiver) -> Starlette:
         path = request.url.path
         body = (await request.body()).decode()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        error = receiver._verify(path, body, headers)
+        error = receiver.verify(path, body, headers)
         receiver.received.append(Received(path, headers, body, error is None, error, time.time()))
         log.info("%s %s %s", path, headers.get("webhook-id"), "verified" if error is None else f"NOT verified: {error}")
         parts = path.strip("/").split("/")

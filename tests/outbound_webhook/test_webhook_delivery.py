@@ -67,7 +67,7 @@ async def test_test_event_and_rotation_sign_with_both_secrets(tp, receiver, firm
     # …and one that has switched verifies too, with the new secret alone.
     switched = Receiver()
     switched.trust(path, new)
-    assert switched._verify(path, got.body, got.headers) is None
+    assert switched.verify(path, got.body, got.headers) is None
 
 
 async def test_a_failing_endpoint_logs_every_attempt_and_redelivers_the_same_event(tp, receiver, firm):
