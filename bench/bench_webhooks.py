@@ -21,7 +21,7 @@ from sandboxes.webhook_receiver import Receiver, RunningReceiver, serve
 
 BENCH = "webhooks"
 # BENCH_WEBHOOK_EVENTS / BENCH_WEBHOOK_RATE: a partial run where the machine cannot take the full one.
-EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", 0)) or (40 if smoke_run() else 10_000)
+EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", 0)) or (10 if smoke_run() else 10_000)
 # Events are written at this pace (a firm's steady stream, not one burst): the latency measured is then the
 # path's, not the time a burst takes to drain. Both phases use the same pace.
 EVENTS_PER_S = float(os.environ.get("BENCH_WEBHOOK_RATE", 20))
