@@ -226,6 +226,19 @@ class Settings(BaseSettings):
     # SMS goes out through an email-to-SMS gateway: <digits>@<domain>. Development: the mail capture.
     sms_email_domain: str = "sms.taxpractice.local"
 
+    # Outbound webhooks (docs/webhooks-outbound.md). Local targets (http, loopback addresses) are allowed in
+    # development and tests unless set false, so an engineer can point a webhook at a local receiver; anywhere
+    # else only https to public addresses, unless set true.
+    outbound_webhook_allow_local: bool | None = None
+    # Attempts in flight to one endpoint in one worker process: a slow endpoint holds at most this many of the
+    # webhooks worker's activity slots, and its other deliveries wait their turn without one.
+    outbound_webhook_max_in_flight: int = Field(8, ge=1)
+    outbound_webhook_worker_slots: int = Field(200, ge=1, description="concurrent activities of a webhooks worker")
+
+    @property
+    def outbound_webhook_local_targets(self) -> bool:
+        return self.is_development if self.outbound_webhook_allow_local is None else self.outbound_webhook_allow_local
+
     @field_validator("temporal_payload_keys")
     @classmethod
     def _payload_keys_parse(cls, value: str) -> str:

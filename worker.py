@@ -33,9 +33,11 @@ from activities.invoice import InvoiceActivities
 from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
 from activities.portal import PortalActivities
+from activities.webhook import WebhookActivities
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from integrations.build import Providers, build_field_cipher, build_providers
+from integrations.webhook_sender import WebhookSender
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
@@ -43,6 +45,7 @@ from orchestration.audit_chain import ensure_check_scheduled
 from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
 from workflows.audit_chain_check import AuditChainCheckWorkflow
+from orchestration.webhook import ensure_fan_out_running
 from workflows.audit_export import AuditExportWorkflow
 from workflows.consent import ConsentWorkflow
 from workflows.engagement import EngagementWorkflow
@@ -56,6 +59,8 @@ from workflows.invoice import InvoiceWorkflow
 from workflows.tax_return import TaxReturnWorkflow
 from workflows.outbox_relay import OutboxRelayWorkflow
 from workflows.portal import PortalSyncWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
+from workflows.webhook_fan_out import WebhookFanOutWorkflow
 
 
 @dataclass
@@ -121,13 +126,19 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
         queues.PORTAL: ([PortalSyncWorkflow], activity_methods(
             PortalActivities(sessionmaker, deps.cipher, providers.client_portal,
                              providers.storage, settings.data_region))),
+        queues.WEBHOOKS: ([WebhookDeliveryWorkflow, WebhookFanOutWorkflow], activity_methods(
+            WebhookActivities(sessionmaker, deps.cipher,
+                              WebhookSender(settings.outbound_webhook_local_targets), providers.mailer,
+                              settings.api_base_url, settings.outbound_webhook_max_in_flight))),
     }
 
 
 def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) -> list[Worker]:
     contents = queue_contents(deps)
+    # A webhooks worker's activities wait on receivers, not on this machine: many may be in flight at once.
+    slots = {queues.WEBHOOKS: {"max_concurrent_activities": deps.settings.outbound_webhook_worker_slots}}
     return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1],
-                   max_cached_workflows=deps.settings.workflow_cache_size)
+                   max_cached_workflows=deps.settings.workflow_cache_size, **slots.get(name, {}))
             for name in names]
 
 
@@ -139,6 +150,8 @@ async def run(names: list[str]) -> None:
         await ensure_relay_running(client)
         await ensure_purge_running(client)
         await ensure_check_scheduled(client, timedelta(minutes=settings.audit_chain_check_every_minutes))
+    if queues.WEBHOOKS in names:
+        await ensure_fan_out_running(client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -26,6 +26,8 @@ from temporalio import activity
 from domain.audit.models import AuditEntry
 from domain.client.models import Client
 from domain.context import ServiceContext
+from domain.event.models import DomainEvent
+from domain.event.record import thin_data
 from domain.lifecycle import history as lifecycle_history
 from domain.tax_return import analysis_inputs, workflow_steps
 from domain.tax_return.models import AiAnalysis, TaxReturn
@@ -159,6 +161,9 @@ class TaxReturnActivities:
                                                data.analysis_id)
 
 
+EVENT_COLUMNS = ("id", "firm_id", "type", "entity_type", "entity_id", "client_id", "occurred_at", "data")
+STATUS_CHANGED = "return.status_changed"
+
 AUDIT_COLUMNS = ("firm_id", "actor_id", "actor_role", "action", "resource_type", "resource_id", "client_id",
                  "correlation_id", "request_id", "ip_address", "details")
 
@@ -193,7 +198,13 @@ def _transition_statement() -> Select:
              for name in AUDIT_COLUMNS]
     audited = insert(AuditEntry).from_select(list(AUDIT_COLUMNS), select(*typed).where(is_new)) \
         .returning(AuditEntry.id).cte("audited")
-    return select(history.c.id).add_cte(moved, audited)
+    # The domain event (domain/event/), in the same statement and so the same transaction, also only when the
+    # history row is new: its id is the transition's, so a retry can never report the change twice.
+    event_typed = [cast(p(f"event_{name}", type_=getattr(DomainEvent, name).type), getattr(DomainEvent, name).type)
+                   for name in EVENT_COLUMNS]
+    evented = insert(DomainEvent).from_select(list(EVENT_COLUMNS), select(*event_typed).where(is_new)) \
+        .returning(DomainEvent.id).cte("evented")
+    return select(history.c.id).add_cte(moved, audited, evented)
 
 
 TRANSITION_STATEMENT = _transition_statement()
@@ -212,8 +223,15 @@ def transition_parameters(data: TransitionRecord) -> dict:
         "details": {"action": data.action, "from_status": data.from_status, "to_status": data.to_status,
                     "source": data.source, "transition_id": str(data.transition_id)},
     }
+    event = {
+        "id": data.transition_id, "firm_id": data.firm_id, "type": STATUS_CHANGED, "entity_type": "tax_return",
+        "entity_id": data.return_id, "client_id": data.client_id, "occurred_at": data.transitioned_at,
+        "data": thin_data(STATUS_CHANGED, "tax_return", {"action": data.action, "from_status": data.from_status,
+                                                         "to_status": data.to_status}),
+    }
     values = {**data.model_dump(include=TRANSITION_FIELDS), "updated_at": datetime.now(timezone.utc),
-              **{f"audit_{name}": value for name, value in audit.items()}}
+              **{f"audit_{name}": value for name, value in audit.items()},
+              **{f"event_{name}": value for name, value in event.items()}}
     return {f"p_{name}": value for name, value in values.items()}
 
 

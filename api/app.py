@@ -19,6 +19,7 @@ from domain.rate_limit import SharedCounters
 from api.v1 import (
     admin, auth, client, consent, disclosure, document, efile, engagement, estimated_payment, form_8879, health,
     identity, invoice, message, pending_document, portal, question, tax_return, temporal_codec, webhook,
+    webhook_endpoint,
 )
 from settings import Settings, get_settings
 
@@ -26,7 +27,7 @@ ROUTERS = [health.router, auth.router, client.router, admin.router, document.rou
            pending_document.router, webhook.router, invoice.router,
            estimated_payment.router, tax_return.router, question.router, message.router, temporal_codec.router,
            disclosure.router, efile.router, identity.router, consent.router, engagement.router, form_8879.router,
-           portal.router]
+           portal.router, webhook_endpoint.router]
 
 
 def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:

@@ -46,23 +46,26 @@ async def sync(settings: Settings, engine, connection_id: uuid.UUID, console: Co
     if connection is None:
         console.print(f"[red]no portal connection {connection_id}")
         return 2
+    temporal = None
+
+    async def reach():
+        nonlocal temporal
+        temporal = temporal or await connect(settings)
+        return temporal
+
+    box = outbox.Outbox(reach, sessionmaker, build_mailer(settings), build_field_cipher(settings))
     try:
         async with sessionmaker() as session:
             ctx = ServiceContext.for_system(session, connection.firm_id, "cli")
             row = await start_sync(ctx, connection_id, "cli", action="portal.sync")
             row.workflow_id = workflow.workflow_id(connection_id, row.id)
-            pending = await outbox.add(session, workflow.sync_requested(connection_id, row.id))
+            pending = await box.add(session, workflow.sync_requested(connection_id, row.id))
             await session.commit()
             sync_id = row.id
     except DomainError as refused:
         console.print(f"[red]{refused.detail}")
         return 2
-    temporal = await connect(settings)
-
-    async def reach():
-        return temporal
-
-    await outbox.Outbox(reach, sessionmaker, build_mailer(settings)).send(pending)
+    await box.send(pending)
     console.print(f"sync {sync_id} of {connection.base_url} started")
     done = await _follow(sessionmaker, sync_id, console, timeout_s)
     _summary(done, console)

@@ -32,6 +32,7 @@ PERSONA_PORT = 8045
 SMS_GATEWAY_PORT = 8046
 ESIGN_PORT = 8043
 PORTAL_PORT = 8047
+WEBHOOK_RECEIVER_PORT = 8048
 # Extra development sandboxes (fake third-party services): (name, argv) run before the worker and the API.
 # The mail capture is not here: it runs inside the stack, so tests get it too.
 SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
@@ -56,6 +57,9 @@ SANDBOX_COMMANDS: list[tuple[str, list[str]]] = [
                "--webhook-url", f"http://{HOST}:{API_PORT}/v1/webhooks/google"]),
     # A TaxDome-style client portal with the demo login (README); connections name its URL, no setting needed.
     ("portal", [sys.executable, "-m", "sandboxes.portal", "--port", str(PORTAL_PORT)]),
+    # A local receiver for outbound webhooks, verifying our signatures with `standardwebhooks`
+    # (sandboxes/webhook_receiver.py, docs/webhooks-outbound.md).
+    ("webhook-receiver", [sys.executable, "-m", "sandboxes.webhook_receiver", "--port", str(WEBHOOK_RECEIVER_PORT)]),
 ]
 # How the API and the worker reach the sandboxes (also written to stack.env for `make api` / `make worker`).
 SANDBOX_ENV = {"STRIPE_API_BASE": f"http://{HOST}:{PAYMENTS_PORT}",
@@ -92,7 +96,8 @@ def run() -> int:
         require_free({"API": API_PORT, "payments sandbox": PAYMENTS_PORT, "SurePrep sandbox": SUREPREP_PORT,
                       "SmartVault sandbox": SMARTVAULT_PORT, "e-file sandbox": EFILE_PORT,
                       "Persona sandbox": PERSONA_PORT, "SMS gateway sandbox": SMS_GATEWAY_PORT,
-                      "e-signature sandbox": ESIGN_PORT, "portal sandbox": PORTAL_PORT})
+                      "e-signature sandbox": ESIGN_PORT, "portal sandbox": PORTAL_PORT,
+                      "webhook receiver": WEBHOOK_RECEIVER_PORT})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}
@@ -198,6 +203,8 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("Persona", f"{SANDBOX_ENV['PERSONA_API_URL']}/verify?inquiry-id=…  (sandbox)"),
         ("SMS gateway", f"{SANDBOX_ENV['SMS_GATEWAY_URL']}/messages?to=…  (texts and voice codes)"),
         ("E-signatures", f"{SANDBOX_ENV['GOOGLE_API_URL']}/sign/<token>  (sandbox; links arrive in the mail capture)"),
+        ("Webhook receiver", f"http://{HOST}:{WEBHOOK_RECEIVER_PORT}/ok/<name>  (outbound webhooks; "
+                             "GET /_receiver/deliveries)"),
         ("Postgres", env["DATABASE_URL"]),
         ("Logs", str(logs_dir)),
         ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),

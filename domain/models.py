@@ -31,3 +31,5 @@ from domain.esign.models import SignatureRequest  # noqa: F401
 from domain.engagement.models import Engagement  # noqa: F401
 from domain.disclosure.models import DisclosureLogEntry  # noqa: F401
 from domain.portal.models import PortalAccount, PortalConnection, PortalCursor, PortalItem, PortalSync  # noqa: F401
+from domain.event.models import DomainEvent  # noqa: F401
+from domain.outbound_webhook.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401

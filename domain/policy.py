@@ -98,6 +98,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # The audit export's workflow recording the file it wrote.
     "audit.export_write": frozenset({Role.SYSTEM}),
     "admin.health": frozenset({Role.ADMIN}),
+    # Outbound webhook endpoints, their secrets and delivery log (domain/outbound_webhook/).
+    "admin.webhooks": frozenset({Role.ADMIN}),
     # Reading workflow payloads (tax data) in Temporal UI or the CLI through the codec endpoint.
     "admin.temporal_codec": frozenset({Role.ADMIN, Role.EA_CPA}),
     "return.list": _STAFF | {Role.CLIENT},

@@ -46,3 +46,7 @@ def engagement(engagement_id: uuid.UUID) -> str:
 
 def form_8879(return_id: uuid.UUID) -> str:
     return f"form-8879:{return_id}"
+
+
+def webhook_delivery(delivery_id: uuid.UUID) -> str:
+    return f"webhook-delivery:{delivery_id}"

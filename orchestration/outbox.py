@@ -44,7 +44,7 @@ from domain.outbox.sealing import open_payload, seal
 from integrations.mail import Mailer
 from orchestration import (
     audit_export, consent, document, efile, engagement, estimated_payment, form_8879, identity, invoice, mail, portal,
-    queues, tax_return,
+    queues, tax_return, webhook,
 )
 from orchestration.message import Delivery, OutboxMessage
 
@@ -55,7 +55,7 @@ Handler = Callable[[Delivery, str, dict], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {
     **tax_return.HANDLERS, **estimated_payment.HANDLERS, **invoice.HANDLERS, **document.HANDLERS,
     **audit_export.HANDLERS, **mail.HANDLERS, **efile.HANDLERS, **identity.HANDLERS, **consent.HANDLERS,
-    **engagement.HANDLERS, **form_8879.HANDLERS, **portal.HANDLERS,
+    **engagement.HANDLERS, **form_8879.HANDLERS, **portal.HANDLERS, **webhook.HANDLERS,
 }
 # The API's own send gets this long before the relay takes an entry over.
 RELAY_AFTER = timedelta(seconds=30)

@@ -8,4 +8,7 @@ SIGNATURES = "signatures"  # engagement letters and Form 7216 consents sent for 
 EFILE = "efile"  # EfileTransmissionWorkflow: submissions, acknowledgements, rejection timers
 IDENTITY = "identity"  # IdentityVerificationWorkflow: one-time codes, Persona inquiries, expiry
 PORTAL = "portal"  # client-portal syncs: long walks of an outside portal, kept off the other queues
-ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, SIGNATURES, EFILE, IDENTITY, PORTAL]
+# Outbound webhook deliveries and their fan-out: receivers the firm points anywhere, some slow or dead, kept off
+# every other queue so they can never hold up a return or an invoice (docs/webhooks-outbound.md).
+WEBHOOKS = "webhooks"
+ALL = [ADMIN, DOCUMENTS, BILLING, TAX_RETURN, SIGNATURES, EFILE, IDENTITY, PORTAL, WEBHOOKS]

@@ -28,6 +28,7 @@ from domain.document.extraction import SUPPORTED_TYPES, detect_tax_year, extract
 from domain.document.models import Document, DocumentExtraction, ExtractedField, SurePrepBinder
 from domain.document.service import current_extraction, record_status
 from domain.document.types import FIRM_DOCUMENT_TYPES
+from domain.event.record import record_event
 
 PROCESS = "document.process"
 
@@ -123,6 +124,7 @@ async def record_extraction(ctx: ServiceContext, document_id: uuid.UUID, text: s
     document.review_reason = reason[:300] if reason else None
     document.processed_at = _now()
     record_status(session, document, status, reason=document.review_reason)
+    record_event(ctx, "document.processed", "document", document.id, document.client_id, {"status": status})
     return ExtractionOutcome(status, document.review_reason, len(fields))
 
 

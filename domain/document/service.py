@@ -20,6 +20,7 @@ from domain.client.service import load_visible_client
 from domain.context import ServiceContext
 from domain.document.models import Document, DocumentExtraction, DocumentStatusHistory, ExtractedField
 from domain.document.types import DOCUMENT_TYPES, ESIGN_SOURCE, normalize_type
+from domain.event.record import record_event
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.roles import Role
@@ -125,6 +126,7 @@ async def record_upload(ctx: ServiceContext, target: UploadTarget, document_id: 
     await ctx.session.flush()
     await ctx.audit("document.upload", "document", document.id, client_id=document.client_id,
                     details={"size": size, "mime_type": mime_type, "sha256": sha256})
+    record_event(ctx, "document.uploaded", "document", document.id, document.client_id, {"status": "uploaded"})
     return document
 
 

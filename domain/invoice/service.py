@@ -22,6 +22,7 @@ from domain.client.models import Client
 from domain.client.service import load_visible_client
 from domain.context import ServiceContext
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed, date_out_of_range
+from domain.event.record import add_event, record_event
 from domain.invoice.models import Invoice, InvoiceHistory, InvoicePayment
 from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.money import MAX_AMOUNT, ZERO, line_amount
@@ -283,6 +284,7 @@ async def mark_sent(ctx: ServiceContext, invoice_id: uuid.UUID, *, checkout_sess
         invoice.payment_link, invoice.stripe_checkout_session_id = payment_link, checkout_session_id
         invoice.due_date = invoice.due_date or (sent_at.date() + timedelta(days=due_days))
         ctx.session.add(history(invoice, "sent", "draft", {"checkout_session": checkout_session_id}))
+        record_event(ctx, "invoice.sent", "invoice", invoice.id, invoice.client_id, {"status": "sent"})
         return invoice
     if invoice.stripe_checkout_session_id == checkout_session_id:
         return invoice
@@ -364,6 +366,8 @@ async def apply_payment(session, invoice: Invoice, *, amount: Decimal, payment_m
     if invoice.status == "paid" and before != "paid":
         invoice.paid_at = _now()
         session.add(history(invoice, "paid", before))
+        add_event(session, invoice.firm_id, "invoice.paid", "invoice", invoice.id, invoice.client_id,
+                  {"status": "paid"})
     await session.flush()
     payment = await session.get(InvoicePayment, inserted)
     return PaymentOutcome(payment, before, invoice.status)

@@ -1,14 +1,14 @@
 """e-file transmissions, their acknowledgements and rejections (issue 16, spec §11)
 
 Revision ID: 0025_efile
-Revises: 0001_foundation
+Revises: 0002_tax_returns
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0025_efile'
-down_revision = '0001_foundation'
+down_revision = '0002_tax_returns'  # efile_transmissions.return_id references tax_returns
 branch_labels = None
 depends_on = None
 

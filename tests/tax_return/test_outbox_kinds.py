@@ -19,7 +19,7 @@ from domain.tax_return.models import AiAnalysis
 from integrations.mail import Mailer
 from orchestration import (
     audit_export, consent, document, efile, engagement, estimated_payment, form_8879, identity, ids, invoice, mail,
-    outbox, tax_return,
+    outbox, tax_return, webhook,
 )
 from orchestration.message import OutboxMessage
 from orchestration.outbox import HANDLERS, Outbox
@@ -286,6 +286,24 @@ async def test_identity_kinds(tp, office):
     message = identity.finished(vid)
     await _delivered_twice(tp, await _committed_but_unsent(tp, message), message)
     assert len(await tp.mail_to(client["email"])) == 1
+
+
+async def test_webhook_delivery_kind(tp, office):
+    """A webhook delivery written while Temporal is out of reach (here a test event's) starts its workflow from the
+    relay, once however often the entry is delivered."""
+    created = await tp.http.post("/v1/admin/webhooks", headers=office.headers["admin"], json={
+        "url": f"http://127.0.0.1:{free_port()}/nobody-listens", "events": ["invoice.paid"]})
+    assert created.status_code == 201, created.text
+    endpoint_id = created.json()["data"]["id"]
+    async with api_without_temporal(tp) as cut_off:
+        response = await cut_off.post(f"/v1/admin/webhooks/{endpoint_id}/test", headers=office.headers["admin"])
+        assert response.status_code == 202, response.text
+        delivery_id = response.json()["data"]["id"]
+    message, entry_id = await _the_only_entry(tp, delivery_id, webhook.DELIVER)
+    await _delivered_twice(tp, entry_id, message)
+    assert await _runs(tp, ids.webhook_delivery(uuid.UUID(delivery_id))) == 1
+    # Nobody listens there: stop its retries.
+    await tp.http.patch(f"/v1/admin/webhooks/{endpoint_id}", headers=office.headers["admin"], json={"enabled": False})
 
 
 def test_every_kind_is_tested():

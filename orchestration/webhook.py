@@ -1,0 +1,85 @@
+"""Outbound webhooks' workflows: their contracts, and the outbox message that starts a delivery.
+
+- WebhookDelivery (`webhook-delivery:<delivery id>`, queue `webhooks`): one per (endpoint, event), and one per
+  redelivery an admin asks for; it owns the retry schedule (workflows/webhook_delivery.py). Started from the
+  outbox (`webhook.deliver`), written in the transaction that wrote the delivery row: the fan-out's, a test's or
+  a redelivery's. REJECT_DUPLICATE: an entry delivered twice starts nothing the second time.
+- WebhookFanOut (`webhook-fan-out`, queue `webhooks`): reads domain events not fanned out yet and writes a
+  delivery (and its outbox message) for every enabled endpoint subscribed to the event's type.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.common import (SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy,
+                               WorkflowIDReusePolicy)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from orchestration import ids, queues
+from orchestration import search_attributes as sa
+from orchestration.message import Delivery, OutboxMessage
+
+DELIVERY_WORKFLOW = "WebhookDelivery"
+FAN_OUT_WORKFLOW = "WebhookFanOut"
+FAN_OUT_WORKFLOW_ID = "webhook-fan-out"
+ENTITY_TYPE = "webhook_delivery"
+DELIVER = "webhook.deliver"
+
+
+class DeliveryInput(BaseModel):
+    delivery_id: uuid.UUID
+
+
+class AttemptInput(BaseModel):
+    delivery_id: uuid.UUID
+    number: int  # its place in the retry schedule, from 1
+    # The workflow's clock, so the 5-day rule reads the time the schedule runs on (and time-skipping tests hold).
+    at: datetime
+
+
+class AttemptOutcome(BaseModel):
+    # delivered (2xx) | retry (a failure worth another attempt) | stop (410, endpoint gone or disabled)
+    result: str
+    retry_after_s: float | None = None  # from a 429/503's Retry-After
+
+
+class GiveUpInput(BaseModel):
+    delivery_id: uuid.UUID
+    at: datetime
+
+
+class FanOutInput(BaseModel):
+    poll_interval_s: float = 0.5
+    run_seconds: float = 300.0  # one activity's polling before the workflow continues as new
+    batch: int = 200
+
+
+def deliver(delivery_id: uuid.UUID) -> OutboxMessage:
+    return OutboxMessage(DELIVER, ENTITY_TYPE, str(delivery_id))
+
+
+async def start_delivery(client: Client, delivery_id: uuid.UUID) -> None:
+    try:
+        await client.start_workflow(
+            DELIVERY_WORKFLOW, DeliveryInput(delivery_id=delivery_id), id=ids.webhook_delivery(delivery_id),
+            task_queue=queues.WEBHOOKS, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(sa.ENTITY_TYPE, ENTITY_TYPE)]))
+    except WorkflowAlreadyStartedError:
+        pass  # a repeat: this delivery runs, or ran, once
+
+
+async def _deliver_start(delivery: Delivery, entity_id: str, payload: dict) -> None:
+    await start_delivery(delivery.temporal, uuid.UUID(entity_id))
+
+
+async def ensure_fan_out_running(client: Client, data: FanOutInput | None = None) -> None:
+    """Start the fan-out unless it runs already (one per namespace, whichever webhooks worker starts it)."""
+    await client.start_workflow(FAN_OUT_WORKFLOW, data or FanOutInput(), id=FAN_OUT_WORKFLOW_ID,
+                                task_queue=queues.WEBHOOKS, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+
+
+HANDLERS = {DELIVER: _deliver_start}

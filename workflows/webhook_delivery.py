@@ -1,0 +1,56 @@
+"""WebhookDeliveryWorkflow (`webhook-delivery:<delivery id>`): one event to one endpoint, on Svix's schedule.
+
+An attempt now, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (about 27.6 hours in all); a Retry-After
+longer than the next wait (a 429 or 503 asking to slow down) is honoured, up to MAX_RETRY_AFTER. The schedule stops
+at the first 2xx, and at a 410 Gone or an endpoint disabled or deleted meanwhile; spent, the delivery is failed.
+An endpoint that fails every attempt for 5 days is disabled by the attempt that finds it so (domain/
+outbound_webhook/delivery.py). Each attempt is one activity: a worker killed mid-attempt has it retried by
+Temporal, sending the same event under the same `webhook-id`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.webhook import WebhookActivities
+    from orchestration.webhook import DELIVERY_WORKFLOW, AttemptInput, DeliveryInput, GiveUpInput
+
+SCHEDULE_S = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+MAX_RETRY_AFTER = timedelta(hours=24)
+# An attempt's request has 15 s; the rest is Postgres on both sides of it.
+ATTEMPT_TIMEOUT = timedelta(seconds=30)
+# Infrastructure failures (Postgres away, a worker killed, the endpoint busy) are retried by Temporal, forever, and
+# are no attempt of the schedule: they never reached the receiver, or (a worker killed after sending) resend
+# the same event id, which the receiver deduplicates.
+ATTEMPT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                            maximum_interval=timedelta(seconds=10), maximum_attempts=0)
+
+
+@workflow.defn(name=DELIVERY_WORKFLOW)
+class WebhookDeliveryWorkflow:
+    @workflow.run
+    async def run(self, data: DeliveryInput) -> str:
+        # No status search attribute: the delivery log in Postgres is where a delivery's state is read, and a
+        # visibility write per delivery would double what a fan-out of thousands costs the server.
+        asked = timedelta(0)
+        for number, delay_s in enumerate(SCHEDULE_S, start=1):
+            wait = max(timedelta(seconds=delay_s), min(asked, MAX_RETRY_AFTER))
+            if wait:
+                await workflow.sleep(wait)
+            outcome = await workflow.execute_activity_method(
+                WebhookActivities.attempt, AttemptInput(delivery_id=data.delivery_id, number=number,
+                                                        at=workflow.now()),
+                start_to_close_timeout=ATTEMPT_TIMEOUT, retry_policy=ATTEMPT_RETRY)
+            if outcome.result == "delivered":
+                return "succeeded"
+            if outcome.result == "stop":
+                return "stopped"
+            asked = timedelta(seconds=outcome.retry_after_s or 0)
+        await workflow.execute_activity_method(
+            WebhookActivities.give_up, GiveUpInput(delivery_id=data.delivery_id, at=workflow.now()),
+            start_to_close_timeout=ATTEMPT_TIMEOUT, retry_policy=ATTEMPT_RETRY)
+        return "failed"
