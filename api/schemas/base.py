@@ -88,6 +88,13 @@ class RequestModel(BaseModel):
         return value
 
 
+class PatchModel(RequestModel):
+    """A partial update's body: every field optional, at least one sent (`patch_changes` refuses `{}` with a
+    400, which the document says as `minProperties: 1`)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+
 def patch_changes(body: BaseModel, required: frozenset[str] = frozenset()) -> dict:
     """The fields a PATCH actually sent. Explicit nulls are kept (they clear a value) except for `required`
     fields, which cannot be cleared."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import Field, field_validator, model_validator
 
-from api.schemas.base import IsoDate, MailableEmail, RequestModel, SingleLine, one_of
+from api.openapi import ReadModel
+from api.schemas.base import IsoDate, MailableEmail, PatchModel, RequestModel, SingleLine, one_of
 from domain.client.service import CLIENT_STATUSES, CLIENT_TYPES
 
 ClientType = one_of(CLIENT_TYPES)
@@ -31,7 +32,7 @@ class Address(RequestModel):
     zip: str = Field(pattern=r"^\d{5}(-\d{4})?$")
 
 
-class AddressPatch(RequestModel):
+class AddressPatch(PatchModel):
     street1: str | None = Field(None, min_length=1, max_length=200)
     street2: str | None = Field(None, max_length=200)
     city: str | None = Field(None, min_length=1, max_length=100)
@@ -81,7 +82,7 @@ class ClientCreate(_SsnMixin, RequestModel):
     assigned_preparer_id: uuid.UUID | None = None
 
 
-class ClientUpdate(_SsnMixin, RequestModel):
+class ClientUpdate(_SsnMixin, PatchModel):
     client_type: ClientType | None = None
     name: SingleLine | None = Field(None, min_length=1, max_length=200)
     email: MailableEmail | None = None
@@ -106,7 +107,7 @@ class ContactCreate(RequestModel):
         return _check_phone(value)
 
 
-class ContactUpdate(RequestModel):
+class ContactUpdate(PatchModel):
     name: SingleLine | None = Field(None, min_length=1, max_length=200)
     relationship: str | None = Field(None, max_length=50)
     email: MailableEmail | None = None
@@ -117,3 +118,55 @@ class ContactUpdate(RequestModel):
     @classmethod
     def valid_phone(cls, value: str | None) -> str | None:
         return _check_phone(value)
+
+
+# ---- read models: what the API answers ------------------------------------------------------------------------
+
+class ClientSummary(ReadModel):
+    """A client in a list (`fields=` picks among these: CLIENT_LIST_SPEC.output_fields is checked against them)."""
+
+    id: uuid.UUID
+    account_number: str = Field(examples=["C-2024-00042"])
+    client_type: ClientType
+    name: str
+    email: str | None
+    phone: str | None
+    status: ClientStatus
+    assigned_preparer_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AddressOut(ReadModel):
+    street1: str
+    street2: str | None = None
+    city: str
+    state: str
+    zip: str
+
+
+class ContactOut(ReadModel):
+    id: uuid.UUID
+    name: str
+    relationship: str | None
+    email: str | None
+    phone: str | None
+    is_primary: bool
+
+
+class ClientDetail(ReadModel):
+    id: uuid.UUID
+    account_number: str
+    client_type: ClientType
+    name: str
+    email: str | None
+    phone: str | None
+    address: AddressOut | None
+    ssn_last4: str | None = Field(description="The SSN itself is never answered")
+    date_of_birth: date | None
+    status: ClientStatus
+    identity_verification_status: str
+    assigned_preparer_id: uuid.UUID | None
+    contacts: list[ContactOut]
+    created_at: datetime
+    updated_at: datetime
