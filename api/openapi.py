@@ -105,7 +105,7 @@ class Problem(BaseModel):
 
 ERROR_DESCRIPTIONS = {
     400: "Validation error: malformed JSON, a wrong type, an unknown field or parameter",
-    401: "Missing, invalid or expired bearer token",
+    401: "Missing, invalid or expired credentials: the bearer token (a webhook: its signature)",
     403: "The caller's role may not do this",
     404: "No such resource, or not visible to the caller",
     409: "State conflict or duplicate",
@@ -137,13 +137,16 @@ def problems(statuses: Iterable[int]) -> dict[int, dict]:
 
 
 def answers(model: Any = None, *errors: int, status: int = 200, public: bool = False,
-            description: str = "Success", content: dict | None = None, also: dict[int, tuple] | None = None) -> dict:
+            description: str = "Success", content: dict | None = None, also: dict[int, tuple] | None = None,
+            body: dict | None = None, headers: list[dict] | None = None) -> dict:
     """The keyword arguments of a route decorator: its status code and every response it can answer.
 
     `model` is the success body (wrapped by the caller in One(...) or Page(...), or bare for the bodies the spec
     shows without an envelope); None for 204 or when `content` describes a non-JSON body (a download).
     `public` operations take no token (sign-in, webhooks, health): no 401 from authentication is added.
-    `also` names other success statuses: {202: (model, "description")}.
+    `also` names other success statuses: {202: (model, "description")}. `body` is a requestBody the handler reads
+    itself (a streamed multipart upload, a signed webhook), which FastAPI cannot see; `headers` the header
+    parameters it reads itself (a webhook's signature).
     """
     statuses = set(errors) | ALWAYS | ({429, 503} if public else AUTHENTICATED)
     success: dict[str, Any] = {"description": description}
@@ -154,8 +157,15 @@ def answers(model: Any = None, *errors: int, status: int = 200, public: bool = F
     other = {code: {"model": other_model, "description": text} for code, (other_model, text) in (also or {}).items()}
     declared = {"status_code": status, "response_model": None,
                 "responses": {status: success, **other, **problems(statuses)}}
+    extra: dict[str, Any] = {}
     if not public:
-        declared["openapi_extra"] = {"security": [{BEARER: []}]}
+        extra["security"] = [{BEARER: []}]
+    if body is not None:
+        extra["requestBody"] = body
+    if headers:
+        extra["parameters"] = headers
+    if extra:
+        declared["openapi_extra"] = extra
     return declared
 
 

@@ -25,7 +25,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # 9999-12-31T23:59:59Z, the last second a Python datetime can hold.
-_MAX_UNIX_TIME = 253402300799
+MAX_UNIX_TIME = 253402300799
 
 
 def _refused(code: str, message: str) -> ValidationFailed:
@@ -85,6 +85,6 @@ def _check(value: object) -> None:
 
 def unix_time(value: object) -> datetime | None:
     """An event's Unix time in seconds as a UTC datetime; None unless it is an integer from 1970 to 9999."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_UNIX_TIME:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UNIX_TIME:
         return None
     return _EPOCH + timedelta(seconds=value)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
 from api.deps import Ctx, State
+from api.openapi import answers
 from domain import policy
 from domain.errors import FieldError, ValidationFailed
 from orchestration.connect import payload_codec
@@ -19,7 +21,24 @@ from orchestration.payload_codec import codec_server
 router = APIRouter(prefix="/admin/temporal-codec", tags=["admin"])
 
 
-@router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)")
+CODEC_BODY = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Payloads"}}}}
+
+
+class Payload(BaseModel):
+    """A Temporal payload in its JSON form (proto3 JSON: bytes as base64)."""
+
+    metadata: dict[str, str] = Field(default_factory=dict)
+    data: str = Field("", description="base64")
+
+
+class Payloads(BaseModel):
+    """Temporal's remote codec protocol body, in and out."""
+
+    payloads: list[Payload]
+
+
+@router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)",
+             operation_id="temporal_codec", **answers(Payloads, 403, body=CODEC_BODY))
 async def temporal_codec(operation: Literal["decode", "encode"], request: Request, ctx: Ctx, state: State):
     """Temporal's remote codec protocol: `{"payloads": [{"metadata": {…}, "data": "…"}]}` in and out."""
     policy.require(ctx.principal, "admin.temporal_codec")
