@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -92,7 +92,7 @@ class AuditEntryOut(ReadModel):
 
 class ExportAccepted(ReadModel):
     export_id: uuid.UUID
-    status: Literal["processing"]
+    status: str = Field(examples=["processing"])
     estimated_size_mb: float
 
 
@@ -112,7 +112,7 @@ class ExportOut(ReadModel):
 
 
 class ComponentHealth(ReadModel):
-    status: Literal["healthy", "unhealthy"]
+    status: str = Field(examples=["healthy", "unhealthy"])
     latency_ms: float | None = None
     error: str | None = None
 
@@ -120,5 +120,5 @@ class ComponentHealth(ReadModel):
 class DetailedHealth(ReadModel):
     """Spec §14.4: a bare body, without the envelope."""
 
-    status: Literal["healthy", "degraded"]
+    status: str = Field(examples=["healthy", "degraded"])
     components: dict[str, ComponentHealth]

@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 import email_validator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -53,20 +53,20 @@ class TokenPair(ReadModel):
     access_token: str
     refresh_token: str | None = Field(None, description="Absent where the flow issues none")
     expires_in: int = Field(description="Seconds until the access token expires")
-    token_type: Literal["Bearer"]
+    token_type: str = Field(examples=["Bearer"])
 
 
 class LoginAnswer(ReadModel):
     """`mfa_required` with an mfa_token for POST /v1/auth/mfa/verify; or, when the firm does not require MFA,
     `authenticated` with the tokens."""
 
-    status: Literal["mfa_required", "authenticated"]
+    status: str = Field(examples=["mfa_required", "authenticated"])
     mfa_token: str | None = None
     mfa_methods: list[str] | None = None
     access_token: str | None = None
     refresh_token: str | None = None
     expires_in: int | None = None
-    token_type: Literal["Bearer"] | None = None
+    token_type: str | None = None
 
 
 class Jwk(BaseModel):

@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -132,7 +131,7 @@ class DocumentUploaded(ReadModel):
 class ChecklistItemOut(ReadModel):
     document_type: str
     description: str
-    status: Literal["received", "missing"]
+    status: str = Field(examples=["received", "missing"])
     document_id: uuid.UUID | None
 
 

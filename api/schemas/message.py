@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field
 
@@ -25,8 +24,8 @@ class MessageOut(ReadModel):
     id: uuid.UUID
     client_id: uuid.UUID
     return_id: uuid.UUID | None
-    direction: Literal["outbound", "inbound"] = Field(description="outbound: staff to client")
-    sender_type: Literal["staff", "client"]
+    direction: str = Field(examples=["outbound", "inbound"], description="outbound: staff to client")
+    sender_type: str = Field(examples=["staff", "client"])
     sender_id: uuid.UUID
     sender_name: str | None
     subject: str

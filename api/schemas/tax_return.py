@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -153,7 +153,7 @@ class WorkflowState(ReadModel):
 
 class AnalysisAccepted(ReadModel):
     analysis_id: uuid.UUID
-    status: Literal["processing"]
+    status: str = Field(examples=["processing"])
     estimated_completion: datetime
 
 

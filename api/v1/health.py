@@ -1,7 +1,7 @@
 """Unauthenticated liveness (spec §14.4)."""
 
 from datetime import datetime, timezone
-from typing import Literal
+from pydantic import Field
 
 from fastapi import APIRouter
 
@@ -14,7 +14,7 @@ router = APIRouter(tags=["health"])
 class Liveness(ReadModel):
     """Spec §14.4: a bare body, without the envelope."""
 
-    status: Literal["healthy"]
+    status: str = Field(examples=["healthy"])
     version: str
     timestamp: datetime
 
