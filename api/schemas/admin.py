@@ -24,6 +24,7 @@ class UserCreate(RequestModel):
 
 
 class UserUpdate(PatchModel):
+    not_clearable = frozenset({"email", "full_name", "role"})
     email: MailableEmail | None = None
     full_name: SingleLine | None = Field(None, min_length=1, max_length=200)
     role: StaffRole | None = None
@@ -31,6 +32,7 @@ class UserUpdate(PatchModel):
 
 
 class ConfigUpdate(PatchModel):
+    not_clearable = frozenset({"session_timeout_minutes", "mfa_required", "failed_login_lockout_attempts"})
     session_timeout_minutes: int | None = Field(None, ge=5, le=720)
     mfa_required: bool | None = None
     failed_login_lockout_attempts: int | None = Field(None, ge=3, le=20)

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from api.openapi import ReadModel
 from api.schemas.base import MailableEmail, RequestModel, one_of
 from domain.auth.service import MFA_METHODS
+from domain.user.service import MIN_PASSWORD_LENGTH
 
 
 def _stored_spelling(value: str) -> str:
@@ -44,7 +45,7 @@ class VerifyLinkRequest(RequestModel):
 
 class AcceptInvitationRequest(RequestModel):
     token: str = Field(min_length=1, max_length=512)
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 
 # ---- read models: the bare bodies of spec §2.2 and §2.3 (no envelope) ---------------------------------------

@@ -7,13 +7,15 @@ from pydantic import Field, field_validator
 
 from api.openapi import ReadModel
 from api.schemas.base import MailableEmail, PatchModel, RequestModel, SingleLine, one_of
-from api.schemas.client import _check_phone
+from api.schemas.client import Phone, _check_phone
 from domain.document.batch import BATCH_ID_PATTERN, REQUESTED_RETURN_TYPES
 from domain.document.service import STATUSES
 from domain.document.types import DOCUMENT_TYPES
+from domain.tax_return.service import EARLIEST_TAX_YEAR
 
 
 class DocumentUpdate(PatchModel):
+    not_clearable = frozenset({"document_type", "tax_year"})
     # An Appendix A type, or a spelling of one (w2, 1099_div): the service reads it (400 for another).
     document_type: str | None = Field(None, min_length=1, max_length=30,
                                       json_schema_extra={"enum": sorted(DOCUMENT_TYPES)})
@@ -22,6 +24,7 @@ class DocumentUpdate(PatchModel):
 
 
 class FieldUpdate(PatchModel):
+    not_clearable = frozenset({"verified"})
     value: SingleLine | None = Field(None, max_length=500)
     verified: bool | None = None
 
@@ -31,8 +34,9 @@ class CreateClientFromBatch(RequestModel):
     first_name: SingleLine = Field(min_length=1, max_length=100)
     last_name: SingleLine = Field(min_length=1, max_length=100)
     email: MailableEmail | None = None
-    phone: str | None = Field(None, max_length=40)
-    tax_year: int
+    phone: Phone | None = Field(None, max_length=40)
+    tax_year: int = Field(json_schema_extra={"minimum": EARLIEST_TAX_YEAR},
+                          description="At most the current year")
     # "individual" (the spec's example) or an Appendix A return type; see docs/document.md for the mapping.
     return_type: one_of(REQUESTED_RETURN_TYPES) = "individual"
 

@@ -24,6 +24,7 @@ class ScheduleCreate(RequestModel):
 
 
 class PaymentUpdate(PatchModel):
+    not_clearable = frozenset({"federal_amount", "state_amount", "due_date", "status"})
     federal_amount: Money | None = None
     state_amount: Money | None = None
     due_date: IsoDate | None = None

@@ -32,6 +32,7 @@ class InvoiceCreate(RequestModel):
 
 
 class InvoiceUpdate(PatchModel):
+    not_clearable = frozenset({"line_items"})
     return_id: uuid.UUID | None = None
     due_date: IsoDate | None = None
     line_items: list[LineItem] | None = Field(None, min_length=1, max_length=100)

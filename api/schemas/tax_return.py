@@ -12,7 +12,7 @@ from pydantic import Field
 from api.openapi import Amount, ReadModel
 from api.schemas.base import PatchModel, RequestModel, one_of
 from domain.tax_calendar import RETURN_TYPES
-from domain.tax_return.service import ANALYSIS_TYPES, FILING_STATUSES, PRIORITIES
+from domain.tax_return.service import ANALYSIS_TYPES, EARLIEST_TAX_YEAR, FILING_STATUSES, PRIORITIES
 from domain.tax_return.state_machine import BY_ACTION, Status
 
 ReturnType = one_of(RETURN_TYPES)
@@ -23,7 +23,7 @@ Money = Decimal
 
 class ReturnCreate(RequestModel):
     client_id: uuid.UUID
-    tax_year: int
+    tax_year: int = Field(json_schema_extra={"minimum": EARLIEST_TAX_YEAR}, description="At most the current year")
     return_type: ReturnType
     filing_status: FilingStatus | None = None
     assigned_preparer_id: uuid.UUID | None = None
@@ -40,6 +40,7 @@ class NoteChange(RequestModel):
 
 
 class ReturnUpdate(PatchModel):
+    not_clearable = frozenset({"priority", "extension_filed", "preparer_notes"})
     filing_status: FilingStatus | None = None
     priority: Priority | None = None
     assigned_preparer_id: uuid.UUID | None = None

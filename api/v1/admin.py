@@ -99,7 +99,7 @@ async def get_user(user_id: uuid.UUID, ctx: Ctx):
 @router.patch("/users/{user_id}", summary="Update a staff user", operation_id="update_user",
               **answers(One(UserOut), 403, 404, 409, 422))
 async def update_user(user_id: uuid.UUID, body: UserUpdate, ctx: Ctx):
-    changes = patch_changes(body, required=frozenset({"email", "full_name", "role"}))
+    changes = patch_changes(body)
     return envelope.one(user_out(await users.update_user(ctx, user_id, changes)))
 
 
@@ -119,7 +119,7 @@ async def read_config(ctx: Ctx):
 @router.patch("/config", summary="Update security configuration", operation_id="update_config",
               **answers(One(ConfigOut), 403, 409, 422))
 async def change_config(body: ConfigUpdate, ctx: Ctx):
-    changes = patch_changes(body, required=frozenset(ConfigUpdate.model_fields))
+    changes = patch_changes(body)
     return envelope.one(config_out(await update_config(ctx, changes)))
 
 

@@ -92,7 +92,7 @@ async def get_client(client_id: uuid.UUID, ctx: Ctx):
               **answers(One(ClientDetail), 403, 404, 409, 422))
 async def update_client(client_id: uuid.UUID, body: ClientUpdate, ctx: Ctx, state: State):
     """Partial update; `address` is merged field by field. Only admin, EA/CPA and reviewers reassign."""
-    changes = patch_changes(body, required=frozenset({"client_type", "name", "status", "address"}))
+    changes = patch_changes(body)
     if "address" in changes:
         changes["address"] = body.address.model_dump(exclude_unset=True)
     client = await service.update_client(ctx, client_id, changes, state.cipher)
@@ -121,7 +121,7 @@ async def add_contact(client_id: uuid.UUID, body: ContactCreate, ctx: Ctx):
 @router.patch("/clients/{client_id}/contacts/{contact_id}", summary="Update a contact", operation_id="update_contact",
               **answers(One(ContactOut), 403, 404, 409, 422))
 async def update_contact(client_id: uuid.UUID, contact_id: uuid.UUID, body: ContactUpdate, ctx: Ctx):
-    changes = patch_changes(body, required=frozenset({"name", "is_primary"}))
+    changes = patch_changes(body)
     return envelope.one(contact_out(await service.update_contact(ctx, client_id, contact_id, changes)))
 
 

@@ -259,7 +259,7 @@ async def download_document(document_id: uuid.UUID, state: State, request: Reque
               **answers(One(DocumentOut), 403, 404, 409, 422))
 async def update_document(document_id: uuid.UUID, body: DocumentUpdate, ctx: Ctx):
     """document_type (a person's classification is kept on re-extraction), tax_year, return_id."""
-    changes = patch_changes(body, required=frozenset({"document_type", "tax_year"}))
+    changes = patch_changes(body)
     return envelope.one(document_out(await service.update_document(ctx, document_id, changes)))
 
 
@@ -275,7 +275,7 @@ async def delete_document(document_id: uuid.UUID, ctx: Ctx):
               operation_id="update_extracted_field", **answers(One(FieldOut), 403, 404, 409, 422))
 async def update_field(document_id: uuid.UUID, field_id: uuid.UUID, body: FieldUpdate, ctx: Ctx):
     """`value` and/or `verified`; the extractor's value is kept as `original_value`, with who and when."""
-    changes = patch_changes(body, required=frozenset({"verified"}))
+    changes = patch_changes(body)
     return envelope.one(field_out(await service.update_field(ctx, document_id, field_id, changes)))
 
 

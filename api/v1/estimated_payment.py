@@ -102,7 +102,7 @@ async def get_estimated_payment(payment_id: uuid.UUID, ctx: Ctx):
               operation_id="update_estimated_payment", **answers(One(EstimatedPaymentOut), 403, 404, 409, 422))
 async def update_estimated_payment(payment_id: uuid.UUID, body: PaymentUpdate, ctx: Ctx, state: State):
     """Amounts, due date, or status scheduled/confirmed_paid; its reminders are re-planned."""
-    changes = patch_changes(body, required=frozenset({"federal_amount", "state_amount", "due_date", "status"}))
+    changes = patch_changes(body)
     payment, schedule = await service.update_payment(ctx, payment_id, changes)
     await _tell_workflow(ctx, state, schedule)
     return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)))

@@ -1,9 +1,9 @@
 """Unauthenticated liveness (spec §14.4)."""
 
 from datetime import datetime, timezone
-from pydantic import Field
 
 from fastapi import APIRouter
+from pydantic import Field
 
 from api.deps import State
 from api.openapi import ReadModel, answers

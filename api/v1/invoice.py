@@ -101,7 +101,7 @@ async def get_invoice(invoice_id: uuid.UUID, ctx: Ctx):
               **answers(One(InvoiceDetail), 403, 404, 409, 422))
 async def update_invoice(invoice_id: uuid.UUID, body: InvoiceUpdate, ctx: Ctx):
     """Only drafts change (422 otherwise): a sent invoice is voided and replaced."""
-    changes = patch_changes(body, required=frozenset({"line_items"}))
+    changes = patch_changes(body)
     if "line_items" in changes:
         changes["line_items"] = [item.model_dump() for item in body.line_items]
     invoice = await service.update_invoice(ctx, invoice_id, changes)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from api import envelope
 from api.deps import Ctx, State
@@ -21,11 +22,20 @@ from domain.document import batch as batch_service
 from domain.document.models import PendingDocument
 from domain.document.sniffing import safe_filename, sniff
 from domain.errors import FieldError, ValidationFailed
+from domain.principal import Principal
 from orchestration import document as document_workflow
 from orchestration import outbox
 from orchestration import tax_return as return_workflow
 
 router = APIRouter(tags=["pending documents"])
+
+
+async def _caller(request: Request, state: State) -> Principal:
+    return await authenticate(request, state)
+
+
+# A dependency, so that an anonymous caller is answered 401 before its body is even validated.
+Caller = Annotated[Principal, Depends(_caller)]
 
 
 def pending_out(row: PendingDocument) -> dict:
@@ -91,10 +101,9 @@ async def list_batches(ctx: Ctx):
 
 @router.post("/batch/{batch_id}/create-client", summary="Create a client from a batch",
              operation_id="create_client_from_batch", **answers(One(ClientFromBatch), 403, 404, 409, 422, status=201))
-async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, request: Request, state: State):
+async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, principal: Caller, state: State):
     """Creates the client (name = first + last), its return (individual → 1040) in intake, and moves the
     batch's documents to the return; each then runs through classification and extraction."""
-    principal = await authenticate(request, state)
     async with transaction(state, principal) as ctx:
         client, tax_return, documents = await batch_service.create_client_from_batch(
             ctx, batch_id, body.model_dump(), state.cipher)

@@ -169,7 +169,7 @@ async def update_return(return_id: uuid.UUID, body: ReturnUpdate, ctx: Ctx, stat
     """Partial update. `extension_filed: true` moves the deadline (April 15 → October 15); only admin,
     EA/CPA and reviewers reassign; `preparer_notes` adds, edits or deletes notes. The status changes only
     through the workflow transition endpoint."""
-    changes = patch_changes(body, required=frozenset({"priority", "extension_filed", "preparer_notes"}))
+    changes = patch_changes(body)
     if "preparer_notes" in changes:
         changes["preparer_notes"] = [n.model_dump(exclude_unset=True) for n in body.preparer_notes]
     tax_return, client = await service.update_return(ctx, return_id, changes)

@@ -6,10 +6,10 @@ http://<api>/v1/admin/temporal-codec --codec-auth "Bearer <token>"`."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Ctx, State
 from api.openapi import answers
@@ -24,17 +24,23 @@ router = APIRouter(prefix="/admin/temporal-codec", tags=["admin"])
 CODEC_BODY = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Payloads"}}}}
 
 
-class Payload(BaseModel):
-    """A Temporal payload in its JSON form (proto3 JSON: bytes as base64)."""
+Base64 = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+                              description="base64")]
 
-    metadata: dict[str, str] = Field(default_factory=dict)
-    data: str = Field("", description="base64")
+
+class Payload(BaseModel):
+    """A Temporal payload in its JSON form (proto3 JSON: bytes as padded base64, as Temporal's clients send)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Base64] = Field(default_factory=dict)
+    data: Base64 = ""
 
 
 class Payloads(BaseModel):
     """Temporal's remote codec protocol body, in and out."""
 
-    payloads: list[Payload]
+    payloads: list[Payload] | None = Field(None, description="null or absent: no payloads")
 
 
 @router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)",
@@ -44,8 +50,10 @@ async def temporal_codec(operation: Literal["decode", "encode"], request: Reques
     policy.require(ctx.principal, "admin.temporal_codec")
     try:
         body = await request.json()
+        # The documented shape, checked first: protobuf's parser would read any string as base64, somehow.
+        Payloads.model_validate(body)
         answer = await codec_server(payload_codec(state.settings), operation, body)
-    except ValueError as exc:  # includes a body that is not JSON
+    except ValueError as exc:  # includes a body that is not JSON, and pydantic's ValidationError
         raise ValidationFailed(errors=[FieldError("payloads", "invalid_format", str(exc)[:200])]) from None
     await ctx.audit(f"temporal.payloads_{operation}d", "temporal_payload",
                     details={"count": len(answer.get("payloads", [])),
