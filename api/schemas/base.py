@@ -93,8 +93,8 @@ MailableEmail = Annotated[EmailStr, AfterValidator(_mailable)]
 # Surrounding whitespace is stripped before lengths are checked (RequestModel), so a required text must hold
 # something else: the document says so with a pattern.
 NOT_BLANK_PATTERN = "\\S"
-ONE_LINE_NOT_BLANK_PATTERN = ("^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]"
-                              "[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$")
+_LINE_CHARACTER = "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029"  # what a one-line text may not hold
+ONE_LINE_NOT_BLANK_PATTERN = f"^[^{_LINE_CHARACTER}]*[^\\s{_LINE_CHARACTER}][^{_LINE_CHARACTER}]*$"
 
 
 def _strings_of(schema: dict):

@@ -151,7 +151,8 @@ async def get_export(export_id: uuid.UUID, ctx: Ctx):
 
 
 @router.get("/audit/exports/{export_id}/download", summary="Download a finished audit export",
-            operation_id="download_audit_export", **answers(None, 403, 404, 409, description="The export file", content={
+            operation_id="download_audit_export",
+            **answers(None, 403, 404, 409, description="The export file", content={
                 "application/json": {"schema": {"type": "string", "format": "binary"}},
                 "text/csv": {"schema": {"type": "string", "format": "binary"}}}))
 async def download_export(export_id: uuid.UUID, ctx: Ctx, state: State):

@@ -139,7 +139,8 @@ async def void_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
     return MoneyJSONResponse(envelope.one(invoice_out(invoice, await service.payments_of(ctx.session, invoice.id))))
 
 
-@router.post("/invoices/{invoice_id}/payments", summary="Record a payment (admin, EA/CPA)", operation_id="record_payment",
+@router.post("/invoices/{invoice_id}/payments", summary="Record a payment (admin, EA/CPA)",
+             operation_id="record_payment",
              **answers(One(PaymentOut), 403, 404, 409, 422, status=201))
 async def record_payment(invoice_id: uuid.UUID, body: PaymentCreate, ctx: Ctx, state: State):
     """A payment received outside the payment link, or one Stripe's webhook has not brought yet (name its

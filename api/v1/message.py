@@ -50,7 +50,8 @@ async def send_message(client_id: uuid.UUID, body: MessageCreate, ctx: Ctx, stat
     return envelope.one(message_out(message))
 
 
-@router.post("/clients/{client_id}/messages/{message_id}/read", summary="Mark a message read", operation_id="mark_message_read",
+@router.post("/clients/{client_id}/messages/{message_id}/read", summary="Mark a message read",
+             operation_id="mark_message_read",
              **answers(One(MessageRead), 403, 404, 409, 422))
 async def mark_read(client_id: uuid.UUID, message_id: uuid.UUID, ctx: Ctx):
     message = await service.mark_read(ctx, client_id, message_id)

@@ -69,7 +69,8 @@ async def answer_question(return_id: uuid.UUID, question_id: uuid.UUID, body: An
     return envelope.one(question_out(question))
 
 
-@router.post("/returns/{return_id}/questions/{question_id}/skip", summary="Skip a question", operation_id="skip_question",
+@router.post("/returns/{return_id}/questions/{question_id}/skip", summary="Skip a question",
+             operation_id="skip_question",
              **answers(One(QuestionOut), 403, 404, 409, 422))
 async def skip_question(return_id: uuid.UUID, question_id: uuid.UUID, body: SkipBody, ctx: Ctx, state: State):
     question, last = await service.skip_question(ctx, return_id, question_id, body.reason)

@@ -2,9 +2,9 @@
 conformance, status codes, content types, headers, positive data accepted, negative data refused, auth enforced),
 signed in as an admin and as a preparer. Zero failures: the document says what the server does.
 
-The API is served over a socket by uvicorn in this test's event loop (so the Temporal workers the harness runs
-here keep working), and schemathesis runs in a thread. The short profile runs in `make test`; `make fuzz` runs
-the long one (SCHEMATHESIS_PROFILE=long).
+The API is served over a socket (tests/api/conftest.py `api_url`), and schemathesis runs in a thread, so this
+event loop stays free for the server and the Temporal workers the harness runs. The short profile runs in
+`make test`; `make fuzz` runs the long one (SCHEMATHESIS_PROFILE=long).
 
 What a schema cannot say is supplied, not excluded:
 - a webhook's signature is an HMAC over the exact bytes sent: `before_call` signs the body it is about to send
@@ -20,19 +20,16 @@ import asyncio
 import json
 import os
 import re
-import socket
-import threading
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
+import pytest_asyncio
 import schemathesis
-import uvicorn
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NOT_SET
 from schemathesis.engine import Status, events, from_schema
 
-from api.app import create_app
 from integrations.webhook_hmac import hmac_header
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -53,28 +50,7 @@ SIGNATURE_FORM = re.compile(r"^t=[0-9]{1,10},v1=[0-9a-f]{64}(,v1=[0-9a-f]{64})*$
 ACCEPTED_REFUSALS = ["2xx", 401, 403, 404, 409, 422]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-async def api_url(tp):
-    """The app over a real socket, in this event loop, sharing the harness's state (no lifespan: the harness owns
-    the engine)."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(tp.settings, tp.state), host="127.0.0.1", port=port,
-                                           lifespan="off", log_level="warning", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
-
-
-@pytest.fixture(scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def webhook_providers(tp):
     """SurePrep and SmartVault configured (their sandboxes), as tests/document does: an unconfigured provider's
     webhook answers 404 whatever is sent."""
@@ -110,7 +86,8 @@ async def seeded(tp, role: str) -> Seeded:
     assigned = {"assigned_preparer_id": str(user_id)} if role == "preparer" else {}
     client = await tp.new_client(admin, **assigned)
     tax_return = (await tp.http.post("/v1/returns", headers=admin, json={
-        "client_id": client["id"], "tax_year": date.today().year - 1, "return_type": "1040", **assigned})).json()["data"]
+        "client_id": client["id"], "tax_year": date.today().year - 1, "return_type": "1040", **assigned}
+    )).json()["data"]
     invoice = (await tp.http.post("/v1/invoices", headers=admin, json={
         "client_id": client["id"], "line_items": [{"description": "1040", "unit_price": "400.00"}]})).json()["data"]
     message = (await tp.http.post(f"/v1/clients/{client['id']}/messages", headers=admin, json={
