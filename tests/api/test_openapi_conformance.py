@@ -146,9 +146,13 @@ def _before_call(settings):
     return before_call
 
 
-def _failures(stream) -> list[str]:
+def _failures(stream, elapsed: dict) -> list[str]:
+    """The failures of a run, each with the request and the answer; `elapsed` gathers seconds per phase."""
     found = []
     for event in stream:
+        if isinstance(event, events.ScenarioFinished):
+            key = (event.phase.value, event.recorder.label)
+            elapsed[key] = elapsed.get(key, 0.0) + event.elapsed_time
         if isinstance(event, events.ScenarioFinished) and event.status in (Status.FAILURE, Status.ERROR):
             for case_id, checks in event.recorder.checks.items():
                 for check in checks:
@@ -175,13 +179,23 @@ async def test_schemathesis_finds_nothing(tp, api_url, webhook_providers, role):
     seeds = await seeded(tp, role)
     document = (await tp.http.get("/v1/openapi.json")).json()
 
+    elapsed: dict = {}
+
     def run() -> list[str]:
         schema = schemathesis.openapi.from_dict(document, config=_config(profile, api_url, seeds))
-        return _failures(from_schema(schema).execute())
+        return _failures(from_schema(schema).execute(), elapsed)
 
     schemathesis.hook("before_call")(_before_call(tp.settings))
     try:
         failures = await asyncio.to_thread(run)
     finally:
         schemathesis.hooks.unregister_all()
+    # The figures, for `pytest -s`: where the run's time goes (noisy on a shared machine).
+    by_phase: dict = {}
+    for (phase, _), seconds in elapsed.items():
+        by_phase[phase] = by_phase.get(phase, 0.0) + seconds
+    slowest = sorted(elapsed.items(), key=lambda item: -item[1])[:5]
+    print(f"\nschemathesis {role}: {len({label for _, label in elapsed})} operations; seconds by phase "
+          f"{ {phase: round(s, 1) for phase, s in by_phase.items()} }; slowest "
+          f"{[(label, phase, round(s, 1)) for (phase, label), s in slowest]}")
     assert failures == [], "\n".join(failures)
