@@ -3,19 +3,42 @@ amount or a fraction of a cent is a 400 before any rule runs."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from api.openapi import Amount, Meta, Pagination, ReadModel
 from api.schemas.base import IsoDate, PatchModel, RequestModel, one_of
 from domain.invoice.service import PAYMENT_METHODS, STATUSES as INVOICE_STATUSES
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
+# An amount as a request may write it: a JSON number, or a decimal string, with at most 12 digits before the point
+# and 2 after (NUMERIC(14,2)). A string in any other form ("1e2", " 5", "+5") is refused, so that what the document
+# says (the pattern below) is exactly what is accepted.
+MONEY_STRING = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+LARGEST_AMOUNT = 999999999999.99
+
+
+def _plain_decimal_string(value):
+    if isinstance(value, str) and not re.fullmatch(MONEY_STRING, value):
+        raise ValueError("must be an amount such as 450.00: digits, and at most two after the point")
+    return value
+
+
+def _money_schema(positive: bool) -> dict:
+    low = {"exclusiveMinimum": 0} if positive else {"minimum": 0}
+    return {"anyOf": [{"type": "number", **low, "maximum": LARGEST_AMOUNT, "multipleOf": 0.01},
+                      {"type": "string", "pattern": MONEY_STRING}],
+            "examples": [450.00, "450.00"]}
+
+
+Money = Annotated[Decimal, BeforeValidator(_plain_decimal_string), Field(ge=0, max_digits=14, decimal_places=2),
+                  WithJsonSchema(_money_schema(positive=False))]
+PositiveMoney = Annotated[Decimal, BeforeValidator(_plain_decimal_string),
+                          Field(gt=0, max_digits=14, decimal_places=2), WithJsonSchema(_money_schema(positive=True))]
 
 
 class LineItem(RequestModel):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
 
 from api.openapi import Amount, ReadModel
+from api.schemas.invoice import Money
 from api.schemas.base import PatchModel, RequestModel, one_of
 from domain.tax_calendar import RETURN_TYPES
 from domain.tax_return.service import ANALYSIS_TYPES, EARLIEST_TAX_YEAR, FILING_STATUSES, PRIORITIES
@@ -18,7 +18,6 @@ from domain.tax_return.state_machine import BY_ACTION, Status
 ReturnType = one_of(RETURN_TYPES)
 FilingStatus = one_of(FILING_STATUSES)
 Priority = one_of(PRIORITIES)
-Money = Decimal
 
 
 class ReturnCreate(RequestModel):
@@ -46,8 +45,8 @@ class ReturnUpdate(PatchModel):
     assigned_preparer_id: uuid.UUID | None = None
     assigned_reviewer_id: uuid.UUID | None = None
     extension_filed: bool | None = None
-    estimated_refund: Money | None = Field(None, ge=0, max_digits=14, decimal_places=2)
-    estimated_tax_due: Money | None = Field(None, ge=0, max_digits=14, decimal_places=2)
+    estimated_refund: Money | None = None
+    estimated_tax_due: Money | None = None
     preparer_notes: list[NoteChange] | None = Field(None, max_length=50)
 
 

@@ -11,7 +11,7 @@ What a schema cannot say is supplied, not excluded:
   (a case whose signature header does not even match the documented pattern is left as generated: it is a
   negative case, and must be refused);
 - ids in paths are those of real objects of the signed-in user's firm, so reads answer their real bodies;
-- a tax year is at most this year (returns) or next (documents): a rule about today, not a fixed bound.
+- a tax year, a due date and a payment date lie in windows about today: rules the document says in words.
 """
 
 from __future__ import annotations
@@ -120,19 +120,29 @@ def _config(profile: dict, url: str, seeds: Seeded) -> SchemathesisConfig:
     })
 
 
-def _this_years_tax_year(case) -> None:
-    """A tax year is at most this year (a return's) or next (a document's): a rule about today, which the document
-    states in words, not as a bound; a schema-valid case is kept within it."""
+# Dates whose window is relative to today or to the object's tax year (docs/api-conventions.md, "Date ranges").
+DATES_IN_A_WINDOW = ("due_date", "payment_date")
+
+
+def _within_todays_windows(case) -> None:
+    """Rules about today, which the document states in words rather than as bounds: a tax year is at most this
+    year (a return's) or next (a document's); a due date or a payment date lies in a window around today and the
+    tax year (the seeded objects' tax years are this year and last). A schema-valid case is kept within them."""
     if case._meta is None or not case._meta.generation.mode.is_positive:
         return
     for values in (case.body, case.query):
-        if isinstance(values, dict) and isinstance(values.get("tax_year"), int):
+        if not isinstance(values, dict):
+            continue
+        if isinstance(values.get("tax_year"), int):
             values["tax_year"] = min(values["tax_year"], date.today().year)
+        for name in DATES_IN_A_WINDOW:
+            if isinstance(values.get(name), str) and values is case.body:
+                values[name] = date.today().isoformat()
 
 
 def _before_call(settings):
     def before_call(context, case, kwargs):
-        _this_years_tax_year(case)
+        _within_todays_windows(case)
         signed = SIGNATURE_HEADERS.get(case.path)
         if signed is None:
             return

@@ -88,3 +88,24 @@ async def test_the_problem_schema_is_spec_3_3(tp):
     problem = document["components"]["schemas"]["Problem"]
     assert {"type", "title", "status", "detail", "instance", "meta"} <= set(problem["required"])
     assert json.dumps(problem)  # serialisable as it is
+
+
+async def test_an_enum_error_lists_the_allowed_values(tp):
+    _, admin = await tp.staff_session(await tp.new_firm("Enum errors"), "admin")
+    response = await tp.http.post("/v1/clients", headers=admin, json={"client_type": "bogus", "name": "X"})
+    assert response.status_code == 400 and response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["errors"] == [{"field": "client_type", "code": "invalid_choice",
+                                          "message": "client_type must be one of: individual, business, trust, "
+                                                     "nonprofit"}]
+
+
+async def test_an_invoice_answers_one_name_per_amount_printed_one_way(tp):
+    _, admin = await tp.staff_session(await tp.new_firm("Invoice names"), "admin")
+    client = await tp.new_client(admin)
+    response = await tp.http.post("/v1/invoices", headers=admin, json={
+        "client_id": client["id"], "line_items": [{"description": "1040", "quantity": 1, "unit_price": 450}]})
+    assert response.status_code == 201, response.text
+    assert '"unit_price":450.00' in response.text and '"total":450.00' in response.text
+    assert '"balance_due":450.00' in response.text
+    invoice = response.json()["data"]
+    assert "total_amount" not in invoice and "amount_due" not in invoice
