@@ -2,7 +2,7 @@
 
     @router.get("/clients/{client_id}", **answers(One(ClientDetail), 404))
 
-`answers` documents the success body inside the spec §3.2 envelope (`Page[...]` for lists) and each error status
+`answers` documents the success body inside the spec §3.2 envelope (`One(...)`, `Page(...)` for lists) and each error status
 as the §3.3 problem (`application/problem+json`). 401, 429 and 503 are added to every operation that takes a
 token (any request may be unauthenticated, rate limited, or meet a database that is down), 400 to every operation
 (any request may carry a malformed parameter or body); the router names the rest (403, 404, 409, 413, 415, 422).
@@ -18,8 +18,8 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Generic, Iterable, TypeVar
 
 import fastapi_offline
