@@ -31,6 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from api.problems import PROBLEM_JSON
+from domain.listing import DEFAULT_LIMIT, MAX_LIMIT
 
 T = TypeVar("T")
 
@@ -128,7 +129,27 @@ def list_of(item: type[BaseModel], spec: Any) -> type[BaseModel]:
     declared = frozenset(item.model_fields)
     if declared != spec.output_fields:
         raise RuntimeError(f"{item.__name__} and its ListSpec differ: {sorted(declared ^ spec.output_fields)}")
-    return Page(item)
+    page = Page(item)
+    _LIST_SPECS[page] = spec
+    return page
+
+
+# The ListSpec of each list envelope made by list_of: `answers` documents the list's query parameters from it.
+_LIST_SPECS: dict[type, Any] = {}
+
+
+def list_parameters(spec: Any) -> list[dict]:
+    """The query parameters of a list that any value of their schema may take (spec §3.5–3.6). `cursor` is not
+    among them: only a cursor the API issued is one (the generated clients read it from `pagination`), and a
+    documented `fields=` would make every item's fields optional; filters are described in the operation's text."""
+    sorts = sorted(spec.sortable)
+    return [
+        {"name": "limit", "in": "query", "required": False, "description": "Items per page",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        {"name": "sort", "in": "query", "required": False,
+         "description": f"A field to sort by, `-` first for descending (default `{spec.default_sort}`)",
+         "schema": {"type": "string", "enum": [*sorts, *(f"-{name}" for name in sorts)]}},
+    ]
 
 
 def problems(statuses: Iterable[int]) -> dict[int, dict]:
@@ -162,8 +183,9 @@ def answers(model: Any = None, *errors: int, status: int = 200, public: bool = F
         extra["security"] = [{BEARER: []}]
     if body is not None:
         extra["requestBody"] = body
-    if headers:
-        extra["parameters"] = headers
+    parameters = [*(list_parameters(_LIST_SPECS[model]) if model in _LIST_SPECS else ()), *(headers or ())]
+    if parameters:
+        extra["parameters"] = parameters
     if extra:
         declared["openapi_extra"] = extra
     return declared
