@@ -9,7 +9,7 @@ DATA_DIR ?= .data
 STACK_ENV = $(DATA_DIR)/stack.env
 API_PORT ?= 8001
 
-.PHONY: install run test bench worker api clean
+.PHONY: install run test fuzz openapi bench worker api clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,14 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The long schemathesis profile (tests/api/test_openapi_conformance.py): many more cases per operation.
+fuzz: install
+	SCHEMATHESIS_PROFILE=long $(PY) -m pytest tests/api/test_openapi_conformance.py $(PYTEST_ARGS)
+
+# Rewrite the committed snapshot of /v1/openapi.json (docs/openapi.json) after an API change; review its diff.
+openapi: install
+	$(PY) -m api.openapi
 
 bench: install
 	$(PY) -m bench

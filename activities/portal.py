@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from domain.context import ServiceContext
+from domain.event.record import record_event
 from domain.crypto import FieldCipher
 from domain.disclosure import gate
 from domain.portal.accounts import map_accounts
@@ -316,6 +317,8 @@ class PortalActivities:
             await ctx.audit("portal_sync.finish", "portal_connection", data.connection_id,
                             client_id=connection.client_id if connection else None,
                             details={"sync_id": str(sync.id), "outcome": outcome, "error": error})
+            record_event(ctx, "portal.sync_finished", "portal_sync", sync.id,
+                         connection.client_id if connection else None, {"status": outcome})
         return FinishResult(outcome=outcome)
 
 

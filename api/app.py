@@ -13,6 +13,7 @@ from api.middleware import (
     IdempotencyMiddleware, PathCORSMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
     principal_key_from_claims,
 )
+from api import openapi
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
 from domain.rate_limit import SharedCounters
@@ -74,6 +75,19 @@ def _verified_principal(state: AppState):
     return principal_of
 
 
+def routed_app(version: str, **kwargs) -> FastAPI:
+    """The application's routes and its OpenAPI document, without the state that serves them: `make openapi`
+    writes the document from this, with no stack running."""
+    app = FastAPI(
+        title="Tax Practice API", version=version, openapi_url=openapi.DOCUMENT_URL, docs_url=None, redoc_url=None,
+        description="v1 REST API of Tax Practice. Errors are RFC 7807 application/problem+json.", **kwargs,
+    )
+    for router in ROUTERS:
+        app.include_router(router, prefix="/v1")
+    openapi.install(app)
+    return app
+
+
 def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
     settings = settings or get_settings()
     state = state or build_state(settings)
@@ -84,15 +98,9 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         yield
         await state.engine.dispose()
 
-    app = FastAPI(
-        title="Tax Practice API", version=settings.version, lifespan=lifespan,
-        openapi_url="/v1/openapi.json", docs_url="/docs", redoc_url=None,
-        description="v1 REST API of Tax Practice. Errors are RFC 7807 application/problem+json.",
-    )
+    app = routed_app(settings.version, lifespan=lifespan)
     app.state.services = state
     install_problem_handlers(app)
-    for router in ROUTERS:
-        app.include_router(router, prefix="/v1")
     # Outermost last: the request context wraps everything, so even a 429 or 413 carries the request id.
     principal_of = _verified_principal(state)
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency, principal_of=principal_of)

@@ -93,10 +93,14 @@ def _validation_errors(exc: RequestValidationError) -> list[dict]:
     for err in exc.errors():
         kind = err.get("type", "invalid")
         message = err.get("msg", "invalid value")
+        field = _field_name(tuple(err.get("loc", ())))
         if kind == "extra_forbidden":
             message = "Unknown field"
-        errors.append({"field": _field_name(tuple(err.get("loc", ()))), "code": _PYDANTIC_CODES.get(kind, kind),
-                       "message": message})
+        elif kind in ("literal_error", "enum") and "expected" in err.get("ctx", {}):
+            # The allowed values, in the domain's order, as the list filters say them (domain/listing.py).
+            allowed = err["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
+            message = f"{field.rsplit('.', 1)[-1]} must be one of: {allowed}"
+        errors.append({"field": field, "code": _PYDANTIC_CODES.get(kind, kind), "message": message})
     return errors
 
 

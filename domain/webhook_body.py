@@ -25,7 +25,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # 9999-12-31T23:59:59Z, the last second a Python datetime can hold.
-_MAX_UNIX_TIME = 253402300799
+MAX_UNIX_TIME = 253402300799
 
 
 def _refused(code: str, message: str) -> ValidationFailed:
@@ -83,8 +83,16 @@ def _check(value: object) -> None:
             pending.extend((child, depth + 1) for child in item)
 
 
+def is_integer(value: object) -> bool:
+    """An integer as JSON Schema counts one (the webhooks document `created` as `type: integer`): `1700000000.0`
+    is one, as it is for every integer field pydantic reads; `true` is not."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+
+
 def unix_time(value: object) -> datetime | None:
-    """An event's Unix time in seconds as a UTC datetime; None unless it is an integer from 1970 to 9999."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_UNIX_TIME:
+    """An event's Unix time in seconds as a UTC datetime; None unless it is an integer (is_integer) from 1970 to
+    9999."""
+    if not is_integer(value) or not 0 <= value <= MAX_UNIX_TIME:
         return None
+    value = int(value)
     return _EPOCH + timedelta(seconds=value)

@@ -106,13 +106,15 @@ class Signature(Strict):
     updated_at: datetime
 
 
-class LineItem(Strict):
+class PortalLineItem(Strict):
+    """An invoice line as the portal sends it (named apart from the LineItem of this firm's own invoices)."""
+
     description: str
     quantity: Amount
     unit_price: Amount
 
 
-class Payment(Strict):
+class PortalPayment(Strict):
     id: str
     amount: Amount
     method: Literal["stripe", "cpacharge", "other"]
@@ -130,8 +132,8 @@ class Invoice(Strict):
     issued_at: datetime
     due_at: datetime | None
     updated_at: datetime
-    line_items: list[LineItem]
-    payments: list[Payment]
+    line_items: list[PortalLineItem]
+    payments: list[PortalPayment]
 
 
 class Thread(Strict):

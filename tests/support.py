@@ -39,6 +39,18 @@ async def outbox_entries(tp, entity_id: uuid.UUID | str) -> list:
             .order_by(OutboxEntry.created_at))).scalars())
 
 
+async def domain_events(tp, entity_id: uuid.UUID | str) -> list[tuple[str, dict]]:
+    """The domain events recorded about one entity (domain/event/), oldest first: (type, data)."""
+    from sqlalchemy import select
+
+    from domain.event.models import DomainEvent
+
+    async with tp.state.sessionmaker() as session:
+        return [(e.type, e.data) for e in (await session.execute(
+            select(DomainEvent).where(DomainEvent.entity_id == uuid.UUID(str(entity_id)))
+            .order_by(DomainEvent.occurred_at, DomainEvent.id))).scalars()]
+
+
 async def deliver(tp, entry_id: uuid.UUID) -> bool:
     """What the outbox relay does with one entry."""
     from orchestration import outbox

@@ -1,10 +1,13 @@
+import uuid
 from typing import Annotated
 
 import email_validator
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.openapi import ReadModel
 from api.schemas.base import MailableEmail, RequestModel, one_of
 from domain.auth.service import MFA_METHODS
+from domain.user.service import MIN_PASSWORD_LENGTH
 
 
 def _stored_spelling(value: str) -> str:
@@ -42,4 +45,47 @@ class VerifyLinkRequest(RequestModel):
 
 class AcceptInvitationRequest(RequestModel):
     token: str = Field(min_length=1, max_length=512)
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
+
+
+# ---- read models: the bare bodies of spec §2.2 and §2.3 (no envelope) ---------------------------------------
+
+class TokenPair(ReadModel):
+    access_token: str
+    refresh_token: str | None = Field(None, description="Absent where the flow issues none")
+    expires_in: int = Field(description="Seconds until the access token expires")
+    token_type: str = Field(examples=["Bearer"])
+
+
+class LoginAnswer(ReadModel):
+    """`mfa_required` with an mfa_token for POST /v1/auth/mfa/verify; or, when the firm does not require MFA,
+    `authenticated` with the tokens."""
+
+    status: str = Field(examples=["mfa_required", "authenticated"])
+    mfa_token: str | None = None
+    mfa_methods: list[str] | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    expires_in: int | None = None
+    token_type: str | None = None
+
+
+class Jwk(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a JWK carries the members its key type defines (RFC 7517)
+    kty: str
+    kid: str | None = None
+
+
+class JwkSet(ReadModel):
+    keys: list[Jwk]
+
+
+class InvitationAccepted(ReadModel):
+    id: uuid.UUID
+    email: str
+    totp_secret: str = Field(description="Base32: enrol it in an authenticator app")
+    otpauth_uri: str
+
+
+class MagicLinkSent(ReadModel):
+    message: str

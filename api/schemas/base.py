@@ -4,7 +4,7 @@ ignored."""
 import re
 import unicodedata
 from datetime import date, datetime, timezone
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, ClassVar, Iterable, Literal
 
 import email_validator
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, field_validator
@@ -56,10 +56,24 @@ def _no_line_breaks_or_controls(value: str) -> str:
     return value
 
 
+class JsonSchemaPattern:
+    """Documents, as a JSON Schema `pattern`, a rule a validator of ours checks (with its own error message):
+    the document then says what the API accepts, and generated clients and fuzzers send only that."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        schema = handler(core_schema)
+        schema["pattern"] = self.pattern
+        return schema
+
+
 # Text that is one line, such as a subject or a name: it may become a mail header (a message's subject, a client's
 # name in a reminder's subject). Surrounding whitespace is stripped first (RequestModel), so only inner line
 # breaks are refused.
-SingleLine = Annotated[str, AfterValidator(_no_line_breaks_or_controls)]
+ONE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"
+SingleLine = Annotated[str, AfterValidator(_no_line_breaks_or_controls), JsonSchemaPattern(ONE_LINE_PATTERN)]
 
 
 def _mailable(value: str) -> str:
@@ -76,8 +90,45 @@ def _mailable(value: str) -> str:
 MailableEmail = Annotated[EmailStr, AfterValidator(_mailable)]
 
 
+# Surrounding whitespace is stripped before lengths are checked (RequestModel), so a required text must hold
+# something else: the document says so with a pattern.
+NOT_BLANK_PATTERN = "\\S"
+_LINE_CHARACTER = "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029"  # what a one-line text may not hold
+ONE_LINE_NOT_BLANK_PATTERN = f"^[^{_LINE_CHARACTER}]*[^\\s{_LINE_CHARACTER}][^{_LINE_CHARACTER}]*$"
+
+
+def _strings_of(schema: dict):
+    yield schema
+    for member in schema.get("anyOf", ()):
+        yield member
+
+
+def _document_request_rules(schema: dict, model: type) -> None:
+    """What RequestModel does beyond the fields' own constraints, said in its JSON schema: whitespace is stripped
+    before a minimum length counts, a partial update (PatchModel) sends at least one field, and the fields an
+    explicit null may not clear (`not_clearable`) are shown without null."""
+    for prop in schema.get("properties", {}).values():
+        for member in _strings_of(prop):
+            if member.get("type") != "string" or member.get("minLength", 0) < 1 or "format" in member:
+                continue
+            if "pattern" not in member:
+                member["pattern"] = NOT_BLANK_PATTERN
+            elif member["pattern"] == ONE_LINE_PATTERN:
+                member["pattern"] = ONE_LINE_NOT_BLANK_PATTERN
+    if getattr(model, "partial_update", False):
+        schema["minProperties"] = 1
+    for name in getattr(model, "not_clearable", ()):
+        prop = schema["properties"][name]
+        members = [m for m in prop.get("anyOf", ()) if m.get("type") != "null"]
+        if len(members) == 1 and len(prop["anyOf"]) == 2:  # `X | None`: X
+            del prop["anyOf"]
+            prop.update(members[0])
+
+
 class RequestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_document_request_rules)
+    # Optional fields that an explicit null does not clear (a 400): documented without null.
+    not_clearable: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*")
     @classmethod
@@ -88,13 +139,21 @@ class RequestModel(BaseModel):
         return value
 
 
-def patch_changes(body: BaseModel, required: frozenset[str] = frozenset()) -> dict:
-    """The fields a PATCH actually sent. Explicit nulls are kept (they clear a value) except for `required`
-    fields, which cannot be cleared."""
+class PatchModel(RequestModel):
+    """A partial update's body: every field optional, at least one sent (`patch_changes` refuses `{}` with a
+    400, which the document says as `minProperties: 1`). An explicit null clears a field, except the
+    `not_clearable` ones, which the document therefore shows without null."""
+
+    partial_update: ClassVar[bool] = True
+
+
+def patch_changes(body: PatchModel) -> dict:
+    """The fields a PATCH actually sent. Explicit nulls are kept (they clear a value) except for the model's
+    `not_clearable` fields."""
     from domain.errors import FieldError, ValidationFailed
 
     changes = body.model_dump(exclude_unset=True)
-    cleared = sorted(name for name in required if name in changes and changes[name] is None)
+    cleared = sorted(name for name in body.not_clearable if name in changes and changes[name] is None)
     if cleared:
         raise ValidationFailed(errors=[FieldError(n, "required", f"{n} cannot be null") for n in cleared])
     if not changes:

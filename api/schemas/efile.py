@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from api.openapi import Meta
 from api.schemas.base import RequestModel
 
 # A return figure (income, AGI and tax can be negative: a loss), to the cent.
@@ -34,12 +35,6 @@ class ResubmitRequest(RequestModel):
 
 
 # ---- read models ---------------------------------------------------------------------------------------------
-
-class Meta(BaseModel):
-    request_id: str | None = None
-    correlation_id: str | None = None
-    timestamp: str | None = None
-
 
 class AcknowledgementOut(BaseModel):
     id: str

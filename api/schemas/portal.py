@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+
 from pydantic import BaseModel, Field, SecretStr
 
+from api.openapi import Meta, Pagination
 from api.schemas.base import RequestModel, one_of
 from api.schemas.portal_surfaces import PortalSurfaceItem
 from integrations.portal_models import SURFACES
@@ -70,19 +72,6 @@ class PortalConnectionOut(BaseModel):
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-
-class Meta(BaseModel):
-    request_id: str | None = None
-    correlation_id: str | None = None
-    timestamp: str | None = None
-
-
-class Pagination(BaseModel):
-    cursor: str | None
-    has_more: bool
-    total_count: int
-    total_count_exact: bool
 
 
 class PortalConnectionEnvelope(BaseModel):

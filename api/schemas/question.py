@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import Field, model_validator
 
+from api.openapi import ReadModel
 from api.schemas.base import RequestModel, one_of
-from domain.question.service import PRIORITIES
+from domain.question.service import PRIORITIES, STATUSES
 
 
 class QuestionCreate(RequestModel):
@@ -37,3 +39,22 @@ class AnswerBody(RequestModel):
 
 class SkipBody(RequestModel):
     reason: str = Field(min_length=1, max_length=1000)
+
+
+class QuestionOut(ReadModel):
+    """A question as listed (QUESTION_LIST_SPEC.output_fields) and read."""
+
+    id: uuid.UUID
+    return_id: uuid.UUID
+    question_text: str
+    context: str | None
+    category: str | None
+    priority: one_of(PRIORITIES)
+    status: one_of(sorted(STATUSES))
+    source: one_of(("preparer", "ai_generated"))
+    analysis_id: uuid.UUID | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+    answered_at: datetime | None
+    answer_text: str | None
+    answer_attachments: list[uuid.UUID]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from api.schemas.base import RequestModel, SingleLine, UtcDatetime, one_of
+from api.schemas.base import PatchModel, RequestModel, SingleLine, UtcDatetime, one_of
 from domain.consent.models import CONSENT_KINDS
 from domain.disclosure.basis import PURPOSES
 from domain.engagement.models import ENGAGEMENT_TYPES, FEE_TYPES
@@ -119,7 +119,9 @@ class EngagementCreate(RequestModel):
     fee_structure: FeeStructure
 
 
-class EngagementUpdate(RequestModel):
+class EngagementUpdate(PatchModel):
+    not_clearable = frozenset({"engagement_type", "services", "fee_structure"})
+
     engagement_type: one_of(ENGAGEMENT_TYPES) | None = None
     services: list[Service] | None = Field(None, min_length=1, max_length=30)
     fee_structure: FeeStructure | None = None

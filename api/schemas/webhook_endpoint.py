@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from api.schemas.base import RequestModel, SingleLine, one_of
+from api.openapi import Meta, Pagination
+from api.schemas.base import PatchModel, RequestModel, SingleLine, one_of
 from domain.outbound_webhook.models import DELIVERY_STATUSES, PAYLOADS
 
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -23,24 +24,13 @@ class WebhookEndpointCreate(RequestModel):
     consent_id: uuid.UUID | None = None
 
 
-class WebhookEndpointUpdate(RequestModel):
+class WebhookEndpointUpdate(PatchModel):
+    not_clearable = frozenset({"url", "events", "enabled"})
+
     url: Url | None = None
     events: Events | None = None
     enabled: bool | None = None
     description: Annotated[SingleLine, Field(max_length=500)] | None = None
-
-
-class Meta(BaseModel):
-    request_id: str | None = None
-    correlation_id: str | None = None
-    timestamp: str
-
-
-class Pagination(BaseModel):
-    cursor: str | None
-    has_more: bool
-    total_count: int
-    total_count_exact: bool
 
 
 class WebhookEndpointOut(BaseModel):

@@ -12,10 +12,11 @@ from sqlalchemy import text
 
 from api import envelope
 from api.deps import Ctx, State
+from api.openapi import One, answers, list_of
 from api.request_context import meta
-from api.problems import PROBLEM_JSON
 from api.schemas.admin import (
-    AuditChainChecksOut, AuditExportRequest, ConfigUpdate, UserCreate, UserUpdate,
+    AuditChainChecksOut, AuditEntryOut, AuditExportRequest, ConfigOut, ConfigUpdate, DetailedHealth, ExportAccepted,
+    ExportOut, UserCreate, UserOut, UserUpdate,
 )
 from api.schemas.base import patch_changes
 from api.v1.auth import link_mail
@@ -71,13 +72,15 @@ def export_out(export: AuditExport) -> dict:
     }
 
 
-@router.get("/users", summary="List staff users")
+@router.get("/users", summary="List staff users", operation_id="list_users",
+            **answers(list_of(UserOut, users.USER_LIST_SPEC), 403))
 async def list_users(request: Request, ctx: Ctx):
     query = parse_list_query(list(request.query_params.multi_items()), users.USER_LIST_SPEC)
     return envelope.page(await users.list_users(ctx, query), query, user_out)
 
 
-@router.post("/users", status_code=201, summary="Create (invite) a staff user")
+@router.post("/users", summary="Create (invite) a staff user", operation_id="create_user",
+             **answers(One(UserOut), 403, 409, 422, status=201))
 async def create_user(body: UserCreate, ctx: Ctx, state: State, background: BackgroundTasks):
     """The user receives an invitation by mail to set a password and enrol TOTP."""
     policy.require(ctx.principal, "admin.users")
@@ -90,42 +93,49 @@ async def create_user(body: UserCreate, ctx: Ctx, state: State, background: Back
     return envelope.one(user_out(user))
 
 
-@router.get("/users/{user_id}", summary="Get a staff user")
+@router.get("/users/{user_id}", summary="Get a staff user", operation_id="get_user",
+            **answers(One(UserOut), 403, 404))
 async def get_user(user_id: uuid.UUID, ctx: Ctx):
     return envelope.one(user_out(await users.get_user(ctx, user_id)))
 
 
-@router.patch("/users/{user_id}", summary="Update a staff user")
+@router.patch("/users/{user_id}", summary="Update a staff user", operation_id="update_user",
+              **answers(One(UserOut), 403, 404, 409, 422))
 async def update_user(user_id: uuid.UUID, body: UserUpdate, ctx: Ctx):
-    changes = patch_changes(body, required=frozenset({"email", "full_name", "role"}))
+    changes = patch_changes(body)
     return envelope.one(user_out(await users.update_user(ctx, user_id, changes)))
 
 
-@router.post("/users/{user_id}/deactivate", summary="Deactivate a staff user")
+@router.post("/users/{user_id}/deactivate", summary="Deactivate a staff user", operation_id="deactivate_user",
+             **answers(One(UserOut), 403, 404, 409, 422))
 async def deactivate_user(user_id: uuid.UUID, ctx: Ctx):
     """Takes effect at once: every session of the user is revoked."""
     return envelope.one(user_out(await users.deactivate_user(ctx, user_id)))
 
 
-@router.get("/config", summary="Get security configuration")
+@router.get("/config", summary="Get security configuration", operation_id="get_config",
+            **answers(One(ConfigOut), 403))
 async def read_config(ctx: Ctx):
     return envelope.one(config_out(await get_config(ctx)))
 
 
-@router.patch("/config", summary="Update security configuration")
+@router.patch("/config", summary="Update security configuration", operation_id="update_config",
+              **answers(One(ConfigOut), 403, 409, 422))
 async def change_config(body: ConfigUpdate, ctx: Ctx):
-    changes = patch_changes(body, required=frozenset(ConfigUpdate.model_fields))
+    changes = patch_changes(body)
     return envelope.one(config_out(await update_config(ctx, changes)))
 
 
-@router.get("/audit", summary="Query the audit log")
+@router.get("/audit", summary="Query the audit log", operation_id="query_audit_log",
+            **answers(list_of(AuditEntryOut, audit.AUDIT_LIST_SPEC), 403))
 async def query_audit(request: Request, ctx: Ctx):
     """Filters: user_id, client_id, event_type, resource_type, start_date, end_date; newest first."""
     query = parse_list_query(list(request.query_params.multi_items()), audit.AUDIT_LIST_SPEC)
     return envelope.page(await audit.query_audit(ctx, query), query, audit_out)
 
 
-@router.post("/audit/export", status_code=202, summary="Export the audit log to S3")
+@router.post("/audit/export", summary="Export the audit log to S3", operation_id="export_audit_log",
+             **answers(One(ExportAccepted), 403, 409, 422, status=202, description="Accepted"))
 async def export_audit(body: AuditExportRequest, ctx: Ctx, state: State):
     """Runs as a Temporal workflow; poll GET /v1/admin/audit/exports/{export_id}."""
     filters = body.filters.model_dump(exclude_none=True)
@@ -137,12 +147,17 @@ async def export_audit(body: AuditExportRequest, ctx: Ctx, state: State):
                          "estimated_size_mb": round(estimated, 2)})
 
 
-@router.get("/audit/exports/{export_id}", summary="Get an audit export's status")
+@router.get("/audit/exports/{export_id}", summary="Get an audit export's status", operation_id="get_audit_export",
+            **answers(One(ExportOut), 403, 404))
 async def get_export(export_id: uuid.UUID, ctx: Ctx):
     return envelope.one(export_out(await audit.get_export(ctx, export_id)))
 
 
-@router.get("/audit/exports/{export_id}/download", summary="Download a finished audit export")
+@router.get("/audit/exports/{export_id}/download", summary="Download a finished audit export",
+            operation_id="download_audit_export",
+            **answers(None, 403, 404, 409, description="The export file", content={
+                "application/json": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string", "format": "binary"}}}))
 async def download_export(export_id: uuid.UUID, ctx: Ctx, state: State):
     export = await audit.get_export(ctx, export_id)
     if export.status != "completed":
@@ -156,9 +171,7 @@ async def download_export(export_id: uuid.UUID, ctx: Ctx, state: State):
 
 
 @router.get("/audit-chain/checks", summary="The scheduled audit-chain checks (admin)",
-            operation_id="list_audit_chain_checks", response_model=AuditChainChecksOut,
-            responses={status: {"description": text, "content": {PROBLEM_JSON: {}}} for status, text in (
-                (400, "limit out of range"), (401, "not signed in"), (403, "not an admin"))})
+            operation_id="list_audit_chain_checks", **answers(AuditChainChecksOut, 403))
 async def list_audit_chain_checks(ctx: Ctx, limit: int = Query(20, ge=1, le=200)):
     """The latest checks of the audit chains against the anchors kept outside the database (docs/security.md),
     newest first, each saying whether this firm's chain held and, if not, where it breaks."""
@@ -180,7 +193,8 @@ async def _probe(coro_factory) -> dict:
     return {"status": "healthy", "latency_ms": round((time.perf_counter() - start) * 1000, 1)}
 
 
-@router.get("/health/detailed", summary="Probe every component")
+@router.get("/health/detailed", summary="Probe every component", operation_id="get_detailed_health",
+            **answers(DetailedHealth, 403))
 async def detailed_health(ctx: Ctx, state: State):
     """Really probes Postgres (SELECT 1), Temporal (gRPC health check) and S3 (HEAD bucket)."""
     policy.require(ctx.principal, "admin.health")

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import envelope
 from api.deps import CurrentPrincipal, Session, State
+from api.openapi import One, answers
 from api.schemas.auth import (
-    AcceptInvitationRequest, LoginRequest, MagicLinkRequest, MfaVerifyRequest, RefreshRequest, VerifyLinkRequest,
+    AcceptInvitationRequest, InvitationAccepted, JwkSet, LoginAnswer, LoginRequest, MagicLinkRequest, MagicLinkSent,
+    MfaVerifyRequest, RefreshRequest, TokenPair, VerifyLinkRequest,
 )
 from api.request_context import origin
 from api.state import AppState
@@ -40,41 +42,47 @@ async def _committing_failures(state: AppState, work: Callable[[AsyncSession], A
         return result
 
 
-@router.post("/auth/login", summary="Staff login (step one: password)")
+@router.post("/auth/login", summary="Staff login (step one: password)", operation_id="login",
+             **answers(LoginAnswer, 401, public=True))
 async def login(body: LoginRequest, state: State):
     """Check the password; answer `mfa_required` with a short-lived mfa_token."""
     await state.signin_limit.check(body.email)  # 429 past the per-account limit, before any hash is computed
     return await _committing_failures(state, lambda s: state.authenticator.login(s, body.email, body.password, origin()))
 
 
-@router.post("/auth/mfa/verify", summary="Complete MFA with a TOTP code")
+@router.post("/auth/mfa/verify", summary="Complete MFA with a TOTP code", operation_id="verify_mfa",
+             **answers(TokenPair, 401, public=True))
 async def verify_mfa(body: MfaVerifyRequest, state: State):
     """Exchange the mfa_token and a TOTP code (each code works once) for access and refresh tokens."""
     pair = await _committing_failures(state, lambda s: state.authenticator.verify_mfa(s, body.mfa_token, body.code, origin()))
     return token_response(pair)
 
 
-@router.post("/auth/refresh", summary="Rotate the refresh token")
+@router.post("/auth/refresh", summary="Rotate the refresh token", operation_id="refresh_token",
+             **answers(TokenPair, 401, public=True))
 async def refresh(body: RefreshRequest, state: State):
     """A new access token and a new refresh token; reusing a rotated refresh token ends the session."""
     pair = await _committing_failures(state, lambda s: state.authenticator.refresh(s, body.refresh_token, origin()))
     return token_response(pair)
 
 
-@router.post("/auth/logout", status_code=204, summary="End the current session")
+@router.post("/auth/logout", summary="End the current session", operation_id="logout",
+             **answers(None, status=204, description="Signed out"))
 async def logout(principal: CurrentPrincipal, session: Session, state: State):
     """Every token of this sign-in stops working at once."""
     await state.authenticator.logout(session, principal, origin())
     return Response(status_code=204)
 
 
-@router.get("/auth/jwks", summary="Public keys that verify access tokens")
+@router.get("/auth/jwks", summary="Public keys that verify access tokens", operation_id="get_jwks",
+            **answers(JwkSet, public=True))
 async def jwks(state: State):
     """RS256 keys as a JWK Set, for services that verify our tokens themselves."""
     return state.authenticator.signer.jwks()
 
 
-@router.post("/auth/invitations/accept", summary="Accept a staff invitation")
+@router.post("/auth/invitations/accept", summary="Accept a staff invitation", operation_id="accept_invitation",
+             **answers(One(InvitationAccepted), 401, 409, 422, public=True))
 async def accept_invitation(body: AcceptInvitationRequest, state: State):
     """Set a password from the mailed invitation; answers the TOTP secret to enrol an authenticator app."""
     user, secret = await _committing_failures(
@@ -98,7 +106,8 @@ def link_mail(settings: Settings, link: MailedLink) -> OutboxMessage:
     return mail(link.email, subject, text, about=link.purpose)
 
 
-@router.post("/portal/auth/magic-link", summary="Mail a client a sign-in link")
+@router.post("/portal/auth/magic-link", summary="Mail a client a sign-in link", operation_id="request_magic_link",
+             **answers(MagicLinkSent, public=True))
 async def request_magic_link(body: MagicLinkRequest, state: State, background: BackgroundTasks):
     """Always the same answer, whether or not the address belongs to a client."""
 
@@ -113,7 +122,8 @@ async def request_magic_link(body: MagicLinkRequest, state: State, background: B
     return {"message": "If this email is registered, a login link has been sent."}
 
 
-@router.post("/portal/auth/verify-link", summary="Exchange a magic link for a client token")
+@router.post("/portal/auth/verify-link", summary="Exchange a magic link for a client token",
+             operation_id="verify_magic_link", **answers(TokenPair, 401, public=True))
 async def verify_link(body: VerifyLinkRequest, state: State):
     """A client access token scoped to the clients the link's address belongs to."""
     pair = await _committing_failures(state, lambda s: state.authenticator.verify_magic_link(s, body.token, origin()))

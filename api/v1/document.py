@@ -17,10 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from api import envelope
 from api.deps import Ctx, State, bearer_token, service_context
 from api.schemas.base import patch_changes
-from api.schemas.document import DocumentUpdate, FieldUpdate
+from api.openapi import One, answers, list_of
+from api.schemas.document import (
+    UPLOAD_BODY, ChecklistOut, DocumentDetail, DocumentOut, DocumentUpdate, DocumentUploaded, FieldOut, FieldUpdate,
+)
 from api.state import AppState
 from api.uploads import ReceivedUpload, receive_upload
 from api.v1.client import iso
+from domain import policy
 from domain.context import ServiceContext
 from domain.document import checklist as checklist_rules
 from domain.document import service
@@ -151,7 +155,8 @@ def _uuid_field(fields: dict, name: str, required: bool) -> uuid.UUID | None:
 ALLOWED_UPLOAD_FIELDS = frozenset({"client_id", "return_id", "tax_year", "document_type"})
 
 
-@router.post("/documents", status_code=201, summary="Upload a document")
+@router.post("/documents", summary="Upload a document", operation_id="upload_document",
+             **answers(One(DocumentUploaded), 403, 404, 409, 413, 415, 422, status=201, body=UPLOAD_BODY))
 async def upload_document(request: Request, state: State):
     """multipart/form-data: `file`, `client_id`, `tax_year`, optional `return_id` and `document_type` (a hint).
     The type is recognised from the bytes (PDF, JPEG, PNG, HEIC, DOCX, XLSX, CSV); at most 50 MB, enforced
@@ -194,7 +199,8 @@ async def upload_document(request: Request, state: State):
 
 # ---- reads --------------------------------------------------------------------------------------------------
 
-@router.get("/documents", summary="List documents")
+@router.get("/documents", summary="List documents", operation_id="list_documents",
+            **answers(list_of(DocumentOut, service.DOCUMENT_LIST_SPEC)))
 async def list_documents(request: Request, ctx: Ctx):
     """Filters: client_id, return_id, tax_year, document_type (W-2, 1099-DIV … or w2, 1099_div), status,
     source, uploaded_at__gte/lte. Newest first by default."""
@@ -211,7 +217,8 @@ def _normalized_type_param(name: str, value: str) -> str:
     return value
 
 
-@router.get("/documents/{document_id}", summary="Get a document with its extraction")
+@router.get("/documents/{document_id}", summary="Get a document with its extraction", operation_id="get_document",
+            **answers(One(DocumentDetail), 404))
 async def get_document(document_id: uuid.UUID, ctx: Ctx):
     document, extraction, fields = await service.get_document(ctx, document_id)
     return envelope.one({**document_out(document), "extraction": extraction_out(extraction, fields)})
@@ -223,7 +230,9 @@ def _content_disposition(filename: str) -> str:
 
 
 @router.get("/documents/{document_id}/download", summary="Download a document's file",
-            response_class=StreamingResponse)
+            operation_id="download_document", response_class=StreamingResponse,
+            **answers(None, 403, 404, description="The stored bytes, as uploaded",
+                      content={"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}))
 async def download_document(document_id: uuid.UUID, state: State, request: Request):
     """The stored bytes, streamed, as an attachment; every download is written to the audit log."""
     principal = await authenticate(request, state)
@@ -249,39 +258,48 @@ async def download_document(document_id: uuid.UUID, state: State, request: Reque
 
 # ---- writes -------------------------------------------------------------------------------------------------
 
-@router.patch("/documents/{document_id}", summary="Update a document's metadata")
+@router.patch("/documents/{document_id}", summary="Update a document's metadata", operation_id="update_document",
+              **answers(One(DocumentOut), 403, 404, 409, 422))
 async def update_document(document_id: uuid.UUID, body: DocumentUpdate, ctx: Ctx):
     """document_type (a person's classification is kept on re-extraction), tax_year, return_id."""
-    changes = patch_changes(body, required=frozenset({"document_type", "tax_year"}))
+    changes = patch_changes(body)
     return envelope.one(document_out(await service.update_document(ctx, document_id, changes)))
 
 
-@router.delete("/documents/{document_id}", status_code=204, summary="Soft-delete a document")
+@router.delete("/documents/{document_id}", summary="Soft-delete a document", operation_id="delete_document",
+               **answers(None, 403, 404, 409, 422, status=204, description="Deleted"))
 async def delete_document(document_id: uuid.UUID, ctx: Ctx):
     """Refused (422) once the document's return is filed."""
     await service.delete_document(ctx, document_id)
     return Response(status_code=204)
 
 
-@router.patch("/documents/{document_id}/extraction/fields/{field_id}", summary="Correct an extracted field")
+@router.patch("/documents/{document_id}/extraction/fields/{field_id}", summary="Correct an extracted field",
+              operation_id="update_extracted_field", **answers(One(FieldOut), 403, 404, 409, 422))
 async def update_field(document_id: uuid.UUID, field_id: uuid.UUID, body: FieldUpdate, ctx: Ctx):
     """`value` and/or `verified`; the extractor's value is kept as `original_value`, with who and when."""
-    changes = patch_changes(body, required=frozenset({"verified"}))
+    changes = patch_changes(body)
     return envelope.one(field_out(await service.update_field(ctx, document_id, field_id, changes)))
 
 
-@router.delete("/documents/{document_id}/extraction", status_code=204, summary="Delete a document's extraction")
+@router.delete("/documents/{document_id}/extraction", summary="Delete a document's extraction",
+               operation_id="delete_extraction", **answers(None, 403, 404, 409, 422, status=204, description="Deleted"))
 async def delete_extraction(document_id: uuid.UUID, ctx: Ctx):
     """The fields are kept for the record but no longer current; POST …/extraction runs extraction again."""
     await service.delete_extraction(ctx, document_id)
     return Response(status_code=204)
 
 
-@router.post("/documents/{document_id}/extraction", status_code=202, summary="Run extraction again")
+@router.post("/documents/{document_id}/extraction", summary="Run extraction again", operation_id="rerun_extraction",
+             **answers(One(DocumentOut), 403, 404, 409, 422, status=202, description="Accepted"))
 async def rerun_extraction(document_id: uuid.UUID, state: State, request: Request):
     """Classification (unless a person set the type) and extraction run again. 409 while processing runs or
     while an extraction exists."""
     principal = await authenticate(request, state)
+    async with transaction(state, principal) as ctx:
+        # Who may, and whose document, first: another firm's document is a 404 before anything is said of it.
+        policy.require(ctx.principal, "extraction.rerun")
+        await service.load_visible_document(ctx, document_id)
     if await _is_processing(state, document_id):
         raise Conflict("The document is still being processed")
     async with transaction(state, principal) as ctx:
@@ -292,7 +310,8 @@ async def rerun_extraction(document_id: uuid.UUID, state: State, request: Reques
     return envelope.one(document_out(document))
 
 
-@router.get("/returns/{return_id}/documents/checklist", summary="A return's document checklist")
+@router.get("/returns/{return_id}/documents/checklist", summary="A return's document checklist",
+            operation_id="get_document_checklist", **answers(One(ChecklistOut), 403, 404))
 async def get_checklist(return_id: uuid.UUID, ctx: Ctx):
     """Expected documents (from the return type and the prior year's documents), received or missing, and
     the unexpected ones."""

@@ -65,7 +65,7 @@ async def get_engagement(engagement_id: uuid.UUID, ctx: Ctx):
               response_model=One[EngagementOut], responses=problem_responses(400, 401, 403, 404, 422))
 async def update_engagement(engagement_id: uuid.UUID, body: EngagementUpdate, ctx: Ctx):
     """Only a draft changes (422 engagement_not_draft): a sent letter is what the client reads."""
-    changes = patch_changes(body, required=frozenset({"engagement_type", "services", "fee_structure"}))
+    changes = patch_changes(body)
     if "fee_structure" in changes:
         changes["fee_structure"] = _fee_json(body.fee_structure)
     return envelope.one(engagement_out(await service.update_engagement(ctx, engagement_id, changes)))

@@ -10,7 +10,10 @@ from api import envelope
 from api.deps import Ctx, State
 from api.money_json import MoneyJSONResponse
 from api.schemas.base import patch_changes
-from api.schemas.estimated_payment import PaymentConfirm, PaymentUpdate, ReminderRequest, ScheduleCreate
+from api.openapi import One, Page, answers
+from api.schemas.estimated_payment import (
+    EstimatedPaymentOut, PaymentConfirm, PaymentUpdate, ReminderRequest, ReminderSent, ScheduleCreate, ScheduleOut,
+)
 from api.v1.client import iso
 from domain.estimated_payment import service
 from domain.estimated_payment.models import EstimatedPayment, EstimatedPaymentSchedule
@@ -67,15 +70,18 @@ async def _tell_workflow(ctx, state, schedule: EstimatedPaymentSchedule) -> None
     await state.outbox.commit_and_send(ctx.session, workflow.changed(schedule, state.settings.reminder_time_utc))
 
 
-@router.get("/returns/{return_id}/estimated-payments", summary="List a return's estimated payments")
+@router.get("/returns/{return_id}/estimated-payments", summary="List a return's estimated payments",
+            operation_id="list_estimated_payments", **answers(Page(EstimatedPaymentOut), 403, 404))
 async def list_estimated_payments(return_id: uuid.UUID, ctx: Ctx):
     """Every quarter of every schedule of the return, by due date."""
     rows = await service.list_for_return(ctx, return_id)
     return MoneyJSONResponse(envelope.many(payment_out(p, year) for p, year in rows))
 
 
-@router.post("/returns/{return_id}/estimated-payments", status_code=201,
-             summary="Create an estimated payment schedule (admin, EA/CPA, preparer)")
+@router.post("/returns/{return_id}/estimated-payments",
+             summary="Create an estimated payment schedule (admin, EA/CPA, preparer)",
+             operation_id="create_estimated_payment_schedule",
+             **answers(One(ScheduleOut), 403, 404, 409, 422, status=201))
 async def create_schedule(return_id: uuid.UUID, body: ScheduleCreate, ctx: Ctx, state: State):
     """`equal_quarterly`: four payments due April 15, June 15, September 15 and January 15 of the next year,
     each moved past weekends and legal holidays; amounts split to the cent. Reminders 14 days before and on
@@ -85,22 +91,25 @@ async def create_schedule(return_id: uuid.UUID, body: ScheduleCreate, ctx: Ctx, 
     return MoneyJSONResponse(envelope.one(schedule_out(schedule, payments)), status_code=201)
 
 
-@router.get("/estimated-payments/{payment_id}", summary="Get one estimated payment")
+@router.get("/estimated-payments/{payment_id}", summary="Get one estimated payment",
+            operation_id="get_estimated_payment", **answers(One(EstimatedPaymentOut), 403, 404))
 async def get_estimated_payment(payment_id: uuid.UUID, ctx: Ctx):
     payment, schedule = await service.get_payment(ctx, payment_id)
     return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)))
 
 
-@router.patch("/estimated-payments/{payment_id}", summary="Update an estimated payment (admin, EA/CPA, preparer)")
+@router.patch("/estimated-payments/{payment_id}", summary="Update an estimated payment (admin, EA/CPA, preparer)",
+              operation_id="update_estimated_payment", **answers(One(EstimatedPaymentOut), 403, 404, 409, 422))
 async def update_estimated_payment(payment_id: uuid.UUID, body: PaymentUpdate, ctx: Ctx, state: State):
     """Amounts, due date, or status scheduled/confirmed_paid; its reminders are re-planned."""
-    changes = patch_changes(body, required=frozenset({"federal_amount", "state_amount", "due_date", "status"}))
+    changes = patch_changes(body)
     payment, schedule = await service.update_payment(ctx, payment_id, changes)
     await _tell_workflow(ctx, state, schedule)
     return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)))
 
 
-@router.post("/estimated-payments/{payment_id}/remind", summary="Send a reminder now (staff)")
+@router.post("/estimated-payments/{payment_id}/remind", summary="Send a reminder now (staff)",
+             operation_id="remind_estimated_payment", **answers(One(ReminderSent), 403, 404, 409, 422))
 async def remind(payment_id: uuid.UUID, body: ReminderRequest, ctx: Ctx, state: State):
     """By email and/or SMS (through the SMS gateway of integrations/notify.py), for a scheduled payment."""
     payment, schedule = await service.check_remindable(ctx, payment_id)
@@ -123,7 +132,8 @@ async def remind(payment_id: uuid.UUID, body: ReminderRequest, ctx: Ctx, state: 
     return MoneyJSONResponse(answer)
 
 
-@router.post("/estimated-payments/{payment_id}/confirm", summary="Confirm a payment was made (client or staff)")
+@router.post("/estimated-payments/{payment_id}/confirm", summary="Confirm a payment was made (client or staff)",
+             operation_id="confirm_estimated_payment", **answers(One(EstimatedPaymentOut), 403, 404, 409, 422))
 async def confirm(payment_id: uuid.UUID, body: PaymentConfirm, ctx: Ctx, state: State):
     """The quarter becomes confirmed_paid and gets no more reminders."""
     payment, schedule = await service.confirm_payment(ctx, payment_id, body.model_dump())
@@ -131,8 +141,9 @@ async def confirm(payment_id: uuid.UUID, body: PaymentConfirm, ctx: Ctx, state: 
     return MoneyJSONResponse(envelope.one(payment_out(payment, schedule.tax_year)))
 
 
-@router.delete("/estimated-payments/{payment_id}", status_code=204,
-               summary="Cancel a scheduled estimated payment (admin, EA/CPA)")
+@router.delete("/estimated-payments/{payment_id}", summary="Cancel a scheduled estimated payment (admin, EA/CPA)",
+               operation_id="cancel_estimated_payment",
+               **answers(None, 403, 404, 409, 422, status=204, description="Cancelled"))
 async def cancel(payment_id: uuid.UUID, ctx: Ctx, state: State):
     """A confirmed payment cannot be cancelled (422). The quarter is kept with status `cancelled`."""
     schedule = await service.cancel_payment(ctx, payment_id)

@@ -12,7 +12,10 @@ from api import envelope
 from api.deps import Ctx, State
 from api.money_json import MoneyJSONResponse
 from api.schemas.base import patch_changes
-from api.schemas.invoice import InvoiceCreate, InvoiceUpdate, PaymentCreate
+from api.openapi import One, answers, list_of
+from api.schemas.invoice import (
+    InvoiceCreate, InvoiceDetail, InvoiceSent, InvoiceSummary, InvoiceUpdate, PaymentCreate, PaymentList, PaymentOut,
+)
 from api.v1.client import iso
 from domain.invoice import service
 from domain.invoice.models import Invoice, InvoicePayment
@@ -24,8 +27,9 @@ log = logging.getLogger("taxpractice.invoice")
 
 
 def invoice_out(invoice: Invoice, payments: list[InvoicePayment] | None = None) -> dict:
-    """Both spellings of the spec are present: §9.1 lists amount/total/amount_due, §9.2 shows
-    total_amount/balance_due; they are the same numbers."""
+    """One name per amount (issue 14): the spec spells them two ways (§9.1 amount/tax/total/amount_due, §9.2
+    total_amount/balance_due); `total` goes with its parts `amount` and `tax` as §9.1 names them, `balance_due`
+    is §9.2's and §9.7's (the payments list's meta) name and the domain's. docs/api-conventions.md."""
     body = {
         "id": str(invoice.id),
         "invoice_number": invoice.invoice_number,
@@ -35,9 +39,7 @@ def invoice_out(invoice: Invoice, payments: list[InvoicePayment] | None = None) 
         "amount": invoice.amount,
         "tax": invoice.tax,
         "total": invoice.total,
-        "total_amount": invoice.total,
         "amount_paid": invoice.amount_paid,
-        "amount_due": invoice.balance_due,
         "balance_due": invoice.balance_due,
         "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
         "payment_link": invoice.payment_link,
@@ -70,7 +72,8 @@ def payment_out(payment: InvoicePayment) -> dict:
     }
 
 
-@router.get("/invoices", summary="List invoices")
+@router.get("/invoices", summary="List invoices", operation_id="list_invoices",
+            **answers(list_of(InvoiceSummary, service.LIST_SPEC)))
 async def list_invoices(request: Request, ctx: Ctx):
     """Filters: client_id, return_id, status, invoice_number, due_date, total, created_at (with __gte/__lte).
     Staff see invoices of the clients they can see; a client sees their own."""
@@ -78,7 +81,8 @@ async def list_invoices(request: Request, ctx: Ctx):
     return MoneyJSONResponse(envelope.page(await service.list_invoices(ctx, query), query, invoice_out))
 
 
-@router.post("/invoices", status_code=201, summary="Create a draft invoice (admin, EA/CPA)")
+@router.post("/invoices", summary="Create a draft invoice (admin, EA/CPA)", operation_id="create_invoice",
+             **answers(One(InvoiceDetail), 403, 404, 409, 422, status=201))
 async def create_invoice(body: InvoiceCreate, ctx: Ctx):
     """Numbered INV-YYYY-NNNNN at creation, without gaps; amounts are exact decimals."""
     data = body.model_dump()
@@ -86,23 +90,27 @@ async def create_invoice(body: InvoiceCreate, ctx: Ctx):
     return MoneyJSONResponse(envelope.one(invoice_out(invoice, [])), status_code=201)
 
 
-@router.get("/invoices/{invoice_id}", summary="Get an invoice with its payments")
+@router.get("/invoices/{invoice_id}", summary="Get an invoice with its payments", operation_id="get_invoice",
+            **answers(One(InvoiceDetail), 404))
 async def get_invoice(invoice_id: uuid.UUID, ctx: Ctx):
     invoice, payments = await service.get_invoice(ctx, invoice_id)
     return MoneyJSONResponse(envelope.one(invoice_out(invoice, payments)))
 
 
-@router.patch("/invoices/{invoice_id}", summary="Update a draft invoice (admin, EA/CPA)")
+@router.patch("/invoices/{invoice_id}", summary="Update a draft invoice (admin, EA/CPA)", operation_id="update_invoice",
+              **answers(One(InvoiceDetail), 403, 404, 409, 422))
 async def update_invoice(invoice_id: uuid.UUID, body: InvoiceUpdate, ctx: Ctx):
     """Only drafts change (422 otherwise): a sent invoice is voided and replaced."""
-    changes = patch_changes(body, required=frozenset({"line_items"}))
+    changes = patch_changes(body)
     if "line_items" in changes:
         changes["line_items"] = [item.model_dump() for item in body.line_items]
     invoice = await service.update_invoice(ctx, invoice_id, changes)
     return MoneyJSONResponse(envelope.one(invoice_out(invoice, await service.payments_of(ctx.session, invoice.id))))
 
 
-@router.post("/invoices/{invoice_id}/send", summary="Send a draft invoice with a payment link (admin, EA/CPA)")
+@router.post("/invoices/{invoice_id}/send", summary="Send a draft invoice with a payment link (admin, EA/CPA)",
+             operation_id="send_invoice", **answers(One(InvoiceSent), 403, 404, 409, 422, also={
+                 202: (One(InvoiceSent), "The payment provider is slow: the invoice turns `sent` when it answers")}))
 async def send_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
     """Creates the Stripe payment link and mails the client. 200 with the link; 202 if the payment provider
     is slow or down: the invoice's workflow keeps trying and the invoice turns `sent` when it succeeds."""
@@ -118,7 +126,8 @@ async def send_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
                                            "payment_link": result.payment_link}))
 
 
-@router.post("/invoices/{invoice_id}/void", summary="Void an invoice (admin, EA/CPA)")
+@router.post("/invoices/{invoice_id}/void", summary="Void an invoice (admin, EA/CPA)", operation_id="void_invoice",
+             **answers(One(InvoiceDetail), 403, 404, 409, 422))
 async def void_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
     """Not in spec §9, which says sent invoices are voided and recreated: a draft or an unpaid sent invoice
     becomes `void`; its payment link is closed and its reminders stop."""
@@ -130,7 +139,9 @@ async def void_invoice(invoice_id: uuid.UUID, ctx: Ctx, state: State):
     return MoneyJSONResponse(envelope.one(invoice_out(invoice, await service.payments_of(ctx.session, invoice.id))))
 
 
-@router.post("/invoices/{invoice_id}/payments", status_code=201, summary="Record a payment (admin, EA/CPA)")
+@router.post("/invoices/{invoice_id}/payments", summary="Record a payment (admin, EA/CPA)",
+             operation_id="record_payment",
+             **answers(One(PaymentOut), 403, 404, 409, 422, status=201))
 async def record_payment(invoice_id: uuid.UUID, body: PaymentCreate, ctx: Ctx, state: State):
     """A payment received outside the payment link, or one Stripe's webhook has not brought yet (name its
     `stripe_payment_intent_id`: the webhook will then not count it twice). At most the balance due."""
@@ -140,7 +151,8 @@ async def record_payment(invoice_id: uuid.UUID, body: PaymentCreate, ctx: Ctx, s
     return MoneyJSONResponse(body_out, status_code=201)
 
 
-@router.get("/invoices/{invoice_id}/payments", summary="List an invoice's payments")
+@router.get("/invoices/{invoice_id}/payments", summary="List an invoice's payments", operation_id="list_payments",
+            **answers(PaymentList, 404))
 async def list_payments(invoice_id: uuid.UUID, ctx: Ctx):
     """Completed and failed attempts; `meta.total_paid` counts the completed ones."""
     invoice, payments = await service.list_payments(ctx, invoice_id)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, BackgroundTasks, Request
 
 from api import envelope
 from api.deps import Ctx, State
-from api.schemas.message import MessageCreate
+from api.openapi import One, answers, list_of
+from api.schemas.message import MessageCreate, MessageOut, MessageRead
 from api.v1.client import iso
 from domain.listing import parse_list_query
 from domain.message import service
@@ -27,14 +28,16 @@ def message_out(m: Message) -> dict:
     }
 
 
-@router.get("/clients/{client_id}/messages", summary="List a client's messages")
+@router.get("/clients/{client_id}/messages", summary="List a client's messages", operation_id="list_messages",
+            **answers(list_of(MessageOut, service.MESSAGE_LIST_SPEC), 403, 404))
 async def list_messages(client_id: uuid.UUID, request: Request, ctx: Ctx):
     """Filters: return_id, direction (inbound, outbound, both); newest first."""
     query = parse_list_query(list(request.query_params.multi_items()), service.MESSAGE_LIST_SPEC)
     return envelope.page(await service.list_messages(ctx, client_id, query), query, message_out)
 
 
-@router.post("/clients/{client_id}/messages", status_code=201, summary="Send a message")
+@router.post("/clients/{client_id}/messages", summary="Send a message", operation_id="send_message",
+             **answers(One(MessageOut), 403, 404, 409, 422, status=201))
 async def send_message(client_id: uuid.UUID, body: MessageCreate, ctx: Ctx, state: State,
                        background: BackgroundTasks):
     """Staff send outbound messages, clients inbound ones. `notify_email` mails the other side a notice
@@ -47,7 +50,9 @@ async def send_message(client_id: uuid.UUID, body: MessageCreate, ctx: Ctx, stat
     return envelope.one(message_out(message))
 
 
-@router.post("/clients/{client_id}/messages/{message_id}/read", summary="Mark a message read")
+@router.post("/clients/{client_id}/messages/{message_id}/read", summary="Mark a message read",
+             operation_id="mark_message_read",
+             **answers(One(MessageRead), 403, 404, 409, 422))
 async def mark_read(client_id: uuid.UUID, message_id: uuid.UUID, ctx: Ctx):
     message = await service.mark_read(ctx, client_id, message_id)
     return envelope.one({"id": str(message.id), "read_at": iso(message.read_at)})

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from api import envelope
 from api.deps import Ctx, State
-from api.schemas.document import CreateClientFromBatch
+from api.openapi import One, Page, answers
+from api.schemas.document import (
+    PENDING_UPLOAD_BODY, BatchOut, ClientFromBatch, CreateClientFromBatch, PendingDocumentOut,
+)
 from api.uploads import receive_upload
 from api.v1.client import iso
 from api.v1.document import authenticate, store_object_then_row, transaction
@@ -18,10 +22,19 @@ from domain.document import batch as batch_service
 from domain.document.models import PendingDocument
 from domain.document.sniffing import safe_filename, sniff
 from domain.errors import FieldError, ValidationFailed
+from domain.principal import Principal
 from orchestration import document as document_workflow
 from orchestration import tax_return as return_workflow
 
 router = APIRouter(tags=["pending documents"])
+
+
+async def _caller(request: Request, state: State) -> Principal:
+    return await authenticate(request, state)
+
+
+# A dependency, so that an anonymous caller is answered 401 before its body is even validated.
+Caller = Annotated[Principal, Depends(_caller)]
 
 
 def pending_out(row: PendingDocument) -> dict:
@@ -40,7 +53,9 @@ def pending_out(row: PendingDocument) -> dict:
     }
 
 
-@router.post("/pending-documents", status_code=201, summary="Upload a document before its client exists")
+@router.post("/pending-documents", summary="Upload a document before its client exists",
+             operation_id="upload_pending_document",
+             **answers(One(PendingDocumentOut), 403, 409, 413, 415, 422, status=201, body=PENDING_UPLOAD_BODY))
 async def upload_pending(request: Request, state: State):
     """multipart/form-data: `file` and `batch_id`. Same checks as POST /documents (bytes, 50 MB cap)."""
     principal = await authenticate(request, state)
@@ -70,7 +85,8 @@ async def upload_pending(request: Request, state: State):
     return envelope.one(pending_out(row))
 
 
-@router.get("/pending-documents/batches", summary="List batches of pending documents")
+@router.get("/pending-documents/batches", summary="List batches of pending documents",
+            operation_id="list_pending_batches", **answers(Page(BatchOut), 403))
 async def list_batches(ctx: Ctx):
     batches = await batch_service.list_batches(ctx)
     return envelope.many({
@@ -82,11 +98,11 @@ async def list_batches(ctx: Ctx):
     } for b in batches)
 
 
-@router.post("/batch/{batch_id}/create-client", status_code=201, summary="Create a client from a batch")
-async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, request: Request, state: State):
+@router.post("/batch/{batch_id}/create-client", summary="Create a client from a batch",
+             operation_id="create_client_from_batch", **answers(One(ClientFromBatch), 403, 404, 409, 422, status=201))
+async def create_client_from_batch(batch_id: str, body: CreateClientFromBatch, principal: Caller, state: State):
     """Creates the client (name = first + last), its return (individual → 1040) in intake, and moves the
     batch's documents to the return; each then runs through classification and extraction."""
-    principal = await authenticate(request, state)
     async with transaction(state, principal) as ctx:
         client, tax_return, documents = await batch_service.create_client_from_batch(
             ctx, batch_id, body.model_dump(), state.cipher)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 
 from api import envelope
 from api.deps import Ctx, State
-from api.schemas.question import AnswerBody, QuestionCreate, SkipBody
+from api.openapi import One, answers, list_of
+from api.schemas.question import AnswerBody, QuestionCreate, QuestionOut, SkipBody
 from api.v1.client import iso
 from domain.listing import parse_list_query
 from domain.question import service
@@ -36,26 +37,30 @@ async def _after_last_answer(ctx, state, return_id: uuid.UUID, how: str) -> None
         action="client_responded", source="question", notes=f"last pending question {how}")))
 
 
-@router.get("/returns/{return_id}/questions", summary="List a return's questions")
+@router.get("/returns/{return_id}/questions", summary="List a return's questions", operation_id="list_questions",
+            **answers(list_of(QuestionOut, service.QUESTION_LIST_SPEC), 403, 404))
 async def list_questions(return_id: uuid.UUID, request: Request, ctx: Ctx):
     """Filter by status (pending, answered, skipped), priority, source."""
     query = parse_list_query(list(request.query_params.multi_items()), service.QUESTION_LIST_SPEC)
     return envelope.page(await service.list_questions(ctx, return_id, query), query, question_out)
 
 
-@router.get("/returns/{return_id}/questions/{question_id}", summary="Get a question")
+@router.get("/returns/{return_id}/questions/{question_id}", summary="Get a question", operation_id="get_question",
+            **answers(One(QuestionOut), 403, 404))
 async def get_question(return_id: uuid.UUID, question_id: uuid.UUID, ctx: Ctx):
     return envelope.one(question_out(await service.get_question(ctx, return_id, question_id)))
 
 
-@router.post("/returns/{return_id}/questions", status_code=201, summary="Ask the client a question")
+@router.post("/returns/{return_id}/questions", summary="Ask the client a question", operation_id="create_question",
+             **answers(One(QuestionOut), 403, 404, 409, 422, status=201))
 async def create_question(return_id: uuid.UUID, body: QuestionCreate, ctx: Ctx):
     """Give `question_text`, or turn an analysis's suggestion into a question with `analysis_id` and
     `suggested_question_id` (source `ai_generated`)."""
     return envelope.one(question_out(await service.create_question(ctx, return_id, body.model_dump())))
 
 
-@router.post("/returns/{return_id}/questions/{question_id}/answer", summary="Answer a question (client)")
+@router.post("/returns/{return_id}/questions/{question_id}/answer", summary="Answer a question (client)",
+             operation_id="answer_question", **answers(One(QuestionOut), 403, 404, 409, 422))
 async def answer_question(return_id: uuid.UUID, question_id: uuid.UUID, body: AnswerBody, ctx: Ctx, state: State):
     """When this answers the last pending question, the return moves on (client_responded)."""
     question, last = await service.answer_question(ctx, return_id, question_id, body.answer_text, body.attachments)
@@ -64,7 +69,9 @@ async def answer_question(return_id: uuid.UUID, question_id: uuid.UUID, body: An
     return envelope.one(question_out(question))
 
 
-@router.post("/returns/{return_id}/questions/{question_id}/skip", summary="Skip a question")
+@router.post("/returns/{return_id}/questions/{question_id}/skip", summary="Skip a question",
+             operation_id="skip_question",
+             **answers(One(QuestionOut), 403, 404, 409, 422))
 async def skip_question(return_id: uuid.UUID, question_id: uuid.UUID, body: SkipBody, ctx: Ctx, state: State):
     question, last = await service.skip_question(ctx, return_id, question_id, body.reason)
     if last:

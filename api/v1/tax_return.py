@@ -11,7 +11,11 @@ from api import envelope
 from api.deps import Ctx, State
 from api.money_json import MoneyJSONResponse
 from api.schemas.base import patch_changes
-from api.schemas.tax_return import AnalyzeBody, ReturnCreate, ReturnUpdate, TransitionBody
+from api.openapi import One, answers, list_of
+from api.schemas.tax_return import (
+    AnalysisAccepted, AnalysisOut, AnalyzeBody, ReturnCreate, ReturnDetail, ReturnSummary, ReturnUpdate,
+    TransitionBody, TransitionResult, WorkflowState,
+)
 from api.v1.client import iso
 from domain import policy
 from domain.client.models import Client
@@ -122,7 +126,8 @@ async def _page(ctx, request: Request, client_id: uuid.UUID | None = None) -> di
     return envelope.page(page, query, lambda r: summary(r, names.get(r.client_id)))
 
 
-@router.get("/returns", summary="List returns")
+@router.get("/returns", summary="List returns", operation_id="list_returns",
+            **answers(list_of(ReturnSummary, service.RETURN_LIST_SPEC)))
 async def list_returns(request: Request, ctx: Ctx):
     """Filters: client_id, tax_year (also __gte/__lte/__in), status, return_type, assigned_preparer_id,
     assigned_reviewer_id, priority, due_date__gte/__lte, `stuck=true` for returns over their status's time
@@ -130,14 +135,16 @@ async def list_returns(request: Request, ctx: Ctx):
     return await _page(ctx, request)
 
 
-@router.get("/clients/{client_id}/returns", summary="List a client's returns")
+@router.get("/clients/{client_id}/returns", summary="List a client's returns", operation_id="list_client_returns",
+            **answers(list_of(ReturnSummary, service.RETURN_LIST_SPEC), 403, 404))
 async def list_client_returns(client_id: uuid.UUID, request: Request, ctx: Ctx):
     policy.require(ctx.principal, "return.list")
     await load_visible_client(ctx, client_id)
     return await _page(ctx, request, client_id)
 
 
-@router.post("/returns", status_code=201, summary="Create a return")
+@router.post("/returns", summary="Create a return", operation_id="create_return",
+             **answers(One(ReturnDetail), 403, 404, 409, 422, status=201))
 async def create_return(body: ReturnCreate, ctx: Ctx, state: State):
     """Computes `due_date` from the return type and tax year (weekends and legal holidays rolled) and
     starts the return's TaxReturnWorkflow once the return is committed."""
@@ -149,19 +156,21 @@ async def create_return(body: ReturnCreate, ctx: Ctx, state: State):
     return MoneyJSONResponse(envelope.one(detail), status_code=201)
 
 
-@router.get("/returns/{return_id}", summary="Get a return")
+@router.get("/returns/{return_id}", summary="Get a return", operation_id="get_return",
+            **answers(One(ReturnDetail), 404))
 async def get_return(return_id: uuid.UUID, ctx: Ctx):
     """Includes the workflow history, and for staff the preparer notes (Appendix B)."""
     tax_return, client = await service.get_return(ctx, return_id)
     return MoneyJSONResponse(envelope.one(await return_detail(ctx, tax_return, client)))
 
 
-@router.patch("/returns/{return_id}", summary="Update a return")
+@router.patch("/returns/{return_id}", summary="Update a return", operation_id="update_return",
+              **answers(One(ReturnDetail), 403, 404, 409, 422))
 async def update_return(return_id: uuid.UUID, body: ReturnUpdate, ctx: Ctx, state: State):
     """Partial update. `extension_filed: true` moves the deadline (April 15 → October 15); only admin,
     EA/CPA and reviewers reassign; `preparer_notes` adds, edits or deletes notes. The status changes only
     through the workflow transition endpoint."""
-    changes = patch_changes(body, required=frozenset({"priority", "extension_filed", "preparer_notes"}))
+    changes = patch_changes(body)
     if "preparer_notes" in changes:
         changes["preparer_notes"] = [n.model_dump(exclude_unset=True) for n in body.preparer_notes]
     tax_return, client = await service.update_return(ctx, return_id, changes)
@@ -171,7 +180,8 @@ async def update_return(return_id: uuid.UUID, body: ReturnUpdate, ctx: Ctx, stat
     return MoneyJSONResponse(envelope.one(detail))
 
 
-@router.delete("/returns/{return_id}", status_code=204, summary="Soft-delete a return (admin, EA/CPA)")
+@router.delete("/returns/{return_id}", summary="Soft-delete a return (admin, EA/CPA)", operation_id="delete_return",
+               **answers(None, 403, 404, 409, 422, status=204, description="Deleted"))
 async def delete_return(return_id: uuid.UUID, ctx: Ctx, state: State):
     """Refused (422) once the return has been filed."""
     tax_return = await service.delete_return(ctx, return_id)
@@ -179,7 +189,8 @@ async def delete_return(return_id: uuid.UUID, ctx: Ctx, state: State):
     return Response(status_code=204)
 
 
-@router.post("/returns/{return_id}/workflow/transition", summary="Transition the return's workflow")
+@router.post("/returns/{return_id}/workflow/transition", summary="Transition the return's workflow",
+             operation_id="transition_return", **answers(One(TransitionResult), 403, 404, 409, 422))
 async def transition(return_id: uuid.UUID, body: TransitionBody, ctx: Ctx, state: State):
     """Actions and their roles: docs/tax_return.md. 403 for a role that may not take the action, 409 for a
     wrong from-status or a concurrent transition, 422 for a failed guard; nothing is recorded then."""
@@ -206,7 +217,8 @@ async def transition(return_id: uuid.UUID, body: TransitionBody, ctx: Ctx, state
                          "transitioned_at": iso(result.transitioned_at)})
 
 
-@router.get("/returns/{return_id}/workflow/state", summary="Get the return's workflow state")
+@router.get("/returns/{return_id}/workflow/state", summary="Get the return's workflow state",
+            operation_id="get_workflow_state", **answers(One(WorkflowState), 403, 404))
 async def workflow_state(return_id: uuid.UUID, ctx: Ctx):
     """Current status, when it was entered, days in it, who it waits on, and the full history (Postgres)."""
     policy.require(ctx.principal, "return.workflow_state")
@@ -246,7 +258,8 @@ def analysis_out(analysis: AiAnalysis) -> dict:
     }
 
 
-@router.post("/returns/{return_id}/ai/analyze", status_code=202, summary="Analyse a return")
+@router.post("/returns/{return_id}/ai/analyze", summary="Analyse a return", operation_id="analyze_return",
+             **answers(One(AnalysisAccepted), 403, 404, 409, 422, status=202, description="Accepted"))
 async def analyze(return_id: uuid.UUID, body: AnalyzeBody, ctx: Ctx, state: State):
     """Runs as work of the return's workflow; poll GET …/ai/analysis/{analysis_id}."""
     tax_return, analysis = await service.request_analysis(ctx, return_id, body.analysis_type,
@@ -259,6 +272,7 @@ async def analyze(return_id: uuid.UUID, body: AnalyzeBody, ctx: Ctx, state: Stat
                          "estimated_completion": iso(analysis.created_at + service.ANALYSIS_ESTIMATE)})
 
 
-@router.get("/returns/{return_id}/ai/analysis/{analysis_id}", summary="Get an analysis")
+@router.get("/returns/{return_id}/ai/analysis/{analysis_id}", summary="Get an analysis", operation_id="get_analysis",
+            **answers(One(AnalysisOut), 403, 404))
 async def get_analysis(return_id: uuid.UUID, analysis_id: uuid.UUID, ctx: Ctx):
     return envelope.one(analysis_out(await service.get_analysis(ctx, return_id, analysis_id)))

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Session, State, bearer_token, service_context
-from api.problems import PROBLEM_JSON
+from api.openapi import One, ReadModel, answers
 from api.request_context import meta
 from domain import policy
 from domain.auth.tokens import CODEC
@@ -57,23 +57,16 @@ async def _codec_context(request: Request, state: State, session: Session) -> Se
 
 
 CodecCtx = Annotated[ServiceContext, Depends(_codec_context)]
-PROBLEMS = {status: {"description": text, "content": {PROBLEM_JSON: {}}} for status, text in (
-    (400, "invalid request"), (401, "not signed in"), (403, "not an admin or EA/CPA"))}
 
 
-class BrowserSession(BaseModel):
-    open_url: str  # open it, within expires_in seconds, in the browser that runs Temporal UI
+class BrowserSession(ReadModel):
+    open_url: str = Field(description="open it, within expires_in seconds, in the browser that runs Temporal UI")
     expires_in: int
 
 
-class BrowserSessionOut(BaseModel):
-    data: BrowserSession
-    meta: dict
-
-
-@router.post("/browser-sessions", status_code=201, response_model=BrowserSessionOut, responses=PROBLEMS,
-             operation_id="create_temporal_codec_browser_session",
-             summary="A link that lets Temporal UI in this browser decode payloads (admin, EA/CPA)")
+@router.post("/browser-sessions", operation_id="create_temporal_codec_browser_session",
+             summary="A link that lets Temporal UI in this browser decode payloads (admin, EA/CPA)",
+             **answers(One(BrowserSession), 403, status=201))
 async def create_browser_session(ctx: CodecCtx, state: State):
     policy.require(ctx.principal, "admin.temporal_codec")
     ticket, lifetime = state.authenticator.codec_ticket(ctx.principal)
@@ -82,9 +75,9 @@ async def create_browser_session(ctx: CodecCtx, state: State):
     return {"data": {"open_url": url, "expires_in": lifetime}, "meta": meta()}
 
 
-@router.get("/browser-session", status_code=303, response_class=RedirectResponse, responses=PROBLEMS,
-            operation_id="open_temporal_codec_browser_session",
-            summary="Set the codec cookie from a browser-session link and go to Temporal UI")
+@router.get("/browser-session", response_class=RedirectResponse, operation_id="open_temporal_codec_browser_session",
+            summary="Set the codec cookie from a browser-session link and go to Temporal UI",
+            **answers(None, 401, 403, status=303, public=True, description="To Temporal UI, with the codec cookie set"))
 async def open_browser_session(session: Session, state: State, ticket: str = Query(min_length=1, max_length=4096)):
     principal, token, lifetime = await state.authenticator.codec_token(session, ticket)
     policy.require(principal, "admin.temporal_codec")
@@ -98,14 +91,39 @@ async def open_browser_session(session: Session, state: State, ticket: str = Que
     return response
 
 
-@router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)")
+CODEC_BODY = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Payloads"}}}}
+
+
+Base64 = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+                              description="base64")]
+
+
+class Payload(BaseModel):
+    """A Temporal payload in its JSON form (proto3 JSON: bytes as padded base64, as Temporal's clients send)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Base64] = Field(default_factory=dict)
+    data: Base64 = ""
+
+
+class Payloads(BaseModel):
+    """Temporal's remote codec protocol body, in and out."""
+
+    payloads: list[Payload] | None = Field(None, description="null or absent: no payloads")
+
+
+@router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)",
+             operation_id="temporal_codec", **answers(Payloads, 403, body=CODEC_BODY))
 async def temporal_codec(operation: Literal["decode", "encode"], request: Request, ctx: CodecCtx, state: State):
     """Temporal's remote codec protocol: `{"payloads": [{"metadata": {…}, "data": "…"}]}` in and out."""
     policy.require(ctx.principal, "admin.temporal_codec")
     try:
         body = await request.json()
+        # The documented shape, checked first: protobuf's parser would read any string as base64, somehow.
+        Payloads.model_validate(body)
         answer = await codec_server(payload_codec(state.settings), operation, body)
-    except ValueError as exc:  # includes a body that is not JSON
+    except ValueError as exc:  # includes a body that is not JSON, and pydantic's ValidationError
         raise ValidationFailed(errors=[FieldError("payloads", "invalid_format", str(exc)[:200])]) from None
     await ctx.audit(f"temporal.payloads_{operation}d", "temporal_payload",
                     details={"count": len(answer.get("payloads", [])),

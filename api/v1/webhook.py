@@ -26,6 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import envelope
 from api.deps import State
+from api.openapi import One, answers
+from api.schemas.webhook import (
+    HMAC_EVENT, STRIPE_EVENT, STRIPE_SIGNATURE, StripeReceipt, WebhookReceipt, hmac_signature,
+)
 from api.state import AppState
 from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from domain.user.service import firm_decider_emails
@@ -115,7 +119,8 @@ STRIPE = Provider(
 )
 
 
-@router.post("/webhooks/stripe", summary="Receive a Stripe event")
+@router.post("/webhooks/stripe", summary="Receive a Stripe event", operation_id="receive_stripe_webhook",
+             **answers(One(StripeReceipt), public=True, body=STRIPE_EVENT, headers=[STRIPE_SIGNATURE]))
 async def stripe_webhook(request: Request, state: State, background: BackgroundTasks):
     """Handles payment_intent.succeeded, checkout.session.completed (recording the payment of the invoice in
     `metadata.invoice_id`) and payment_intent.payment_failed (recorded; the client is told). Other event
@@ -154,7 +159,9 @@ SUREPREP = Provider(
 )
 
 
-@router.post("/webhooks/sureprep", summary="SurePrep webhook")
+@router.post("/webhooks/sureprep", summary="SurePrep webhook", operation_id="receive_sureprep_webhook",
+             **answers(WebhookReceipt, 401, 404, public=True, body=HMAC_EVENT,
+                       headers=[hmac_signature("X-SurePrep-Signature")]))
 async def sureprep_webhook(request: Request, state: State, background: BackgroundTasks):
     """binder.submitted, binder.processing_complete, binder.verification_complete, document.uploaded,
     extraction.ready (the fields land on the document's extraction). Signed with X-SurePrep-Signature."""
@@ -178,7 +185,9 @@ SMARTVAULT = Provider(
 )
 
 
-@router.post("/webhooks/smartvault", summary="SmartVault webhook")
+@router.post("/webhooks/smartvault", summary="SmartVault webhook", operation_id="receive_smartvault_webhook",
+             **answers(WebhookReceipt, 401, 404, public=True, body=HMAC_EVENT,
+                       headers=[hmac_signature("X-SmartVault-Signature")]))
 async def smartvault_webhook(request: Request, state: State, background: BackgroundTasks):
     """document.uploaded imports the file into the pending (upload-first) queue; folder.created is
     acknowledged. Signed with X-SmartVault-Signature."""

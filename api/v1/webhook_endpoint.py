@@ -104,7 +104,7 @@ async def get_webhook_endpoint(endpoint_id: uuid.UUID, ctx: Ctx):
               responses=_problems(400, 404))
 async def update_webhook_endpoint(endpoint_id: uuid.UUID, body: WebhookEndpointUpdate, ctx: Ctx, state: State):
     policy.require(ctx.principal, service.ACTION)
-    changes = patch_changes(body, required=frozenset({"url", "events", "enabled"}))
+    changes = patch_changes(body)
     if "url" in changes:
         await _safe_url(changes["url"], state)
     return envelope.one(endpoint_out(await service.update_endpoint(ctx, endpoint_id, changes)))

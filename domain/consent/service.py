@@ -17,6 +17,7 @@ from domain.client.service import load_visible_client
 from domain.consent.models import Consent
 from domain.consent.templates import CURRENT, TEMPLATES
 from domain.context import ServiceContext
+from domain.event.record import record_event
 from domain.disclosure.basis import DisclosurePurpose
 from domain.disclosure.gate import recipient_key
 from domain.errors import BusinessRuleViolation, FieldError, NotFound, ValidationFailed
@@ -139,6 +140,7 @@ async def revoke_consent(ctx: ServiceContext, consent_id: uuid.UUID) -> Consent:
     consent.status, consent.revoked_at, consent.revoked_by = "revoked", _now(), ctx.principal.subject_id
     await ctx.audit("consent.revoked", RESOURCE, consent.id, client_id=consent.client_id,
                     details={"from_status": before, "by_role": ctx.principal.role.value})
+    record_event(ctx, "consent.revoked", RESOURCE, consent.id, consent.client_id, {"status": "revoked"})
     return consent
 
 
@@ -168,6 +170,8 @@ async def on_signature(ctx: ServiceContext, consent_id: uuid.UUID, outcome: str,
         consent.status, consent.declined_at, details = "declined", at, {}
     await ctx.audit(f"consent.{consent.status}", RESOURCE, consent.id, client_id=consent.client_id,
                     details=details)
+    if consent.status == "signed":
+        record_event(ctx, "consent.signed", RESOURCE, consent.id, consent.client_id, {"status": "signed"})
     return None
 
 

@@ -26,7 +26,8 @@ from domain.document.sniffing import PDF
 from domain.errors import FieldError, NotFound, ValidationFailed
 from domain.tax_return.service import create_return
 
-_BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+BATCH_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # the API documents it (api/schemas/document.py)
+_BATCH_ID = re.compile(BATCH_ID_PATTERN)
 
 # The request's return_type → (our client_type, the Appendix A return type); api/schemas/document.py reads its keys.
 REQUESTED_RETURN_TYPES = {

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import policy
 from domain.client.models import Client
 from domain.context import ServiceContext
+from domain.event.record import record_event
 from domain.document.models import Document
 from domain.document.types import ESIGN_SOURCE
 from domain.efile import rules
@@ -344,6 +345,7 @@ async def record_acknowledgement(ctx: ServiceContext, ack: Acknowledgement, via:
     await ctx.audit(f"efile.{ack.status}", "efile_transmission", row.id, client_id=row.client_id,
                     details=_audit_details(row, via=via, confirmation_number=ack.confirmation_number,
                                            error_codes=[e["error_code"] for e in ack.errors]))
+    record_event(ctx, f"efile.{ack.status}", "efile_transmission", row.id, row.client_id, {"status": ack.status})
     return row, True
 
 

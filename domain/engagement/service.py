@@ -14,6 +14,7 @@ from domain.client.models import Client
 from domain.client.service import load_visible_client
 from domain.config.models import SystemConfig
 from domain.context import ServiceContext
+from domain.event.record import record_event
 from domain.engagement.models import ENGAGEMENT_STATUSES, Engagement
 from domain.errors import BusinessRuleViolation, Conflict, NotFound
 from domain.esign.models import SignatureRequest
@@ -169,6 +170,8 @@ async def on_signature(ctx: ServiceContext, engagement_id: uuid.UUID, outcome: s
     else:
         engagement.status, engagement.declined_at = "declined", at
     await ctx.audit(f"engagement.{engagement.status}", RESOURCE, engagement.id, client_id=engagement.client_id)
+    if engagement.status == "signed":
+        record_event(ctx, "engagement.signed", RESOURCE, engagement.id, engagement.client_id, {"status": "signed"})
     return None
 
 

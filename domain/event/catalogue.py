@@ -27,12 +27,11 @@ CATALOGUE: dict[str, EventType] = {t.name: t for t in (
               "A document's processing finished: processed, or review_required when a person must look."),
     EventType("invoice.sent", "invoice", ("status",), "An invoice was sent with its payment link."),
     EventType("invoice.paid", "invoice", ("status",), "An invoice was paid in full."),
-    # Declared so endpoints can subscribe now; their producers are other capabilities' (docs/webhooks-outbound.md).
     EventType("engagement.signed", "engagement", ("status",), "An engagement letter was signed."),
     EventType("consent.signed", "consent", ("status",), "A Form 7216 consent was signed."),
     EventType("consent.revoked", "consent", ("status",), "A Form 7216 consent was revoked."),
-    EventType("efile.accepted", "efile_submission", ("status",), "The IRS or a state accepted a submission."),
-    EventType("efile.rejected", "efile_submission", ("status",), "The IRS or a state rejected a submission."),
+    EventType("efile.accepted", "efile_transmission", ("status",), "The IRS or a state accepted a submission."),
+    EventType("efile.rejected", "efile_transmission", ("status",), "The IRS or a state rejected a submission."),
     EventType("identity.verified", "identity_verification", ("status",), "A client's identity was verified."),
     EventType("portal.sync_finished", "portal_sync", ("status",), "A client portal synchronisation finished."),
 )}
@@ -46,6 +45,8 @@ ENTITY_PATHS: dict[str, str] = {
     "document": "/v1/documents/{id}",
     "invoice": "/v1/invoices/{id}",
     "consent": "/v1/consents/{id}",
+    "engagement": "/v1/engagements/{id}",
+    "identity_verification": "/v1/identity/{id}",
     "client": "/v1/clients/{id}",
 }
 

@@ -24,6 +24,7 @@ from domain import policy
 from domain.client.models import Client
 from domain.client.service import load_visible_client
 from domain.context import ServiceContext
+from domain.event.record import record_event
 from domain.crypto import FieldCipher
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, RateLimited, ValidationFailed
 from domain.identity.models import IdentityVerification, VerificationCode
@@ -100,6 +101,9 @@ async def _follow(ctx: ServiceContext, verification: IdentityVerification) -> No
                         details={"from": client.identity_verification_status, "to": status,
                                  "verification_id": str(verification.id)})
         client.identity_verification_status = status
+        if status == "verified":
+            record_event(ctx, "identity.verified", "identity_verification", verification.id, client.id,
+                         {"status": "verified"})
 
 
 # ---- loading ----------------------------------------------------------------------------------------------------

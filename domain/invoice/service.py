@@ -52,7 +52,7 @@ LIST_SPEC = ListSpec(
     id_column=Invoice.id,
     default_sort="-created_at",
     output_fields=frozenset({"id", "invoice_number", "client_id", "return_id", "status", "amount", "tax", "total",
-                             "total_amount", "amount_paid", "amount_due", "balance_due", "due_date", "payment_link",
+                             "amount_paid", "balance_due", "due_date", "payment_link",
                              "line_items", "created_at", "sent_at", "paid_at", "voided_at", "updated_at"}),
 )
 

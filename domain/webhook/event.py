@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from domain.errors import FieldError, ValidationFailed
 from domain.webhook.ledger import Delivery
-from domain.webhook_body import unix_time
+from domain.webhook_body import is_integer, unix_time
 
 
 def parse_event(source: str, payload: object) -> Delivery:
     """The delivery of a signed body's JSON value, or ValidationFailed (400) when it is not such an event."""
     if not (isinstance(payload, dict) and isinstance(payload.get("id"), str) and isinstance(payload.get("type"), str)
-            and isinstance(payload.get("created"), int) and isinstance(payload.get("data"), dict)
+            and is_integer(payload.get("created")) and isinstance(payload.get("data"), dict)
             and 0 < len(payload["id"]) <= 100 and len(payload["type"]) <= 60):
         raise ValidationFailed("Not a webhook event", [FieldError("body", "invalid_format",
                                                                   "expected {id, type, created, data}")])

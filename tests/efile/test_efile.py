@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import update
 
 from domain.efile.models import EfileTransmission
+from tests.support import domain_events
 from tests.efile.conftest import (
     ready_return, remote_8879, set_identity, transmissions, transmit, wait_transmissions,
 )
@@ -38,6 +39,8 @@ async def test_federal_and_state_accepted_and_the_return_complete(tp, firm, tran
     assert {j: r["status"] for j, r in rows.items()} == {"federal": "accepted", "CA": "accepted"}
     assert rows["federal"]["confirmation_number"].startswith("IRS") and rows["CA"]["confirmation_number"]
     assert rows["federal"]["acceptance_date"] == date.today().isoformat()
+    for row in rows.values():  # what a firm's webhook endpoints hear, thin
+        assert await domain_events(tp, row["id"]) == [("efile.accepted", {"status": "accepted"})]
     # The state went only after the federal acceptance.
     assert rows["CA"]["transmitted_at"] >= rows["federal"]["acknowledged_at"]
 

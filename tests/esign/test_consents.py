@@ -8,6 +8,7 @@ from sqlalchemy import select
 from domain.audit.models import AuditEntry
 from tests.billing.conftest import client_headers
 from tests.esign.conftest import complete_signing, deliver_signature_events, signing_link
+from tests.support import domain_events
 
 SUREPREP = {"tax_year": 2024, "consent_scope": "SurePrep document processing", "third_party_name": "SurePrep LLC",
             "disclosure_purpose": "Document OCR and data extraction for tax preparation"}
@@ -77,6 +78,8 @@ async def test_send_sign_and_revoke(tp, office):
         actions = (await session.execute(select(AuditEntry.action).where(
             AuditEntry.resource_id == consent["id"]).order_by(AuditEntry.occurred_at))).scalars().all()
     assert actions == ["consent.created", "consent.sent", "consent.signed", "consent.revoked"]
+    assert await domain_events(tp, consent["id"]) == [("consent.signed", {"status": "signed"}),
+                                                      ("consent.revoked", {"status": "revoked"})]
 
 
 async def test_the_client_revokes_before_signing_and_the_link_closes(tp, office):

@@ -12,6 +12,7 @@ from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader
 
 from tests.esign.conftest import complete_signing, deliver_signature_events, signing_link
+from tests.support import domain_events
 
 LETTER = {"tax_year": 2024, "engagement_type": "tax_prep", "services": ["1040", "schedule_c"],
           "fee_structure": {"type": "fixed", "base_fee": 400.00, "additional_forms": 50.00}}
@@ -69,6 +70,7 @@ async def test_send_sign_download_sealed_pdf(tp, office):
 
     got = (await tp.http.get(f"/v1/engagements/{engagement['id']}", headers=office.admin)).json()["data"]
     assert got["status"] == "signed" and got["document_url"] == f"/v1/engagements/{engagement['id']}/document"
+    assert await domain_events(tp, engagement["id"]) == [("engagement.signed", {"status": "signed"})]
     download = await tp.http.get(got["document_url"], headers=office.admin)
     assert download.status_code == 200 and download.headers["content-type"] == "application/pdf"
     pdf = download.content

@@ -16,6 +16,7 @@ import pytest_asyncio
 from sqlalchemy import update
 
 from domain.identity.models import VerificationCode
+from tests.support import domain_events
 from tests.tax_return.conftest import assert_problem, make_staff, poll, portal_headers
 
 
@@ -78,6 +79,7 @@ async def test_email_code_verifies_the_client(tp, staff):
     data = done.json()["data"]
     assert data["status"] == "completed" and data["client_identity_verification_status"] == "verified"
     assert await client_status(tp, admin, client["id"]) == "verified"
+    assert await domain_events(tp, started["verification_id"]) == [("identity.verified", {"status": "verified"})]
     # A used code does not work again.
     assert_problem(await verify(tp, admin, started["verification_id"], "email", code), 409)
 

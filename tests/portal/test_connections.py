@@ -19,6 +19,7 @@ from sandboxes.portal.data import Account, fill_account
 from tests.portal.conftest import (
     PORTAL_NAME, body, connect, consent, knobs, reset_stats, stats, sync, wait_for_sync,
 )
+from tests.support import domain_events
 
 
 async def test_a_connection_signs_in_maps_each_linked_account_to_its_own_client_and_never_returns_secrets(
@@ -221,6 +222,7 @@ async def test_a_surface_not_enabled_is_never_read(tp, office, portal):
     outcome = await sync(tp, office, connection["id"])
     assert outcome["status"] == "succeeded"
     assert {r["surface"] for r in outcome["results"]} == {"tasks"}
+    assert await domain_events(tp, outcome["id"]) == [("portal.sync_finished", {"status": "succeeded"})]
     assert set(stats(portal)["requests"]) <= {"/api/accounts", "/api/tasks", "/api/accounts/select"}
 
 

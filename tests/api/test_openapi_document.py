@@ -1,0 +1,112 @@
+"""The OpenAPI document (issue 14): the committed snapshot is what the API serves, and every operation says what
+it answers, the same way."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from api.openapi import SNAPSHOT, rendered
+from api.problems import PROBLEM_JSON
+from tests.api.undeclared import declared
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+
+
+async def served(tp) -> dict:
+    response = await tp.http.get("/v1/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+async def test_the_served_document_is_the_committed_snapshot(tp):
+    """Every API change shows in review as a change of docs/openapi.json: `make openapi` rewrites it."""
+    assert rendered(await served(tp)) == SNAPSHOT.read_text(), (
+        "the served OpenAPI document differs from docs/openapi.json: run `make openapi` and review the diff")
+
+
+async def test_every_operation_declares_its_answers(tp):
+    document = declared(await served(tp))
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+    assert len(ids) == len(set(ids))
+    for path, method, operation in operations(document):
+        where = f"{method.upper()} {path}"
+        assert SNAKE_CASE.fullmatch(operation["operationId"]), where
+        responses = operation["responses"]
+        successes = [code for code in responses if code.startswith("2")]
+        assert successes, where
+        for code in successes:
+            assert code == "204" or responses[code].get("content"), f"{where}: {code} has no body schema"
+        errors = [code for code in responses if code[0] in "45"]
+        assert {"400", "429", "503"} <= set(errors), where
+        for code in errors:
+            assert responses[code]["content"] == {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        if operation.get("security"):
+            assert "401" in responses, where
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+async def test_partial_updates_need_a_field(tp):
+    document = await served(tp)
+    for path, method, operation in operations(document):
+        if method == "patch":
+            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            assert document["components"]["schemas"][ref.rsplit("/", 1)[1]]["minProperties"] == 1, path
+
+
+async def test_uploads_are_multipart(tp):
+    document = await served(tp)
+    for path in ("/v1/documents", "/v1/pending-documents"):
+        body = document["paths"][path]["post"]["requestBody"]["content"]
+        assert list(body) == ["multipart/form-data"]
+        assert "file" in body["multipart/form-data"]["schema"]["required"]
+
+
+async def test_swagger_ui_is_served_by_the_api(tp):
+    page = await tp.http.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/docs/assets/") or a == "/v1/openapi.json" for a in assets), assets
+    for asset in assets:
+        if asset.startswith("/docs/assets/"):
+            assert (await tp.http.get(asset)).status_code == 200, asset
+    assert "cdn" not in page.text.lower()
+
+
+async def test_the_problem_schema_is_spec_3_3(tp):
+    document = await served(tp)
+    problem = document["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "instance", "meta"} <= set(problem["required"])
+    assert json.dumps(problem)  # serialisable as it is
+
+
+async def test_an_enum_error_lists_the_allowed_values(tp):
+    _, admin = await tp.staff_session(await tp.new_firm("Enum errors"), "admin")
+    response = await tp.http.post("/v1/clients", headers=admin, json={"client_type": "bogus", "name": "X"})
+    assert response.status_code == 400 and response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["errors"] == [{"field": "client_type", "code": "invalid_choice",
+                                          "message": "client_type must be one of: individual, business, trust, "
+                                                     "nonprofit"}]
+
+
+async def test_an_invoice_answers_one_name_per_amount_printed_one_way(tp):
+    _, admin = await tp.staff_session(await tp.new_firm("Invoice names"), "admin")
+    client = await tp.new_client(admin)
+    response = await tp.http.post("/v1/invoices", headers=admin, json={
+        "client_id": client["id"], "line_items": [{"description": "1040", "quantity": 1, "unit_price": 450}]})
+    assert response.status_code == 201, response.text
+    assert '"unit_price":450.00' in response.text and '"total":450.00' in response.text
+    assert '"balance_due":450.00' in response.text
+    invoice = response.json()["data"]
+    assert "total_amount" not in invoice and "amount_due" not in invoice
