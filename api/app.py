@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import access_log
+from api import access_log, observability
 from api.client_address import trusted_networks
 from api.middleware import (
     IdempotencyMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
@@ -75,10 +75,12 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     settings = settings or get_settings()
     state = state or build_state(settings)
     access_log.install()
+    observability.configure_process(settings)  # operations: logs, traces (api/observability.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
+        async with observability.running(settings, state):  # operations: /metrics, business gauges
+            yield
         await state.engine.dispose()
 
     app = FastAPI(
@@ -96,4 +98,5 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.add_middleware(RateLimitMiddleware, limiter=_rate_limiter(settings, state), principal_of=principal_of)
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_body_bytes,
                        trusted_proxies=trusted_networks(settings.trusted_proxies))
+    observability.install(app, settings, state)  # operations: request metrics and log line, traces
     return app
