@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import access_log, observability
+from api import access_log, dev_portal, observability
 from api.client_address import trusted_networks
 from api.middleware import (
     IdempotencyMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    dev_portal.install(app, settings)  # operations: the pages behind mailed links, in development
     # Outermost last: the request context wraps everything, so even a 429 or 413 carries the request id.
     principal_of = _verified_principal(state)
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency, principal_of=principal_of)

@@ -4,7 +4,6 @@ suite's Postgres, and — for the commands that act as a signed-in user — agai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -12,10 +11,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest_asyncio
-import uvicorn
-
-from devstack.ports import free_port
 from domain.outbox.models import OutboxEntry
 from domain.tax_return.models import TaxReturn
 from tests.foundation.conftest import sql
@@ -33,20 +28,6 @@ async def taxpractice(tp, *args: str, api_url: str | None = None, **env) -> tupl
                                                    stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     return process.returncode, out.decode(), err.decode()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def api_url(tp):
-    """The suite's app on a real port, in this event loop (its workers run here too)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(tp.http._transport.app, host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
 
 
 async def test_users_list_and_deactivate(tp, firm):
