@@ -58,8 +58,29 @@ def instrument_engine(engine) -> None:
     sync_engine._taxpractice_traced = True
 
 
+# Span attributes that carry the request's URL: its query string can carry a magic-link token, an email or a
+# search term (api/access_log.py), so it never leaves the process; its path is what a caller typed (an SSN in
+# place of an id), so it is scrubbed like a log line. The span's name is the route template.
+_URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path")
+
+
+def _drop_query_strings(span, scope) -> None:
+    if not span.is_recording():
+        return
+    from observability.logs import scrub
+
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, scrub(value.split("?", 1)[0]))
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "[redacted]")
+
+
 def instrument_app(app) -> None:
-    """Server spans named by route template; the liveness and readiness probes are left out (noise)."""
+    """Server spans named by route template, without query strings; the liveness and readiness probes are left
+    out (noise)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/v1/health")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/v1/health", server_request_hook=_drop_query_strings)
