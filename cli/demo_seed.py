@@ -78,6 +78,11 @@ CLIENT_NAMES = ["Avery Adams", "Blake Brown", "Casey Clark", "Devon Diaz", "Emer
                 "Noel Nguyen", "Oakley Ortiz", "Parker Patel", "Quinn Quist", "Reese Rivera", "Sage Singh"]
 
 
+def demo_email(key: str) -> str:
+    """`preparer2` is the second preparer; every other key is a role."""
+    return f"{key.replace('_', '-')}@{DEMO_DOMAIN}"
+
+
 @dataclass
 class SeedReport:
     firm_id: uuid.UUID
@@ -126,7 +131,8 @@ class DemoSeeder:
                 self.report.count("firm")
             config = await load_config(session, DEMO_FIRM_ID)
             for index, (role, name) in enumerate(STAFF):
-                email = f"{role.replace('_', '-')}{'' if index < 4 else '2'}@{DEMO_DOMAIN}"
+                key = role if index < 4 else f"{role}2"
+                email = demo_email(key)
                 user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
                 if user is None:
                     user, _ = await create_user(session, DEMO_FIRM_ID, email, name, role, self.cipher,
@@ -135,7 +141,6 @@ class DemoSeeder:
                 secret, _ = totp.open_secret(self.cipher, user.id, user.totp_secret_encrypted)
                 self.report.staff.append({"email": email, "role": role, "password": DEMO_PASSWORD,
                                           "totp_secret": secret})
-                key = role if role not in self.users else f"{role}2"
                 self.users[key] = user
                 # A session as the sign-in opens one: the demo acts as each person without typing their TOTP.
                 pair = await self.authenticator.open_session(session, user, config)

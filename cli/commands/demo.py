@@ -48,5 +48,38 @@ async def _seed(config, api_url: str):
         await state.engine.dispose()
 
 
+@demo.command("login")
+def login(role: str = typer.Argument(..., help="admin | ea_cpa | reviewer | preparer | preparer2"),
+          api_url: Optional[str] = API_URL_OPTION) -> None:
+    """Print an access token of a demo staff member, signed in through the API (password, then TOTP computed from
+    their secret): `export PREPARER=$(taxpractice demo login preparer)`."""
+    import pyotp
+    from sqlalchemy import select
+
+    from cli.common import api_client, api_json, with_session
+    from cli.demo_seed import DEMO_PASSWORD, demo_email
+    from domain.auth import totp
+    from domain.crypto import FieldCipher
+    from domain.user.models import User
+
+    config = settings()
+    if not config.is_development:
+        fail("demo login runs in development only", 2)
+    email = demo_email(role)
+
+    async def secret_of(session):
+        user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+        if user is None:
+            fail(f"no demo user {email}: run `taxpractice demo seed` first")
+        return totp.open_secret(FieldCipher(config.ssn_encryption_key), user.id, user.totp_secret_encrypted)[0]
+
+    secret = run(with_session(secret_of, begin=False))
+    with api_client(api_url) as api:
+        first = api_json(api.post("/v1/auth/login", json={"email": email, "password": DEMO_PASSWORD}))
+        tokens = api_json(api.post("/v1/auth/mfa/verify", json={"mfa_token": first["mfa_token"],
+                                                                  "code": pyotp.TOTP(secret).now()}))
+    print(tokens["access_token"])
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(demo, name="demo")

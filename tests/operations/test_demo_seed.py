@@ -15,6 +15,7 @@ from domain.invoice.models import Invoice
 from domain.tax_return.models import TaxReturn
 from domain.user.models import User
 from sandboxes.payments import PaymentsSandbox, serve
+from tests.operations.test_cli_commands import taxpractice
 from tests.tax_return.conftest import poll
 
 
@@ -29,7 +30,7 @@ async def _counts(tp) -> dict:
                 "invoices": await count(Invoice, Invoice.firm_id == DEMO_FIRM_ID)}
 
 
-async def test_demo_seed_builds_a_living_practice_and_a_second_run_adds_nothing(tp):
+async def test_demo_seed_builds_a_living_practice_and_a_second_run_adds_nothing(tp, api_url):
     port = urlparse(tp.settings.stripe_api_base).port
     sandbox = None
     if not accepts_connections(port):  # the billing tests' sandbox may be up already (same port)
@@ -58,6 +59,12 @@ async def test_demo_seed_builds_a_living_practice_and_a_second_run_adds_nothing(
         before = await _counts(tp)
         again = await seeder().seed()
         assert again.created == {} and await _counts(tp) == before
+
+        # The README's way to act as a demo person: a token through the API's real sign-in.
+        code, out, err = await taxpractice(tp, "demo", "login", "reviewer", api_url=api_url)
+        assert code == 0, err
+        me = await tp.http.get("/v1/returns", headers={"Authorization": f"Bearer {out.strip()}"})
+        assert me.status_code == 200 and me.json()["data"]
     finally:
         if sandbox is not None:
             await sandbox.stop()
