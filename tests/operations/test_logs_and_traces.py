@@ -89,3 +89,17 @@ def test_development_lines_are_readable_and_carry_the_same_fields():
                                     "args": ("123-45-6789",)})
     line = Readable().format(record)
     assert "INFO" in line and "taxpractice.test" in line and "hello ***-**-****" in line
+
+
+async def test_a_line_logged_inside_an_activity_names_its_workflow():
+    from temporalio import activity
+    from temporalio.testing import ActivityEnvironment
+
+    @activity.defn(name="logs_something")
+    async def logs_something() -> None:
+        logging.getLogger("activities.test").info("working on it")
+
+    with json_log_lines() as lines:
+        await ActivityEnvironment().run(logs_something)
+    [line] = [line for line in lines() if line["logger"] == "activities.test"]
+    assert line["workflow_id"] == "test"  # ActivityEnvironment's workflow id
