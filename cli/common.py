@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterable
 
 import httpx
@@ -103,7 +102,3 @@ def api_json(response: httpx.Response, expected: tuple[int, ...] = (200, 201, 20
     except ValueError:
         detail = response.text[:300]
     fail(f"{response.request.method} {response.request.url.path}: {response.status_code} {detail}", 2)
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
