@@ -3,7 +3,6 @@ and activity latency, schedule-to-start, failures, slots in use: docs/operations
 
 from __future__ import annotations
 
-
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from observability import logs, tracing
