@@ -19,6 +19,9 @@ from sqlalchemy import text
 from api.state import AppState
 
 PROBE_TIMEOUT_S = 3.0
+# The words of the answers (api/schemas/health.py reads them from here).
+COMPONENT_STATUSES = ("healthy", "unhealthy", "not_configured")
+OVERALL_STATUSES = ("healthy", "degraded")
 # Spec §14.4 lists these; the stack has neither (rate limits and idempotency live in Postgres; no identity provider).
 ABSENT_COMPONENTS = {"redis": "rate limits and idempotency keys are kept in Postgres",
                      "persona": "no identity-verification provider is integrated"}

@@ -1,5 +1,5 @@
 """OpenTelemetry traces: one trace from the HTTP request through the Temporal client, the workflow and its
-activities (temporalio.contrib.opentelemetry, wired in orchestration/connect.py) to SQL, httpx and S3.
+activities (temporalio.contrib.opentelemetry, wired in orchestration/connect.py) to SQL, httpx, S3 and mail.
 
 A tracer provider is always installed, so every log line and problem+json `meta` carries a trace id that a
 search in the logs follows from the API to the worker; spans leave the process only when
@@ -22,8 +22,9 @@ _installed: dict[str, bool] = {}
 
 
 def configure_tracing(service_name: str, otlp_endpoint: str | None, version: str = "") -> None:
-    """Once per process: the tracer provider, its exporter when configured, and the httpx instrumentation
-    (every client: Stripe's SDK, the SurePrep/SmartVault clients, the CLI's)."""
+    """Once per process: the tracer provider, its exporter when configured, and the httpx and botocore
+    instrumentations (every client: Stripe's SDK, the SurePrep/SmartVault clients, S3). Mail has its own span
+    (integrations/mail.py)."""
     if _installed.get("provider"):
         return
     provider = TracerProvider(resource=Resource.create({"service.name": service_name, "service.version": version}))
@@ -35,9 +36,11 @@ def configure_tracing(service_name: str, otlp_endpoint: str | None, version: str
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=OTLP_TIMEOUT_S)))
         log.info("traces exported over OTLP to %s", endpoint)
     trace.set_tracer_provider(provider)
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     HTTPXClientInstrumentor().instrument()
+    BotocoreInstrumentor().instrument()  # the S3 store (boto3): bucket and operation, never an object's content
     _installed["provider"] = True
 
 

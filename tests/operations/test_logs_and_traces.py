@@ -60,6 +60,30 @@ async def test_one_trace_runs_from_the_request_through_the_workflow_to_its_activ
     assert any(line.get("trace_id") == format(trace_id, "032x") for line in lines())
 
 
+async def test_an_s3_call_of_a_request_is_a_span_of_its_trace(tp, admin):
+    with recorded_spans() as spans:
+        response = await tp.http.get("/v1/admin/health/detailed", headers=admin)
+        trace_id = int(response.json()["meta"]["trace_id"], 16) if "meta" in response.json() else None
+    # The detailed report has no envelope; its trace is the one of the request's server span.
+    [server] = [s for s in spans() if s.name == "GET /v1/admin/health/detailed"]
+    trace_id = trace_id or server.context.trace_id
+    assert any(s.name == "S3.HeadBucket" and s.context.trace_id == trace_id for s in spans()), \
+        sorted({s.name for s in spans()})
+
+
+async def test_the_mail_a_request_sends_is_a_span_of_its_trace_without_the_recipient(tp, admin):
+    email = "traced-invitation@firm.example.com"
+    with recorded_spans() as spans:
+        response = await tp.http.post("/v1/admin/users", headers=admin,
+                                      json={"email": email, "full_name": "Tia Traced", "role": "reviewer"})
+        assert response.status_code == 201, response.text
+        await tp.wait_for_mail(email)
+        trace_id = int(response.json()["meta"]["trace_id"], 16)
+        [smtp] = [s for s in spans() if s.name == "smtp send" and s.context.trace_id == trace_id]
+    assert smtp.attributes["server.address"] == tp.settings.smtp_host
+    assert email not in str(dict(smtp.attributes))
+
+
 async def test_an_unreachable_otlp_collector_fails_no_request(tp, admin):
     exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{free_port()}/v1/traces", timeout=1)
     processor = BatchSpanProcessor(exporter, schedule_delay_millis=50)
