@@ -39,6 +39,13 @@ def database_url(config: Settings) -> str:
     return start_postgres(config.data_dir / "postgres").url
 
 
+def field_cipher():
+    """The cipher of SSNs and TOTP secrets, built as the API and the workers build it."""
+    from domain.crypto import FieldCipher
+
+    return FieldCipher(settings().ssn_encryption_key)
+
+
 def app_engine(config: Settings):
     """Commands that write rows act as the app's database role, like the API (settings.database_app_role)."""
     return make_engine(database_url(config), pool_size=1, role=config.database_app_role)

@@ -56,10 +56,9 @@ def login(role: str = typer.Argument(..., help="admin | ea_cpa | reviewer | prep
     import pyotp
     from sqlalchemy import select
 
-    from cli.common import api_client, api_json, with_session
+    from cli.common import api_client, api_json, field_cipher, with_session
     from cli.demo_seed import DEMO_PASSWORD, demo_email
     from domain.auth import totp
-    from domain.crypto import FieldCipher
     from domain.user.models import User
 
     config = settings()
@@ -71,7 +70,7 @@ def login(role: str = typer.Argument(..., help="admin | ea_cpa | reviewer | prep
         user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
         if user is None:
             fail(f"no demo user {email}: run `taxpractice demo seed` first")
-        return totp.open_secret(FieldCipher(config.ssn_encryption_key), user.id, user.totp_secret_encrypted)[0]
+        return totp.open_secret(field_cipher(), user.id, user.totp_secret_encrypted)[0]
 
     secret = run(with_session(secret_of, begin=False))
     with api_client(api_url) as api:

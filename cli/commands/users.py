@@ -11,7 +11,7 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from cli.common import JSON_OPTION, emit, emit_rows, fail, run, settings, with_session
+from cli.common import JSON_OPTION, emit, emit_rows, fail, field_cipher, run, with_session
 from domain.context import ServiceContext
 from domain.firm.models import DEFAULT_FIRM_ID, Firm
 from domain.roles import STAFF_ROLES
@@ -52,7 +52,6 @@ def create(email: str = typer.Option(..., callback=_mailable_email), role: str =
            full_name: Optional[str] = None, ptin: Optional[str] = None, firm_id: Optional[str] = FIRM_OPTION,
            as_json: bool = JSON_OPTION) -> None:
     """Create a staff user with a password and a TOTP secret (shown once: enrol it in an authenticator app)."""
-    from domain.crypto import FieldCipher
     from domain.auth import totp
 
     firm = _firm(firm_id)
@@ -61,7 +60,7 @@ def create(email: str = typer.Option(..., callback=_mailable_email), role: str =
         if await session.get(Firm, firm) is None:
             fail(f"no firm with id {firm}")
         user, secret = await create_user(session, firm, email, full_name or email.split("@")[0], role,
-                                         FieldCipher(settings().ssn_encryption_key), ptin=ptin, password=password)
+                                         field_cipher(), ptin=ptin, password=password)
         await ServiceContext.for_system(session, firm, "operator_cli").audit(
             "user.create", "user", user.id, details={"role": role})
         return {"id": str(user.id), "email": user.email, "role": user.role, "totp_secret": secret,
