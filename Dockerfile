@@ -10,6 +10,7 @@ COPY orchestration ./orchestration
 COPY workflows ./workflows
 COPY migrations ./migrations
 COPY cli ./cli
+COPY observability ./observability
 COPY sandboxes ./sandboxes
 COPY devstack ./devstack
 COPY settings.py worker.py ./

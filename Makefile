@@ -9,7 +9,7 @@ DATA_DIR ?= .data
 STACK_ENV = $(DATA_DIR)/stack.env
 API_PORT ?= 8001
 
-.PHONY: install run test fuzz openapi bench worker api clean
+.PHONY: install run test fuzz openapi bench worker api logs psql clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,16 @@ worker: install
 api: install
 	@test -f $(STACK_ENV) || { echo "no running stack: $(STACK_ENV) is written by make run while it runs"; exit 1; }
 	set -a; . "$(abspath $(STACK_ENV))"; set +a; $(PY) -m uvicorn api.app:create_app --factory --reload --host 127.0.0.1 --port $(API_PORT)
+
+# Every part's log, followed: the API, the worker and the sandboxes (.data/logs/), Temporal, Postgres and the S3 store.
+logs:
+	tail -n 20 -F $(DATA_DIR)/logs/*.log $(DATA_DIR)/temporal/temporal.log $(DATA_DIR)/postgres/log \
+		$(DATA_DIR)/s3/weed.log
+
+# psql on the running `make run` stack's database (the psql that ships with the embedded Postgres).
+psql: install
+	@test -f $(STACK_ENV) || { echo "no running stack: $(STACK_ENV) is written by make run while it runs"; exit 1; }
+	@set -a; . "$(abspath $(STACK_ENV))"; set +a; exec $(PY) -m devstack psql
 
 clean:
 	rm -rf $(DATA_DIR)

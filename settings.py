@@ -239,6 +239,23 @@ class Settings(BaseSettings):
     def outbound_webhook_local_targets(self) -> bool:
         return self.is_development if self.outbound_webhook_allow_local is None else self.outbound_webhook_allow_local
 
+    # ---- Operations (docs/operations.md) ----
+    # Log lines: "json" (one object a line, for a shipper), "text" (readable), "auto": text in development.
+    log_format: str = Field("auto", pattern="^(auto|json|text)$")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # /metrics of each process on a port of its own, never on the public API; 0 turns it off.
+    metrics_host: str = "127.0.0.1"
+    api_metrics_port: int = Field(9100, ge=0, le=65535)
+    worker_metrics_port: int = Field(9101, ge=0, le=65535)
+    business_gauges_interval_s: float = Field(30.0, gt=0)
+    # The OTLP/HTTP collector base (e.g. http://otel-collector:4318); unset: traces are made (their ids are in
+    # every log line) but not exported.
+    otel_exporter_otlp_endpoint: str | None = None
+    # The pages behind mailed links (invitation, magic link, payment return) served by the API itself under
+    # PORTAL_BASE_URL: on in development; production points PORTAL_BASE_URL at the firm's own front end.
+    serve_dev_pages: bool | None = Field(None, description="unset: on in development and tests")
+    # ---- end Operations ----
+
     @field_validator("temporal_payload_keys")
     @classmethod
     def _payload_keys_parse(cls, value: str) -> str:
@@ -258,6 +275,10 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.app_env in ("development", "test")
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.log_format == "json" or (self.log_format == "auto" and not self.is_development)
 
     @model_validator(mode="after")
     def refuse_development_secrets(self) -> "Settings":

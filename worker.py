@@ -46,6 +46,8 @@ from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
 from workflows.audit_chain_check import AuditChainCheckWorkflow
 from orchestration.webhook import ensure_fan_out_running
+from observability.tracing import instrument_engine
+from observability.worker_telemetry import configure_worker_process, worker_runtime
 from workflows.audit_export import AuditExportWorkflow
 from workflows.consent import ConsentWorkflow
 from workflows.engagement import EngagementWorkflow
@@ -144,8 +146,13 @@ def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) ->
 
 async def run(names: list[str]) -> None:
     settings = get_settings()
-    client = await connect(settings)
-    workers = build_workers(client, WorkerDependencies.from_settings(settings), names)
+    # Operations (docs/operations.md): the SDK's metrics on their own port, logs, traces down to SQL.
+    configure_worker_process(settings.logs_as_json, getattr(logging, settings.log_level),
+                             settings.otel_exporter_otlp_endpoint, settings.version)
+    client = await connect(settings, runtime=worker_runtime(settings.metrics_host, settings.worker_metrics_port))
+    deps = WorkerDependencies.from_settings(settings)
+    instrument_engine(deps.sessionmaker.kw["bind"])
+    workers = build_workers(client, deps, names)
     if queues.ADMIN in names:
         await ensure_relay_running(client)
         await ensure_purge_running(client)
@@ -168,7 +175,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue", action="append", choices=queues.ALL,
                         help="task queue to poll (repeatable; default: all)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(run(args.queue or list(queues.ALL)))
     # The temporalio runtime can abort at interpreter exit after a clean shutdown (sdk-python issue 300).
     sys.stdout.flush()

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import access_log
+from api import access_log, dev_portal, observability
 from api.client_address import trusted_networks
 from api.middleware import (
     IdempotencyMiddleware, PathCORSMiddleware, RateLimit, RateLimiter, RateLimitMiddleware, RequestContextMiddleware,
@@ -92,15 +92,18 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     settings = settings or get_settings()
     state = state or build_state(settings)
     access_log.install()
+    observability.configure_process(settings)  # operations: logs, traces (api/observability.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
+        async with observability.running(settings, state):  # operations: /metrics, business gauges
+            yield
         await state.engine.dispose()
 
     app = routed_app(settings.version, lifespan=lifespan)
     app.state.services = state
     install_problem_handlers(app)
+    dev_portal.install(app, settings)  # operations: the pages behind mailed links, in development
     # Outermost last: the request context wraps everything, so even a 429 or 413 carries the request id.
     principal_of = _verified_principal(state)
     app.add_middleware(IdempotencyMiddleware, store=state.idempotency, principal_of=principal_of)
@@ -109,4 +112,5 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
                        origins=[temporal_codec.ui_origin(settings.temporal_ui_url)])
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_body_bytes,
                        trusted_proxies=trusted_networks(settings.trusted_proxies))
+    observability.install(app, settings, state)  # operations: request metrics and log line, traces
     return app

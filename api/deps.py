@@ -15,6 +15,7 @@ from domain.context import UNBOUND_FIRM, ServiceContext
 from domain.errors import Conflict, Unauthorized
 from domain.principal import Principal
 from domain.roles import Role
+from observability.context import firm_id_var
 
 
 async def get_state(request: Request) -> AppState:
@@ -62,6 +63,7 @@ async def _principal(request: Request, state: State, session: Session) -> Princi
     principal = await state.authenticator.authenticate(session, token)
     if principal.role == Role.SYSTEM:  # a signed token never carries the system role: refuse it if one does
         raise Unauthorized("Invalid token")
+    firm_id_var.set(str(principal.firm_id))  # every log line from here on names the firm (observability/context.py)
     return principal
 
 

@@ -207,7 +207,7 @@ class RateLimitMiddleware:
         self.app, self.limiter, self.principal_of = app, limiter, principal_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in ("/v1/health",):
+        if scope["type"] != "http" or scope["path"] in ("/v1/health", "/v1/health/ready"):
             return await self.app(scope, receive, send)
         category = self.limiter.category(scope["method"], scope["path"])
         authorization = _header(scope, b"authorization")

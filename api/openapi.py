@@ -49,6 +49,8 @@ class ReadModel(BaseModel):
 class Meta(ReadModel):
     request_id: str = Field(examples=["req-6f1c3f8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f"])
     correlation_id: str | None = Field(examples=["client-trace-id"])
+    trace_id: str | None = Field(None, description="the OpenTelemetry trace of this request (docs/operations.md)",
+                                 examples=["4bf92f3577b34da6a3ce929d0e0e4736"])
     timestamp: datetime
 
 

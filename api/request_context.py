@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from domain.context import RequestOrigin
+from observability.context import current_trace_id
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
@@ -32,6 +33,7 @@ def meta() -> dict:
     return {
         "request_id": request_id_var.get(),
         "correlation_id": correlation_id_var.get(),
+        "trace_id": current_trace_id(),  # the request's trace (observability/tracing.py): find it in the logs
         "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
     }
 

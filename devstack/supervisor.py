@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from devstack.log_echo import LogEcho
 from devstack.ports import HOST, PortInUseError, accepts_connections, require_free
 from devstack.process import ManagedProcess, StartupError
 from devstack.stack import EmbeddedStack
@@ -97,7 +98,8 @@ def run() -> int:
                       "SmartVault sandbox": SMARTVAULT_PORT, "e-file sandbox": EFILE_PORT,
                       "Persona sandbox": PERSONA_PORT, "SMS gateway sandbox": SMS_GATEWAY_PORT,
                       "e-signature sandbox": ESIGN_PORT, "portal sandbox": PORTAL_PORT,
-                      "webhook receiver": WEBHOOK_RECEIVER_PORT})
+                      "webhook receiver": WEBHOOK_RECEIVER_PORT, "API metrics": Settings().api_metrics_port,
+                      "worker metrics": Settings().worker_metrics_port})
         stack.start()  # a signal during start-up takes effect once it is done
         if not stop_requested.is_set():
             env = {**os.environ, **stack.env, **SANDBOX_ENV}
@@ -107,7 +109,9 @@ def run() -> int:
             code = _watch(children, stop_requested, until=_api_answers_or_gives_up())
             if code is None:
                 print(_summary(stack, logs_dir), flush=True)
-                code = _watch(children, stop_requested)
+                # Operations: request lines and warnings in this terminal (devstack/log_echo.py).
+                echo = LogEcho({"api": logs_dir / "api.log", "worker": logs_dir / "worker.log"})
+                code = _watch(children, stop_requested, on_tick=echo.print_new)
     except (PortInUseError, StartupError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr, flush=True)
         code = 1
@@ -150,9 +154,10 @@ def _install_signal_handlers() -> threading.Event:
 
 
 def _watch(children: list[ManagedProcess], stop_requested: threading.Event,
-           until: Callable[[], bool] = lambda: False) -> int | None:
+           until: Callable[[], bool] = lambda: False, on_tick: Callable[[], None] = lambda: None) -> int | None:
     """Wait for a stop request (→ 0), a child's death (→ 1, with its log tail) or `until()` (→ None)."""
     while not stop_requested.wait(0.2):
+        on_tick()
         for child in children:
             code = child.poll()
             if code is not None:
@@ -205,8 +210,12 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("E-signatures", f"{SANDBOX_ENV['GOOGLE_API_URL']}/sign/<token>  (sandbox; links arrive in the mail capture)"),
         ("Webhook receiver", f"http://{HOST}:{WEBHOOK_RECEIVER_PORT}/ok/<name>  (outbound webhooks; "
                              "GET /_receiver/deliveries)"),
-        ("Postgres", env["DATABASE_URL"]),
-        ("Logs", str(logs_dir)),
+        ("Postgres", f"{env['DATABASE_URL']}  (make psql)"),
+        ("Metrics", f"http://{HOST}:{Settings().api_metrics_port}/metrics (API), "
+                    f"http://{HOST}:{Settings().worker_metrics_port}/metrics (workers)"),
+        ("Portal pages", f"http://{HOST}:{API_PORT}/portal/  (behind every mailed link)"),
+        ("Logs", f"{logs_dir}  (make logs: every part's, followed)"),
+        ("Demo data", ".venv/bin/taxpractice demo seed"),
         ("Stack env", f"{stack.data_dir / ENV_FILE_NAME}  (python -m devstack env)"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -232,3 +241,15 @@ def exit_now(code: int) -> None:
     sys.stderr.flush()
     logging.shutdown()
     os._exit(code)
+
+
+def psql() -> None:
+    """Replace this process with the embedded Postgres's psql on DATABASE_URL (`make psql`)."""
+    import pgserver
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        print("DATABASE_URL is not set: run `make psql` while `make run` runs", file=sys.stderr)
+        exit_now(1)
+    binary = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    os.execv(binary, [str(binary), url.replace("postgresql+psycopg://", "postgresql://", 1)])

@@ -8,7 +8,10 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
+from opentelemetry import trace
+
 log = logging.getLogger("taxpractice.mail")
+_tracer = trace.get_tracer(__name__)
 
 
 class Mailer:
@@ -39,7 +42,10 @@ class Mailer:
         for filename, content_type, content in attachments:  # (filename, "type/subtype", bytes): a calendar invite
             maintype, subtype = content_type.split("/", 1)
             message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
+        # A span of the caller's trace (docs/operations.md): the server only, never the recipient or the subject.
+        with _tracer.start_as_current_span("smtp send", attributes={"server.address": self.host,
+                                                                    "server.port": self.port}), \
+                smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if self.username:

@@ -2,7 +2,9 @@
 pydantic data converter (the default one raises on Decimal and date) and every payload sealed with the
 deployment's keys (orchestration/payload_codec.py)."""
 
-from temporalio.client import Client
+from temporalio.client import Client, HeaderCodecBehavior
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from orchestration.payload_codec import SealedPayloadCodec, parse_keys, sealed_data_converter
@@ -28,10 +30,16 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return bool(settings.temporal_api_key)
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """`runtime`: the workers' own, which serves the SDK's Prometheus metrics (worker.py); default otherwise.
+    The tracing interceptor carries the caller's trace into every workflow and activity it starts or signals,
+    and a worker built on this client continues it (observability/tracing.py). It carries it in Temporal headers,
+    which are sealed by the codec like every other payload (HeaderCodecBehavior.CODEC): nothing in a history is in
+    clear, not even a trace id."""
     return await Client.connect(
         settings.temporal_address, namespace=settings.temporal_namespace, tls=tls_config(settings),
-        api_key=settings.temporal_api_key,
+        api_key=settings.temporal_api_key, interceptors=[TracingInterceptor()], runtime=runtime,
+        header_codec_behavior=HeaderCodecBehavior.CODEC,
         data_converter=sealed_data_converter(settings.temporal_payload_keys,
                                              settings.temporal_accept_unsealed_payloads))
 

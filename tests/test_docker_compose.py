@@ -50,7 +50,8 @@ def test_api_and_migration_commands_point_at_real_entry_points():
 
 def test_dockerfile_copies_every_package_the_code_needs():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("api", "orchestration", "activities", "domain", "integrations", "workflows", "migrations", "cli"):
+    for package in ("api", "orchestration", "activities", "domain", "integrations", "workflows", "migrations", "cli",
+                    "observability"):
         assert f"COPY {package} ./{package}" in dockerfile
 
 
@@ -63,7 +64,10 @@ def test_only_the_api_is_published_and_the_stores_are_internal():
         assert services[name]["networks"] == ["internal"] and "ports" not in services[name], name
     assert services["temporal-ui"]["ports"] == ["127.0.0.1:8233:8080"]
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"api", "temporal-ui"}
+    # Operators' tools on the host's loopback only (tests/operations/test_dashboards.py).
+    assert published == {"api", "temporal-ui", "prometheus", "grafana"}
+    for name in ("prometheus", "grafana"):
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
 
 
 def test_the_app_logs_in_as_its_own_role_and_only_the_migration_job_as_the_owner():

@@ -139,16 +139,3 @@ class ExportOut(ReadModel):
     created_at: datetime
     completed_at: datetime | None
     download_url: str | None = Field(description="Set once the export is completed")
-
-
-class ComponentHealth(ReadModel):
-    status: str = Field(examples=["healthy", "unhealthy"])
-    latency_ms: float | None = None
-    error: str | None = None
-
-
-class DetailedHealth(ReadModel):
-    """Spec §14.4: a bare body, without the envelope."""
-
-    status: str = Field(examples=["healthy", "degraded"])
-    components: dict[str, ComponentHealth]
