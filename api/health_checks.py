@@ -50,7 +50,8 @@ def database_check(state: AppState):
 def temporal_check(state: AppState):
     async def check():
         client = await state.temporal()
-        await client.service_client.check_health()
+        # Retried within the probe's own time limit: one dropped call on a busy server is not "unreachable".
+        await client.service_client.check_health(retry=True)
     return check
 
 
