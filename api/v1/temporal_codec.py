@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import Session, State, bearer_token, service_context
 from api.openapi import One, ReadModel, answers
@@ -113,7 +114,23 @@ class Payloads(BaseModel):
     payloads: list[Payload] | None = Field(None, description="null or absent: no payloads")
 
 
-@router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)",
+class CodecOperation(Convertor):
+    """`decode` or `encode` only: `/{operation}` must not also match `…/browser-session` (another method on that
+    path is a 405, not a codec call refused for its token)."""
+
+    regex = "decode|encode"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("codec_operation", CodecOperation())
+
+
+@router.post("/{operation:codec_operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)",
              operation_id="temporal_codec", **answers(Payloads, 403, body=CODEC_BODY))
 async def temporal_codec(operation: Literal["decode", "encode"], request: Request, ctx: CodecCtx, state: State):
     """Temporal's remote codec protocol: `{"payloads": [{"metadata": {…}, "data": "…"}]}` in and out."""
