@@ -78,7 +78,12 @@ async def create_browser_session(ctx: CodecCtx, state: State):
 
 @router.get("/browser-session", response_class=RedirectResponse, operation_id="open_temporal_codec_browser_session",
             summary="Set the codec cookie from a browser-session link and go to Temporal UI",
-            **answers(None, 401, 403, status=303, public=True, description="To Temporal UI, with the codec cookie set"))
+            **answers(None, 401, 403, status=303, public=True, description="To Temporal UI, with the codec cookie set",
+                      answer_headers={
+                          "Location": {"description": "Temporal UI (TEMPORAL_UI_URL)",
+                                       "schema": {"type": "string", "format": "uri"}},
+                          "Set-Cookie": {"description": f"`{COOKIE}`: the codec token, HttpOnly, for this path only",
+                                         "schema": {"type": "string"}}}))
 async def open_browser_session(session: Session, state: State, ticket: str = Query(min_length=1, max_length=4096)):
     principal, token, lifetime = await state.authenticator.codec_token(session, ticket)
     policy.require(principal, "admin.temporal_codec")
@@ -131,7 +136,7 @@ register_url_convertor("codec_operation", CodecOperation())
 
 
 @router.post("/{operation:codec_operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)",
-             operation_id="temporal_codec", **answers(Payloads, 403, body=CODEC_BODY))
+             operation_id="temporal_codec", **answers(Payloads, 403, 404, body=CODEC_BODY))
 async def temporal_codec(operation: Literal["decode", "encode"], request: Request, ctx: CodecCtx, state: State):
     """Temporal's remote codec protocol: `{"payloads": [{"metadata": {…}, "data": "…"}]}` in and out."""
     policy.require(ctx.principal, "admin.temporal_codec")
