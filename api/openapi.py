@@ -161,7 +161,8 @@ def problems(statuses: Iterable[int]) -> dict[int, dict]:
 
 def answers(model: Any = None, *errors: int, status: int = 200, public: bool = False,
             description: str = "Success", content: dict | None = None, also: dict[int, tuple] | None = None,
-            body: dict | None = None, headers: list[dict] | None = None) -> dict:
+            body: dict | None = None, headers: list[dict] | None = None,
+            answer_headers: dict[str, dict] | None = None) -> dict:
     """The keyword arguments of a route decorator: its status code and every response it can answer.
 
     `model` is the success body (wrapped by the caller in One(...) or Page(...), or bare for the bodies the spec
@@ -169,7 +170,8 @@ def answers(model: Any = None, *errors: int, status: int = 200, public: bool = F
     `public` operations take no token (sign-in, webhooks, health): no 401 from authentication is added.
     `also` names other success statuses: {202: (model, "description")}. `body` is a requestBody the handler reads
     itself (a streamed multipart upload, a signed webhook), which FastAPI cannot see; `headers` the header
-    parameters it reads itself (a webhook's signature).
+    parameters it reads itself (a webhook's signature); `answer_headers` the headers of the success answer that
+    are its point (a redirect's Location: {"Location": {"description", "schema"}}).
     """
     statuses = set(errors) | ALWAYS | ({429, 503} if public else AUTHENTICATED)
     success: dict[str, Any] = {"description": description}
@@ -177,6 +179,8 @@ def answers(model: Any = None, *errors: int, status: int = 200, public: bool = F
         success["model"] = model
     if content is not None:
         success["content"] = content
+    if answer_headers is not None:
+        success["headers"] = answer_headers
     other = {code: {"model": other_model, "description": text} for code, (other_model, text) in (also or {}).items()}
     declared = {"status_code": status, "response_model": None,
                 "responses": {status: success, **other, **problems(statuses)}}

@@ -5,27 +5,33 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from api.openapi import Meta, Pagination
+from api.openapi import ReadModel
 from api.schemas.base import RequestModel, one_of
-from api.schemas.portal_surfaces import PortalSurfaceItem
+from domain.portal.models import CONNECTION_STATUSES, SYNC_STATUSES
 from integrations.portal_models import SURFACES
+
+
+# One field of a cron expression, as domain.portal.connection.check_schedule reads it.
+_CRON_FIELD = r"(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?)*"
 
 
 class PortalConnectionCreate(RequestModel):
     client_id: uuid.UUID
-    base_url: str = Field(min_length=8, max_length=300, description="the portal's address, e.g. https://app.portal")
+    base_url: str = Field(min_length=8, max_length=300, pattern=r"^https?://[A-Za-z0-9][A-Za-z0-9._~:-]*(/[^\s?#]*)?$",
+                          description="the portal's address, e.g. https://app.portal (no query or fragment)")
     email: str = Field(min_length=3, max_length=254, description="the portal login (not necessarily mailable)")
     password: SecretStr = Field(min_length=1, max_length=500)
     totp_secret: str | None = Field(None, min_length=16, max_length=128, pattern=r"^[A-Za-z2-7= ]+$",
                                           description="base32 TOTP secret the firm was authorized to use")
     consent_id: uuid.UUID
     surfaces: list[one_of(SURFACES)] | None = Field(None, min_length=1, description="default: all of them")
-    schedule: str | None = Field(None, max_length=100, description="cron (UTC); default nightly")
+    schedule: str | None = Field(None, max_length=100, pattern=rf"^{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}$",
+                                 description="cron of five fields (UTC), e.g. '0 3 * * *'; default nightly")
 
 
-class PortalAccountOut(BaseModel):
+class PortalAccountOut(ReadModel):
     portal_account_id: str
     name: str
     type: str
@@ -34,7 +40,7 @@ class PortalAccountOut(BaseModel):
     matched_by: str
 
 
-class PullResultOut(BaseModel):
+class PullResultOut(ReadModel):
     surface: str
     portal_account_id: str
     status: str
@@ -46,11 +52,11 @@ class PullResultOut(BaseModel):
     error: str | None
 
 
-class PortalSyncOut(BaseModel):
+class PortalSyncOut(ReadModel):
     id: uuid.UUID
     connection_id: uuid.UUID
     trigger: str
-    status: str
+    status: one_of(SYNC_STATUSES)
     error: str | None
     started_at: datetime
     finished_at: datetime | None
@@ -58,15 +64,15 @@ class PortalSyncOut(BaseModel):
     results: list[PullResultOut]
 
 
-class PortalConnectionOut(BaseModel):
+class PortalConnectionOut(ReadModel):
     id: uuid.UUID
     client_id: uuid.UUID
     consent_id: uuid.UUID
     base_url: str
     recipient: str
-    surfaces: list[str]
+    surfaces: list[one_of(SURFACES)]
     schedule: str
-    status: str
+    status: one_of(CONNECTION_STATUSES)
     accounts: list[PortalAccountOut]
     last_sync: PortalSyncOut | None
     next_run_at: datetime | None
@@ -74,23 +80,7 @@ class PortalConnectionOut(BaseModel):
     updated_at: datetime
 
 
-class PortalConnectionEnvelope(BaseModel):
-    data: PortalConnectionOut
-    meta: Meta
-
-
-class PortalConnectionListEnvelope(BaseModel):
-    data: list[PortalConnectionOut]
-    meta: Meta
-    pagination: Pagination
-
-
-class PortalSyncEnvelope(BaseModel):
-    data: PortalSyncOut
-    meta: Meta
-
-
-class SurfaceCheckOut(BaseModel):
+class SurfaceCheckOut(ReadModel):
     surface: str
     portal_account_id: str
     status: str = Field(description="ok | drift | refused")
@@ -98,19 +88,8 @@ class SurfaceCheckOut(BaseModel):
     detail: str | None = None
 
 
-class PortalCheckOut(BaseModel):
+class PortalCheckOut(ReadModel):
     connection_id: uuid.UUID
     checked_at: datetime
     ok: bool
     surfaces: list[SurfaceCheckOut]
-
-
-class PortalCheckEnvelope(BaseModel):
-    data: PortalCheckOut
-    meta: Meta
-
-
-class PortalItemListEnvelope(BaseModel):
-    data: list[PortalSurfaceItem]
-    meta: Meta
-    pagination: Pagination

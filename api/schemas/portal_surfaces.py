@@ -11,13 +11,14 @@ import uuid
 from datetime import datetime
 from typing import Union
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, RootModel, create_model
 
-from domain.portal.surfaces import READABLE
+from api.openapi import ReadModel
+from domain.portal.surfaces import READABLE, SPECS
 from integrations import portal_models as pm
 
 
-class _Common(BaseModel):
+class _Common(ReadModel):
     id: uuid.UUID
     client_id: uuid.UUID
     connection_id: uuid.UUID
@@ -31,7 +32,7 @@ class PortalQuestion(pm.Question):
     attachment_document_ids: list[uuid.UUID | None]
 
 
-class PortalMessage(BaseModel):
+class PortalMessage(ReadModel):
     portal_id: str
     author: pm.Author
     body: str
@@ -52,7 +53,15 @@ def _surface_model(surface: str, protocol: type[BaseModel]) -> type[BaseModel]:
 
 
 SURFACE_MODELS: dict[str, type[BaseModel]] = {s: _surface_model(s, m) for s, m in READABLE.items()}
-PortalSurfaceItem = Union[tuple(SURFACE_MODELS.values())]  # noqa: UP007 (a runtime union of generated models)
+for _surface, _model in SURFACE_MODELS.items():
+    # As api.openapi.list_of holds one list's items to its ListSpec: the model, the renderer and `fields=` agree.
+    if frozenset(_model.model_fields) != SPECS[_surface].output_fields:
+        raise RuntimeError(f"{_model.__name__} and its ListSpec differ: "
+                           f"{sorted(frozenset(_model.model_fields) ^ SPECS[_surface].output_fields)}")
+
+
+class PortalSurfaceItem(RootModel[Union[tuple(SURFACE_MODELS.values())]]):  # noqa: UP007 (generated models)
+    """An item of one surface: which one, the path's `surface` says."""
 
 
 def openapi() -> dict:

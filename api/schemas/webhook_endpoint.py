@@ -3,22 +3,45 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from api.openapi import Meta, Pagination
+from api.openapi import ReadModel
 from api.schemas.base import PatchModel, RequestModel, SingleLine, one_of
+from domain.event.catalogue import CATALOGUE
 from domain.outbound_webhook.models import DELIVERY_STATUSES, PAYLOADS
+from domain.outbound_webhook.secrets import MAX_BYTES, MIN_BYTES, PREFIX
 
-Url = Annotated[str, Field(min_length=1, max_length=2000)]
-Events = Annotated[list[Annotated[str, Field(max_length=60)]], Field(min_length=1, max_length=50)]
+# The URL's form: http(s), a host (a name or a bracketed IPv6 address), an optional port, no user name or password,
+# no fragment. Where the host leads (it must resolve, to public addresses only; https only in production) is
+# checked after, against the world: a 422 (integrations/webhook_target.py, docs/webhooks-outbound.md).
+Url = Annotated[str, Field(min_length=1, max_length=2000,
+                           pattern=r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(:[0-9]{1,5})?([/?][^\s#]*)?$")]
+Events = Annotated[list[one_of(CATALOGUE)], Field(min_length=1, max_length=50)]
+
+
+def _base64_of(min_bytes: int, max_bytes: int) -> str:
+    """A pattern of the padded base64 of min_bytes to max_bytes bytes (whole quads, then a padded tail)."""
+    alphabet = "[A-Za-z0-9+/]"
+    lengths = []
+    for quads in range(min_bytes // 3 - 1, max_bytes // 3 + 1):
+        for tail, extra in (("", 0), (f"{alphabet}{{2}}==", 1), (f"{alphabet}{{3}}=", 2)):
+            if min_bytes <= 3 * quads + extra <= max_bytes:
+                lengths.append(f"(?:{alphabet}{{4}}){{{quads}}}{tail}")
+    return "(?:" + "|".join(lengths) + ")"
+
+
+# A Standard Webhooks secret a receiver's library accepts (domain/outbound_webhook/secrets.py checks the same).
+Secret = Annotated[str, Field(pattern=f"^{PREFIX}{_base64_of(MIN_BYTES, MAX_BYTES)}$",
+                              description=f"{PREFIX} and the base64 of {MIN_BYTES} to {MAX_BYTES} random bytes")]
 
 
 class WebhookEndpointCreate(RequestModel):
     url: Url
     events: Events
-    secret: Annotated[str, Field(max_length=200)] | None = None
+    secret: Secret | None = None
     description: Annotated[SingleLine, Field(max_length=500)] | None = None
     payload: one_of(PAYLOADS) = "thin"
     consent_id: uuid.UUID | None = None
@@ -33,7 +56,7 @@ class WebhookEndpointUpdate(PatchModel):
     description: Annotated[SingleLine, Field(max_length=500)] | None = None
 
 
-class WebhookEndpointOut(BaseModel):
+class WebhookEndpointOut(ReadModel):
     id: uuid.UUID
     url: str
     description: str | None
@@ -43,26 +66,27 @@ class WebhookEndpointOut(BaseModel):
     payload: one_of(PAYLOADS)
     consent_id: uuid.UUID | None
     recipient: str | None
-    failing_since: str | None
-    secret_rotating_until: str | None  # while the old secret still signs alongside the new one
-    created_at: str
-    updated_at: str
+    failing_since: datetime | None
+    secret_rotating_until: datetime | None = Field(
+        description="while the old secret still signs alongside the new one")
+    created_at: datetime
+    updated_at: datetime
 
 
 class WebhookEndpointWithSecret(WebhookEndpointOut):
-    secret: str  # shown once: at creation and at rotation
+    secret: str = Field(description="shown once: at creation and at rotation")
 
 
-class WebhookAttemptOut(BaseModel):
+class WebhookAttemptOut(ReadModel):
     number: int
-    attempted_at: str
+    attempted_at: datetime
     status_code: int | None
     latency_ms: int | None
     error: str | None
     succeeded: bool
 
 
-class WebhookDeliveryOut(BaseModel):
+class WebhookDeliveryOut(ReadModel):
     id: uuid.UUID
     endpoint_id: uuid.UUID
     event_id: uuid.UUID
@@ -70,33 +94,6 @@ class WebhookDeliveryOut(BaseModel):
     redelivery_of: uuid.UUID | None
     status: one_of(DELIVERY_STATUSES)
     attempt_count: int
-    last_attempt_at: str | None
-    created_at: str
+    last_attempt_at: datetime | None
+    created_at: datetime
     attempts: list[WebhookAttemptOut]
-
-
-class WebhookEndpointResponse(BaseModel):
-    data: WebhookEndpointOut
-    meta: Meta
-
-
-class WebhookEndpointSecretResponse(BaseModel):
-    data: WebhookEndpointWithSecret
-    meta: Meta
-
-
-class WebhookEndpointList(BaseModel):
-    data: list[dict]  # WebhookEndpointOut, or the fields `fields=` asked for
-    meta: Meta
-    pagination: Pagination
-
-
-class WebhookDeliveryResponse(BaseModel):
-    data: WebhookDeliveryOut
-    meta: Meta
-
-
-class WebhookDeliveryList(BaseModel):
-    data: list[dict]  # WebhookDeliveryOut, or the fields `fields=` asked for
-    meta: Meta
-    pagination: Pagination

@@ -8,15 +8,13 @@ import uuid
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from api import envelope
 from api.deps import Ctx, State
-from api.schemas.portal import (
-    PortalCheckEnvelope, PortalConnectionCreate, PortalConnectionEnvelope, PortalConnectionListEnvelope,
-    PortalItemListEnvelope, PortalSyncEnvelope,
-)
-from domain.errors import NotFound
+from api.openapi import One, Page, answers, list_parameters
+from api.schemas.base import one_of
+from api.schemas.portal import PortalCheckOut, PortalConnectionCreate, PortalConnectionOut, PortalSyncOut
+from api.schemas.portal_surfaces import PortalSurfaceItem
 from domain.listing import parse_list_query
 from domain.portal import connection as service
 from domain.portal import surfaces
@@ -27,11 +25,6 @@ from orchestration import portal as workflow
 
 router = APIRouter(tags=["portal connections"])
 log = logging.getLogger("taxpractice.portal")
-
-
-def _problems(*statuses: int) -> dict:
-    return {status: {"description": "RFC 7807 problem", "content": {"application/problem+json": {}}}
-            for status in statuses}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -66,9 +59,9 @@ async def connection_out(ctx, state, connection: PortalConnection) -> dict:
     }
 
 
-@router.post("/portal-connections", status_code=201, operation_id="create_portal_connection",
-             summary="Connect a client's portal login", response_model=PortalConnectionEnvelope,
-             responses=_problems(400, 401, 403, 404, 409, 422))
+@router.post("/portal-connections", operation_id="create_portal_connection",
+             summary="Connect a client's portal login (admin, EA/CPA)",
+             **answers(One(PortalConnectionOut), 403, 404, 409, 422, status=201))
 async def create_portal_connection(body: PortalConnectionCreate, ctx: Ctx, state: State):
     """Signs in to the portal (with the TOTP second factor) and reads its linked accounts before anything is
     stored; the credentials are stored encrypted and never returned. 422 when the consent does not cover a portal
@@ -92,22 +85,21 @@ async def _next_run_quietly(state, connection_id: uuid.UUID) -> datetime | None:
 
 
 @router.get("/portal-connections", operation_id="list_portal_connections", summary="List portal connections",
-            response_model=PortalConnectionListEnvelope, responses=_problems(401, 403))
+            **answers(Page(PortalConnectionOut), 403))
 async def list_portal_connections(ctx: Ctx, state: State):
     """The connections of the clients the caller may see, newest first."""
     return envelope.many([await connection_out(ctx, state, c) for c in await service.list_connections(ctx)])
 
 
 @router.get("/portal-connections/{connection_id}", operation_id="get_portal_connection",
-            summary="Get a portal connection", response_model=PortalConnectionEnvelope,
-            responses=_problems(401, 403, 404))
+            summary="Get a portal connection", **answers(One(PortalConnectionOut), 403, 404))
 async def get_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
     return envelope.one(await connection_out(ctx, state, await service.load_connection(ctx, connection_id)))
 
 
-@router.post("/portal-connections/{connection_id}/sync", status_code=202, operation_id="sync_portal_connection",
-             summary="Sync a portal connection now", response_model=PortalSyncEnvelope,
-             responses=_problems(401, 403, 404, 409))
+@router.post("/portal-connections/{connection_id}/sync", operation_id="sync_portal_connection",
+             summary="Sync a portal connection now (admin, EA/CPA)",
+             **answers(One(PortalSyncOut), 403, 404, 409, status=202))
 async def sync_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
     """Starts one sync; its progress and outcome are at …/syncs/{sync_id}. 409 while paused or while a sync runs."""
     sync = await service.start_sync(ctx, connection_id, "manual")
@@ -118,8 +110,7 @@ async def sync_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: Stat
 
 
 @router.get("/portal-connections/{connection_id}/syncs/{sync_id}", operation_id="get_portal_sync",
-            summary="Get one sync of a portal connection", response_model=PortalSyncEnvelope,
-            responses=_problems(401, 403, 404))
+            summary="Get one sync of a portal connection", **answers(One(PortalSyncOut), 403, 404))
 async def get_portal_sync(connection_id: uuid.UUID, sync_id: uuid.UUID, ctx: Ctx):
     return envelope.one(sync_out(await service.load_sync(ctx, connection_id, sync_id)))
 
@@ -132,22 +123,23 @@ async def _set_status(connection_id: uuid.UUID, status: str, ctx, state):
 
 
 @router.post("/portal-connections/{connection_id}/pause", operation_id="pause_portal_connection",
-             summary="Pause a portal connection", response_model=PortalConnectionEnvelope,
-             responses=_problems(401, 403, 404, 409))
+             summary="Pause a portal connection (admin, EA/CPA)",
+             **answers(One(PortalConnectionOut), 403, 404, 409))
 async def pause_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
     """Stops the schedule and any sync in flight before its next request."""
     return await _set_status(connection_id, "paused", ctx, state)
 
 
 @router.post("/portal-connections/{connection_id}/resume", operation_id="resume_portal_connection",
-             summary="Resume a paused portal connection", response_model=PortalConnectionEnvelope,
-             responses=_problems(401, 403, 404, 409))
+             summary="Resume a paused portal connection (admin, EA/CPA)",
+             **answers(One(PortalConnectionOut), 403, 404, 409))
 async def resume_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
     return await _set_status(connection_id, "active", ctx, state)
 
 
-@router.delete("/portal-connections/{connection_id}", status_code=204, operation_id="delete_portal_connection",
-               summary="Delete a portal connection", response_class=Response, responses=_problems(401, 403, 404))
+@router.delete("/portal-connections/{connection_id}", operation_id="delete_portal_connection",
+               summary="Delete a portal connection (admin, EA/CPA)", response_class=Response,
+               **answers(None, 403, 404, status=204))
 async def delete_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
     """Deletes the schedule, stops any sync in flight and erases the stored credentials; what was imported stays."""
     connection = await service.delete_connection(ctx, connection_id)
@@ -156,8 +148,8 @@ async def delete_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: St
 
 
 @router.post("/portal-connections/{connection_id}/check", operation_id="check_portal_connection",
-             summary="Check a portal connection for drift", response_model=PortalCheckEnvelope,
-             responses=_problems(401, 403, 404))
+             summary="Check a portal connection for drift (admin, EA/CPA)",
+             **answers(One(PortalCheckOut), 403, 404))
 async def check_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
     """Signs in, reads one page of every enabled surface of every linked account and holds it to the protocol;
     stores nothing. Each surface answers `ok`, `drift` (with the field) or `refused`."""
@@ -170,18 +162,17 @@ async def check_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: Sta
 
 
 @router.get("/clients/{client_id}/portal/{surface}", operation_id="list_client_portal_items",
-            summary="List what a portal connection imported for a client", response_model=PortalItemListEnvelope,
-            responses=_problems(400, 401, 403, 404))
-async def list_client_portal_items(client_id: uuid.UUID, surface: str, request: Request, ctx: Ctx):
+            summary="List what a portal connection imported for a client",
+            # Every surface sorts alike (domain/portal/surfaces.py): one set of list parameters.
+            **answers(Page(PortalSurfaceItem), 403, 404, headers=list_parameters(surfaces.SPECS["organizers"])))
+async def list_client_portal_items(client_id: uuid.UUID, surface: one_of(surfaces.READABLE), request: Request,
+                                   ctx: Ctx):
     """`surface`: organizers (answers, attachment document ids), engagements, signatures (audit trails), invoices
     (line items, payments: the portal's, not this firm's own invoices), threads (with their messages), tasks.
     Documents: GET /v1/documents?client_id=…&source=portal. Filters: connection_id, portal_account_id,
     portal_updated_at__gte/lte."""
-    if surface not in surfaces.READABLE:
-        raise NotFound("Portal surface")
     spec = surfaces.SPECS[surface]
     query = parse_list_query(list(request.query_params.multi_items()), spec)
     page = await surfaces.list_items(ctx, client_id, surface, query)
     extra = await surfaces.related(ctx, surface, page.items)
-    # Answered as it is: `fields=` may ask for some fields of an item, which the documented model would refuse.
-    return JSONResponse(envelope.page(page, query, lambda item: surfaces.render(item, surface, extra)))
+    return envelope.page(page, query, lambda item: surfaces.render(item, surface, extra))

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import Session, State, bearer_token, service_context
 from api.openapi import One, ReadModel, answers
@@ -77,7 +78,12 @@ async def create_browser_session(ctx: CodecCtx, state: State):
 
 @router.get("/browser-session", response_class=RedirectResponse, operation_id="open_temporal_codec_browser_session",
             summary="Set the codec cookie from a browser-session link and go to Temporal UI",
-            **answers(None, 401, 403, status=303, public=True, description="To Temporal UI, with the codec cookie set"))
+            **answers(None, 401, 403, status=303, public=True, description="To Temporal UI, with the codec cookie set",
+                      answer_headers={
+                          "Location": {"description": "Temporal UI (TEMPORAL_UI_URL)",
+                                       "schema": {"type": "string", "format": "uri"}},
+                          "Set-Cookie": {"description": f"`{COOKIE}`: the codec token, HttpOnly, for this path only",
+                                         "schema": {"type": "string"}}}))
 async def open_browser_session(session: Session, state: State, ticket: str = Query(min_length=1, max_length=4096)):
     principal, token, lifetime = await state.authenticator.codec_token(session, ticket)
     policy.require(principal, "admin.temporal_codec")
@@ -113,8 +119,24 @@ class Payloads(BaseModel):
     payloads: list[Payload] | None = Field(None, description="null or absent: no payloads")
 
 
-@router.post("/{operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)",
-             operation_id="temporal_codec", **answers(Payloads, 403, body=CODEC_BODY))
+class CodecOperation(Convertor):
+    """`decode` or `encode` only: `/{operation}` must not also match `…/browser-session` (another method on that
+    path is a 405, not a codec call refused for its token)."""
+
+    regex = "decode|encode"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("codec_operation", CodecOperation())
+
+
+@router.post("/{operation:codec_operation}", summary="Decode or encode Temporal payloads (admin, EA/CPA)",
+             operation_id="temporal_codec", **answers(Payloads, 403, 404, body=CODEC_BODY))
 async def temporal_codec(operation: Literal["decode", "encode"], request: Request, ctx: CodecCtx, state: State):
     """Temporal's remote codec protocol: `{"payloads": [{"metadata": {…}, "data": "…"}]}` in and out."""
     policy.require(ctx.principal, "admin.temporal_codec")

@@ -64,11 +64,13 @@ async def _consent_recipient(ctx: ServiceContext, consent_id: uuid.UUID | None) 
     delivery. The gate still decides every delivery (a consent is per client; revoked or expired later, the
     delivery falls back to the thin payload)."""
     if consent_id is None:
-        raise ValidationFailed(errors=[FieldError("consent_id", "required",
-                                                  "a full payload needs the signed consent naming its recipient")])
+        raise BusinessRuleViolation("A full payload needs the signed consent naming its recipient",
+                                    [FieldError("consent_id", "required", "a full payload names its consent")],
+                                    code="consent_required")
     consent = await ctx.session.get(Consent, consent_id)
     if consent is None or consent.firm_id != ctx.principal.firm_id:
-        raise ValidationFailed(errors=[FieldError("consent_id", "not_found", "no such consent")])
+        raise BusinessRuleViolation("No consent of this firm has this id",
+                                    [FieldError("consent_id", "not_found", "no such consent")], code="consent_not_usable")
     if (consent.kind != "disclosure" or consent.purpose != DisclosurePurpose.WEBHOOK_DELIVERY.value
             or consent.status != "signed" or consent.signed_at is None or consent.revoked_at is not None):
         raise BusinessRuleViolation(
@@ -89,7 +91,9 @@ async def create_endpoint(ctx: ServiceContext, cipher: FieldCipher, *, url: str,
         raise ValidationFailed(errors=[FieldError("secret", "invalid", problem)])
     recipient = await _consent_recipient(ctx, consent_id) if payload == "full" else None
     if payload != "full" and consent_id is not None:
-        raise ValidationFailed(errors=[FieldError("consent_id", "unexpected", "only a full payload names a consent")])
+        raise BusinessRuleViolation("Only a full payload names a consent",
+                                    [FieldError("consent_id", "unexpected", "only a full payload names a consent")],
+                                    code="consent_unexpected")
     secret = secret or secrets.generate()
     endpoint_id = uuid.uuid4()
     endpoint = WebhookEndpoint(

@@ -42,8 +42,13 @@ def check_schedule(cron: str) -> str:
 
 
 def check_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and parts.hostname and not parts.query and not parts.fragment
+        parts.port  # noqa: B018 (a port out of range raises here, not in the first request)
+    except ValueError:  # an unreadable address ("http://[x/") or port
+        usable = False
+    if not usable:
         raise ValidationFailed(errors=[FieldError("base_url", "invalid_format", "an http(s) URL of the portal")])
     return url.rstrip("/")
 

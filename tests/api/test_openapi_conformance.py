@@ -99,10 +99,13 @@ async def seeded(tp, role: str) -> Seeded:
         "tax_year": date.today().year, "federal_annual": "4000.00"})).json()["data"]
     contact = (await tp.http.post(f"/v1/clients/{client['id']}/contacts", headers=admin, json={
         "name": "Spouse"})).json()["data"]
+    # An outbound webhook endpoint, so that its reads answer a real body (a public literal address).
+    endpoint = (await tp.http.post("/v1/admin/webhooks", headers=admin, json={
+        "url": "https://93.184.215.14/hook", "events": ["invoice.paid"]})).json()["data"]
     return Seeded(headers=headers, parameters={
         "client_id": client["id"], "return_id": tax_return["id"], "invoice_id": invoice["id"],
         "message_id": message["id"], "question_id": question["id"], "payment_id": schedule["payments"][0]["id"],
-        "contact_id": contact["id"], "user_id": str(user_id),
+        "contact_id": contact["id"], "user_id": str(user_id), "endpoint_id": endpoint["id"],
     })
 
 

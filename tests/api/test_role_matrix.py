@@ -69,6 +69,15 @@ PERMITTED: dict[str, frozenset[str] | None] = {
     "list_audit_chain_checks": ADMIN,
     # §2 the session itself
     "logout": EVERYONE,
+    # Client-portal connections (docs/portal/api.md; domain/policy.py portal.*): admins and EA/CPAs connect and
+    # operate them, staff who may see the client read them; outbound webhooks (§13.3): admin
+    "list_portal_connections": STAFF, "get_portal_connection": STAFF, "get_portal_sync": STAFF,
+    "list_client_portal_items": STAFF, "create_portal_connection": BILLING, "delete_portal_connection": BILLING,
+    "check_portal_connection": BILLING, "pause_portal_connection": BILLING, "resume_portal_connection": BILLING,
+    "sync_portal_connection": BILLING,
+    "list_webhook_endpoints": ADMIN, "create_webhook_endpoint": ADMIN, "get_webhook_endpoint": ADMIN,
+    "update_webhook_endpoint": ADMIN, "delete_webhook_endpoint": ADMIN, "rotate_webhook_endpoint_secret": ADMIN,
+    "test_webhook_endpoint": ADMIN, "list_webhook_deliveries": ADMIN, "redeliver_webhook_delivery": ADMIN,
 }
 
 # Bodies that pass validation, so that what answers is the permission check, not a 400. `{client_id}` and the
@@ -101,14 +110,19 @@ BODIES = {
     "update_config": {"session_timeout_minutes": 60},
     "export_audit_log": {"start_date": "2024-01-01T00:00:00Z", "end_date": "2024-02-01T00:00:00Z"},
     "temporal_codec": {"payloads": []},
+    # portal connections and outbound webhooks
+    "create_portal_connection": {"client_id": "{client_id}", "base_url": "https://portal.example.com",
+                                 "email": "matrix@example.com", "password": "secret", "consent_id": "{consent_id}"},
+    "create_webhook_endpoint": {"url": "https://93.184.215.14/hook", "events": ["invoice.paid"]},
+    "update_webhook_endpoint": {"description": "Matrix"},
 }
 UPLOADS = {"upload_document": {"client_id": "{client_id}", "tax_year": str(date.today().year - 1)},
            "upload_pending_document": {"batch_id": "matrix-{nonce}"}}
 # Operations that name a firm's object in their body rather than their path.
-NAMED_IN_BODY = ("create_return", "create_invoice", "upload_document")
+NAMED_IN_BODY = ("create_return", "create_invoice", "upload_document", "create_portal_connection")
 # Calls that end what later calls need (a session, a user, an object) go last, in this order.
 LAST = ("delete_contact", "delete_document", "delete_extraction", "cancel_estimated_payment", "void_invoice",
-        "delete_return", "delete_client", "deactivate_user", "logout")
+        "delete_webhook_endpoint", "delete_return", "delete_client", "deactivate_user", "logout")
 
 
 def _pdf() -> bytes:
@@ -159,8 +173,15 @@ async def seed_firm(tp) -> Firm:
     document = await _created(await http.post("/v1/documents", headers=admin, data={
         "client_id": cid, "tax_year": str(date.today().year - 1), "return_id": rid},
         files={"file": ("statement.pdf", _pdf(), "application/pdf")}))
+    # An outbound webhook endpoint (a public literal address: nothing to resolve). A portal connection needs a
+    # portal's sign-in and a signed consent: its ids name nothing, so only the role and firm checks before the
+    # lookup are meaningful there (tests/portal covers the rest).
+    endpoint = await _created(await http.post("/v1/admin/webhooks", headers=admin, json={
+        "url": "https://93.184.215.14/hook", "events": ["invoice.paid"]}))
     unknown = str(uuid.uuid4())
     return Firm(ids={
+        "endpoint_id": endpoint["id"], "delivery_id": unknown, "connection_id": unknown, "sync_id": unknown,
+        "consent_id": unknown, "surface": "organizers",
         "client_id": cid, "return_id": rid, "contact_id": contact["id"], "invoice_id": invoice["id"],
         "message_id": message["id"], "question_id": question["id"], "payment_id": schedule["payments"][0]["id"],
         "document_id": document["id"], "user_id": str(target), "analysis_id": unknown, "field_id": unknown,
