@@ -1,7 +1,8 @@
 """`taxpractice demo seed`: a living practice for a newcomer — a demo firm with staff of every role, clients,
 returns in every status of the lifecycle (three of them stuck), documents, questions, invoices paid, due today
 and overdue, estimated-payment schedules, engagement letters (drafts, out for signature, one signed) and Form 7216
-consents (pending, sent, one signed for SurePrep, so the client's disclosure log shows the gate at work).
+consents (pending, sent, one signed for SurePrep, so the client's disclosure log shows the gate at work), and an
+identity verification started.
 
 Everything a person would do goes through the API and the workflows, as a person would (so Temporal UI shows a
 workflow per return, invoice and schedule); the only shortcuts are the ones a newcomer could not take through
@@ -39,6 +40,7 @@ from domain.config.service import load_config
 from domain.consent.models import Consent
 from domain.crypto import FieldCipher
 from domain.firm.models import Firm
+from domain.identity.models import IdentityVerification
 from domain.invoice.models import Invoice
 from domain.tax_return.models import TaxReturn
 from domain.user.models import User
@@ -89,6 +91,8 @@ INVOICES = [(0, "paid"), (1, "due_today"), (2, "paid"), (3, ("overdue", 3)), (4,
 # client's in_prep return (index 3), so its next document is disclosed with consent; its earlier one was refused.
 ENGAGEMENTS = [(6, "draft"), (7, "draft"), (8, "sent"), (9, "sent"), (3, "signed")]
 CONSENTS = [(10, "pending"), (11, "sent"), (3, "signed")]
+# A tier-1 identity verification started (its email code mailed; no provider needed at that tier).
+IDENTITY_CLIENT = 12
 LETTER = {"tax_year": TAX_YEAR, "engagement_type": "tax_prep", "services": ["1040", "state return"],
           "fee_structure": {"type": "fixed_plus_forms", "base_fee": "450.00", "additional_forms": "50.00"}}
 SUREPREP_CONSENT = {"tax_year": TAX_YEAR, "consent_scope": "SurePrep document processing",
@@ -149,6 +153,7 @@ class DemoSeeder:
             await self._engagement(clients[index], fate)
         for index, fate in CONSENTS:
             await self._consent(clients[index], fate)
+        await self._identity_verification(clients[IDENTITY_CLIENT])
         await self._tally()
         return self.report
 
@@ -335,6 +340,15 @@ class DemoSeeder:
             # Consent in force: the client's next document goes to SurePrep with it (when SurePrep is configured).
             return_id = await self._demo_return_id(client)
             await self._document(client, str(return_id))
+
+    async def _identity_verification(self, client: dict) -> None:
+        async with self.sessionmaker() as session:
+            if (await session.execute(select(IdentityVerification.id).where(
+                    IdentityVerification.client_id == uuid.UUID(client["id"])))).first() is not None:
+                return
+        await self._call("POST", f"/v1/clients/{client['id']}/identity/verify", "admin",
+                         {"tier": 1, "methods": ["email"]})
+        self.report.count("identity_verifications")
 
     async def _send_for_signature(self, client: dict, path: str, what: str, fate: str) -> bool:
         """Send (moving the count from draft to sent), and sign as the client when `fate` is signed. True once

@@ -11,6 +11,7 @@ from domain.client.models import Client
 from domain.consent.models import Consent
 from domain.engagement.models import Engagement
 from domain.firm.models import Firm
+from domain.identity.models import IdentityVerification
 from domain.invoice.models import Invoice, InvoiceHistory
 from domain.tax_return.models import TaxReturn
 from domain.user.models import User
@@ -29,7 +30,9 @@ async def _counts(tp) -> dict:
                 "returns": await count(TaxReturn, TaxReturn.firm_id == DEMO_FIRM_ID),
                 "invoices": await count(Invoice, Invoice.firm_id == DEMO_FIRM_ID),
                 "engagements": await count(Engagement, Engagement.firm_id == DEMO_FIRM_ID),
-                "consents": await count(Consent, Consent.firm_id == DEMO_FIRM_ID)}
+                "consents": await count(Consent, Consent.firm_id == DEMO_FIRM_ID),
+                "identity_verifications": await count(IdentityVerification,
+                                                      IdentityVerification.firm_id == DEMO_FIRM_ID)}
 
 
 async def test_demo_seed_builds_a_living_practice_and_a_second_run_adds_nothing(tp, api_url):
@@ -45,7 +48,7 @@ async def test_demo_seed_builds_a_living_practice_and_a_second_run_adds_nothing(
         assert report.created["engagements_draft"] == 2 and report.created["engagements_sent"] == 2
         assert report.created["engagements_signed"] == 1
         assert report.created["consents_pending"] == 1 and report.created["consents_sent"] == 1
-        assert report.created["consents_signed"] == 1
+        assert report.created["consents_signed"] == 1 and report.created["identity_verifications"] == 1
         assert report.skipped == []
         assert report.created["documents"] >= 1 and report.created["questions"] >= 1
         assert report.created["estimated_payment_schedules"] >= 1
