@@ -1,13 +1,21 @@
 """`taxpractice demo seed`: a living practice for a newcomer — a demo firm with staff of every role, clients,
-returns in every status of the lifecycle (three of them stuck), documents, questions, invoices paid and unpaid
-(due today: overdue from tomorrow, by the invoice workflow's own timer),
-and estimated-payment schedules.
+returns in every status of the lifecycle (three of them stuck), documents, questions, invoices paid, due today
+and overdue, estimated-payment schedules, engagement letters (drafts, out for signature, one signed) and Form 7216
+consents (pending, sent, one signed for SurePrep, so the client's disclosure log shows the gate at work), and an
+identity verification started.
 
 Everything a person would do goes through the API and the workflows, as a person would (so Temporal UI shows a
 workflow per return, invoice and schedule); the only shortcuts are the ones a newcomer could not take through
 the API: the firm and its staff are written as `taxpractice firms create` / `users create` write them, signed in
 without their TOTP (a session opened as the sign-in does), and the stuck returns are written as having entered
-their status days ago before their workflow starts (nothing else makes a return stuck without waiting days).
+their status days ago before their workflow starts (nothing else makes a return stuck without waiting days); the
+overdue invoices likewise: drafted through the API, their due date moved into the past in the row, then sent
+through their workflow as the API sends (the API refuses a past due date), so the workflow's own timeline makes
+them overdue at once and mails the reminders already due. A signed letter and consent are signed as a client
+signs: the link from the signing mail in the mail capture, the sandbox's HTML form posted.
+
+A step whose provider is not configured is skipped and said so (`SeedReport.skipped`): sending for signature
+needs GOOGLE_API_URL, signing also MAIL_CAPTURE_URL.
 
 Idempotent: the firm has a fixed id, staff and clients fixed emails, each client one demo return; a second run
 finds them and adds nothing (it still prints the credentials).
@@ -16,6 +24,7 @@ finds them and adds nothing (it still prints the credentials).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,8 +37,10 @@ from domain.auth import totp
 from domain.auth.service import Authenticator
 from domain.client.models import Client
 from domain.config.service import load_config
+from domain.consent.models import Consent
 from domain.crypto import FieldCipher
 from domain.firm.models import Firm
+from domain.identity.models import IdentityVerification
 from domain.invoice.models import Invoice
 from domain.tax_return.models import TaxReturn
 from domain.user.models import User
@@ -73,6 +84,21 @@ PATHS: list[tuple[str, list[tuple[str, str]]]] = [
 # twice it (twice escalates to needs_review).
 STUCK = [("documents_pending", timedelta(days=25)), ("in_prep", timedelta(days=13)),
          ("ready_for_review", timedelta(days=4))]
+# Invoices of the first clients: (client index, what becomes of it); overdue ones with their days past due (20: the
+# 7- and 14-day reminders are due too, and mailed).
+INVOICES = [(0, "paid"), (1, "due_today"), (2, "paid"), (3, ("overdue", 3)), (4, "paid"), (5, ("overdue", 20))]
+# Engagement letters and consents (client index, how far it goes). The signed consent names SurePrep for the
+# client's in_prep return (index 3), so its next document is disclosed with consent; its earlier one was refused.
+ENGAGEMENTS = [(6, "draft"), (7, "draft"), (8, "sent"), (9, "sent"), (3, "signed")]
+CONSENTS = [(10, "pending"), (11, "sent"), (3, "signed")]
+# A tier-1 identity verification started (its email code mailed; no provider needed at that tier).
+IDENTITY_CLIENT = 12
+LETTER = {"tax_year": TAX_YEAR, "engagement_type": "tax_prep", "services": ["1040", "state return"],
+          "fee_structure": {"type": "fixed_plus_forms", "base_fee": "450.00", "additional_forms": "50.00"}}
+SUREPREP_CONSENT = {"tax_year": TAX_YEAR, "consent_scope": "SurePrep document processing",
+                    "third_party_name": "SurePrep LLC",
+                    "disclosure_purpose": "Document OCR and data extraction for tax preparation"}
+SIGNING_LINK = re.compile(r"(https?://\S+/sign/[A-Za-z0-9_\-]+)")
 CLIENT_NAMES = ["Avery Adams", "Blake Brown", "Casey Clark", "Devon Diaz", "Emery Evans", "Finley Foster",
                 "Gray Garcia", "Harper Hughes", "Indigo Ito", "Jordan James", "Kai Kim", "Logan Lee", "Morgan Moore",
                 "Noel Nguyen", "Oakley Ortiz", "Parker Patel", "Quinn Quist", "Reese Rivera", "Sage Singh"]
@@ -89,6 +115,7 @@ class SeedReport:
     created: dict[str, int] = field(default_factory=dict)
     staff: list[dict] = field(default_factory=list)
     returns_by_status: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
     def count(self, what: str, n: int = 1) -> None:
         self.created[what] = self.created.get(what, 0) + n
@@ -96,9 +123,9 @@ class SeedReport:
 
 class DemoSeeder:
     def __init__(self, api: httpx.AsyncClient, sessionmaker, authenticator: Authenticator, cipher: FieldCipher,
-                 temporal, service_token: str, wait_s: float = 30.0):
+                 temporal, settings, wait_s: float = 30.0):
         self.api, self.sessionmaker, self.authenticator, self.cipher = api, sessionmaker, authenticator, cipher
-        self.temporal, self.service_token, self.wait_s = temporal, service_token, wait_s
+        self.temporal, self.settings, self.service_token, self.wait_s = temporal, settings, settings.service_token, wait_s
         self.headers: dict[str, dict] = {}
         self.users: dict[str, User] = {}
         self.report = SeedReport(DEMO_FIRM_ID)
@@ -114,10 +141,19 @@ class DemoSeeder:
                 await self._stuck_return(client, status, dict(STUCK)[status])
             else:
                 await self._walked_return(client, status, path)
-        for client in clients[:6]:
-            await self._invoice(client, paid=clients.index(client) % 2 == 0)
+        for index, fate in INVOICES:
+            await self._invoice(clients[index], fate)
         for client in clients[3:6]:
             await self._schedule(client)
+        if not self.settings.google_api_url:
+            self.report.skipped.append("sending engagement letters and consents for signature: GOOGLE_API_URL unset")
+        elif not self.settings.mail_capture_url:
+            self.report.skipped.append("signing a letter and a consent as the client: MAIL_CAPTURE_URL unset")
+        for index, fate in ENGAGEMENTS:
+            await self._engagement(clients[index], fate)
+        for index, fate in CONSENTS:
+            await self._consent(clients[index], fate)
+        await self._identity_verification(clients[IDENTITY_CLIENT])
         await self._tally()
         return self.report
 
@@ -235,35 +271,139 @@ class DemoSeeder:
 
     # ---- billing -----------------------------------------------------------------------------------------------
 
-    async def _invoice(self, client: dict, paid: bool) -> None:
+    async def _invoice(self, client: dict, fate: str | tuple[str, int]) -> None:
         async with self.sessionmaker() as session:
             if (await session.execute(select(Invoice.id).where(
                     Invoice.client_id == uuid.UUID(client["id"])))).first() is not None:
                 return
         # Unpaid: due today, the earliest the API accepts (a past due date is refused at create and send); the
         # invoice workflow's timer makes it overdue tomorrow and starts its reminders.
-        due = date.today() + timedelta(days=30) if paid else date.today()
+        due = date.today() + timedelta(days=30) if fate == "paid" else date.today()
         invoice = await self._call("POST", "/v1/invoices", "admin", {
             "client_id": client["id"], "due_date": due.isoformat(),
             "line_items": [{"description": f"Form 1040 preparation, tax year {TAX_YEAR}", "quantity": 1,
                             "unit_price": "450.00"},
                            {"description": "State return", "quantity": 1, "unit_price": "150.00"}]})
+        if isinstance(fate, tuple):
+            await self._send_past_due(uuid.UUID(invoice["id"]), fate[1])
+            await self._wait_for(f"/v1/invoices/{invoice['id']}", "overdue")
+            self.report.count("invoices_overdue")
+            return
         await self._call("POST", f"/v1/invoices/{invoice['id']}/send", "admin", {})
-        if paid:
+        if fate == "paid":
             await self._call("POST", f"/v1/invoices/{invoice['id']}/payments", "admin",
                              {"amount": "600.00", "payment_method": "check"})
-        self.report.count("invoices_paid" if paid else "invoices_due_today")
+        self.report.count("invoices_paid" if fate == "paid" else "invoices_due_today")
+
+    async def _send_past_due(self, invoice_id: uuid.UUID, days: int) -> None:
+        """The draft's due date moved `days` into the past, then sent by its workflow as the API sends it: the
+        workflow's timeline finds the overdue step (and any reminder) already due and takes it."""
+        from orchestration import invoice as invoice_workflow
+
+        async with self.sessionmaker.begin() as session:
+            row = await session.get(Invoice, invoice_id)
+            row.due_date = date.today() - timedelta(days=days)
+        await invoice_workflow.send(self.temporal, row, self.settings.reminder_time_utc,
+                                    self.settings.invoice_due_days)
 
     async def _schedule(self, client: dict) -> None:
-        async with self.sessionmaker() as session:
-            return_id = (await session.execute(select(TaxReturn.id).where(
-                TaxReturn.client_id == uuid.UUID(client["id"]), TaxReturn.tax_year == TAX_YEAR))).scalar()
+        return_id = await self._demo_return_id(client)
         existing = await self._call("GET", f"/v1/returns/{return_id}/estimated-payments", "admin", raw=True)
         if existing["data"]:
             return
         await self._call("POST", f"/v1/returns/{return_id}/estimated-payments", "admin", {
             "tax_year": TAX_YEAR + 1, "federal_annual": "8000.00", "state_annual": "2000.00"})
         self.report.count("estimated_payment_schedules")
+
+    # ---- engagement letters and Form 7216 consents ---------------------------------------------------------------
+
+    async def _engagement(self, client: dict, fate: str) -> None:
+        found = await self._call("GET", f"/v1/engagements?client_id={client['id']}&tax_year={TAX_YEAR}", "admin")
+        if found:
+            return
+        engagement = await self._call("POST", "/v1/engagements", "admin", {"client_id": client["id"], **LETTER})
+        self.report.count("engagements_draft")
+        if fate != "draft" and await self._send_for_signature(client, f"/v1/engagements/{engagement['id']}",
+                                                              "engagements", fate):
+            await self._wait_for(f"/v1/engagements/{engagement['id']}", "signed")
+
+    async def _consent(self, client: dict, fate: str) -> None:
+        async with self.sessionmaker() as session:
+            if (await session.execute(select(Consent.id).where(
+                    Consent.client_id == uuid.UUID(client["id"])))).first() is not None:
+                return
+        consent = await self._call("POST", f"/v1/clients/{client['id']}/consents", "admin", SUREPREP_CONSENT)
+        self.report.count("consents_pending")
+        if fate != "pending" and await self._send_for_signature(client, f"/v1/consents/{consent['id']}",
+                                                              "consents", fate):
+            await self._wait_for(f"/v1/consents/{consent['id']}", "signed")
+            # Consent in force: the client's next document goes to SurePrep with it (when SurePrep is configured).
+            return_id = await self._demo_return_id(client)
+            await self._document(client, str(return_id))
+
+    async def _identity_verification(self, client: dict) -> None:
+        async with self.sessionmaker() as session:
+            if (await session.execute(select(IdentityVerification.id).where(
+                    IdentityVerification.client_id == uuid.UUID(client["id"])))).first() is not None:
+                return
+        await self._call("POST", f"/v1/clients/{client['id']}/identity/verify", "admin",
+                         {"tier": 1, "methods": ["email"]})
+        self.report.count("identity_verifications")
+
+    async def _send_for_signature(self, client: dict, path: str, what: str, fate: str) -> bool:
+        """Send (moving the count from draft to sent), and sign as the client when `fate` is signed. True once
+        signed: the caller waits for the provider's callback to land."""
+        if not self.settings.google_api_url:
+            return False
+        before = len(await self._signing_mails(client["email"]))
+        await self._call("POST", f"{path}/send", "admin", {})
+        self.report.created[f"{what}_{'draft' if what == 'engagements' else 'pending'}"] -= 1
+        self.report.count(f"{what}_sent")
+        if fate != "signed" or not self.settings.mail_capture_url:
+            return False
+        await self._sign_as_client(await self._signing_link(client["email"], before + 1), client["name"])
+        self.report.created[f"{what}_sent"] -= 1
+        self.report.count(f"{what}_signed")
+        return True
+
+    async def _signing_mails(self, email: str) -> list[dict]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.get(f"{self.settings.mail_capture_url}/messages", params={"to": email})
+        _checked(response)
+        return [m for m in response.json() if "sign" in m["subject"].lower()]
+
+    async def _signing_link(self, email: str, count: int) -> str:
+        deadline = time.monotonic() + self.wait_s
+        while len(mails := await self._signing_mails(email)) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no signing mail to {email} after {self.wait_s:.0f} s")
+            await asyncio.sleep(0.2)
+        return SIGNING_LINK.search(mails[-1]["text"]).group(1)
+
+    @staticmethod
+    async def _sign_as_client(link: str, name: str) -> None:
+        """What the client does on the signing page (plain HTML forms): agree to electronic records when asked,
+        open the document, type their name and sign."""
+        async with httpx.AsyncClient(follow_redirects=True, timeout=30) as browser:
+            page = _checked_page(await browser.get(link))
+            if 'name="agree"' in page:
+                _checked_page(await browser.post(f"{link}/consent", data={"agree": "yes"}))
+            _checked_page(await browser.get(f"{link}/document"))
+            _checked_page(await browser.post(link, data={"action": "sign", "typed_name": name,
+                                                          "decline_reason": ""}))
+
+    async def _demo_return_id(self, client: dict) -> uuid.UUID:
+        async with self.sessionmaker() as session:
+            return (await session.execute(select(TaxReturn.id).where(
+                TaxReturn.client_id == uuid.UUID(client["id"]), TaxReturn.tax_year == TAX_YEAR))).scalar_one()
+
+    async def _wait_for(self, path: str, status: str) -> None:
+        deadline = time.monotonic() + self.wait_s
+        while (await self._call("GET", path, "admin"))["status"] != status:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{path} not {status} after {self.wait_s:.0f} s: are the workers (and, for a "
+                                   "signature, the provider's callback to the API) running?")
+            await asyncio.sleep(0.2)
 
     async def _tally(self) -> None:
         async with self.sessionmaker() as session:
@@ -284,3 +424,9 @@ def _checked(response: httpx.Response) -> dict:
         raise RuntimeError(f"{response.request.method} {response.request.url.path}: {response.status_code} "
                            f"{response.text[:500]}")
     return response.json() if response.content else {}
+
+
+def _checked_page(response: httpx.Response) -> str:
+    if response.status_code >= 300:
+        raise RuntimeError(f"signing page {response.request.url.path}: {response.status_code} {response.text[:300]}")
+    return response.text

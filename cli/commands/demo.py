@@ -19,10 +19,12 @@ def seed(api_url: Optional[str] = API_URL_OPTION, as_json: bool = JSON_OPTION) -
         fail("demo seed runs in development only (APP_ENV=development): it signs in with the service token", 2)
     report = run(_seed(config, api_url or config.api_base_url))
     summary = {"firm_id": str(report.firm_id), "created": report.created,
-               "returns_by_status": report.returns_by_status}
+               "returns_by_status": report.returns_by_status, "skipped": report.skipped}
     if as_json:
         return emit({**summary, "staff": report.staff}, True)
     out.print(f"demo firm {report.firm_id}: created {report.created or 'nothing (already seeded)'}")
+    for step in report.skipped:
+        out.print(f"skipped (provider not configured): {step}")
     emit_rows("Returns by status", ["status", "returns"],
               ({"status": s, "returns": n} for s, n in sorted(report.returns_by_status.items())), False)
     emit_rows("Demo staff (sign in: taxpractice login --email E --totp-secret S)",
@@ -42,7 +44,7 @@ async def _seed(config, api_url: str):
     try:
         async with httpx.AsyncClient(base_url=api_url, timeout=60) as api:
             seeder = DemoSeeder(api, state.sessionmaker, state.authenticator, state.cipher, await connect(config),
-                                config.service_token)
+                                config)
             return await seeder.seed()
     finally:
         await state.engine.dispose()

@@ -9,11 +9,9 @@ import os
 import re
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
 
 from cli.demo_seed import DemoSeeder
-from devstack.ports import accepts_connections
-from sandboxes.payments import PaymentsSandbox, serve
+from tests.operations.demo_providers import demo_providers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,16 +25,9 @@ def walkthrough_blocks() -> list[str]:
 
 
 async def test_the_readme_walkthrough_runs_from_the_demo(tp, api_url, tmp_path):
-    port = urlparse(tp.settings.stripe_api_base).port
-    sandbox = None
-    if not accepts_connections(port):
-        async def deliver(payload: bytes, headers: dict[str, str]) -> int:
-            return (await tp.http.post("/v1/webhooks/stripe", content=payload, headers=headers)).status_code
-        sandbox = await serve(PaymentsSandbox(webhook_secrets=[tp.settings.stripe_webhook_secret], deliver=deliver),
-                              port)
-    try:
+    async with demo_providers(tp):
         await DemoSeeder(tp.http, tp.state.sessionmaker, tp.state.authenticator, tp.state.cipher, tp.temporal,
-                         tp.settings.service_token).seed()
+                         tp.settings).seed()
         blocks = walkthrough_blocks()
         assert len(blocks) >= 4, blocks
         script = "\n".join(blocks).replace("API=http://127.0.0.1:8000", f"API={api_url}") \
@@ -53,6 +44,3 @@ async def test_the_readme_walkthrough_runs_from_the_demo(tp, api_url, tmp_path):
         assert process.returncode == 0, f"{out.decode()[-3000:]}\n{err.decode()[-3000:]}"
         assert "WALKED" in out.decode()
         assert '"to_status":"complete"' in out.decode().replace(" ", "")  # the walked return's state, at its end
-    finally:
-        if sandbox is not None:
-            await sandbox.stop()
