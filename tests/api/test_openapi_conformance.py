@@ -43,7 +43,9 @@ PROFILES = {
 }
 SIGNATURE_HEADERS = {"/v1/webhooks/stripe": ("Stripe-Signature", "stripe_webhook_secret"),
                      "/v1/webhooks/sureprep": ("X-SurePrep-Signature", "sureprep_webhook_secret"),
-                     "/v1/webhooks/smartvault": ("X-SmartVault-Signature", "smartvault_webhook_secret")}
+                     "/v1/webhooks/smartvault": ("X-SmartVault-Signature", "smartvault_webhook_secret"),
+                     # e-signature (google)
+                     "/v1/webhooks/google": ("X-Google-Signature", "google_webhook_secret")}
 SIGNATURE_FORM = re.compile(r"^t=[0-9]{1,10},v1=[0-9a-f]{64}(,v1=[0-9a-f]{64})*$")
 # Statuses a schema-valid request may still meet: the object is not the caller's (403/404), the state or a
 # business rule forbids it (409/422). A 400 is not among them: it would mean the document allows what the API
@@ -99,10 +101,18 @@ async def seeded(tp, role: str) -> Seeded:
         "tax_year": date.today().year, "federal_annual": "4000.00"})).json()["data"]
     contact = (await tp.http.post(f"/v1/clients/{client['id']}/contacts", headers=admin, json={
         "name": "Spouse"})).json()["data"]
+    # e-signature: a pending consent and a draft engagement letter
+    consent = (await tp.http.post(f"/v1/clients/{client['id']}/consents", headers=admin, json={
+        "tax_year": date.today().year - 1, "consent_scope": "SurePrep document processing",
+        "third_party_name": "SurePrep", "disclosure_purpose": "Document processing"})).json()["data"]
+    engagement = (await tp.http.post("/v1/engagements", headers=admin, json={
+        "client_id": client["id"], "tax_year": date.today().year - 1, "engagement_type": "tax_prep",
+        "services": ["1040"], "fee_structure": {"type": "fixed", "base_fee": "400.00"}})).json()["data"]
     return Seeded(headers=headers, parameters={
         "client_id": client["id"], "return_id": tax_return["id"], "invoice_id": invoice["id"],
         "message_id": message["id"], "question_id": question["id"], "payment_id": schedule["payments"][0]["id"],
         "contact_id": contact["id"], "user_id": str(user_id),
+        "consent_id": consent["id"], "engagement_id": engagement["id"],
     })
 
 

@@ -29,6 +29,7 @@ ROLES = ("admin", "ea_cpa", "reviewer", "preparer", "client")
 STAFF = frozenset({"admin", "ea_cpa", "reviewer", "preparer"})
 EVERYONE = STAFF | {"client"}
 BILLING = frozenset({"admin", "ea_cpa"})
+SENIOR = frozenset({"admin", "ea_cpa", "reviewer"})
 ADMIN = frozenset({"admin"})
 # Operations whose ids cannot all be seeded (an extraction field, a batch, an audit export): only the rules that
 # hold whatever the id (no token: 401; another firm: never a success) are checked, and their role: None.
@@ -69,6 +70,14 @@ PERMITTED: dict[str, frozenset[str] | None] = {
     "list_audit_chain_checks": ADMIN,
     # §2 the session itself
     "logout": EVERYONE,
+    # §10 e-signature: consents, engagement letters, Form 8879 (docs/consent.md, engagement.md, esign.md), and the
+    # §7216 disclosure log (docs/disclosure.md)
+    "list_client_consents": EVERYONE, "create_client_consent": SENIOR, "get_consent": EVERYONE,
+    "send_consent": SENIOR, "revoke_consent": SENIOR | {"client"},
+    "list_engagements": EVERYONE, "create_engagement": SENIOR, "get_engagement": EVERYONE,
+    "update_engagement": SENIOR, "delete_engagement": BILLING, "send_engagement": SENIOR,
+    "get_engagement_document": EVERYONE, "get_form_8879": STAFF, "send_form_8879": SENIOR,
+    "list_client_disclosures": STAFF,
 }
 
 # Bodies that pass validation, so that what answers is the permission check, not a 400. `{client_id}` and the
@@ -101,13 +110,20 @@ BODIES = {
     "update_config": {"session_timeout_minutes": 60},
     "export_audit_log": {"start_date": "2024-01-01T00:00:00Z", "end_date": "2024-02-01T00:00:00Z"},
     "temporal_codec": {"payloads": []},
+    # e-signature
+    "create_client_consent": {"tax_year": date.today().year - 1, "consent_scope": "SurePrep document processing",
+                              "third_party_name": "SurePrep", "disclosure_purpose": "Document processing"},
+    "create_engagement": {"client_id": "{client_id}", "tax_year": date.today().year - 1, "engagement_type": "tax_prep",
+                          "services": ["1040"], "fee_structure": {"type": "fixed", "base_fee": "400.00"}},
+    "update_engagement": {"services": ["1040", "schedule_c"]},
 }
 UPLOADS = {"upload_document": {"client_id": "{client_id}", "tax_year": str(date.today().year - 1)},
            "upload_pending_document": {"batch_id": "matrix-{nonce}"}}
 # Operations that name a firm's object in their body rather than their path.
-NAMED_IN_BODY = ("create_return", "create_invoice", "upload_document")
+NAMED_IN_BODY = ("create_return", "create_invoice", "upload_document", "create_engagement")
 # Calls that end what later calls need (a session, a user, an object) go last, in this order.
 LAST = ("delete_contact", "delete_document", "delete_extraction", "cancel_estimated_payment", "void_invoice",
+        "revoke_consent", "delete_engagement",
         "delete_return", "delete_client", "deactivate_user", "logout")
 
 
@@ -159,12 +175,17 @@ async def seed_firm(tp) -> Firm:
     document = await _created(await http.post("/v1/documents", headers=admin, data={
         "client_id": cid, "tax_year": str(date.today().year - 1), "return_id": rid},
         files={"file": ("statement.pdf", _pdf(), "application/pdf")}))
+    consent = await _created(await http.post(f"/v1/clients/{cid}/consents", headers=admin,
+                                             json=BODIES["create_client_consent"]))
+    engagement = await _created(await http.post("/v1/engagements", headers=admin,
+                                                json=_filled(BODIES["create_engagement"], {"client_id": cid})))
     unknown = str(uuid.uuid4())
     return Firm(ids={
         "client_id": cid, "return_id": rid, "contact_id": contact["id"], "invoice_id": invoice["id"],
         "message_id": message["id"], "question_id": question["id"], "payment_id": schedule["payments"][0]["id"],
         "document_id": document["id"], "user_id": str(target), "analysis_id": unknown, "field_id": unknown,
         "export_id": unknown, "batch_id": "no-such-batch", "operation": "decode",
+        "consent_id": consent["id"], "engagement_id": engagement["id"],
     }, headers=headers)
 
 
