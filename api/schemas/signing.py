@@ -5,23 +5,55 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import Field
 
 from api.openapi import Amount, ReadModel
 from api.schemas.base import PatchModel, RequestModel, SingleLine, UtcDatetime, one_of
+from api.schemas.invoice import Money
 from domain.consent.models import CONSENT_KINDS, CONSENT_STATUSES
+from domain.consent.service import DEFAULT_INFORMATION, PURPOSE_BY_RECIPIENT
 from domain.disclosure.basis import PURPOSES
 from domain.engagement.models import ENGAGEMENT_STATUSES, ENGAGEMENT_TYPES, FEE_TYPES
 from domain.esign.models import FINAL_STATUSES, OPEN_STATUSES
 
 Year = Annotated[int, Field(ge=2000, le=2100)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
 
 # ---- consents --------------------------------------------------------------------------------------------------
+
+_SEPARATORS = r"[\W_]*"  # what recipient_key drops between letters: anything not a letter or a digit
+
+
+def _recipient_pattern(key: str) -> str:
+    """A name whose recipient_key (domain/disclosure/gate.py) is `key`: its letters in any case, anything else
+    between them, and an optional company suffix."""
+    def spelled(word: str) -> str:
+        return _SEPARATORS.join(f"[{ch.upper()}{ch.lower()}]" if ch.isalpha() else ch for ch in word)
+    suffixes = "|".join(spelled(suffix) for suffix in ("llc", "inc", "corp", "ltd"))
+    return f"^{_SEPARATORS}{spelled(key)}{_SEPARATORS}(?:(?:{suffixes}){_SEPARATORS})?$"
+
+
+def _given(field: str, schema: dict | None = None) -> dict:
+    return {"required": [field], "properties": {field: schema or {"not": {"type": "null"}}}}
+
+
+# What create_consent requires beyond each field (a 400 naming the field otherwise), said in the document: a
+# disclosure consent names its recipient and the gate's purpose (implied for a recipient with one, SurePrep); a
+# consent whose purpose has no default information (or that has no purpose) says what it covers.
+CONSENT_RULES = [
+    {"if": {"required": ["kind"], "properties": {"kind": {"const": "use"}}},
+     "else": {"allOf": [_given("third_party_name"), {"anyOf": [
+         _given("purpose"),
+         *(_given("third_party_name", {"type": "string", "pattern": _recipient_pattern(key)})
+           for key in sorted(PURPOSE_BY_RECIPIENT))]}]}},
+    {"anyOf": [_given("information_covered"),
+               _given("purpose", {"enum": [purpose.value for purpose in DEFAULT_INFORMATION]}),
+               {"allOf": [{"not": _given("purpose")}, {"not": {"required": ["kind"], "properties": {
+                   "kind": {"const": "use"}}}}]}]},
+]
+
 
 class ConsentCreate(RequestModel):
     tax_year: Year
@@ -34,7 +66,13 @@ class ConsentCreate(RequestModel):
         None, description="the gate's purpose code; implied for a recipient with one purpose (SurePrep)")
     information_covered: str | None = Field(None, min_length=1, max_length=500,
                                             description="default: what the purpose's path discloses")
-    expires_at: UtcDatetime | None = Field(None, description="default: one year from the signature")
+    expires_at: UtcDatetime | None = Field(None, description="in the future; default: one year from the signature")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        schema = handler(core_schema)
+        handler.resolve_ref_schema(schema)["allOf"] = CONSENT_RULES
+        return schema
 
 
 class SignatureOut(ReadModel):

@@ -11,7 +11,8 @@ What a schema cannot say is supplied, not excluded:
   (a case whose signature header does not even match the documented pattern is left as generated: it is a
   negative case, and must be refused);
 - ids in paths are those of real objects of the signed-in user's firm, so reads answer their real bodies;
-- a tax year, a due date and a payment date lie in windows about today: rules the document says in words.
+- a tax year, a due date and a payment date lie in windows about today, a consent's end in the future: rules the
+  document says in words.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import pytest_asyncio
@@ -149,6 +150,9 @@ def _within_todays_windows(case) -> None:
         for name in DATES_IN_A_WINDOW:
             if isinstance(values.get(name), str) and values is case.body:
                 values[name] = date.today().isoformat()
+        # e-signature: a consent's end lies in the future
+        if isinstance(values.get("expires_at"), str) and values is case.body:
+            values["expires_at"] = f"{date.today() + timedelta(days=365)}T00:00:00Z"
 
 
 def _before_call(settings):
@@ -162,7 +166,8 @@ def _before_call(settings):
         if not isinstance(sent, str) or not SIGNATURE_FORM.match(sent):
             return  # a negative case: a signature that is not even one
         # The bytes the requests transport sends for a JSON body (requests' own json.dumps).
-        payload = b"" if case.body is NOT_SET else json.dumps(case.body, allow_nan=False).encode("utf-8")
+        payload = (b"" if case.body is NOT_SET else case.body if isinstance(case.body, bytes)  # sent as they are
+                   else json.dumps(case.body, allow_nan=False).encode("utf-8"))
         case.headers = {**case.headers, header: hmac_header(getattr(settings, secret_name), payload)}
     return before_call
 
