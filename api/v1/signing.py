@@ -35,5 +35,5 @@ def sent_out(subject_id: uuid.UUID, status: str, request_id: uuid.UUID | None = 
 
 
 # A send's other answer: the provider is slow and the subject's workflow keeps sending.
-SENDING = {202: (One(SendOut), "The provider is slow: the workflow keeps sending (`signature_request_id` and "
-                               "`sent_at` are null)")}
+SENDING = {202: (One(SendOut), ("The provider is slow: the workflow keeps sending (`signature_request_id` and "
+                                "`sent_at` are null)"))}
