@@ -23,7 +23,9 @@ Year = Annotated[int, Field(ge=2000, le=2100)]
 
 # ---- consents --------------------------------------------------------------------------------------------------
 
-_SEPARATORS = r"[\W_]*"  # what recipient_key drops between letters: anything not a letter or a digit
+# What recipient_key drops between letters, as far as every regex engine agrees: ASCII spaces and punctuation (`\W`
+# would be ASCII-only in JSON Schema's ECMA dialect but Unicode in Python's).
+_SEPARATORS = r"[ -/:-@\[-`{-~]*"
 
 
 def _recipient_pattern(key: str) -> str:
@@ -137,7 +139,9 @@ class FeeStructure(RequestModel):
     retainer: Money | None = None
 
 
-Service = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-. ]+$")]
+# Surrounding spaces are stripped before the length counts: at least one character that is not a space.
+Service = Annotated[str, Field(min_length=1, max_length=40,
+                               pattern=r"^[A-Za-z0-9_\-. ]*[A-Za-z0-9_\-.][A-Za-z0-9_\-. ]*$")]
 
 
 class EngagementCreate(RequestModel):
