@@ -8,15 +8,14 @@ from fastapi import APIRouter, Request
 
 from api import envelope
 from api.deps import Ctx
+from api.openapi import answers, list_of
+from api.schemas.disclosure import DisclosureOut
+from api.v1.client import iso
 from domain.disclosure import service
 from domain.disclosure.models import DisclosureLogEntry
 from domain.listing import parse_list_query
 
 router = APIRouter(tags=["disclosures"])
-
-
-def iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def _id(value):
@@ -36,7 +35,8 @@ def disclosure_out(entry: DisclosureLogEntry) -> dict:
 
 
 @router.get("/clients/{client_id}/disclosures", summary="List a client's disclosure log (staff)",
-            operation_id="list_client_disclosures")
+            operation_id="list_client_disclosures",
+            **answers(list_of(DisclosureOut, service.DISCLOSURE_LIST_SPEC), 403, 404))
 async def list_client_disclosures(client_id: uuid.UUID, request: Request, ctx: Ctx):
     """Newest first. Filters: purpose, basis, consent_id, occurred_at__gte/lte."""
     query = parse_list_query(list(request.query_params.multi_items()), service.DISCLOSURE_LIST_SPEC)

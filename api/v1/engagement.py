@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from decimal import Decimal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from api import envelope
 from api.deps import Ctx, State
+from api.money_json import MoneyJSONResponse
+from api.openapi import One, answers, list_of
 from api.schemas.base import patch_changes
-from api.schemas.signing import EngagementCreate, EngagementOut, EngagementUpdate, Many, One, SendOut, problem_responses
+from api.schemas.signing import EngagementCreate, EngagementOut, EngagementUpdate, SendOut
+from api.v1.client import iso
+from api.v1.signing import SENDING, sent_out
 from domain.engagement import service
 from domain.engagement.models import Engagement
 from domain.esign.service import filename_of
@@ -21,16 +26,21 @@ from orchestration import engagement as workflow
 router = APIRouter(tags=["engagements"])
 
 
+def fee_structure_out(fees: dict) -> dict:
+    """The stored decimal strings as amounts (MoneyJSONResponse prints them with two decimals)."""
+    return {name: value if name == "type" else Decimal(str(value)) for name, value in fees.items()}
+
+
 def engagement_out(engagement: Engagement) -> dict:
     return {
-        "id": engagement.id, "client_id": engagement.client_id, "tax_year": engagement.tax_year,
+        "id": str(engagement.id), "client_id": str(engagement.client_id), "tax_year": engagement.tax_year,
         "engagement_type": engagement.engagement_type, "services": engagement.services,
-        "status": engagement.status, "fee_structure": engagement.fee_structure,
-        "signature_request_id": engagement.signature_request_id, "sent_at": engagement.sent_at,
-        "signed_at": engagement.signed_at, "declined_at": engagement.declined_at,
-        "expired_at": engagement.expired_at,
+        "status": engagement.status, "fee_structure": fee_structure_out(engagement.fee_structure),
+        "signature_request_id": str(engagement.signature_request_id) if engagement.signature_request_id else None,
+        "sent_at": iso(engagement.sent_at), "signed_at": iso(engagement.signed_at),
+        "declined_at": iso(engagement.declined_at), "expired_at": iso(engagement.expired_at),
         "document_url": f"/v1/engagements/{engagement.id}/document" if engagement.status == "signed" else None,
-        "created_at": engagement.created_at, "updated_at": engagement.updated_at,
+        "created_at": iso(engagement.created_at), "updated_at": iso(engagement.updated_at),
     }
 
 
@@ -39,49 +49,50 @@ def _fee_json(body) -> dict:
 
 
 @router.get("/engagements", summary="List engagements", operation_id="list_engagements",
-            response_model=Many[EngagementOut], responses=problem_responses(400, 401, 403))
+            **answers(list_of(EngagementOut, service.LIST_SPEC)))
 async def list_engagements(request: Request, ctx: Ctx):
-    """Filters: client_id, tax_year, status. Staff see the engagements of the clients they can see."""
+    """Filters: client_id, tax_year, status. Staff see the engagements of the clients they can see; a client
+    sees their own."""
     query = parse_list_query(list(request.query_params.multi_items()), service.LIST_SPEC)
-    return envelope.page(await service.list_engagements(ctx, query), query, engagement_out)
+    return MoneyJSONResponse(envelope.page(await service.list_engagements(ctx, query), query, engagement_out))
 
 
-@router.post("/engagements", status_code=201, summary="Create a draft engagement (admin, EA/CPA, reviewer)",
-             operation_id="create_engagement", response_model=One[EngagementOut],
-             responses=problem_responses(400, 401, 403, 404))
+@router.post("/engagements", summary="Create a draft engagement (admin, EA/CPA, reviewer)",
+             operation_id="create_engagement", **answers(One(EngagementOut), 403, 404, status=201))
 async def create_engagement(body: EngagementCreate, ctx: Ctx):
     data = body.model_dump()
     data["fee_structure"] = _fee_json(body.fee_structure)
-    return envelope.one(engagement_out(await service.create_engagement(ctx, data)))
+    engagement = await service.create_engagement(ctx, data)
+    return MoneyJSONResponse(envelope.one(engagement_out(engagement)), status_code=201)
 
 
 @router.get("/engagements/{engagement_id}", summary="Get an engagement", operation_id="get_engagement",
-            response_model=One[EngagementOut], responses=problem_responses(401, 403, 404))
+            **answers(One(EngagementOut), 404))
 async def get_engagement(engagement_id: uuid.UUID, ctx: Ctx):
-    return envelope.one(engagement_out(await service.get_engagement(ctx, engagement_id)))
+    return MoneyJSONResponse(envelope.one(engagement_out(await service.get_engagement(ctx, engagement_id))))
 
 
 @router.patch("/engagements/{engagement_id}", summary="Update a draft engagement", operation_id="update_engagement",
-              response_model=One[EngagementOut], responses=problem_responses(400, 401, 403, 404, 422))
+              **answers(One(EngagementOut), 403, 404, 422))
 async def update_engagement(engagement_id: uuid.UUID, body: EngagementUpdate, ctx: Ctx):
     """Only a draft changes (422 engagement_not_draft): a sent letter is what the client reads."""
     changes = patch_changes(body)
     if "fee_structure" in changes:
         changes["fee_structure"] = _fee_json(body.fee_structure)
-    return envelope.one(engagement_out(await service.update_engagement(ctx, engagement_id, changes)))
+    engagement = await service.update_engagement(ctx, engagement_id, changes)
+    return MoneyJSONResponse(envelope.one(engagement_out(engagement)))
 
 
-@router.delete("/engagements/{engagement_id}", status_code=204, summary="Delete a draft engagement (admin, EA/CPA)",
-               operation_id="delete_engagement", responses=problem_responses(401, 403, 404, 422))
+@router.delete("/engagements/{engagement_id}", summary="Delete a draft engagement (admin, EA/CPA)",
+               operation_id="delete_engagement", **answers(None, 403, 404, 422, status=204,
+                                                           description="Deleted"))
 async def delete_engagement(engagement_id: uuid.UUID, ctx: Ctx):
     await service.delete_engagement(ctx, engagement_id)
     return Response(status_code=204)
 
 
 @router.post("/engagements/{engagement_id}/send", summary="Send the engagement letter for e-signature",
-             operation_id="send_engagement", response_model=One[SendOut],
-             responses={202: {"description": "The provider is slow: the engagement's workflow keeps sending"},
-                        **problem_responses(401, 403, 404, 422, 502, 503)})
+             operation_id="send_engagement", **answers(One(SendOut), 403, 404, 422, also=SENDING))
 async def send_engagement(engagement_id: uuid.UUID, ctx: Ctx, state: State):
     """Renders the letter (firm, client, tax year, services, fees) as a PDF, stores it in S3 and asks the
     e-signature provider, which mails the client the signing link. Reminders follow on days 3, 5 and 7; the
@@ -89,16 +100,14 @@ async def send_engagement(engagement_id: uuid.UUID, ctx: Ctx, state: State):
     engagement = await service.check_sendable(ctx, engagement_id)
     result = await workflow.send(await state.temporal(), engagement, state.settings.engagement_signature_days)
     if result is None:
-        return JSONResponse(envelope.one({"id": str(engagement.id), "status": engagement.status,
-                                          "signature_request_id": None, "sent_at": None}), status_code=202)
-    return envelope.one({"id": engagement.id, "status": result.status,
-                         "signature_request_id": result.signature_request_id, "sent_at": result.sent_at})
+        return JSONResponse(envelope.one(sent_out(engagement.id, engagement.status)), status_code=202)
+    return envelope.one(sent_out(engagement.id, result.status, result.signature_request_id, result.sent_at))
 
 
 @router.get("/engagements/{engagement_id}/document", summary="Download the signed engagement letter (PDF)",
-            operation_id="get_engagement_document",
-            responses={200: {"content": {"application/pdf": {}}, "description": "The signed, sealed PDF"},
-                       **problem_responses(401, 403, 404, 409)})
+            operation_id="get_engagement_document", response_class=Response,
+            **answers(None, 404, 409, description="The signed, sealed PDF",
+                      content={"application/pdf": {"schema": {"type": "string", "format": "binary"}}}))
 async def get_engagement_document(engagement_id: uuid.UUID, ctx: Ctx, state: State):
     """The letter as signed, with its certificate of completion, sealed by the firm (PAdES): a PDF reader shows
     whether it changed after signing. 404 until signed; 409 for the seconds while it is being sealed."""

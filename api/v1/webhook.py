@@ -299,7 +299,9 @@ GOOGLE = Provider(
 
 
 @router.post("/webhooks/google", summary="Google Workspace webhook (e-signatures, calendar)",
-             operation_id="google_webhook", response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
+             operation_id="google_webhook",
+             **answers(WebhookReceipt, 401, 404, public=True, body=HMAC_EVENT,
+                       headers=[hmac_signature("X-Google-Signature")]))
 async def google_webhook(request: Request, state: State, background: BackgroundTasks):
     """signature.completed (with the signer's evidence: the request, the consent or letter it concerns, turns
     signed), signature.declined, calendar.event.updated (acknowledged). Signed with X-Google-Signature."""

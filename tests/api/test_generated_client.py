@@ -27,8 +27,11 @@ GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
 def _generate(document: dict, into: Path) -> None:
     (into / "openapi.json").write_text(json.dumps(document))
-    # No post hooks: the generator would otherwise run ruff over the code, which is not needed to import it.
-    (into / "config.json").write_text(json.dumps({"package_name_override": PACKAGE, "post_hooks": []}))
+    # No post hooks: the generator would otherwise run ruff over the code, which is not needed to import it. A PDF
+    # (a signed engagement letter) is read as the bytes it is: the generator knows no application/pdf.
+    (into / "config.json").write_text(json.dumps({
+        "package_name_override": PACKAGE, "post_hooks": [],
+        "content_type_overrides": {"application/pdf": "application/octet-stream"}}))
     done = subprocess.run([str(GENERATOR), "generate", "--path", str(into / "openapi.json"), "--config",
                            str(into / "config.json"), "--output-path", str(into / PACKAGE), "--meta", "none"],
                           capture_output=True, text=True, timeout=300)

@@ -11,7 +11,8 @@ What a schema cannot say is supplied, not excluded:
   (a case whose signature header does not even match the documented pattern is left as generated: it is a
   negative case, and must be refused);
 - ids in paths are those of real objects of the signed-in user's firm, so reads answer their real bodies;
-- a tax year, a due date and a payment date lie in windows about today: rules the document says in words.
+- a tax year, a due date and a payment date lie in windows about today, a consent's end in the future: rules the
+  document says in words.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import pytest_asyncio
@@ -43,7 +44,9 @@ PROFILES = {
 }
 SIGNATURE_HEADERS = {"/v1/webhooks/stripe": ("Stripe-Signature", "stripe_webhook_secret"),
                      "/v1/webhooks/sureprep": ("X-SurePrep-Signature", "sureprep_webhook_secret"),
-                     "/v1/webhooks/smartvault": ("X-SmartVault-Signature", "smartvault_webhook_secret")}
+                     "/v1/webhooks/smartvault": ("X-SmartVault-Signature", "smartvault_webhook_secret"),
+                     # e-signature (google)
+                     "/v1/webhooks/google": ("X-Google-Signature", "google_webhook_secret")}
 SIGNATURE_FORM = re.compile(r"^t=[0-9]{1,10},v1=[0-9a-f]{64}(,v1=[0-9a-f]{64})*$")
 # Statuses a schema-valid request may still meet: the object is not the caller's (403/404), the state or a
 # business rule forbids it (409/422). A 400 is not among them: it would mean the document allows what the API
@@ -102,10 +105,18 @@ async def seeded(tp, role: str) -> Seeded:
     # An outbound webhook endpoint, so that its reads answer a real body (a public literal address).
     endpoint = (await tp.http.post("/v1/admin/webhooks", headers=admin, json={
         "url": "https://93.184.215.14/hook", "events": ["invoice.paid"]})).json()["data"]
+    # e-signature: a pending consent and a draft engagement letter
+    consent = (await tp.http.post(f"/v1/clients/{client['id']}/consents", headers=admin, json={
+        "tax_year": date.today().year - 1, "consent_scope": "SurePrep document processing",
+        "third_party_name": "SurePrep", "disclosure_purpose": "Document processing"})).json()["data"]
+    engagement = (await tp.http.post("/v1/engagements", headers=admin, json={
+        "client_id": client["id"], "tax_year": date.today().year - 1, "engagement_type": "tax_prep",
+        "services": ["1040"], "fee_structure": {"type": "fixed", "base_fee": "400.00"}})).json()["data"]
     return Seeded(headers=headers, parameters={
         "client_id": client["id"], "return_id": tax_return["id"], "invoice_id": invoice["id"],
         "message_id": message["id"], "question_id": question["id"], "payment_id": schedule["payments"][0]["id"],
         "contact_id": contact["id"], "user_id": str(user_id), "endpoint_id": endpoint["id"],
+        "consent_id": consent["id"], "engagement_id": engagement["id"],
     })
 
 
@@ -142,6 +153,9 @@ def _within_todays_windows(case) -> None:
         for name in DATES_IN_A_WINDOW:
             if isinstance(values.get(name), str) and values is case.body:
                 values[name] = date.today().isoformat()
+        # e-signature: a consent's end lies in the future
+        if isinstance(values.get("expires_at"), str) and values is case.body:
+            values["expires_at"] = f"{date.today() + timedelta(days=365)}T00:00:00Z"
 
 
 def _before_call(settings):
@@ -155,7 +169,8 @@ def _before_call(settings):
         if not isinstance(sent, str) or not SIGNATURE_FORM.match(sent):
             return  # a negative case: a signature that is not even one
         # The bytes the requests transport sends for a JSON body (requests' own json.dumps).
-        payload = b"" if case.body is NOT_SET else json.dumps(case.body, allow_nan=False).encode("utf-8")
+        payload = (b"" if case.body is NOT_SET else case.body if isinstance(case.body, bytes)  # sent as they are
+                   else json.dumps(case.body, allow_nan=False).encode("utf-8"))
         case.headers = {**case.headers, header: hmac_header(getattr(settings, secret_name), payload)}
     return before_call
 

@@ -29,6 +29,7 @@ ROLES = ("admin", "ea_cpa", "reviewer", "preparer", "client")
 STAFF = frozenset({"admin", "ea_cpa", "reviewer", "preparer"})
 EVERYONE = STAFF | {"client"}
 BILLING = frozenset({"admin", "ea_cpa"})
+SENIOR = frozenset({"admin", "ea_cpa", "reviewer"})
 ADMIN = frozenset({"admin"})
 # Operations whose ids cannot all be seeded (an extraction field, a batch, an audit export): only the rules that
 # hold whatever the id (no token: 401; another firm: never a success) are checked, and their role: None.
@@ -78,6 +79,14 @@ PERMITTED: dict[str, frozenset[str] | None] = {
     "list_webhook_endpoints": ADMIN, "create_webhook_endpoint": ADMIN, "get_webhook_endpoint": ADMIN,
     "update_webhook_endpoint": ADMIN, "delete_webhook_endpoint": ADMIN, "rotate_webhook_endpoint_secret": ADMIN,
     "test_webhook_endpoint": ADMIN, "list_webhook_deliveries": ADMIN, "redeliver_webhook_delivery": ADMIN,
+    # §10 e-signature: consents, engagement letters, Form 8879 (docs/consent.md, engagement.md, esign.md), and the
+    # §7216 disclosure log (docs/disclosure.md)
+    "list_client_consents": EVERYONE, "create_client_consent": SENIOR, "get_consent": EVERYONE,
+    "send_consent": SENIOR, "revoke_consent": SENIOR | {"client"},
+    "list_engagements": EVERYONE, "create_engagement": SENIOR, "get_engagement": EVERYONE,
+    "update_engagement": SENIOR, "delete_engagement": BILLING, "send_engagement": SENIOR,
+    "get_engagement_document": EVERYONE, "get_form_8879": STAFF, "send_form_8879": SENIOR,
+    "list_client_disclosures": STAFF,
 }
 
 # Bodies that pass validation, so that what answers is the permission check, not a 400. `{client_id}` and the
@@ -115,14 +124,21 @@ BODIES = {
                                  "email": "matrix@example.com", "password": "secret", "consent_id": "{consent_id}"},
     "create_webhook_endpoint": {"url": "https://93.184.215.14/hook", "events": ["invoice.paid"]},
     "update_webhook_endpoint": {"description": "Matrix"},
+    # e-signature
+    "create_client_consent": {"tax_year": date.today().year - 1, "consent_scope": "SurePrep document processing",
+                              "third_party_name": "SurePrep", "disclosure_purpose": "Document processing"},
+    "create_engagement": {"client_id": "{client_id}", "tax_year": date.today().year - 1, "engagement_type": "tax_prep",
+                          "services": ["1040"], "fee_structure": {"type": "fixed", "base_fee": "400.00"}},
+    "update_engagement": {"services": ["1040", "schedule_c"]},
 }
 UPLOADS = {"upload_document": {"client_id": "{client_id}", "tax_year": str(date.today().year - 1)},
            "upload_pending_document": {"batch_id": "matrix-{nonce}"}}
 # Operations that name a firm's object in their body rather than their path.
-NAMED_IN_BODY = ("create_return", "create_invoice", "upload_document", "create_portal_connection")
+NAMED_IN_BODY = ("create_return", "create_invoice", "upload_document", "create_portal_connection", "create_engagement")
 # Calls that end what later calls need (a session, a user, an object) go last, in this order.
 LAST = ("delete_contact", "delete_document", "delete_extraction", "cancel_estimated_payment", "void_invoice",
-        "delete_webhook_endpoint", "delete_return", "delete_client", "deactivate_user", "logout")
+        "revoke_consent", "delete_engagement", "delete_webhook_endpoint", "delete_return", "delete_client",
+        "deactivate_user", "logout")
 
 
 def _pdf() -> bytes:
@@ -178,14 +194,19 @@ async def seed_firm(tp) -> Firm:
     # lookup are meaningful there (tests/portal covers the rest).
     endpoint = await _created(await http.post("/v1/admin/webhooks", headers=admin, json={
         "url": "https://93.184.215.14/hook", "events": ["invoice.paid"]}))
+    consent = await _created(await http.post(f"/v1/clients/{cid}/consents", headers=admin,
+                                             json=BODIES["create_client_consent"]))
+    engagement = await _created(await http.post("/v1/engagements", headers=admin,
+                                                json=_filled(BODIES["create_engagement"], {"client_id": cid})))
     unknown = str(uuid.uuid4())
     return Firm(ids={
         "endpoint_id": endpoint["id"], "delivery_id": unknown, "connection_id": unknown, "sync_id": unknown,
-        "consent_id": unknown, "surface": "organizers",
+        "surface": "organizers",
         "client_id": cid, "return_id": rid, "contact_id": contact["id"], "invoice_id": invoice["id"],
         "message_id": message["id"], "question_id": question["id"], "payment_id": schedule["payments"][0]["id"],
         "document_id": document["id"], "user_id": str(target), "analysis_id": unknown, "field_id": unknown,
         "export_id": unknown, "batch_id": "no-such-batch", "operation": "decode",
+        "consent_id": consent["id"], "engagement_id": engagement["id"],
     }, headers=headers)
 
 
