@@ -271,6 +271,19 @@ class Transmitter:
 EFILE_ACK_DELAY_S = 0.3
 
 
+async def pump_sandbox_webhooks(tp, box, sandbox_url: str, api_path: str) -> None:
+    """Hand a sandbox's signed webhooks (its /_sandbox/outbox) to the in-process app while `box.pumping`, keeping
+    each (delivery, status code, answer) in `box.delivered`. Runs until cancelled."""
+    async with httpx.AsyncClient() as http:
+        while True:
+            if box.pumping:
+                for delivery in (await http.get(f"{sandbox_url}/_sandbox/outbox")).json():
+                    answer = await tp.http.post(api_path, content=delivery["body"].encode(),
+                                                headers=delivery["headers"])
+                    box.delivered.append((delivery, answer.status_code, answer.json()))
+            await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
 async def serve_transmitter(tp):
     from urllib.parse import urlparse
@@ -282,17 +295,7 @@ async def serve_transmitter(tp):
                    urlparse(settings.efiling_api_url).port, ack_delay_s=EFILE_ACK_DELAY_S)
     box = Transmitter(server.url, server.sandbox)
 
-    async def pump():
-        async with httpx.AsyncClient() as http:
-            while True:
-                if box.pumping:
-                    for delivery in (await http.get(f"{box.url}/_sandbox/outbox")).json():
-                        answer = await tp.http.post("/v1/webhooks/efiling", content=delivery["body"].encode(),
-                                                    headers=delivery["headers"])
-                        box.delivered.append((delivery, answer.status_code, answer.json()))
-                await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(pump())
+    task = asyncio.create_task(pump_sandbox_webhooks(tp, box, box.url, "/v1/webhooks/efiling"))
     try:
         yield box
     finally:
@@ -330,17 +333,7 @@ async def serve_identity_sandboxes(tp):
     sms_server = sms_gateway.start(settings.sms_gateway_api_key, urlparse(settings.sms_gateway_url).port)
     box = IdentitySandboxes(persona_server.url, sms_server.url)
 
-    async def pump():
-        async with httpx.AsyncClient() as http:
-            while True:
-                if box.pumping:
-                    for delivery in (await http.get(f"{box.persona_url}/_sandbox/outbox")).json():
-                        answer = await tp.http.post("/v1/webhooks/persona", content=delivery["body"].encode(),
-                                                    headers=delivery["headers"])
-                        box.delivered.append((delivery, answer.status_code, answer.json()))
-                await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(pump())
+    task = asyncio.create_task(pump_sandbox_webhooks(tp, box, box.persona_url, "/v1/webhooks/persona"))
     try:
         yield box
     finally:
