@@ -28,7 +28,8 @@ from api import envelope
 from api.deps import State
 from api.openapi import One, answers
 from api.schemas.webhook import (
-    HMAC_EVENT, STRIPE_EVENT, STRIPE_SIGNATURE, StripeReceipt, WebhookReceipt, hmac_signature,
+    HMAC_EVENT, PERSONA_EVENT, PERSONA_SIGNATURE, STRIPE_EVENT, STRIPE_SIGNATURE, StripeReceipt, WebhookReceipt,
+    hmac_signature,
 )
 from api.state import AppState
 from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
@@ -226,7 +227,8 @@ _WEBHOOK_PROBLEMS = {status: {"description": "Problem details (RFC 7807)", "cont
 
 
 @router.post("/webhooks/efiling", summary="E-file transmitter webhook", operation_id="efiling_webhook",
-             response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
+             **answers(WebhookReceipt, 401, 404, public=True, body=HMAC_EVENT,
+                       headers=[hmac_signature("X-Efiling-Signature")]))
 async def efiling_webhook(request: Request, state: State, background: BackgroundTasks):
     """transmission.accepted and transmission.rejected record the acknowledgement of a Submission ID;
     transmission.pending is acknowledged. Signed with X-Efiling-Signature."""
@@ -261,7 +263,7 @@ PERSONA = Provider(
 
 
 @router.post("/webhooks/persona", summary="Persona webhook", operation_id="persona_webhook",
-             response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
+             **answers(WebhookReceipt, 401, 404, public=True, body=PERSONA_EVENT, headers=[PERSONA_SIGNATURE]))
 async def persona_webhook(request: Request, state: State, background: BackgroundTasks):
     """inquiry.completed (the confidence approves at 0.90, sends to manual review from 0.70, rejects below),
     inquiry.failed, inquiry.expired. Signed with Persona-Signature."""

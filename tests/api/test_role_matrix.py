@@ -20,6 +20,7 @@ from datetime import date
 import pytest
 from fpdf import FPDF
 
+from tests.api.efile_seed import rejected_transmission
 from tests.tax_return.conftest import portal_headers
 from tests.api.undeclared import declared
 
@@ -69,6 +70,15 @@ PERMITTED: dict[str, frozenset[str] | None] = {
     "list_audit_chain_checks": ADMIN,
     # §2 the session itself
     "logout": EVERYONE,
+    # §11.1–11.5 e-filing (docs/efile.md): staff read; admins and EA/CPAs transmit and resubmit
+    "list_efile_transmissions": STAFF, "get_efile_transmission": STAFF, "list_efile_rejections": STAFF,
+    "transmit_return": BILLING, "resubmit_efile_transmission": BILLING,
+    # §12 identity verification (docs/identity.md): staff and the client; senior staff decide a review
+    "initiate_identity_verification": EVERYONE, "get_identity_verification": EVERYONE,
+    "send_identity_email_code": EVERYONE, "verify_identity_email_code": EVERYONE,
+    "send_identity_phone_code": EVERYONE, "verify_identity_phone_code": EVERYONE,
+    "start_identity_government_id": EVERYONE, "schedule_identity_video": EVERYONE,
+    "review_identity_verification": frozenset({"admin", "ea_cpa", "reviewer"}),
 }
 
 # Bodies that pass validation, so that what answers is the permission check, not a 400. `{client_id}` and the
@@ -101,6 +111,15 @@ BODIES = {
     "update_config": {"session_timeout_minutes": 60},
     "export_audit_log": {"start_date": "2024-01-01T00:00:00Z", "end_date": "2024-02-01T00:00:00Z"},
     "temporal_codec": {"payloads": []},
+    # e-filing and identity verification
+    "transmit_return": {"jurisdictions": ["federal"]},
+    "resubmit_efile_transmission": {"notes": "Corrected the name"},
+    "initiate_identity_verification": {"tier": 1, "methods": ["email"]},
+    "verify_identity_email_code": {"code": "000000"},
+    "verify_identity_phone_code": {"code": "000000"},
+    "send_identity_phone_code": {"method": "sms"},
+    "schedule_identity_video": {"preferred_times": ["2030-01-01T10:00:00Z"]},
+    "review_identity_verification": {"step": "government_id", "decision": "approve"},
 }
 UPLOADS = {"upload_document": {"client_id": "{client_id}", "tax_year": str(date.today().year - 1)},
            "upload_pending_document": {"batch_id": "matrix-{nonce}"}}
@@ -159,12 +178,16 @@ async def seed_firm(tp) -> Firm:
     document = await _created(await http.post("/v1/documents", headers=admin, data={
         "client_id": cid, "tax_year": str(date.today().year - 1), "return_id": rid},
         files={"file": ("statement.pdf", _pdf(), "application/pdf")}))
+    transmission_id = await rejected_transmission(tp, firm_id, cid, rid)
+    verification = await _created(await http.post(f"/v1/clients/{cid}/identity/verify", headers=admin, json={
+        "tier": 1, "methods": ["email"]}))
     unknown = str(uuid.uuid4())
     return Firm(ids={
         "client_id": cid, "return_id": rid, "contact_id": contact["id"], "invoice_id": invoice["id"],
         "message_id": message["id"], "question_id": question["id"], "payment_id": schedule["payments"][0]["id"],
         "document_id": document["id"], "user_id": str(target), "analysis_id": unknown, "field_id": unknown,
         "export_id": unknown, "batch_id": "no-such-batch", "operation": "decode",
+        "transmission_id": transmission_id, "verification_id": verification["verification_id"],
     }, headers=headers)
 
 
