@@ -89,7 +89,9 @@ async def transmit(return_id: uuid.UUID, body: TransmitRequest, ctx: Ctx, state:
     return answer
 
 
-@router.get("/returns/{return_id}/efiling/{transmission_id}", summary="Get an e-file transmission",
+# `:uuid`: the path `…/efiling/transmit` is the transmit operation's alone (its 405 answers `Allow: POST`), not
+# also this one's with an id that can never be.
+@router.get("/returns/{return_id}/efiling/{transmission_id:uuid}", summary="Get an e-file transmission",
             operation_id="get_efile_transmission", **answers(One(TransmissionDetail), 403, 404))
 async def get_transmission(return_id: uuid.UUID, transmission_id: uuid.UUID, ctx: Ctx):
     transmission, ack = await service.get_transmission(ctx, return_id, transmission_id)
