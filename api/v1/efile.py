@@ -69,6 +69,7 @@ def _require_configured(state) -> None:
 @router.get("/returns/{return_id}/efiling", summary="List a return's e-file transmissions",
             operation_id="list_efile_transmissions", **answers(Page(TransmissionOut), 403, 404))
 async def list_transmissions(return_id: uuid.UUID, ctx: Ctx):
+    """Every transmission of the return (each jurisdiction, retries and resubmissions), in one page."""
     rows = await service.list_transmissions(ctx, return_id)
     return envelope.many(transmission_out(t) for t in rows)
 

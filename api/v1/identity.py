@@ -55,7 +55,7 @@ def _code_sent(code: VerificationCode) -> dict:
 
 @router.post("/clients/{client_id}/identity/verify", summary="Initiate an identity verification",
              operation_id="initiate_identity_verification",
-             **answers(One(Verification), 403, 404, 409, 422, status=201))
+             **answers(One(Verification), 403, 404, 422, status=201))
 async def initiate(client_id: uuid.UUID, body: InitiateRequest, ctx: Ctx, state: State):
     """Tier 1: email and/or phone codes; tier 2 adds a government ID (Persona); tier 3 adds a video call. An email
     code is sent at once; a phone code on `POST /identity/{id}/phone/send`."""
