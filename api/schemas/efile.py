@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from api.openapi import Meta
-from api.schemas.base import RequestModel
+from api.openapi import ReadModel
+from api.schemas.base import RequestModel, one_of
+from domain.efile.rules import CATEGORIES, FEDERAL, FIGURES, STATES
+from domain.efile.service import STATUSES as TRANSMISSION_STATUSES
 
 # A return figure (income, AGI and tax can be negative: a loss), to the cent.
 Figure = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
@@ -23,8 +26,14 @@ class ReturnFigures(RequestModel):
     total_tax: Figure | None = None
 
 
+# "federal" or a state's USPS code, as the transmission records it.
+Jurisdiction = one_of((FEDERAL, *sorted(STATES)))
+
+
 class TransmitRequest(RequestModel):
-    jurisdictions: list[Annotated[str, Field(min_length=2, max_length=10)]] = Field(min_length=1, max_length=10)
+    # A state submission is linked to the federal one (MeF "fed/state"): "federal" is always among them (400).
+    jurisdictions: list[Jurisdiction] = Field(min_length=1, max_length=10,
+                                              json_schema_extra={"contains": {"const": FEDERAL}})
     figures: ReturnFigures | None = None
 
 
@@ -36,19 +45,19 @@ class ResubmitRequest(RequestModel):
 
 # ---- read models ---------------------------------------------------------------------------------------------
 
-class AcknowledgementOut(BaseModel):
-    id: str
-    ack_type: str
+class AcknowledgementOut(ReadModel):
+    id: uuid.UUID
+    ack_type: one_of(("accepted", "rejected"))
     confirmation_number: str | None
     received_at: datetime
-    received_via: str
+    received_via: one_of(("webhook", "poll"))
 
 
-class RejectionOut(BaseModel):
-    id: str
+class RejectionOut(ReadModel):
+    id: uuid.UUID
     submission_id: str
-    error_code: str
-    category: str
+    error_code: str = Field(examples=["IND-031-04"])
+    category: one_of(CATEGORIES)
     severity: str
     description: str
     data_value: str | None
@@ -57,16 +66,16 @@ class RejectionOut(BaseModel):
     created_at: datetime
 
 
-class TransmissionOut(BaseModel):
-    id: str
-    return_id: str
-    jurisdiction: str
-    transmission_type: str
+class TransmissionOut(ReadModel):
+    id: uuid.UUID
+    return_id: uuid.UUID
+    jurisdiction: Jurisdiction
+    transmission_type: one_of(("original", "resubmission"))
     submission_id: str
-    status: str
+    status: one_of(TRANSMISSION_STATUSES)
     attempts: int
-    federal_transmission_id: str | None
-    previous_transmission_id: str | None
+    federal_transmission_id: uuid.UUID | None
+    previous_transmission_id: uuid.UUID | None
     transmitted_at: datetime | None
     acknowledged_at: datetime | None
     confirmation_number: str | None
@@ -79,48 +88,25 @@ class TransmissionOut(BaseModel):
     resolved_at: datetime | None
 
 
-class TransmissionDetailOut(TransmissionOut):
+class TransmissionDetail(TransmissionOut):
     acknowledgement: AcknowledgementOut | None
-    rejection: RejectionOut | None  # the first rejection of the current Submission ID
+    rejection: RejectionOut | None = Field(description="The first rejection of the current Submission ID")
 
 
-class TransmissionList(BaseModel):
-    data: list[TransmissionOut]
-    meta: Meta
+class Transmitted(ReadModel):
+    """§11.3: one transmission per jurisdiction."""
 
-
-class TransmissionDetail(BaseModel):
-    data: TransmissionDetailOut
-    meta: Meta
-
-
-class TransmitOut(BaseModel):
     transmissions: list[TransmissionOut]
 
 
-class TransmitAnswer(BaseModel):
-    data: TransmitOut
-    meta: Meta
-
-
-class ResubmitOut(BaseModel):
+class Resubmitted(ReadModel):
     transmissions: list[TransmissionOut]
-    filing_date_kept: bool
+    filing_date_kept: bool = Field(description="true: resubmitted within the perfection period")
     filing_date_note: str
-    beyond_tolerance: list[str]
+    beyond_tolerance: list[one_of(FIGURES)] = Field(description="The figures changed beyond the IRS tolerance")
 
 
-class ResubmitAnswer(BaseModel):
-    data: ResubmitOut
-    meta: Meta
-
-
-class RejectionsOut(BaseModel):
-    transmission_id: str
-    jurisdiction: str
+class Rejections(ReadModel):
+    transmission_id: uuid.UUID
+    jurisdiction: Jurisdiction
     rejections: list[RejectionOut]
-
-
-class RejectionsAnswer(BaseModel):
-    data: RejectionsOut
-    meta: Meta

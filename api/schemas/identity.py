@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from api.openapi import ReadModel
 from api.schemas.base import RequestModel, UtcDatetime, one_of
-from api.schemas.efile import Meta
-from domain.identity.service import METHODS, REVIEW_DECISIONS
+from domain.identity.service import CLIENT_STATUS, METHODS, REVIEW_DECISIONS
 
 Code = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
 
@@ -37,61 +38,48 @@ class ReviewRequest(RequestModel):
     notes: str | None = Field(None, max_length=2000)
 
 
-class StepOut(BaseModel):
-    step: str
-    status: str
-    confidence: float | None = None
-    scheduled_time: str | None = None
-    completed_at: str | None = None
+STEP_STATUSES = ("pending", "scheduled", "needs_review", "completed", "failed", "expired")
 
 
-class VerificationOut(BaseModel):
-    verification_id: str
-    client_id: str
-    tier: int
-    status: str
-    current_step: str | None
+class StepOut(ReadModel):
+    """A step as its verification records it: the facts a step gathered are present once it has them."""
+
+    step: one_of(METHODS)
+    status: one_of(STEP_STATUSES)
+    confidence: float | None = Field(None, description="The government ID's confidence (Persona), 0 to 1")
+    inquiry_id: str | None = Field(None, description="The government ID's Persona inquiry")
+    scheduled_time: datetime | None = Field(None, description="The video call's time")
+    completed_at: datetime | None = None
+    reviewed_by: uuid.UUID | None = Field(None, description="The staff member who decided a review")
+
+
+class Verification(ReadModel):
+    verification_id: uuid.UUID
+    client_id: uuid.UUID
+    tier: int = Field(ge=1, le=3)
+    status: one_of(tuple(CLIENT_STATUS))
+    current_step: one_of(METHODS) | None
     confidence_score: float | None
     steps: list[StepOut]
     expires_at: datetime
     completed_at: datetime | None
-    client_identity_verification_status: str
+    client_identity_verification_status: one_of(("unverified", *dict.fromkeys(CLIENT_STATUS.values())))
 
 
-class VerificationAnswer(BaseModel):
-    data: VerificationOut
-    meta: Meta
-
-
-class CodeSentOut(BaseModel):
+class CodeSent(ReadModel):
     sent: bool
-    channel: str
-    delivery: str
+    channel: one_of(("email", "phone"))
+    delivery: one_of(("email", "sms", "voice"))
     expires_at: datetime
 
 
-class CodeSentAnswer(BaseModel):
-    data: CodeSentOut
-    meta: Meta
-
-
-class InquiryOut(BaseModel):
-    persona_inquiry_url: str
+class GovernmentIdInquiry(ReadModel):
+    persona_inquiry_url: str = Field(description="Persona's hosted flow")
     expires_at: datetime
 
 
-class InquiryAnswer(BaseModel):
-    data: InquiryOut
-    meta: Meta
-
-
-class VideoOut(BaseModel):
-    session_id: str
+class VideoScheduled(ReadModel):
+    session_id: uuid.UUID
     scheduled_time: datetime
     meet_link: str
     calendar_invite_sent: bool
-
-
-class VideoAnswer(BaseModel):
-    data: VideoOut
-    meta: Meta

@@ -40,6 +40,22 @@ HMAC_EVENT = signed_json_body({
     },
 }, "The provider's event, exactly as it signed it")
 
+PERSONA_EVENT = signed_json_body({
+    "type": "object", "required": ["data"],
+    "properties": {
+        "data": {"type": "object", "required": ["id", "attributes"], "properties": {
+            "type": {"const": "event"},
+            "id": {"type": "string", "minLength": 1, "maxLength": 100, "examples": ["evt_ZFtDQ6fT8vcUzcaGUEdXbyzL"]},
+            "attributes": {"type": "object", "required": ["name", "created-at"], "properties": {
+                "name": {"type": "string", "maxLength": 60, "examples": ["inquiry.completed"]},
+                "created-at": {"type": "string", "format": "date-time"},
+                "payload": {"type": "object", "description": "`data`: the inquiry (its `id`, and "
+                                                             "`attributes.confidence-score` from 0 to 1)"},
+            }},
+        }},
+    },
+}, "Persona's event, exactly as it signed it")
+
 STRIPE_SIGNATURE = signature_header(
     "Stripe-Signature", "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the endpoint secret>`, "
                         "within 5 minutes")
@@ -48,6 +64,15 @@ STRIPE_SIGNATURE = signature_header(
 def hmac_signature(name: str) -> dict:
     return signature_header(name, "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the webhook "
                                   "secret>`, within 5 minutes")
+
+
+# Persona-Signature: one `t=…,v1=…` pair, or two separated by a space while a secret is rotated.
+_PERSONA_PAIR = "t=[0-9]{1,10},v1=[0-9a-f]{64}"
+PERSONA_SIGNATURE = {
+    "name": "Persona-Signature", "in": "header", "required": True,
+    "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the webhook secret>`, within 5 "
+                   "minutes; during a rotation two such pairs separated by a space, either of which may match",
+    "schema": {"type": "string", "maxLength": 1000, "pattern": f"^{_PERSONA_PAIR}( {_PERSONA_PAIR})*$"}}
 
 
 class StripeReceipt(ReadModel):

@@ -10,10 +10,9 @@ from fastapi import APIRouter
 
 from api import envelope
 from api.deps import Ctx, State
-from api.problems import PROBLEM_JSON
+from api.openapi import One, Page, answers
 from api.schemas.efile import (
-    RejectionsAnswer, ResubmitAnswer, ResubmitRequest, TransmissionDetail, TransmissionList, TransmitAnswer,
-    TransmitRequest,
+    Rejections, Resubmitted, ResubmitRequest, TransmissionDetail, TransmissionOut, Transmitted, TransmitRequest,
 )
 from domain.efile import service
 from domain.efile.models import EfileAcknowledgement, EfileRejection, EfileTransmission
@@ -23,11 +22,6 @@ from orchestration import efile as workflow
 from orchestration.message import OutboxMessage
 
 router = APIRouter(tags=["e-filing"])
-
-
-def _problems(*statuses: int) -> dict:
-    return {status: {"description": "Problem details (RFC 7807)", "content": {PROBLEM_JSON: {}}}
-            for status in statuses}
 
 
 def transmission_out(t: EfileTransmission) -> dict:
@@ -73,16 +67,16 @@ def _require_configured(state) -> None:
 
 
 @router.get("/returns/{return_id}/efiling", summary="List a return's e-file transmissions",
-            operation_id="list_efile_transmissions", response_model=TransmissionList,
-            responses=_problems(401, 403, 404))
+            operation_id="list_efile_transmissions", **answers(Page(TransmissionOut), 403, 404))
 async def list_transmissions(return_id: uuid.UUID, ctx: Ctx):
+    """Every transmission of the return (each jurisdiction, retries and resubmissions), in one page."""
     rows = await service.list_transmissions(ctx, return_id)
-    return envelope.one([transmission_out(t) for t in rows])
+    return envelope.many(transmission_out(t) for t in rows)
 
 
-@router.post("/returns/{return_id}/efiling/transmit", status_code=202, response_model=TransmitAnswer,
+@router.post("/returns/{return_id}/efiling/transmit",
              summary="Transmit a return to the IRS and states (admin, EA/CPA)", operation_id="transmit_return",
-             responses=_problems(400, 401, 403, 404, 409, 422, 503))
+             **answers(One(Transmitted), 403, 404, 409, 422, status=202))
 async def transmit(return_id: uuid.UUID, body: TransmitRequest, ctx: Ctx, state: State):
     """Guards, each a 422 naming its reason: `return_not_ready_to_file`, `form_8879_missing`,
     `identity_not_verified` (a remotely signed 8879 and the client not verified), `forms_incomplete`. One
@@ -96,9 +90,10 @@ async def transmit(return_id: uuid.UUID, body: TransmitRequest, ctx: Ctx, state:
     return answer
 
 
-@router.get("/returns/{return_id}/efiling/{transmission_id}", summary="Get an e-file transmission",
-            operation_id="get_efile_transmission", response_model=TransmissionDetail,
-            responses=_problems(401, 403, 404))
+# `:uuid`: the path `…/efiling/transmit` is the transmit operation's alone (its 405 answers `Allow: POST`), not
+# also this one's with an id that can never be.
+@router.get("/returns/{return_id}/efiling/{transmission_id:uuid}", summary="Get an e-file transmission",
+            operation_id="get_efile_transmission", **answers(One(TransmissionDetail), 403, 404))
 async def get_transmission(return_id: uuid.UUID, transmission_id: uuid.UUID, ctx: Ctx):
     transmission, ack = await service.get_transmission(ctx, return_id, transmission_id)
     current = [r for r in await service.rejections(ctx.session, transmission.id)
@@ -107,9 +102,9 @@ async def get_transmission(return_id: uuid.UUID, transmission_id: uuid.UUID, ctx
                          "rejection": rejection_out(current[0]) if current else None})
 
 
-@router.get("/returns/{return_id}/efiling/{transmission_id}/rejections", response_model=RejectionsAnswer,
+@router.get("/returns/{return_id}/efiling/{transmission_id}/rejections",
             summary="Rejection details of a transmission", operation_id="list_efile_rejections",
-            responses=_problems(401, 403, 404))
+            **answers(One(Rejections), 403, 404))
 async def get_rejections(return_id: uuid.UUID, transmission_id: uuid.UUID, ctx: Ctx):
     """Every rejection of the transmission (technical retries included), with its business rule number,
     category, severity, message, data value, resolution guidance and whether it is auto-correctable."""
@@ -119,9 +114,9 @@ async def get_rejections(return_id: uuid.UUID, transmission_id: uuid.UUID, ctx: 
                          "rejections": [rejection_out(r) for r in found]})
 
 
-@router.post("/returns/{return_id}/efiling/{transmission_id}/resubmit", status_code=202,
-             response_model=ResubmitAnswer, summary="Resubmit a rejected transmission (admin, EA/CPA)",
-             operation_id="resubmit_efile_transmission", responses=_problems(400, 401, 403, 404, 409, 422, 503))
+@router.post("/returns/{return_id}/efiling/{transmission_id}/resubmit",
+             summary="Resubmit a rejected transmission (admin, EA/CPA)", operation_id="resubmit_efile_transmission",
+             **answers(One(Resubmitted), 403, 404, 409, 422, status=202))
 async def resubmit(return_id: uuid.UUID, transmission_id: uuid.UUID, body: ResubmitRequest, ctx: Ctx,
                    state: State):
     """A new Submission ID linked to the rejected one. Figures changed beyond the IRS tolerance (more than $50

@@ -11,10 +11,10 @@ from fastapi import APIRouter
 
 from api import envelope
 from api.deps import Ctx, State
-from api.v1.efile import _problems
+from api.openapi import One, answers
 from api.schemas.identity import (
-    CodeRequest, CodeSentAnswer, InitiateRequest, InquiryAnswer, PhoneSendRequest, ReviewRequest,
-    VerificationAnswer, VideoAnswer, VideoScheduleRequest,
+    CodeRequest, CodeSent, GovernmentIdInquiry, InitiateRequest, PhoneSendRequest, ReviewRequest, Verification,
+    VideoScheduled, VideoScheduleRequest,
 )
 from domain.client.models import Client
 from domain.errors import BusinessRuleViolation, FieldError, ServiceUnavailable
@@ -53,9 +53,9 @@ def _code_sent(code: VerificationCode) -> dict:
     return {"sent": True, "channel": code.channel, "delivery": code.delivery, "expires_at": code.expires_at}
 
 
-@router.post("/clients/{client_id}/identity/verify", status_code=201, response_model=VerificationAnswer,
-             summary="Initiate an identity verification", operation_id="initiate_identity_verification",
-             responses=_problems(400, 401, 403, 404, 422, 429))
+@router.post("/clients/{client_id}/identity/verify", summary="Initiate an identity verification",
+             operation_id="initiate_identity_verification",
+             **answers(One(Verification), 403, 404, 422, status=201))
 async def initiate(client_id: uuid.UUID, body: InitiateRequest, ctx: Ctx, state: State):
     """Tier 1: email and/or phone codes; tier 2 adds a government ID (Persona); tier 3 adds a video call. An email
     code is sent at once; a phone code on `POST /identity/{id}/phone/send`."""
@@ -69,8 +69,8 @@ async def initiate(client_id: uuid.UUID, body: InitiateRequest, ctx: Ctx, state:
     return answer
 
 
-@router.get("/identity/{verification_id}", response_model=VerificationAnswer, summary="Get a verification",
-            operation_id="get_identity_verification", responses=_problems(401, 403, 404))
+@router.get("/identity/{verification_id}", summary="Get a verification", operation_id="get_identity_verification",
+            **answers(One(Verification), 403, 404))
 async def get_verification(verification_id: uuid.UUID, ctx: Ctx):
     return envelope.one(await verification_out(ctx, await service.load_visible(ctx, verification_id)))
 
@@ -82,17 +82,15 @@ async def _send(ctx, state, verification_id: uuid.UUID, channel: str, delivery: 
     return answer
 
 
-@router.post("/identity/{verification_id}/email/send", status_code=202, response_model=CodeSentAnswer,
-             summary="Send a new email code", operation_id="send_identity_email_code",
-             responses=_problems(401, 403, 404, 409, 422, 429))
+@router.post("/identity/{verification_id}/email/send", summary="Send a new email code",
+             operation_id="send_identity_email_code", **answers(One(CodeSent), 403, 404, 409, 422, status=202))
 async def send_email_code(verification_id: uuid.UUID, ctx: Ctx, state: State):
     """At most 3 codes an hour; each is valid 10 minutes and replaces the one before."""
     return await _send(ctx, state, verification_id, "email", "email")
 
 
-@router.post("/identity/{verification_id}/phone/send", status_code=202, response_model=CodeSentAnswer,
-             summary="Send a phone code (SMS or voice)", operation_id="send_identity_phone_code",
-             responses=_problems(400, 401, 403, 404, 409, 422, 429, 503))
+@router.post("/identity/{verification_id}/phone/send", summary="Send a phone code (SMS or voice)",
+             operation_id="send_identity_phone_code", **answers(One(CodeSent), 403, 404, 409, 422, status=202))
 async def send_phone_code(verification_id: uuid.UUID, body: PhoneSendRequest, ctx: Ctx, state: State):
     if not state.settings.sms_gateway_url:
         raise ServiceUnavailable("Phone verification is not configured (SMS_GATEWAY_URL)")
@@ -114,24 +112,21 @@ async def _verify(ctx, state, verification_id: uuid.UUID, channel: str, code: st
     return answer
 
 
-@router.post("/identity/{verification_id}/email/verify", response_model=VerificationAnswer,
-             summary="Verify the email code", operation_id="verify_identity_email_code",
-             responses=_problems(400, 401, 403, 404, 409, 422))
+@router.post("/identity/{verification_id}/email/verify", summary="Verify the email code",
+             operation_id="verify_identity_email_code", **answers(One(Verification), 403, 404, 409, 422))
 async def verify_email(verification_id: uuid.UUID, body: CodeRequest, ctx: Ctx, state: State):
     """422 `code_invalid` (tries left), `code_dead` (third wrong try), `code_expired`, `code_missing`."""
     return await _verify(ctx, state, verification_id, "email", body.code)
 
 
-@router.post("/identity/{verification_id}/phone/verify", response_model=VerificationAnswer,
-             summary="Verify the phone code", operation_id="verify_identity_phone_code",
-             responses=_problems(400, 401, 403, 404, 409, 422))
+@router.post("/identity/{verification_id}/phone/verify", summary="Verify the phone code",
+             operation_id="verify_identity_phone_code", **answers(One(Verification), 403, 404, 409, 422))
 async def verify_phone(verification_id: uuid.UUID, body: CodeRequest, ctx: Ctx, state: State):
     return await _verify(ctx, state, verification_id, "phone", body.code)
 
 
-@router.post("/identity/{verification_id}/government-id", response_model=InquiryAnswer,
-             summary="Start the government ID check (Persona)", operation_id="start_identity_government_id",
-             responses=_problems(401, 403, 404, 409, 422, 502, 503))
+@router.post("/identity/{verification_id}/government-id", summary="Start the government ID check (Persona)",
+             operation_id="start_identity_government_id", **answers(One(GovernmentIdInquiry), 403, 404, 409, 422))
 async def government_id(verification_id: uuid.UUID, ctx: Ctx, state: State):
     """The hosted Persona flow's link; a pending inquiry expires after 24 hours (then this gives a new one)."""
     if not state.settings.persona_api_url:
@@ -142,9 +137,8 @@ async def government_id(verification_id: uuid.UUID, ctx: Ctx, state: State):
     return envelope.one(link.model_dump())
 
 
-@router.post("/identity/{verification_id}/video/schedule", response_model=VideoAnswer,
-             summary="Schedule the video verification (tier 3)", operation_id="schedule_identity_video",
-             responses=_problems(400, 401, 403, 404, 409, 422))
+@router.post("/identity/{verification_id}/video/schedule", summary="Schedule the video verification (tier 3)",
+             operation_id="schedule_identity_video", **answers(One(VideoScheduled), 403, 404, 409, 422))
 async def schedule_video(verification_id: uuid.UUID, body: VideoScheduleRequest, ctx: Ctx, state: State):
     """The first preferred time at least an hour ahead; the client gets the meeting link and a calendar
     invitation (.ics) by mail."""
@@ -165,9 +159,9 @@ async def schedule_video(verification_id: uuid.UUID, body: VideoScheduleRequest,
     return answer
 
 
-@router.post("/identity/{verification_id}/review", response_model=VerificationAnswer,
+@router.post("/identity/{verification_id}/review",
              summary="Decide a manual review or a video call (admin, EA/CPA, reviewer)",
-             operation_id="review_identity_verification", responses=_problems(400, 401, 403, 404, 409))
+             operation_id="review_identity_verification", **answers(One(Verification), 403, 404, 409))
 async def review(verification_id: uuid.UUID, body: ReviewRequest, ctx: Ctx, state: State):
     v = await service.review(ctx, verification_id, body.step, body.decision, body.notes)
     answer = envelope.one(await verification_out(ctx, v))

@@ -21,14 +21,14 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import envelope
 from api.deps import State
 from api.openapi import One, answers
 from api.schemas.webhook import (
-    HMAC_EVENT, STRIPE_EVENT, STRIPE_SIGNATURE, StripeReceipt, WebhookReceipt, hmac_signature,
+    HMAC_EVENT, PERSONA_EVENT, PERSONA_SIGNATURE, STRIPE_EVENT, STRIPE_SIGNATURE, StripeReceipt, WebhookReceipt,
+    hmac_signature,
 )
 from api.state import AppState
 from domain.errors import FieldError, NotFound, Unauthorized, ValidationFailed
@@ -213,20 +213,9 @@ EFILING = Provider(
 )
 
 
-class OutcomeAnswer(BaseModel):
-    """What an HMAC-signed provider's delivery is answered (`_outcome_answer`)."""
-
-    received: bool
-    outcome: str
-    reason: str | None
-
-
-_WEBHOOK_PROBLEMS = {status: {"description": "Problem details (RFC 7807)", "content": {"application/problem+json": {}}}
-                     for status in (400, 401, 404)}
-
-
 @router.post("/webhooks/efiling", summary="E-file transmitter webhook", operation_id="efiling_webhook",
-             response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
+             **answers(WebhookReceipt, 401, 404, public=True, body=HMAC_EVENT,
+                       headers=[hmac_signature("X-Efiling-Signature")]))
 async def efiling_webhook(request: Request, state: State, background: BackgroundTasks):
     """transmission.accepted and transmission.rejected record the acknowledgement of a Submission ID;
     transmission.pending is acknowledged. Signed with X-Efiling-Signature."""
@@ -261,7 +250,7 @@ PERSONA = Provider(
 
 
 @router.post("/webhooks/persona", summary="Persona webhook", operation_id="persona_webhook",
-             response_model=OutcomeAnswer, responses=_WEBHOOK_PROBLEMS)
+             **answers(WebhookReceipt, 401, 404, public=True, body=PERSONA_EVENT, headers=[PERSONA_SIGNATURE]))
 async def persona_webhook(request: Request, state: State, background: BackgroundTasks):
     """inquiry.completed (the confidence approves at 0.90, sends to manual review from 0.70, rejects below),
     inquiry.failed, inquiry.expired. Signed with Persona-Signature."""

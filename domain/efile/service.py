@@ -30,7 +30,9 @@ from domain.tax_return.models import TaxReturn
 from domain.tax_return.service import load_visible_return
 from domain.webhook.redaction import redact
 
-LIVE = ("pending", "transmitting", "transmitted")
+# A transmission's statuses (docs/efile.md, Records); the live ones hold the jurisdiction's one slot.
+STATUSES = ("pending", "transmitting", "transmitted", "accepted", "rejected", "denied_by_irs")
+LIVE = STATUSES[:3]
 # The client's identity_verification_status that lets a remotely signed 8879 go (domain/identity/).
 IDENTITY_VERIFIED = "verified"
 # Documents whose processing is not finished: a return with one of them is not complete.
@@ -130,10 +132,9 @@ async def _check_guards(session: AsyncSession, tax_return: TaxReturn, client: Cl
 
 def _jurisdictions(requested: list[str]) -> list[str]:
     seen: list[str] = []
-    for raw in requested:
-        value = raw if raw == rules.FEDERAL else raw.upper()
+    for value in requested:
         if value != rules.FEDERAL and value not in rules.STATES:
-            raise ValidationFailed("Unknown jurisdiction", [FieldError("jurisdictions", "invalid_value", raw)])
+            raise ValidationFailed("Unknown jurisdiction", [FieldError("jurisdictions", "invalid_value", value)])
         if value not in seen:
             seen.append(value)
     if rules.FEDERAL not in seen:

@@ -26,7 +26,7 @@ from domain.client.service import load_visible_client
 from domain.context import ServiceContext
 from domain.event.record import record_event
 from domain.crypto import FieldCipher
-from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, RateLimited, ValidationFailed
+from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, RateLimited
 from domain.identity.models import IdentityVerification, VerificationCode
 
 METHODS = ("email", "phone", "government_id", "video")
@@ -138,8 +138,10 @@ async def initiate(ctx: ServiceContext, client_id: uuid.UUID, tier: int, methods
     missing = [m for m in TIER_REQUIRES[tier] if m not in wanted]
     if missing or (tier == 1 and not {"email", "phone"} & set(wanted)):
         needs = missing or ["email or phone"]
-        raise ValidationFailed(f"Tier {tier} needs {', '.join(needs)}",
-                               [FieldError("methods", "tier_requirement", f"tier {tier} needs {', '.join(needs)}")])
+        # A rule across two fields the document cannot state: a business rule (422), not a malformed body.
+        detail = f"Tier {tier} needs {', '.join(needs)}"
+        raise BusinessRuleViolation(detail, [FieldError("methods", "tier_requirement", detail)],
+                                    code="tier_requirement")
     if "email" in wanted and not client.email:
         raise BusinessRuleViolation("The client has no email address", [FieldError("email", "missing", "")],
                                     code="contact_missing")
@@ -303,9 +305,11 @@ async def schedule_video(ctx: ServiceContext, verification_id: uuid.UUID, prefer
     earliest, latest = _now() + timedelta(hours=1), _now() + VIDEO_HORIZON
     chosen = next((t for t in sorted(preferred) if earliest <= t <= latest), None)
     if chosen is None:
-        raise ValidationFailed("No preferred time is between an hour and 60 days ahead",
-                               [FieldError("preferred_times", "out_of_range",
-                                           "give a time at least an hour and at most 60 days ahead")])
+        # A rule about now (docs/api-conventions.md): 422, as the document cannot state it.
+        raise BusinessRuleViolation("No preferred time is between an hour and 60 days ahead",
+                                    [FieldError("preferred_times", "out_of_range",
+                                                "give a time at least an hour and at most 60 days ahead")],
+                                    code="out_of_range")
     session_id = uuid.uuid4()
     code = secrets.token_hex(5)
     verification.video_session_id, verification.video_scheduled_time = session_id, chosen

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +29,10 @@ def parse_event(payload: object) -> Delivery:
                                                                   "expected {data: {id, attributes: {name, …}}}")])
     try:
         occurred = datetime.fromisoformat(str(attributes.get("created-at")).replace("Z", "+00:00"))
-    except ValueError:
+        # In UTC (no offset: UTC), an instant Postgres can store: 0001-01-01T00:00+01:00 is in the year 0.
+        occurred = (occurred.replace(tzinfo=timezone.utc) if occurred.tzinfo is None
+                    else occurred.astimezone(timezone.utc))
+    except (ValueError, OverflowError):
         raise ValidationFailed("The event's created-at is not a date-time",
                                [FieldError("created-at", "invalid_format", "ISO 8601")]) from None
     return Delivery(SOURCE, data["id"], attributes["name"], occurred, payload, "hmac_sha256")
@@ -39,18 +42,22 @@ async def apply(session: AsyncSession, event: Delivery) -> Applied[uuid.UUID]:
     """The follow-up is the verification's id when it reached a final status (its workflow ends)."""
     if event.event_type not in HANDLED:
         return Applied("ignored", f"event type {event.event_type} is not handled")
-    inquiry = ((event.payload["data"]["attributes"].get("payload") or {}).get("data") or {})
+    # Signed, but any JSON: each level is checked before it is read (a signed body of another shape is refused
+    # with its reason, never a 500).
+    payload = event.payload["data"]["attributes"].get("payload")
+    inquiry = payload.get("data") if isinstance(payload, dict) else None
     inquiry_id = inquiry.get("id") if isinstance(inquiry, dict) else None
     if not isinstance(inquiry_id, str) or not inquiry_id:
         return Applied("rejected", "the event carries no inquiry")
     confidence = None
-    raw = (inquiry.get("attributes") or {}).get("confidence-score")
+    inquiry_attributes = inquiry.get("attributes")
+    raw = inquiry_attributes.get("confidence-score") if isinstance(inquiry_attributes, dict) else None
     if raw is not None:
         try:
             confidence = Decimal(str(raw))
         except InvalidOperation:
             return Applied("rejected", "confidence-score is not a number")
-        if not Decimal(0) <= confidence <= Decimal(1):
+        if not (confidence.is_finite() and Decimal(0) <= confidence <= Decimal(1)):  # NaN cannot be compared
             return Applied("rejected", "confidence-score is outside 0..1")
     ctx = ServiceContext.for_system(session, UNBOUND_FIRM, SOURCE)
     verification = await identity.record_inquiry_outcome(ctx, inquiry_id, event.event_type, confidence)

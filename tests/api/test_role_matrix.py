@@ -20,8 +20,8 @@ from datetime import date
 import pytest
 from fpdf import FPDF
 
+from tests.api.efile_seed import rejected_transmission
 from tests.tax_return.conftest import portal_headers
-from tests.api.undeclared import declared
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -87,6 +87,15 @@ PERMITTED: dict[str, frozenset[str] | None] = {
     "update_engagement": SENIOR, "delete_engagement": BILLING, "send_engagement": SENIOR,
     "get_engagement_document": EVERYONE, "get_form_8879": STAFF, "send_form_8879": SENIOR,
     "list_client_disclosures": STAFF,
+    # §11.1–11.5 e-filing (docs/efile.md): staff read; admins and EA/CPAs transmit and resubmit
+    "list_efile_transmissions": STAFF, "get_efile_transmission": STAFF, "list_efile_rejections": STAFF,
+    "transmit_return": BILLING, "resubmit_efile_transmission": BILLING,
+    # §12 identity verification (docs/identity.md): staff and the client; senior staff decide a review
+    "initiate_identity_verification": EVERYONE, "get_identity_verification": EVERYONE,
+    "send_identity_email_code": EVERYONE, "verify_identity_email_code": EVERYONE,
+    "send_identity_phone_code": EVERYONE, "verify_identity_phone_code": EVERYONE,
+    "start_identity_government_id": EVERYONE, "schedule_identity_video": EVERYONE,
+    "review_identity_verification": frozenset({"admin", "ea_cpa", "reviewer"}),
 }
 
 # Bodies that pass validation, so that what answers is the permission check, not a 400. `{client_id}` and the
@@ -130,6 +139,15 @@ BODIES = {
     "create_engagement": {"client_id": "{client_id}", "tax_year": date.today().year - 1, "engagement_type": "tax_prep",
                           "services": ["1040"], "fee_structure": {"type": "fixed", "base_fee": "400.00"}},
     "update_engagement": {"services": ["1040", "schedule_c"]},
+    # e-filing and identity verification
+    "transmit_return": {"jurisdictions": ["federal"]},
+    "resubmit_efile_transmission": {"notes": "Corrected the name"},
+    "initiate_identity_verification": {"tier": 1, "methods": ["email"]},
+    "verify_identity_email_code": {"code": "000000"},
+    "verify_identity_phone_code": {"code": "000000"},
+    "send_identity_phone_code": {"method": "sms"},
+    "schedule_identity_video": {"preferred_times": ["2030-01-01T10:00:00Z"]},
+    "review_identity_verification": {"step": "government_id", "decision": "approve"},
 }
 UPLOADS = {"upload_document": {"client_id": "{client_id}", "tax_year": str(date.today().year - 1)},
            "upload_pending_document": {"batch_id": "matrix-{nonce}"}}
@@ -198,6 +216,9 @@ async def seed_firm(tp) -> Firm:
                                              json=BODIES["create_client_consent"]))
     engagement = await _created(await http.post("/v1/engagements", headers=admin,
                                                 json=_filled(BODIES["create_engagement"], {"client_id": cid})))
+    transmission_id = await rejected_transmission(tp, firm_id, cid, rid)
+    verification = await _created(await http.post(f"/v1/clients/{cid}/identity/verify", headers=admin, json={
+        "tier": 1, "methods": ["email"]}))
     unknown = str(uuid.uuid4())
     return Firm(ids={
         "endpoint_id": endpoint["id"], "delivery_id": unknown, "connection_id": unknown, "sync_id": unknown,
@@ -207,6 +228,7 @@ async def seed_firm(tp) -> Firm:
         "document_id": document["id"], "user_id": str(target), "analysis_id": unknown, "field_id": unknown,
         "export_id": unknown, "batch_id": "no-such-batch", "operation": "decode",
         "consent_id": consent["id"], "engagement_id": engagement["id"],
+        "transmission_id": transmission_id, "verification_id": verification["verification_id"],
     }, headers=headers)
 
 
@@ -251,7 +273,7 @@ def operations(document: dict) -> list[Operation]:
 
 
 async def test_every_operation_states_who_may_call_it(tp):
-    document = declared((await tp.http.get("/v1/openapi.json")).json())
+    document = (await tp.http.get("/v1/openapi.json")).json()
     secured = {o.operation_id for o in operations(document) if o.secured}
     assert sorted(secured - PERMITTED.keys()) == [], "add the new operations to PERMITTED (and BODIES)"
     needs_body = {op["operationId"] for item in document["paths"].values() for op in item.values()
@@ -261,7 +283,7 @@ async def test_every_operation_states_who_may_call_it(tp):
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_role_matrix(tp, role):
-    document = declared((await tp.http.get("/v1/openapi.json")).json())
+    document = (await tp.http.get("/v1/openapi.json")).json()
     own, foreign = await seed_firm(tp), await seed_firm(tp)
     wrong = []
     for operation in (o for o in operations(document) if o.secured):

@@ -26,7 +26,7 @@ def by_jurisdiction(rows: list[dict]) -> dict:
 
 async def test_federal_and_state_accepted_and_the_return_complete(tp, firm, transmitter):
     client, rid = await ready_return(tp, firm, "Lovelace")
-    answer = await transmit(tp, firm, rid, ["federal", "ca"], figures={"total_income": "85000.00",
+    answer = await transmit(tp, firm, rid, ["federal", "CA"], figures={"total_income": "85000.00",
                                                                        "agi": "80000.00", "total_tax": "9000.00"})
     sent = answer["data"]["transmissions"]
     assert [(t["jurisdiction"], t["status"]) for t in sent] == [("federal", "transmitting"), ("CA", "pending")]

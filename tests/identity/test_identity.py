@@ -203,11 +203,11 @@ async def test_a_pending_inquiry_expires_and_a_new_one_can_start(tp, staff, iden
 async def test_video_verification_is_scheduled_with_a_calendar_invitation(tp, staff, identity_sandboxes):
     admin, reviewer = staff[2]["admin"], staff[2]["reviewer"]
     client = await client_of(tp, staff)
-    assert_problem(await initiate(tp, admin, client["id"], 3, ["email", "government_id"], expect=400), 400)
+    assert_problem(await initiate(tp, admin, client["id"], 3, ["email", "government_id"], expect=422), 422)
     vid = (await initiate(tp, admin, client["id"], 3, ["government_id", "video"]))["verification_id"]
     past = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
     assert_problem(await tp.http.post(f"/v1/identity/{vid}/video/schedule", headers=admin,
-                                      json={"preferred_times": [past]}), 400)
+                                      json={"preferred_times": [past]}), 422)
     wanted = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
     response = await tp.http.post(f"/v1/identity/{vid}/video/schedule", headers=admin,
                                   json={"preferred_times": [past, wanted.isoformat()]})

@@ -66,6 +66,26 @@ async def test_forged_stale_and_replayed_deliveries(tp):
     assert_problem(await _post(tp, b'{"data": 1}', persona_signature(secret, b'{"data": 1}')), 400)
 
 
+async def test_signed_bodies_of_another_shape_are_refused_not_failed(tp):
+    """Signed by us, so verified; a payload that is no inquiry, a confidence that is NaN, or a created-at whose
+    instant in UTC is before the year 1 is answered with its reason (rejected, or 400), never a 500."""
+    secret = tp.settings.persona_webhook_secret
+
+    def event(payload, created_at: str | None = None) -> bytes:
+        return json.dumps({"data": {"type": "event", "id": f"evt_{uuid.uuid4().hex}", "attributes": {
+            "name": "inquiry.completed", "created-at": created_at or datetime.now(timezone.utc).isoformat(),
+            "payload": payload}}}).encode()
+
+    for payload in ([1], {"data": "inq"}, {"data": {"id": "inq_x", "attributes": "flat"}},
+                    {"data": {"id": "inq_x", "attributes": {"confidence-score": "NaN"}}}):
+        body = event(payload)
+        answer = await _post(tp, body, persona_signature(secret, body))
+        assert answer.status_code == 200 and answer.json()["outcome"] in ("rejected", "ignored_unknown_inquiry"), \
+            (payload, answer.text)
+    body = event({}, "0001-01-01T00:00:00+01:00")
+    assert_problem(await _post(tp, body, persona_signature(secret, body)), 400)
+
+
 async def test_the_sandbox_signing_with_two_secrets_during_a_rotation(tp, identity_sandboxes):
     from tests.identity.test_identity import _answer_hosted_form, _government_id, _status
 
