@@ -4,7 +4,10 @@ caller), and output — a rich table for a person, JSON with --json for a script
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
+import shlex
 from collections.abc import Iterable
 
 import httpx
@@ -26,8 +29,21 @@ TOKEN_OPTION = typer.Option(None, "--token", envvar="TAXPRACTICE_TOKEN",
 API_URL_OPTION = typer.Option(None, "--api-url", envvar="API_BASE_URL", help="default: API_BASE_URL")
 
 
+@functools.cache
 def settings() -> Settings:
-    return get_settings()
+    """The environment's settings. On a development machine with `make run` running, its stack.env (the embedded
+    database's and the sandboxes' addresses) fills in what the environment leaves unset, as `make worker` does:
+    so `taxpractice demo seed` in another terminal sees the same providers the API and the workers use."""
+    base = get_settings()
+    env_file = base.data_dir.resolve() / "stack.env"  # devstack/supervisor.ENV_FILE_NAME, written while it runs
+    if not env_file.exists():
+        return base
+    # Shell lines (NAME='value'), as `set -a; . stack.env` reads them.
+    lines = (word.split("=", 1) for line in env_file.read_text().splitlines() for word in shlex.split(line)[:1]
+             if "=" in word)
+    unset = {name.lower(): value for name, value in lines
+             if name not in os.environ and name.lower() in Settings.model_fields}
+    return Settings(**unset) if unset else base
 
 
 def database_url(config: Settings) -> str:

@@ -208,6 +208,7 @@ def _summary(stack: EmbeddedStack, logs_dir: Path) -> str:
         ("Persona", f"{SANDBOX_ENV['PERSONA_API_URL']}/verify?inquiry-id=…  (sandbox)"),
         ("SMS gateway", f"{SANDBOX_ENV['SMS_GATEWAY_URL']}/messages?to=…  (texts and voice codes)"),
         ("E-signatures", f"{SANDBOX_ENV['GOOGLE_API_URL']}/sign/<token>  (sandbox; links arrive in the mail capture)"),
+        ("Client portal", f"http://{HOST}:{PORTAL_PORT}  (TaxDome-style sandbox; demo login in the README)"),
         ("Webhook receiver", f"http://{HOST}:{WEBHOOK_RECEIVER_PORT}/ok/<name>  (outbound webhooks; "
                              "GET /_receiver/deliveries)"),
         ("Postgres", f"{env['DATABASE_URL']}  (make psql)"),
