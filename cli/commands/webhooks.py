@@ -26,12 +26,18 @@ def deliveries(endpoint_id: uuid.UUID, limit: int = typer.Option(20, min=1, max=
             await engine.dispose()
 
     rows = run(work())
-    if as_json:
-        return emit_rows("", [], rows, True)
+    if as_json:  # every attempt of every delivery
+        return emit_rows("Deliveries", [], rows, True)
+
+    def last_attempt(attempts: list[dict]) -> str | None:
+        if not attempts:
+            return None
+        last = attempts[-1]
+        return f"{last['status_code'] or last['error']} in {last['latency_ms']} ms"
+
     emit_rows("Deliveries (newest first)", ["id", "event_type", "status", "attempts", "last"],
-              [{**row, "attempts": len(row["attempts"]),
-                "last": (lambda a: f"{a['status_code'] or a['error']} in {a['latency_ms']} ms")(row["attempts"][-1])
-                if row["attempts"] else None} for row in rows], False)
+              [{**row, "attempts": len(row["attempts"]), "last": last_attempt(row["attempts"])} for row in rows],
+              False)
 
 
 @webhooks.command("redeliver")

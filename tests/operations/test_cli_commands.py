@@ -130,3 +130,32 @@ async def test_a_command_group_is_one_module(tp):
     assert modules <= names | {"migrate", "login"}
     code, out, _ = await taxpractice(tp, "--help")
     assert code == 0 and all(name in out for name in ("users", "returns", "outbox", "audit", "demo", "login"))
+
+
+async def test_webhooks_deliveries_and_redeliver_through_the_command(tp, firm):
+    """The typer wiring of cli/webhooks.py: the log of an endpoint, and a redelivery left for the outbox relay."""
+    _, admin = await tp.staff(firm, "admin")
+    endpoint = (await tp.http.post("/v1/admin/webhooks", headers=admin, json={
+        "url": "https://93.184.215.14/hook", "events": ["invoice.paid"]})).json()["data"]
+    tested = await tp.http.post(f"/v1/admin/webhooks/{endpoint['id']}/test", headers=admin)
+    assert tested.status_code == 202, tested.text
+    code, out, err = await taxpractice(tp, "webhooks", "deliveries", endpoint["id"], "--json")
+    assert code == 0, err
+    [delivery] = json.loads(out)
+    assert delivery["event_type"] == "webhook.test"
+    code, out, err = await taxpractice(tp, "webhooks", "redeliver", delivery["id"], "--json")
+    assert code == 0, err
+    again = json.loads(out)["delivery_id"]
+    [(redelivery_of,)] = await sql(tp, "SELECT redelivery_of FROM webhook_deliveries WHERE id = :d",
+                                   d=uuid.UUID(again))
+    assert str(redelivery_of) == delivery["id"]
+    code, _, err = await taxpractice(tp, "webhooks", "redeliver", str(uuid.uuid4()))
+    assert code == 2 and "not found" in err.lower() and "Traceback" not in err
+
+
+async def test_keys_rotate_and_portal_commands_are_wired(tp):
+    code, out, err = await taxpractice(tp, "keys", "rotate", "--json")
+    assert code == 0, err
+    assert "clients.ssn_encrypted" in json.loads(out)
+    code, _, err = await taxpractice(tp, "portal", "check", str(uuid.uuid4()))
+    assert code == 2 and "no portal connection" in (err + _)
