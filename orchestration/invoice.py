@@ -11,18 +11,17 @@ typed client.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from domain.errors import BusinessRuleViolation
-from orchestration import domain_error, ids, queues
+from orchestration import ids, queues
 from orchestration.connect import signal_if_running
+from orchestration.update_with_start import update_with_start
 from orchestration.message import Delivery, OutboxMessage
 
 WORKFLOW = "Invoice"
@@ -65,19 +64,8 @@ async def send(client: Client, invoice, reminder_time: str, due_days: int) -> Se
                                        reminder_time=reminder_time, due_days=due_days),
         id=ids.invoice(invoice.id), task_queue=queues.BILLING,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
-    update = asyncio.ensure_future(client.execute_update_with_start_workflow(
-        SEND_UPDATE, start_workflow_operation=start, result_type=SendResult))
-    try:
-        return await asyncio.wait_for(asyncio.shield(update), SEND_WAIT_S)
-    except asyncio.TimeoutError:
-        update.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
-        return None
-    except WorkflowUpdateFailedError as err:
-        refusal = domain_error.from_failure(err)
-        if refusal is None:
-            refusal = BusinessRuleViolation(f"The invoice cannot be sent: {err.cause or err}",
-                                            code="invoice_not_sendable")
-        raise refusal from None
+    return await update_with_start(client, start, SEND_UPDATE, SendResult, SEND_WAIT_S,
+                                   "The invoice cannot be sent", "invoice_not_sendable")
 
 
 async def _signal(client: Client, invoice_id: uuid.UUID, event: InvoiceEvent) -> bool:

@@ -9,18 +9,17 @@ the answer of `send`, the events they hear, and the update-with-start that sends
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from domain.errors import BusinessRuleViolation
-from orchestration import domain_error, queues
+from orchestration import queues
 from orchestration.connect import signal_if_running
+from orchestration.update_with_start import update_with_start
 
 SEND_UPDATE = "send"
 EVENT_SIGNAL = "event"
@@ -50,19 +49,8 @@ class SignatureEvent(BaseModel):
 async def send(client: Client, workflow: str, workflow_id: str, data: SigningInput) -> SendResult | None:
     start = WithStartWorkflowOperation(workflow, data, id=workflow_id, task_queue=queues.SIGNATURES,
                                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
-    update = asyncio.ensure_future(client.execute_update_with_start_workflow(
-        SEND_UPDATE, start_workflow_operation=start, result_type=SendResult))
-    try:
-        return await asyncio.wait_for(asyncio.shield(update), SEND_WAIT_S)
-    except asyncio.TimeoutError:
-        update.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
-        return None
-    except WorkflowUpdateFailedError as err:
-        refusal = domain_error.from_failure(err)
-        if refusal is None:
-            refusal = BusinessRuleViolation(f"The document cannot be sent: {err.cause or err}",
-                                            code=f"{data.subject_type}_not_sendable")
-        raise refusal from None
+    return await update_with_start(client, start, SEND_UPDATE, SendResult, SEND_WAIT_S,
+                                   "The document cannot be sent", f"{data.subject_type}_not_sendable")
 
 
 async def signal_event(client: Client, workflow_id: str, payload: dict) -> None:
