@@ -165,9 +165,13 @@ class Settings(BaseSettings):
     sureprep_api_url: str | None = None
     sureprep_api_key: str = "sureprep-development-key"
     sureprep_webhook_secret: str = DEV_SUREPREP_WEBHOOK_SECRET
+    # While a provider's webhook secret is rotated, the previous one is still accepted (every HMAC-signed
+    # provider: SurePrep, SmartVault, the e-file transmitter, Google).
+    sureprep_webhook_previous_secret: str | None = None
     smartvault_api_url: str | None = None
     smartvault_api_key: str = "smartvault-development-key"
     smartvault_webhook_secret: str = DEV_SMARTVAULT_WEBHOOK_SECRET
+    smartvault_webhook_previous_secret: str | None = None
 
     # E-filing (docs/efile.md): the transmitter (the e-file sandbox in development); unset URL means e-filing is
     # off (transmit answers 503). EFIN: the firm's Electronic Filing Identification Number, the first six
@@ -175,6 +179,7 @@ class Settings(BaseSettings):
     efiling_api_url: str | None = None
     efiling_api_key: str = "efiling-development-key"
     efiling_webhook_secret: str = DEV_EFILING_WEBHOOK_SECRET
+    efiling_webhook_previous_secret: str | None = None
     efin: str = Field("000000", pattern="^[0-9]{6}$")
     # How often the acknowledgement is polled when no webhook brought it: the first wait, doubled up to the cap.
     efile_poll_initial_s: float = 5.0
@@ -196,6 +201,7 @@ class Settings(BaseSettings):
     google_api_url: str | None = None
     google_api_key: str = "google-esign-development-key"
     google_webhook_secret: str = DEV_GOOGLE_WEBHOOK_SECRET
+    google_webhook_previous_secret: str | None = None
     # An engagement letter not signed this many days after it was sent expires (reminders on days 3, 5 and 7).
     engagement_signature_days: int = Field(30, ge=8, le=90)
     # The firm's certificate that seals every signed PDF (PAdES, pyHanko): PEM key and certificate (chain). Unset

@@ -139,7 +139,10 @@ def _hmac_verifier(source: str, header: str) -> Callable[[AppState, bytes, Any],
         # not exist, so a development secret left behind opens nothing.
         if not getattr(state.settings, f"{source}_api_url"):
             raise NotFound("Route")
-        if not hmac_valid(getattr(state.settings, f"{source}_webhook_secret"), headers.get(header), body):
+        # The current secret, and while a rotation is under way the previous one (its setting is then set).
+        secrets = [getattr(state.settings, f"{source}_webhook_secret"),
+                   getattr(state.settings, f"{source}_webhook_previous_secret")]
+        if not any(secret and hmac_valid(secret, headers.get(header), body) for secret in secrets):
             raise Unauthorized("Invalid or missing webhook signature")
         return parse_event(source, parse_json(body))
     return verify

@@ -292,6 +292,32 @@ async def test_a_provider_that_is_not_configured_takes_no_webhooks(tp, provider)
     _refusal(response, 404)
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_the_previous_webhook_secret_is_accepted_only_while_configured(tp, provider):
+    """Our side of a secret rotation: with the new secret set and the old one in <PROVIDER>_WEBHOOK_PREVIOUS_SECRET,
+    a delivery the provider still signs with the old one verifies; once the previous secret is unset it is a 401."""
+    old = getattr(tp.settings, f"{provider}_webhook_secret")
+    body = _body()
+
+    async def post(settings) -> httpx.Response:
+        state = build_state(settings)
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, state)),
+                                         base_url="http://testserver") as http:
+                return await http.post(f"/v1/webhooks/{provider}", content=body, headers={
+                    "Content-Type": "application/json", f"X-{provider}-Signature": hmac_header(old, body)})
+        finally:
+            await state.engine.dispose()
+
+    rotating = tp.settings.model_copy(update={f"{provider}_api_url": "http://127.0.0.1:9",  # configured
+                                              f"{provider}_webhook_secret": "rotated-" + uuid.uuid4().hex,
+                                              f"{provider}_webhook_previous_secret": old})
+    verified = await post(rotating)
+    assert verified.status_code in (200, 400), verified.text  # past the signature: the event's own outcome
+    rotated = rotating.model_copy(update={f"{provider}_webhook_previous_secret": None})
+    _refusal(await post(rotated), 401)
+
+
 @pytest.mark.parametrize("document_id", ["../../admin/keys", "abc?delete=1", "a/b", "x" * 101])
 async def test_a_smartvault_document_id_that_is_no_id_never_reaches_a_url(tp, office, sandboxes, document_id):
     """The id goes into the path of a request signed with our API key: refused with its reason, nothing imported."""
