@@ -33,10 +33,13 @@ from domain.auth import totp
 from domain.client.models import Client
 from domain.client.service import ssn_associated_data
 from domain.crypto import FieldCipher
+from domain.identity.models import VerificationCode
 from domain.idempotency.models import IdempotencyRecord
 from domain.idempotency.service import associated_data as idempotency_associated_data
 from domain.outbox.models import OutboxEntry
+from domain.outbound_webhook.models import WebhookEndpoint
 from domain.outbox.sealing import associated_data as outbox_associated_data
+from domain.portal.models import PortalConnection
 from domain.user.models import User
 
 BATCH_SIZE = 500
@@ -54,6 +57,13 @@ class EncryptedColumn:
     associated_data: Callable[..., list[bytes]]
 
 
+def _bound_to_row_id(table, column: str) -> EncryptedColumn:
+    """A column sealed with its row's id as the associated data (portal credentials and session, outbound webhook
+    secrets, identity codes)."""
+    return EncryptedColumn(f"{table.name}.{column}", table.c[column], (table.c.id,), (),
+                           lambda row_id: [row_id.bytes])
+
+
 ENCRYPTED_COLUMNS = (
     EncryptedColumn("clients.ssn_encrypted", Client.__table__.c.ssn_encrypted, (Client.__table__.c.id,), (),
                     lambda client_id: [ssn_associated_data(client_id)]),
@@ -67,6 +77,11 @@ ENCRYPTED_COLUMNS = (
                     (OutboxEntry.__table__.c.kind, OutboxEntry.__table__.c.entity_type,
                      OutboxEntry.__table__.c.entity_id),
                     lambda entry_id, *entity: [outbox_associated_data(entry_id, *entity)]),
+    *(_bound_to_row_id(PortalConnection.__table__, column)
+      for column in ("email_encrypted", "password_encrypted", "totp_secret_encrypted", "session_encrypted")),
+    *(_bound_to_row_id(WebhookEndpoint.__table__, column)
+      for column in ("secret_ciphertext", "previous_secret_ciphertext")),
+    _bound_to_row_id(VerificationCode.__table__, "code_encrypted"),
 )
 
 
@@ -93,6 +108,7 @@ async def _rotate_batch(session: AsyncSession, column: EncryptedColumn, cipher: 
     prefix_length = len(cipher.current_prefix)
     query = (select(*column.key, *column.context, column.ciphertext)
              .where(column.ciphertext.is_not(None),
+                    func.length(column.ciphertext) > 0,  # erased (a deleted portal connection's credentials)
                     func.substring(column.ciphertext, 1, prefix_length) != cipher.current_prefix)
              .order_by(*column.key).limit(batch_size).with_for_update(of=column.ciphertext.table))
     if after is not None:

@@ -15,11 +15,14 @@ import uuid
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import LargeBinary
 
 from domain.auth import totp
 from domain.client.service import ssn_associated_data
 from domain.crypto import FieldCipher
 from domain.crypto_rotation import ENCRYPTED_COLUMNS, rotate
+from domain.db import Base
+from domain.outbound_webhook import secrets as webhook_secrets
 from domain.outbox.models import OutboxEntry
 from domain.outbox.sealing import open_payload
 from orchestration import mail
@@ -78,6 +81,13 @@ async def test_keys_rotate_reseals_every_stored_ciphertext_and_a_second_run_chan
         session.add(OutboxEntry(id=lost_id, entity_type="mail", entity_id="rotation-lost", kind=mail.SEND,
                                 sealed_payload=FieldCipher(_new_key()).encrypt_bytes(b"{}"), attempts=0))
 
+    # An outbound webhook endpoint's signing secret (sealed, bound to the endpoint's id).
+    webhook_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    endpoint = await tp.http.post("/v1/admin/webhooks", headers=admin, json={
+        "url": "http://127.0.0.1:9/rotation", "events": ["invoice.paid"], "secret": webhook_secret})
+    assert endpoint.status_code == 201, endpoint.text
+    endpoint_id = uuid.UUID(endpoint.json()["data"]["id"])
+
     env = {"SSN_ENCRYPTION_KEY": new, "SSN_ENCRYPTION_PREVIOUS_KEY": old}
     try:
         code, out, err = await _run(tp, "keys", "rotate", "--batch-size", "3", "--json", env=env)
@@ -99,10 +109,25 @@ async def test_keys_rotate_reseals_every_stored_ciphertext_and_a_second_run_chan
         [entry] = await outbox_entries(tp, "rotation-test")
         assert open_payload(only_new, entry)["to"] == "rotate@client.example.com"
         assert entry.id == waiting.entry_id
+        sealed = await _stored(tp, "SELECT secret_ciphertext FROM webhook_endpoints WHERE id = :id", id=endpoint_id)
+        assert webhook_secrets.open_(only_new, endpoint_id, sealed) == webhook_secret
 
         code, out, err = await _run(tp, "keys", "rotate", "--json", env=env)  # idempotent
         assert code == 0, err
         assert all(report["resealed"] == 0 for report in json.loads(out).values())
     finally:
         await sql(tp, "DELETE FROM outbox WHERE entity_id IN ('rotation-lost', 'rotation-test')")
+        await sql(tp, "DELETE FROM webhook_endpoints WHERE id = :id", id=endpoint_id)
         await _rotated_back(tp, new)
+
+
+# Binary columns that are not sealed with the field cipher: hash chains and keyed hashes (nothing to re-seal).
+NOT_SEALED = {"audit_log.prev_hash", "audit_log.row_hash", "idempotency_keys.request_hash",
+              "one_time_tokens.token_hash", "refresh_tokens.token_hash"}
+
+
+def test_every_sealed_column_is_one_keys_rotate_reseals():
+    """A new encrypted column must join ENCRYPTED_COLUMNS, or dropping the previous key would lose its values."""
+    binary = {f"{table.name}.{column.name}" for table in Base.metadata.sorted_tables for column in table.columns
+              if isinstance(column.type, LargeBinary)}
+    assert binary - NOT_SEALED == {column.name for column in ENCRYPTED_COLUMNS}
