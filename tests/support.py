@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -11,6 +12,9 @@ from pathlib import Path
 
 import httpx
 import pyotp
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.state import AppState, build_state
@@ -21,7 +25,7 @@ from domain.user.models import User
 from domain.user.service import create_user
 from settings import Settings
 from worker import WorkerDependencies, build_workers
-from orchestration import queues
+from orchestration import queues, search_attributes
 from orchestration.connect import connect
 
 PASSWORD = "correct horse battery staple"
@@ -366,3 +370,16 @@ def scratch_database(database_url: str):
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    """The time-skipping test server (the binary installed next to this interpreter, no download), with every
+    search attribute of the project registered first: upserting an unregistered one hangs the test server. The
+    caller shuts it down (`await env.shutdown()`)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        data_converter=pydantic_data_converter)
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=env.client.namespace,
+        search_attributes={key.name: key.indexed_value_type for key in search_attributes.ALL}))
+    return env

@@ -7,24 +7,18 @@ through `tp.http`, signed by the same code that signs them for `make run`.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from domain.tax_return.models import TaxReturn
 from sandboxes.payments import PaymentsSandbox, serve
-from orchestration import search_attributes
+from tests.support import start_time_skipping
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -110,15 +104,7 @@ async def time_skipping():
     """The Java time-skipping test server, with the project's search attributes registered. One per test (it
     starts in a tenth of a second): its clock only moves forward, and the API checks dates against the wall
     clock (an invoice is due at most a year ahead), so a test must not inherit the years another one skipped."""
-    path = shutil.which("temporal-test-server") or str(Path(__import__("sys").executable).parent
-                                                       / "temporal-test-server")
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=path,
-                                                        data_converter=pydantic_data_converter)
-    types = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-             "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME}
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={key.name: types[key._metadata_type] for key in search_attributes.ALL}))
+    env = await start_time_skipping()
     try:
         yield env
     finally:

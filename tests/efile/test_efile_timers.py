@@ -5,37 +5,28 @@ a resubmission resolved the rejection. The activities are the real ones, against
 from __future__ import annotations
 
 import random
-import sys
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 
 import pytest_asyncio
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.efile import rules
 from domain.efile.models import EfileTransmission
 from domain.tax_return.models import TaxReturn
-from orchestration import ids, queues, search_attributes
+from orchestration import ids, queues
 from orchestration.efile import RESOLVED_SIGNAL, EfileTransmissionInput
 from tests.efile.conftest import new_client
 from tests.tax_return.conftest import poll
 from worker import WorkerDependencies, efile_activities, tax_return_activities
 from workflows.efile import EfileTransmissionWorkflow
 from workflows.tax_return import TaxReturnWorkflow
+from tests.support import start_time_skipping
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def skipping(tp, transmitter):
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={key.name: key.indexed_value_type for key in search_attributes.ALL}))
+    env = await start_time_skipping()
     deps = WorkerDependencies.from_settings(tp.settings)
     workers = [Worker(env.client, task_queue=queues.EFILE, workflows=[EfileTransmissionWorkflow],
                       activities=efile_activities(deps)),

@@ -3,15 +3,10 @@ server), and the client's identity_verification_status follows; one in manual re
 
 from __future__ import annotations
 
-import sys
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest_asyncio
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.collect import activity_methods
@@ -19,20 +14,16 @@ from activities.identity import IdentityActivities
 from domain.client.models import Client
 from domain.crypto import FieldCipher
 from domain.identity.models import IdentityVerification
-from orchestration import ids, queues, search_attributes
+from orchestration import ids, queues
 from orchestration.identity import IdentityVerificationInput
 from worker import WorkerDependencies
 from workflows.identity import IdentityVerificationWorkflow
+from tests.support import start_time_skipping
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def skipping(tp):
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={key.name: key.indexed_value_type for key in search_attributes.ALL}))
+    env = await start_time_skipping()
     deps = WorkerDependencies.from_settings(tp.settings)
     activities = activity_methods(IdentityActivities(deps.sessionmaker, deps.providers.notifications,
                                                      deps.providers.sms, deps.providers.identity,

@@ -4,15 +4,10 @@ Temporal UI query and by GET /v1/returns?stuck=true (on the dev server)."""
 
 from __future__ import annotations
 
-import sys
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest_asyncio
 from sqlalchemy import select
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.tax_calendar import extended_due_date
@@ -26,6 +21,7 @@ from orchestration.tax_return import (
 )
 from workflows.tax_return import TaxReturnWorkflow
 from tests.tax_return.conftest import insert_return, poll
+from tests.support import start_time_skipping
 
 QUEUE = "tax-return-timers"
 # The operator's query for stuck returns (README): every return over its status's time budget.
@@ -34,13 +30,7 @@ STUCK_QUERY = "EntityType = 'tax_return' AND StuckSince IS NOT NULL"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def skipping(tp):
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
-    # Upserting an unregistered attribute hangs the test server: register the whole list first.
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={key.name: key.indexed_value_type for key in search_attributes.ALL}))
+    env = await start_time_skipping()
     worker = Worker(env.client, task_queue=QUEUE, workflows=[TaxReturnWorkflow],
                     activities=tax_return_activities(WorkerDependencies.from_settings(tp.settings)))
     async with worker:
