@@ -14,7 +14,7 @@ from sqlalchemy import select
 from domain.client.models import Client
 from domain.document.models import Document
 from domain.document.types import ESIGN_SOURCE
-from tests.tax_return.conftest import make_staff, transition, wait_for_status
+from tests.tax_return.conftest import make_staff, transition, walk_to_approved
 
 @dataclass
 class Firm:
@@ -34,7 +34,7 @@ async def new_client(tp, firm: Firm, last_name: str) -> dict:
                                assigned_preparer_id=str(firm.users["preparer"].id))
 
 
-async def approved_return(tp, firm: Firm, client: dict, tax_year: int = 2025, return_type: str = "1040") -> str:
+async def ready_to_file_return(tp, firm: Firm, client: dict, tax_year: int = 2025, return_type: str = "1040") -> str:
     """A return walked through preparation and review to ready_to_file (the signature capability's two System
     transitions sent by the service identity, as it will)."""
     h = firm.headers
@@ -42,12 +42,7 @@ async def approved_return(tp, firm: Firm, client: dict, tax_year: int = 2025, re
         "client_id": client["id"], "tax_year": tax_year, "return_type": return_type})
     assert response.status_code == 201, response.text
     rid = response.json()["data"]["id"]
-    await transition(tp, h["preparer"], rid, "mark_ready_for_prep")
-    await transition(tp, h["preparer"], rid, "start_prep")
-    await wait_for_status(tp, h["preparer"], rid, "in_prep")
-    await transition(tp, h["preparer"], rid, "submit_for_review")
-    await transition(tp, h["reviewer"], rid, "start_review")
-    await transition(tp, h["reviewer"], rid, "approve")
+    await walk_to_approved(tp, h, rid)
     await transition(tp, h["system"], rid, "send_for_signature")
     await transition(tp, h["system"], rid, "signature_received")
     return rid
@@ -84,7 +79,7 @@ async def upload_8879(tp, firm: Firm, client: dict, rid: str, tax_year: int = 20
 
 async def ready_return(tp, firm: Firm, last_name: str, return_type: str = "1040") -> tuple[dict, str]:
     client = await new_client(tp, firm, last_name)
-    rid = await approved_return(tp, firm, client, return_type=return_type)
+    rid = await ready_to_file_return(tp, firm, client, return_type=return_type)
     await upload_8879(tp, firm, client, rid)
     return client, rid
 

@@ -57,10 +57,10 @@ async def test_federal_and_state_accepted_and_the_return_complete(tp, firm, tran
 
 
 async def test_guards_each_a_422_naming_its_reason(tp, firm, transmitter):
-    from tests.efile.conftest import approved_return, new_client
+    from tests.efile.conftest import ready_to_file_return, new_client
 
     client = await new_client(tp, firm, "Guarded")
-    rid = await approved_return(tp, firm, client)
+    rid = await ready_to_file_return(tp, firm, client)
     # A preparer may not transmit; a jurisdiction must be known and the federal return included.
     response = await tp.http.post(f"/v1/returns/{rid}/efiling/transmit", headers=firm.headers["preparer"],
                                   json={"jurisdictions": ["federal"]})
@@ -207,10 +207,10 @@ async def test_acknowledgement_by_poll_when_no_webhook_comes(tp, firm, transmitt
 
 
 async def test_a_remote_8879_with_verified_identity_transmits(tp, firm, transmitter):
-    from tests.efile.conftest import approved_return, new_client
+    from tests.efile.conftest import ready_to_file_return, new_client
 
     client = await new_client(tp, firm, "Remote")
-    rid = await approved_return(tp, firm, client)
+    rid = await ready_to_file_return(tp, firm, client)
     await remote_8879(tp, client, rid, firm.firm_id)
     await set_identity(tp, client["id"], "verified")
     await transmit(tp, firm, rid)
@@ -231,10 +231,10 @@ async def test_a_remote_8879_goes_once_the_client_verified_their_identity(tp, fi
     """The identity capability's own flow (an email code) is what lets a remotely signed 8879 be transmitted."""
     import re as _re
 
-    from tests.efile.conftest import approved_return, new_client
+    from tests.efile.conftest import ready_to_file_return, new_client
 
     client = await new_client(tp, firm, "Verified")
-    rid = await approved_return(tp, firm, client)
+    rid = await ready_to_file_return(tp, firm, client)
     await remote_8879(tp, client, rid, firm.firm_id)
     assert_problem(await tp.http.post(f"/v1/returns/{rid}/efiling/transmit", headers=firm.headers["admin"],
                                       json={"jurisdictions": ["federal"]}), 422, "identity_not_verified")

@@ -90,6 +90,17 @@ async def wait_for_status(tp, headers: dict, return_id: str, status: str, timeou
         await asyncio.sleep(0.05)
 
 
+async def walk_to_approved(tp, h: dict, rid: str) -> None:
+    """intake → approved through the API, each step by the role that takes it (`h`: headers by role; the AI
+    analysis between start_prep and in_prep is waited for)."""
+    await transition(tp, h["preparer"], rid, "mark_ready_for_prep")
+    await transition(tp, h["preparer"], rid, "start_prep")
+    await wait_for_status(tp, h["preparer"], rid, "in_prep")
+    await transition(tp, h["preparer"], rid, "submit_for_review")
+    await transition(tp, h["reviewer"], rid, "start_review")
+    await transition(tp, h["reviewer"], rid, "approve")
+
+
 def assert_problem(response, status: int, code: str | None = None) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -9,19 +9,14 @@ import uuid
 from domain.document.models import Document
 from domain.efile.service import signed_form_8879
 from tests.esign.conftest import complete_signing, deliver_signature_events, signing_link
-from tests.tax_return.conftest import create_return, transition, wait_for_status
+from tests.tax_return.conftest import create_return, wait_for_status, walk_to_approved
 
 
 async def approved_return(tp, office) -> str:
     h = office.headers
     rid = (await create_return(tp, h["preparer"], office.client["id"], tax_year=2021,
                                filing_status="single"))["id"]
-    await transition(tp, h["preparer"], rid, "mark_ready_for_prep")
-    await transition(tp, h["preparer"], rid, "start_prep")
-    await wait_for_status(tp, h["preparer"], rid, "in_prep")
-    await transition(tp, h["preparer"], rid, "submit_for_review")
-    await transition(tp, h["reviewer"], rid, "start_review")
-    await transition(tp, h["reviewer"], rid, "approve")
+    await walk_to_approved(tp, h, rid)
     return rid
 
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 from domain.tax_return.models import TaxReturn
-from tests.tax_return.conftest import assert_problem, create_return, transition, wait_for_status
+from tests.tax_return.conftest import assert_problem, create_return, transition, wait_for_status, walk_to_approved
 
 
 async def _return_in(tp, office, status: str, tax_year: int) -> str:
@@ -51,12 +51,7 @@ async def test_a_change_after_approval_goes_back_through_review(tp, office):
     """The way back is the workflow's `reopen`: then the data changes, and it is reviewed and approved again."""
     h = office.headers
     rid = (await create_return(tp, h["preparer"], office.client["id"], filing_status="single"))["id"]
-    await transition(tp, h["preparer"], rid, "mark_ready_for_prep")
-    await transition(tp, h["preparer"], rid, "start_prep")
-    await wait_for_status(tp, h["preparer"], rid, "in_prep")
-    await transition(tp, h["preparer"], rid, "submit_for_review")
-    await transition(tp, h["reviewer"], rid, "start_review")
-    await transition(tp, h["reviewer"], rid, "approve")
+    await walk_to_approved(tp, h, rid)
 
     refused = assert_problem(await tp.http.patch(f"/v1/returns/{rid}", headers=h["preparer"], json={
         "filing_status": "head_of_household"}), 422, "return_approved")
