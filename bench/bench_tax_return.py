@@ -6,6 +6,9 @@ baselines on the same server, 16 concurrent clients over 1,000 returns, the thre
   no-op local activity and upserts the status, what the spec asks of Temporal for any transition before any
   of our code runs (bench/tax_return_bare_worker.py).
 
+Besides latency, throughput and CPU per call by process, it prints the history events each call wrote, by type
+(the server's work, whatever the machine's speed), and what the idle stack spends per second by process.
+
 Every worker keeps every workflow of the run in its cache (the harness sizes WORKFLOW_CACHE_SIZE for it, as
 docs/tax_return.md advises for production). The price of a cold cache is measured after: the worker is
 restarted and COLD more returns make their first transition, each replaying its history first.
@@ -22,10 +25,10 @@ from temporalio.api.enums.v1 import EventType
 
 from bench.harness import WORKER_ENV, BenchEnv, Stats, process_rss_mb, sized
 from bench.lean_http import LeanHttp
-from orchestration import ids
 from bench.tax_return_bare_worker import (
     BARE_UPDATE, FLOOR_UPDATE, BareUpdateWorkflow, TransitionFloorWorkflow, floor_search_attributes,
 )
+from orchestration import ids
 
 BENCH = "tax_return_transition"
 ROUNDS = 4  # the phases alternate, a round of each in turn
@@ -38,6 +41,7 @@ YEARS = list(range(2018, 2025))
 # Workflows of each phase whose history is read before and after their one measured call: the events a call
 # writes are the server's work for it (each event is a row, most cause a task), whatever the machine's speed.
 HISTORY_SAMPLE = sized(20, smallest=2)
+IDLE_SAMPLE_S = 5
 
 
 async def _gather_in_chunks(coros, size: int = CONCURRENCY) -> list:
@@ -128,6 +132,11 @@ async def run(env: BenchEnv) -> None:
     # after the other. CPU is read with the stack idle on both sides of a round, so work the server defers
     # (visibility writes) is charged to the round that caused it.
     await env.settle()
+    # What the idle stack spends by itself (pollers, heartbeats, the server's housekeeping) is charged to each phase
+    # by how long it and its settling took: a slower phase pays more of it per call. Printed so it can be weighed.
+    idle_from = env.cpu_by_part()
+    await asyncio.sleep(IDLE_SAMPLE_S)
+    idle = {part: (seconds - idle_from.get(part, 0.0)) / IDLE_SAMPLE_S for part, seconds in env.cpu_by_part().items()}
     sampled = {"bare": bare_handles[:HISTORY_SAMPLE], "floor": floor_handles[:HISTORY_SAMPLE],
                "transition": [env.temporal.get_workflow_handle(ids.tax_return(r)) for r in returns[:HISTORY_SAMPLE]]}
     lengths = {name: await _history_lengths(handles) for name, handles in sampled.items()}
@@ -182,4 +191,7 @@ async def run(env: BenchEnv) -> None:
     env.report_cpu(BENCH, "bare Update", {}, cpu["bare"], RETURNS)
     env.report_cpu(BENCH, "transition floor", {}, cpu["floor"], RETURNS)
     env.report_cpu(BENCH, "API transition", {}, cpu["transition"], RETURNS)
+    for part, share in sorted(idle.items()):
+        if share >= 0.0005:
+            env.report(BENCH, f"idle stack CPU per second: {part}", round(share * 1000, 1), "ms/s")
     env.report(BENCH, "wait for the server to drain the creates' backlog", settled, "s")
