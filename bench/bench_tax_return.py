@@ -6,6 +6,9 @@ baselines on the same server, 16 concurrent clients over 1,000 returns, the thre
   no-op local activity and upserts the status, what the spec asks of Temporal for any transition before any
   of our code runs (bench/tax_return_bare_worker.py).
 
+Besides latency, throughput and CPU per call by process, it prints the history events each call wrote, by type
+(the server's work, whatever the machine's speed), and what the idle stack spends per second by process.
+
 Every worker keeps every workflow of the run in its cache (the harness sizes WORKFLOW_CACHE_SIZE for it, as
 docs/tax_return.md advises for production). The price of a cold cache is measured after: the worker is
 restarted and COLD more returns make their first transition, each replaying its history first.
@@ -16,12 +19,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from collections import Counter
+
+from temporalio.api.enums.v1 import EventType
 
 from bench.harness import WORKER_ENV, BenchEnv, Stats, process_rss_mb, sized
 from bench.lean_http import LeanHttp
 from bench.tax_return_bare_worker import (
     BARE_UPDATE, FLOOR_UPDATE, BareUpdateWorkflow, TransitionFloorWorkflow, floor_search_attributes,
 )
+from orchestration import ids
 
 BENCH = "tax_return_transition"
 ROUNDS = 4  # the phases alternate, a round of each in turn
@@ -31,6 +38,10 @@ COLD = sized(200, smallest=4)
 CONCURRENCY = 16
 RETURN_TYPES = ["1040", "1041", "1065", "1120", "1120S", "990", "706", "709"]
 YEARS = list(range(2018, 2025))
+# Workflows of each phase whose history is read before and after their one measured call: the events a call
+# writes are the server's work for it (each event is a row, most cause a task), whatever the machine's speed.
+HISTORY_SAMPLE = sized(20, smallest=2)
+IDLE_SAMPLE_S = 5
 
 
 async def _gather_in_chunks(coros, size: int = CONCURRENCY) -> list:
@@ -54,6 +65,19 @@ async def _create_returns(env: BenchEnv, headers: dict, count: int) -> list[str]
         return response.json()["data"]["id"]
 
     return await _gather_in_chunks([create(k) for k in keys])
+
+
+async def _history_lengths(handles: list) -> list[int]:
+    return [len((await handle.fetch_history()).events) for handle in handles]
+
+
+async def _events_written(handles: list, lengths_before: list[int]) -> Counter[str]:
+    """The events each handle's workflow wrote since `lengths_before`, by type, summed."""
+    written: Counter[str] = Counter()
+    for handle, before in zip(handles, lengths_before):
+        events = list((await handle.fetch_history()).events)[before:]
+        written.update(EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in events)
+    return written
 
 
 async def run(env: BenchEnv) -> None:
@@ -108,6 +132,14 @@ async def run(env: BenchEnv) -> None:
     # after the other. CPU is read with the stack idle on both sides of a round, so work the server defers
     # (visibility writes) is charged to the round that caused it.
     await env.settle()
+    # What the idle stack spends by itself (pollers, heartbeats, the server's housekeeping) is charged to each phase
+    # by how long it and its settling took: a slower phase pays more of it per call. Printed so it can be weighed.
+    idle_from = env.cpu_by_part()
+    await asyncio.sleep(IDLE_SAMPLE_S)
+    idle = {part: (seconds - idle_from.get(part, 0.0)) / IDLE_SAMPLE_S for part, seconds in env.cpu_by_part().items()}
+    sampled = {"bare": bare_handles[:HISTORY_SAMPLE], "floor": floor_handles[:HISTORY_SAMPLE],
+               "transition": [env.temporal.get_workflow_handle(ids.tax_return(r)) for r in returns[:HISTORY_SAMPLE]]}
+    lengths = {name: await _history_lengths(handles) for name, handles in sampled.items()}
     rounds: dict[str, list[Stats]] = {name: [] for name in phases}
     cpu: dict[str, dict[str, float]] = {name: {} for name in phases}
     per_round = RETURNS // ROUNDS
@@ -121,6 +153,7 @@ async def run(env: BenchEnv) -> None:
             for part, seconds in env.cpu_by_part().items():
                 cpu[name][part] = cpu[name].get(part, 0.0) + seconds - before.get(part, 0.0)
     stats = {name: Stats.combine(parts) for name, parts in rounds.items()}
+    written = {name: await _events_written(handles, lengths[name]) for name, handles in sampled.items()}
     read_stats = await env.measure(read, CONCURRENCY, RETURNS)
     rss_cached = process_rss_mb(worker.proc.pid)
 
@@ -147,8 +180,18 @@ async def run(env: BenchEnv) -> None:
         env.report(BENCH, f"ratio p95 {over}/{under}", round(stats[over].p95_ms / stats[under].p95_ms, 2), "x")
         env.report(BENCH, f"ratio throughput {under}/{over}", round(stats[under].rps / stats[over].rps, 2), "x")
     env.report_stats(BENCH, "API transition, cold cache (worker restarted)", cold_stats)
+    env.report(BENCH, "ratio p50 cold/warm transition", round(cold_stats.p50_ms / stats["transition"].p50_ms, 2),
+               "x")
+    # The server's work per call, read from the histories: events written, by type.
+    for name, label in (("bare", "bare Update"), ("floor", "transition floor"), ("transition", "API transition")):
+        per_call = {kind: count / HISTORY_SAMPLE for kind, count in sorted(written[name].items())}
+        env.report(BENCH, f"{label} history events per call", round(sum(per_call.values()), 2), "events")
+        print("    " + ", ".join(f"{kind} {count:g}" for kind, count in per_call.items()), flush=True)
     # Where the CPU goes, per call.
     env.report_cpu(BENCH, "bare Update", {}, cpu["bare"], RETURNS)
     env.report_cpu(BENCH, "transition floor", {}, cpu["floor"], RETURNS)
     env.report_cpu(BENCH, "API transition", {}, cpu["transition"], RETURNS)
+    for part, share in sorted(idle.items()):
+        if share >= 0.0005:
+            env.report(BENCH, f"idle stack CPU per second: {part}", round(share * 1000, 1), "ms/s")
     env.report(BENCH, "wait for the server to drain the creates' backlog", settled, "s")

@@ -41,6 +41,14 @@ REMINDER_TIME = time(14, 0, tzinfo=timezone.utc)
 # LEAN_TRANSITION_PATCH: a transition upserts only the search attributes that changed and keeps the run
 # loop's timer when the next wake moved later (on the dev server an upsert cost about as much as a whole Update).
 LEAN_TRANSITION_PATCH = "tax-return-lean-transition"
+# TIMER_HORIZON_PATCH: the run loop's timer is armed at most TIMER_HORIZON ahead, the shortest time budget of a
+# status a return stays in for days (approved, ready_to_file). A transition then never brings the next wake before
+# the armed timer (every budget it can enter is at least as long, but ai_analysis's hour), so it neither cancels nor
+# starts one: 7 history events a transition instead of 9, and no timer task on the server. The price is an idle
+# return waking every 2 days to find nothing due and re-arm (5 events; 10,000 open returns: 5,000 small workflow
+# tasks a day, against the 10,000s of transitions of a season's day).
+TIMER_HORIZON_PATCH = "tax-return-timer-horizon"
+TIMER_HORIZON = timedelta(days=2)
 # Continue-as-new well before Temporal's 50k-event limit (also when the server suggests it).
 HISTORY_EVENT_LIMIT = 10_000
 
@@ -93,12 +101,15 @@ class TaxReturnWorkflow:
     async def _wait_for_change_or_wake(self) -> None:
         """Sleep until something changes or the next due work. The durable timer outlives a change that moves
         the wake later (a transition into a status with a longer budget): it then fires early and the loop
-        re-arms it, instead of the transition cancelling and starting a timer on the server."""
+        re-arms it, instead of the transition cancelling and starting a timer on the server. Armed at most
+        TIMER_HORIZON ahead (TIMER_HORIZON_PATCH), so a transition into a shorter budget keeps it too."""
         wake_at = self._next_wake()
         if self._timer is not None and (self._timer.done() or wake_at is None or wake_at < self._timer_at):
             self._timer.cancel()  # fired, or no longer wanted, or too late for the new wake
             self._timer = None
         if self._timer is None and wake_at is not None:
+            if workflow.patched(TIMER_HORIZON_PATCH):
+                wake_at = min(wake_at, workflow.now() + TIMER_HORIZON)
             self._timer_at = wake_at
             self._timer = asyncio.ensure_future(asyncio.sleep(max((wake_at - workflow.now()).total_seconds(), 0.001)))
         await workflow.wait_condition(lambda: self._changed or (self._timer is not None and self._timer.done()))
