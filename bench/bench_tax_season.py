@@ -359,10 +359,11 @@ async def run(env: BenchEnv) -> None:
     # On a machine of its own the season is bound by that CPU spread over the cores; on a shared one, by the
     # share it gets: both extrapolated to the full size, marked as estimates.
     cores = os.cpu_count() or 1
-    env.report(BENCH, f"estimate: full season on {cores} idle cores (CPU / cores)", round(cpu_s / SCALE / cores),
+    to_full = 10_000 / RETURNS  # the three counts are scaled alike
+    env.report(BENCH, f"estimate: full season on {cores} idle cores (CPU / cores)", round(cpu_s * to_full / cores),
                "s")
-    if SCALE < 1:
-        env.report(BENCH, "estimate: full season at this run's rate", round(elapsed / SCALE), "s")
+    if to_full > 1:
+        env.report(BENCH, "estimate: full season at this run's rate", round(elapsed * to_full), "s")
     report_footprint(env, "empty stack", empty)
     report_footprint(env, "before the season", before)
     report_footprint(env, "season open", after)
