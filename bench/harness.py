@@ -155,7 +155,10 @@ class BenchEnv:
         """A uvicorn server in its own process (the load generator must not share its CPU time slice)."""
         port = free_port()
         self.spawn(name, [sys.executable, "-m", "uvicorn", app_factory, "--factory", "--host", "127.0.0.1",
-                          "--port", str(port), "--no-access-log", "--log-level", "warning"],
+                          "--port", str(port), "--no-access-log", "--log-level", "warning",
+                          # Longer than the load generator's pool keeps a connection (httpx: 5 s), so the server
+                          # never closes one just as a request goes out on it (a ReadError at load 30).
+                          "--timeout-keep-alive", "30"],
                    ready_url=f"http://127.0.0.1:{port}/v1/health", **extra_env)
         return f"http://127.0.0.1:{port}"
 
