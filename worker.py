@@ -36,8 +36,7 @@ from activities.portal import PortalActivities
 from activities.webhook import WebhookActivities
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
-from integrations.build import Providers, build_field_cipher, build_providers
-from integrations.webhook_sender import WebhookSender
+from integrations.build import Providers, build_field_cipher, build_providers, build_webhook_sender
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
@@ -99,6 +98,12 @@ def efile_activities(deps: WorkerDependencies) -> list:
                                             deps.providers.notifications, deps.settings.efin))
 
 
+def webhook_activities(deps: WorkerDependencies) -> WebhookActivities:
+    settings = deps.settings
+    return WebhookActivities(deps.sessionmaker, deps.cipher, build_webhook_sender(settings), deps.providers.mailer,
+                             settings.api_base_url, settings.outbound_webhook_max_in_flight)
+
+
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
     """What runs on each task queue: its workflows, and the activity classes (built with their providers)
     whose every activity method it runs (activities/collect.py finds them)."""
@@ -129,9 +134,7 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
             PortalActivities(sessionmaker, deps.cipher, providers.client_portal,
                              providers.storage, settings.data_region))),
         queues.WEBHOOKS: ([WebhookDeliveryWorkflow, WebhookFanOutWorkflow], activity_methods(
-            WebhookActivities(sessionmaker, deps.cipher,
-                              WebhookSender(settings.outbound_webhook_local_targets), providers.mailer,
-                              settings.api_base_url, settings.outbound_webhook_max_in_flight))),
+            webhook_activities(deps))),
     }
 
 
