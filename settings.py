@@ -242,6 +242,9 @@ class Settings(BaseSettings):
     # webhooks worker's activity slots, and its other deliveries wait their turn without one.
     outbound_webhook_max_in_flight: int = Field(8, ge=1)
     outbound_webhook_worker_slots: int = Field(200, ge=1, description="concurrent activities of a webhooks worker")
+    # Domain events older than this go, with their deliveries and attempts, unless a delivery of theirs is still
+    # pending (a daily Temporal Schedule: orchestration/webhook_retention.py; `taxpractice webhooks prune`).
+    outbound_webhook_event_retention_days: int = Field(90, ge=1)
 
     @property
     def outbound_webhook_local_targets(self) -> bool:

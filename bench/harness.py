@@ -172,7 +172,9 @@ class BenchEnv:
         return self._spawn_worker(**extra_env)
 
     def _spawn_worker(self, **extra_env: str) -> ManagedProcess:
-        return self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV, **extra_env)
+        # Its metrics on a free port: the default one (9101) is taken by the first stack on the machine.
+        return self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV,
+                          **{"WORKER_METRICS_PORT": str(free_port()), **extra_env})
 
     async def stop(self) -> None:
         if self.tp is not None:

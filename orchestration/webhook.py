@@ -63,11 +63,16 @@ def deliver(delivery_id: uuid.UUID) -> OutboxMessage:
 
 
 async def start_delivery(client: Client, delivery_id: uuid.UUID) -> None:
+    """Eager where it can be: started from a webhooks worker (the fan-out runs in one, with that worker's client),
+    the server hands the first workflow task back in the start's answer, and the worker runs it at once (the
+    first attempt is a local activity in it): no round through the task queue. From the API or the relay, which
+    hold no webhooks worker, the SDK asks for nothing eager and the start is an ordinary one."""
     try:
         await client.start_workflow(
             DELIVERY_WORKFLOW, DeliveryInput(delivery_id=delivery_id), id=ids.webhook_delivery(delivery_id),
             task_queue=queues.WEBHOOKS, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(sa.ENTITY_TYPE, ENTITY_TYPE)]))
+            search_attributes=TypedSearchAttributes([SearchAttributePair(sa.ENTITY_TYPE, ENTITY_TYPE)]),
+            request_eager_start=True)
     except WorkflowAlreadyStartedError:
         pass  # a repeat: this delivery runs, or ran, once
 
