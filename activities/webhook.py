@@ -132,7 +132,7 @@ class WebhookActivities:
             while loop.time() < until:
                 async with self.sessionmaker() as session:
                     events, written = await fan_out(session, data.batch)
-                    pending = [await sender.add(session, deliver(delivery_id)) for delivery_id in written]
+                    pending = await sender.add_all(session, [deliver(delivery_id) for delivery_id in written])
                     await session.commit()
                 total += events
                 # Sent after the commit, SEND_CHUNK concurrent senders; what fails stays in the outbox for the relay.

@@ -40,7 +40,11 @@ ATTEMPT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeff
 FIRST_ATTEMPT_LOCAL = "webhook-first-attempt-local"
 
 
-@workflow.defn(name=DELIVERY_WORKFLOW)
+# Not sandboxed: the sandbox re-imports this module and its imports for every workflow run, part of what the
+# worker spent per delivery (bench/bench_webhooks.py), and a fan-out starts thousands of these a minute. The code
+# is a loop of timers and activities importing nothing but the passed-through contracts, workflow.now() its only
+# clock, and the recorded histories (tests/outbound_webhook/histories) replay it.
+@workflow.defn(name=DELIVERY_WORKFLOW, sandboxed=False)
 class WebhookDeliveryWorkflow:
     @workflow.run
     async def run(self, data: DeliveryInput) -> str:
