@@ -86,14 +86,19 @@ def _latencies_ms(receiver: Receiver, paths: list[str]) -> list[float]:
     return list(seen.values())
 
 
-async def _until_received(receiver: Receiver, paths: list[str], count: int) -> float:
+async def _until_received(receiver: Receiver, paths: list[str], count: int) -> int:
+    """Wait until the healthy endpoints have every event, or DRAIN_TIMEOUT_S; returns how many arrived (a machine
+    too loaded to drain in time still gets its figures, over what arrived, with a warning)."""
     began = time.monotonic()
-    while time.monotonic() - began < DRAIN_TIMEOUT_S:
-        got = {(r.path, r.headers["webhook-id"]) for r in receiver.received if r.path in paths}
-        if len(got) >= count:
-            return time.monotonic() - began
+    while True:
+        got = len({(r.path, r.headers["webhook-id"]) for r in receiver.received if r.path in paths})
+        if got >= count:
+            return got
+        if time.monotonic() - began > DRAIN_TIMEOUT_S:
+            print(f"   WARNING: healthy endpoints received {got} of {count} within {DRAIN_TIMEOUT_S:g} s: "
+                  "the figures below are over what arrived", flush=True)
+            return got
         await asyncio.sleep(0.25)
-    raise AssertionError(f"healthy endpoints received {len(got)} of {count} within {DRAIN_TIMEOUT_S} s")
 
 
 async def _history_costs(env: BenchEnv, endpoint_ids: list[str]) -> dict[str, float]:
@@ -127,7 +132,7 @@ async def _phase(env: BenchEnv, running: RunningReceiver, label: str, kinds: lis
     cpu_before = env.cpu_by_part()
     began = time.monotonic()
     await _write_events(env, firm)
-    await _until_received(receiver, healthy, EVENTS * len(healthy))
+    arrived = await _until_received(receiver, healthy, EVENTS * len(healthy))
     elapsed = time.monotonic() - began
     cpu_after = env.cpu_by_part()
     stats = Stats.of(_latencies_ms(receiver, healthy), elapsed, Counter())
@@ -140,7 +145,9 @@ async def _phase(env: BenchEnv, running: RunningReceiver, label: str, kinds: lis
     for kind, path in paths:  # stop the slow backlog and the failing retries before the next phase
         if kind != "ok":
             await env.http.patch(f"/v1/admin/webhooks/{ids[path]}", headers=headers, json={"enabled": False})
-    return Phase(stats, unhealthy, EVENTS * len(paths), cpu_before, cpu_after, history)
+    # CPU per delivery over the deliveries this phase asked for (a drain cut short counts only the healthy ones').
+    deliveries = EVENTS * len(paths) if arrived >= EVENTS * len(healthy) else arrived
+    return Phase(stats, unhealthy, deliveries, cpu_before, cpu_after, history)
 
 
 async def run(env: BenchEnv) -> None:
