@@ -102,9 +102,9 @@ async def _until_received(receiver: Receiver, paths: list[str], count: int) -> i
 
 
 async def _history_costs(env: BenchEnv, endpoint_ids: list[str]) -> dict[str, float]:
-    """Per delivery workflow of these endpoints (a sample; a failing one's history so far): history events, workflow tasks
-    completed, activity tasks scheduled and local activities (markers): what the Temporal server stores and
-    dispatches for one delivery."""
+    """Per delivery workflow of these endpoints (a sample; a failing one's history so far): history events,
+    workflow tasks completed, activity tasks scheduled and markers (local activities, the patch): what the
+    Temporal server stores and dispatches for one delivery."""
     async with env.sessionmaker() as session:
         delivery_ids = (await session.execute(
             select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id.in_([uuid.UUID(e) for e in endpoint_ids]))

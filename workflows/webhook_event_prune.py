@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.webhook_retention import WebhookRetentionActivities, PruneResult
+    from activities.webhook_retention import PruneResult, WebhookRetentionActivities
     from orchestration.webhook_retention import PRUNE_WORKFLOW
 
 
