@@ -17,11 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.context import ServiceContext
 from domain.errors import Conflict, NotFound
 from domain.outbound_webhook import retention
-from domain.outbound_webhook.models import (
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from domain.outbound_webhook.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from domain.outbound_webhook.service import new_delivery
 from orchestration import outbox
 from orchestration import webhook as workflow
