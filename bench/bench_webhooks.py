@@ -60,14 +60,14 @@ async def _register(env: BenchEnv, headers: dict, receiver: RunningReceiver, pat
     return response.json()["data"]["id"]
 
 
-async def _write_events(env: BenchEnv, firm_id: uuid.UUID) -> float:
-    """EVENTS thin events at EVENTS_PER_S, in small transactions (as changes commit them). Returns the seconds."""
+async def _write_events(env: BenchEnv, firm_id: uuid.UUID, events: int) -> float:
+    """`events` thin events at EVENTS_PER_S, in small transactions (as changes commit them). Returns the seconds."""
     began = time.monotonic()
     batch = max(1, int(EVENTS_PER_S / 10))
     written = 0
-    while written < EVENTS:
+    while written < events:
         async with env.sessionmaker.begin() as session:
-            for _ in range(min(batch, EVENTS - written)):
+            for _ in range(min(batch, events - written)):
                 add_event(session, firm_id, "invoice.paid", "invoice", uuid.uuid4(), None, {"status": "paid"})
                 written += 1
         await asyncio.sleep(max(0.0, began + written / EVENTS_PER_S - time.monotonic()))
@@ -121,7 +121,7 @@ async def _history_costs(env: BenchEnv, endpoint_ids: list[str]) -> dict[str, fl
             for name in ("events", "workflow tasks", "activity tasks", "local activities")}
 
 
-async def _phase(env: BenchEnv, running: RunningReceiver, label: str, kinds: list[str]) -> Phase:
+async def _phase(env: BenchEnv, running: RunningReceiver, label: str, kinds: list[str], events: int = EVENTS) -> Phase:
     receiver = running.receiver
     firm = await env.tp.new_firm(f"Benchmark firm (webhooks, {label})")
     _, headers = await env.tp.staff_session(firm, "admin")
@@ -131,8 +131,8 @@ async def _phase(env: BenchEnv, running: RunningReceiver, label: str, kinds: lis
     healthy = [path for kind, path in paths if kind == "ok"]
     cpu_before = env.cpu_by_part()
     began = time.monotonic()
-    await _write_events(env, firm)
-    arrived = await _until_received(receiver, healthy, EVENTS * len(healthy))
+    await _write_events(env, firm, events)
+    arrived = await _until_received(receiver, healthy, events * len(healthy))
     elapsed = time.monotonic() - began
     cpu_after = env.cpu_by_part()
     stats = Stats.of(_latencies_ms(receiver, healthy), elapsed, Counter())
@@ -146,7 +146,7 @@ async def _phase(env: BenchEnv, running: RunningReceiver, label: str, kinds: lis
         if kind != "ok":
             await env.http.patch(f"/v1/admin/webhooks/{ids[path]}", headers=headers, json={"enabled": False})
     # CPU per delivery over the deliveries this phase asked for (a drain cut short counts only the healthy ones').
-    deliveries = EVENTS * len(paths) if arrived >= EVENTS * len(healthy) else arrived
+    deliveries = events * len(paths) if arrived >= events * len(healthy) else arrived
     return Phase(stats, unhealthy, deliveries, cpu_before, cpu_after, history)
 
 
@@ -156,6 +156,10 @@ async def run(env: BenchEnv) -> None:
         print(f"   {EVENTS} events at {EVENTS_PER_S:g}/s to 5 endpoints per phase "
               f"(2 cores shared with other work: figures are noisy; load average {os.getloadavg()[0]:.1f})",
               flush=True)
+        # A few deliveries first, not measured: the first phase must not pay for the worker's and the server's
+        # first use (connections, the fan-out's first round), or the comparison would favour the second.
+        await _phase(env, running, "warm-up", ["ok"], events=min(EVENTS, 20))
+        await env.settle()
         phases = {"all healthy (baseline)": await _phase(env, running, "baseline", ["ok"] * 5)}
         await env.settle()
         phases["with a slow and a failing"] = await _phase(env, running, "mixed", ["ok", "ok", "ok", "slow/2", "fail"])
