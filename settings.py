@@ -236,10 +236,21 @@ class Settings(BaseSettings):
     # development and tests unless set false, so an engineer can point a webhook at a local receiver; anywhere
     # else only https to public addresses, unless set true.
     outbound_webhook_allow_local: bool | None = None
+    # Networks (CIDR) a webhook may reach although they are not public, e.g. a partner over a private link; https is
+    # still required outside development and the cloud metadata addresses are never allowed.
+    outbound_webhook_allowed_networks: list[str] = []
+    # DNS servers (`host` or `host:port`) that resolve webhook targets; empty: the system's resolver. Pointing it
+    # at a resolver that knows only public DNS keeps internal names from being targets at all.
+    outbound_webhook_nameservers: list[str] = []
+    # A PEM file of CAs trusted for webhook targets besides the system's (a partner with a private CA).
+    outbound_webhook_ca_file: str | None = None
     # Attempts in flight to one endpoint in one worker process: a slow endpoint holds at most this many of the
     # webhooks worker's activity slots, and its other deliveries wait their turn without one.
     outbound_webhook_max_in_flight: int = Field(8, ge=1)
     outbound_webhook_worker_slots: int = Field(200, ge=1, description="concurrent activities of a webhooks worker")
+    # Domain events older than this go, with their deliveries and attempts, unless a delivery of theirs is still
+    # pending (a daily Temporal Schedule: orchestration/webhook_retention.py; `taxpractice webhooks prune`).
+    outbound_webhook_event_retention_days: int = Field(90, ge=1)
 
     @property
     def outbound_webhook_local_targets(self) -> bool:

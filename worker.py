@@ -34,10 +34,10 @@ from activities.tax_return import TaxReturnActivities
 from activities.outbox import OutboxActivities
 from activities.portal import PortalActivities
 from activities.webhook import WebhookActivities
+from activities.webhook_retention import WebhookRetentionActivities
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
-from integrations.build import Providers, build_field_cipher, build_providers
-from integrations.webhook_sender import WebhookSender
+from integrations.build import Providers, build_field_cipher, build_providers, build_webhook_sender
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
@@ -46,6 +46,7 @@ from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
 from workflows.audit_chain_check import AuditChainCheckWorkflow
 from orchestration.webhook import ensure_fan_out_running
+from orchestration.webhook_retention import ensure_prune_scheduled
 from observability.tracing import instrument_engine
 from observability.worker_telemetry import configure_worker_process, worker_runtime
 from workflows.audit_export import AuditExportWorkflow
@@ -62,6 +63,7 @@ from workflows.tax_return import TaxReturnWorkflow
 from workflows.outbox_relay import OutboxRelayWorkflow
 from workflows.portal import PortalSyncWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
+from workflows.webhook_event_prune import WebhookEventPruneWorkflow
 from workflows.webhook_fan_out import WebhookFanOutWorkflow
 
 
@@ -99,14 +101,21 @@ def efile_activities(deps: WorkerDependencies) -> list:
                                             deps.providers.notifications, deps.settings.efin))
 
 
+def webhook_activities(deps: WorkerDependencies) -> WebhookActivities:
+    settings = deps.settings
+    return WebhookActivities(deps.sessionmaker, deps.cipher, build_webhook_sender(settings), deps.providers.mailer,
+                             settings.api_base_url, settings.outbound_webhook_max_in_flight)
+
+
 def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list]]:
     """What runs on each task queue: its workflows, and the activity classes (built with their providers)
     whose every activity method it runs (activities/collect.py finds them)."""
     settings, providers, sessionmaker = deps.settings, deps.providers, deps.sessionmaker
     return {
         queues.ADMIN: ([AuditExportWorkflow, OutboxRelayWorkflow, IdempotencyPurgeWorkflow,
-                        AuditChainCheckWorkflow], activity_methods(
+                        AuditChainCheckWorkflow, WebhookEventPruneWorkflow], activity_methods(
             AuditExportActivities(sessionmaker, providers.storage),
+            WebhookRetentionActivities(sessionmaker, timedelta(days=settings.outbound_webhook_event_retention_days)),
             AuditChainActivities(sessionmaker, providers.storage),
             OutboxActivities(sessionmaker, providers.mailer, deps.cipher),
             IdempotencyActivities(sessionmaker, timedelta(hours=settings.idempotency_ttl_hours)))),
@@ -129,16 +138,17 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
             PortalActivities(sessionmaker, deps.cipher, providers.client_portal,
                              providers.storage, settings.data_region))),
         queues.WEBHOOKS: ([WebhookDeliveryWorkflow, WebhookFanOutWorkflow], activity_methods(
-            WebhookActivities(sessionmaker, deps.cipher,
-                              WebhookSender(settings.outbound_webhook_local_targets), providers.mailer,
-                              settings.api_base_url, settings.outbound_webhook_max_in_flight))),
+            webhook_activities(deps))),
     }
 
 
 def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) -> list[Worker]:
     contents = queue_contents(deps)
     # A webhooks worker's activities wait on receivers, not on this machine: many may be in flight at once.
-    slots = {queues.WEBHOOKS: {"max_concurrent_activities": deps.settings.outbound_webhook_worker_slots}}
+    # The first attempt of a delivery is a local activity (workflows/webhook_delivery.py): as many slots for those.
+    webhook_slots = deps.settings.outbound_webhook_worker_slots
+    slots = {queues.WEBHOOKS: {"max_concurrent_activities": webhook_slots,
+                               "max_concurrent_local_activities": webhook_slots}}
     return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1],
                    max_cached_workflows=deps.settings.workflow_cache_size, **slots.get(name, {}))
             for name in names]
@@ -157,6 +167,7 @@ async def run(names: list[str]) -> None:
         await ensure_relay_running(client)
         await ensure_purge_running(client)
         await ensure_check_scheduled(client, timedelta(minutes=settings.audit_chain_check_every_minutes))
+        await ensure_prune_scheduled(client)
     if queues.WEBHOOKS in names:
         await ensure_fan_out_running(client)
     stop = asyncio.Event()

@@ -78,25 +78,26 @@ class WebhookActivities:
     @activity.defn(name="webhook.attempt")
     async def attempt(self, data: AttemptInput) -> AttemptOutcome:
         async with self.sessionmaker() as session:
-            endpoint_id = await deliveries.endpoint_of(session, data.delivery_id)
-        if endpoint_id is None:
-            return AttemptOutcome(result="stop")
-        # Checked and taken before anything is written (a full payload's disclosure log row): a busy attempt
-        # leaves no trace but Temporal's retry.
-        if self._in_flight[endpoint_id] >= self.max_in_flight:
-            raise self._busy(endpoint_id, data.delivery_id)
-        self._in_flight[endpoint_id] += 1
-        try:
-            async with self.sessionmaker.begin() as session:
-                plan = await deliveries.prepare(session, self.cipher, data.delivery_id, self.api_base_url)
-            if plan.url is None:
+            loaded = await deliveries.load(session, data.delivery_id)
+            if loaded is None:
                 return AttemptOutcome(result="stop")
-            sent = await self.sender.post(plan.url, plan.body, plan.headers)
-            self._took(endpoint_id, data.delivery_id, sent.latency_ms)
-        finally:
-            self._in_flight[endpoint_id] -= 1
-            if not self._in_flight[endpoint_id]:
-                del self._in_flight[endpoint_id]
+            endpoint_id = loaded.endpoint.id
+            # Checked and taken before anything is written (a full payload's disclosure log row): a busy attempt
+            # leaves no trace but Temporal's retry.
+            if self._in_flight[endpoint_id] >= self.max_in_flight:
+                raise self._busy(endpoint_id, data.delivery_id)
+            self._in_flight[endpoint_id] += 1
+            try:
+                plan = await deliveries.prepare(session, self.cipher, loaded, self.api_base_url)
+                await session.commit()  # its connection goes back to the pool: none is held during the send
+                if plan.url is None:
+                    return AttemptOutcome(result="stop")
+                sent = await self.sender.post(plan.url, plan.body, plan.headers)
+                self._took(endpoint_id, data.delivery_id, sent.latency_ms)
+            finally:
+                self._in_flight[endpoint_id] -= 1
+                if not self._in_flight[endpoint_id]:
+                    del self._in_flight[endpoint_id]
         async with self.sessionmaker() as session:
             recorded = await deliveries.record(session, data.delivery_id, data.number, data.at, sent.status_code,
                                                sent.latency_ms, sent.error)
@@ -131,7 +132,7 @@ class WebhookActivities:
             while loop.time() < until:
                 async with self.sessionmaker() as session:
                     events, written = await fan_out(session, data.batch)
-                    pending = [await sender.add(session, deliver(delivery_id)) for delivery_id in written]
+                    pending = await sender.add_all(session, [deliver(delivery_id) for delivery_id in written])
                     await session.commit()
                 total += events
                 # Sent after the commit, SEND_CHUNK concurrent senders; what fails stays in the outbox for the relay.

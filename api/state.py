@@ -17,11 +17,12 @@ from domain.errors import ServiceUnavailable
 from domain.db import make_engine, make_sessionmaker
 from domain.idempotency.service import IdempotencyStore
 from domain.rate_limit import SharedCounters
-from integrations.build import build_field_cipher, build_mailer, build_storage
+from integrations.build import build_field_cipher, build_mailer, build_storage, build_target_policy
 from integrations.mail import Mailer
 from integrations.payments import StripePayments
 from integrations.portal import PortalConnector
 from integrations.storage import ObjectStore
+from integrations.webhook_target import TargetPolicy
 from settings import Settings
 from orchestration.connect import TemporalClient, connect
 from orchestration.outbox import Outbox
@@ -39,6 +40,8 @@ class AppState:
     mailer: Mailer
     storage: ObjectStore
     payments: StripePayments
+    # Where an outbound webhook may point: checked at registration (integrations/webhook_target.py).
+    webhook_targets: TargetPolicy
     # Client portals: creating a connection signs in and reads its accounts; the drift check reads a page of each.
     portal: PortalConnector = field(default_factory=PortalConnector)
     _temporal: TemporalClient | None = None
@@ -94,4 +97,5 @@ def build_state(settings: Settings) -> AppState:
         mailer=build_mailer(settings),
         storage=build_storage(settings),
         payments=StripePayments.from_settings(settings),
+        webhook_targets=build_target_policy(settings),
     )

@@ -1,5 +1,6 @@
-"""Operator commands for outbound webhooks, for `taxpractice webhooks deliveries|redeliver` (the wiring is a line
-each in cli/main.py): the delivery log of an endpoint with every attempt, and a redelivery by delivery id.
+"""Operator commands for outbound webhooks, for `taxpractice webhooks deliveries|redeliver|prune` (the wiring is
+cli/commands/webhooks.py): the delivery log of an endpoint with every attempt, a redelivery by delivery id, and
+the retention prune.
 
 An operator with database access acts for the system (the audit row says `cli`), like `taxpractice users create`;
 the admin API (`/v1/admin/webhooks/…`) is the same for a firm's admins.
@@ -8,12 +9,14 @@ the admin API (`/v1/admin/webhooks/…`) is the same for a firm's admins.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.context import ServiceContext
 from domain.errors import Conflict, NotFound
+from domain.outbound_webhook import retention
 from domain.outbound_webhook.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from domain.outbound_webhook.service import new_delivery
 from orchestration import outbox
@@ -58,3 +61,10 @@ async def redeliver(box: outbox.Outbox, delivery_id: uuid.UUID) -> uuid.UUID:
             details={"delivery_id": str(delivery.id), "redelivery_of": str(original.id)})
         await box.add(session, workflow.deliver(delivery.id))
     return delivery.id
+
+
+async def prune(sessionmaker: async_sessionmaker[AsyncSession], older_than_days: int) -> dict:
+    """What the daily schedule does (orchestration/webhook_retention.py), now: how many rows went."""
+    done = await retention.prune(sessionmaker, datetime.now(timezone.utc) - timedelta(days=older_than_days))
+    return {"older_than_days": older_than_days, "events": done.events, "deliveries": done.deliveries,
+            "attempts": done.attempts}

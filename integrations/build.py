@@ -9,6 +9,7 @@ sandbox needs no code path of its own. Only the analyzer has two implementations
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from domain.crypto import FieldCipher
@@ -30,6 +31,8 @@ from integrations.seal import PdfSealer, development_certificate
 from integrations.smartvault import SmartVaultClient
 from integrations.storage import ObjectStore
 from integrations.sureprep import SurePrepClient
+from integrations.webhook_sender import WebhookSender
+from integrations.webhook_target import NameserverResolver, SystemResolver, TargetPolicy
 from settings import Settings
 
 
@@ -50,6 +53,20 @@ class Providers:
     sealer: PdfSealer  # the firm's certificate sealing every signed PDF (integrations/seal.py)
     # Always on: each portal connection names its own portal (no setting to read).
     client_portal: ClientPortal
+
+
+def build_target_policy(settings: Settings) -> TargetPolicy:
+    """Where an outbound webhook may point (integrations/webhook_target.py): checked at registration (the API) and
+    at every attempt (the sender)."""
+    nameservers = settings.outbound_webhook_nameservers
+    return TargetPolicy(
+        allow_local=settings.outbound_webhook_local_targets,
+        allowed_networks=tuple(ipaddress.ip_network(n, strict=False) for n in settings.outbound_webhook_allowed_networks),
+        resolver=NameserverResolver(nameservers) if nameservers else SystemResolver())
+
+
+def build_webhook_sender(settings: Settings) -> WebhookSender:
+    return WebhookSender(build_target_policy(settings), ca_file=settings.outbound_webhook_ca_file)
 
 
 def build_analyzer(settings: Settings) -> Analyzer:

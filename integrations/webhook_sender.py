@@ -52,9 +52,14 @@ def retry_after(value: str | None) -> float | None:
 
 
 class WebhookSender:
-    def __init__(self, allow_local: bool, timeout_s: float = 15.0, max_response_bytes: int = 4096):
-        self.allow_local, self.timeout_s, self.max_response_bytes = allow_local, timeout_s, max_response_bytes
-        self._ssl = ssl.create_default_context()  # built once: building one per attempt costs milliseconds
+    def __init__(self, policy: webhook_target.TargetPolicy, timeout_s: float = 15.0, max_response_bytes: int = 4096,
+                 ca_file: str | None = None):
+        self.policy, self.timeout_s, self.max_response_bytes = policy, timeout_s, max_response_bytes
+        # Built once (building one per attempt costs milliseconds): the system's CAs, plus `ca_file`'s where the
+        # operator trusts a private CA (OUTBOUND_WEBHOOK_CA_FILE: a partner on a private link, the tests).
+        self._ssl = ssl.create_default_context()
+        if ca_file:
+            self._ssl.load_verify_locations(cafile=ca_file)
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
         started = time.perf_counter()
@@ -63,7 +68,7 @@ class WebhookSender:
             return int((time.perf_counter() - started) * 1000)
 
         try:
-            target, addresses = await webhook_target.check(url, self.allow_local)
+            target, addresses = await webhook_target.check(url, self.policy)
         except webhook_target.UnsafeTarget as exc:
             return SendResult(None, elapsed(), f"refused: {exc}")
         request_headers = {**headers, "Host": target.host_header, "User-Agent": USER_AGENT,

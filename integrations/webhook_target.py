@@ -12,6 +12,14 @@ the one that reaches into its own network for it.
 
 Where local targets are allowed (development, `OUTBOUND_WEBHOOK_ALLOW_LOCAL`), `http` and loopback addresses pass,
 so an engineer can point a webhook at a receiver on the same machine; the metadata addresses never do.
+
+The policy (`TargetPolicy`) also holds what an operator may widen or narrow in production:
+- `allowed_networks` (`OUTBOUND_WEBHOOK_ALLOWED_NETWORKS`): networks that pass although not public, such as a
+  partner reached over a private link; https is still required and the metadata addresses are still refused;
+- the resolver (`OUTBOUND_WEBHOOK_NAMESERVERS`): by default the system's (getaddrinfo); set, names are looked
+  up with dnspython at those servers only, e.g. a resolver that knows only public DNS, so no internal name of
+  ours (split-horizon DNS) can be a target. The tests point it at a DNS server whose answers change between
+  lookups (DNS rebinding: tests/outbound_webhook/test_webhook_rebinding.py).
 """
 
 from __future__ import annotations
@@ -20,9 +28,17 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
+import dns.asyncresolver
+import dns.exception
+import dns.nameserver
+import dns.resolver
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+RESOLVE_TIMEOUT_S = 5.0
 
 # Cloud metadata services (AWS, GCP and Azure use the IPv4 one; AWS's IPv6 one is unique-local): never, anywhere.
 METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
@@ -54,6 +70,68 @@ class Target:
         """The URL with the checked address in place of the host: what is connected to."""
         host = f"[{address}]" if address.version == 6 else str(address)
         return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+
+class Resolver(Protocol):
+    async def addresses(self, host: str, port: int) -> list[IPAddress]:
+        """Every address the name resolves to; UnsafeTarget (webhook_url_unresolvable) when none."""
+        ...
+
+
+class SystemResolver:
+    """The operating system's resolver (getaddrinfo: /etc/hosts, then the configured DNS servers)."""
+
+    async def addresses(self, host: str, port: int) -> list[IPAddress]:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            raise UnsafeTarget(f"{host} does not resolve", "webhook_url_unresolvable") from None
+        return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+
+
+class NameserverResolver:
+    """DNS at the given servers only (`host` or `host:port`, IPv6 as `[addr]:port`), A and AAAA, nothing cached:
+    every check asks again, as a rebinding attacker's zero TTL would have it anyway."""
+
+    def __init__(self, nameservers: list[str], timeout_s: float = RESOLVE_TIMEOUT_S):
+        self._resolver = dns.asyncresolver.Resolver(configure=False)
+        self._resolver.nameservers = [_nameserver(value) for value in nameservers]
+        self._resolver.lifetime = timeout_s
+
+    async def _records(self, host: str, rdtype: str) -> list[IPAddress]:
+        try:
+            answer = await self._resolver.resolve(host, rdtype, search=False)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return []
+        except (dns.resolver.NoNameservers, dns.exception.Timeout):
+            raise UnsafeTarget(f"{host} could not be looked up", "webhook_url_unresolvable") from None
+        return [ipaddress.ip_address(record.address) for record in answer]
+
+    async def addresses(self, host: str, port: int) -> list[IPAddress]:
+        found = await self._records(host, "A") + await self._records(host, "AAAA")
+        if not found:
+            raise UnsafeTarget(f"{host} does not resolve", "webhook_url_unresolvable")
+        return list(dict.fromkeys(found))
+
+
+def _nameserver(value: str) -> dns.nameserver.Do53Nameserver:
+    host, port = value, 53
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = int(rest.removeprefix(":") or 53)
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+        port = int(port_text)
+    return dns.nameserver.Do53Nameserver(str(ipaddress.ip_address(host)), port)
+
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    """Where a webhook may point (built from the settings: integrations/build.py `build_target_policy`)."""
+
+    allow_local: bool  # http, and loopback addresses (development)
+    allowed_networks: tuple[IPNetwork, ...] = ()  # pass although not public (never the metadata addresses)
+    resolver: Resolver = SystemResolver()
 
 
 def parse(url: str, allow_local: bool) -> Target:
@@ -89,14 +167,16 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
-def refusal(address: IPAddress, allow_local: bool) -> str | None:
+def refusal(address: IPAddress, allow_local: bool, allowed_networks: tuple[IPNetwork, ...] = ()) -> str | None:
     """None when the address may be connected to; else why not."""
     embedded = _embedded_ipv4(address)
     if embedded is not None:
-        reason = refusal(embedded, allow_local)
+        reason = refusal(embedded, allow_local, allowed_networks)
         return f"{reason} (embedded in {address})" if reason else None
     if address in METADATA:
         return f"{address} is a cloud metadata address"
+    if any(address in network for network in allowed_networks if network.version == address.version):
+        return None
     if address.is_loopback:
         return None if allow_local else f"{address} is a loopback address"
     if address.is_multicast or not address.is_global:
@@ -104,28 +184,21 @@ def refusal(address: IPAddress, allow_local: bool) -> str | None:
     return None
 
 
-async def resolve(target: Target, allow_local: bool) -> list[IPAddress]:
+async def resolve(target: Target, policy: TargetPolicy) -> list[IPAddress]:
     """Every address the host resolves to, each checked; refused if any is forbidden (a name that resolves to a
     public and a private address is not a public target)."""
     try:
-        literal = ipaddress.ip_address(target.host)
+        addresses = [ipaddress.ip_address(target.host)]
     except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [literal]
-    else:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            raise UnsafeTarget(f"{target.host} does not resolve", "webhook_url_unresolvable") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        addresses = await policy.resolver.addresses(target.host, target.port)
     for address in addresses:
-        reason = refusal(address, allow_local)
+        reason = refusal(address, policy.allow_local, policy.allowed_networks)
         if reason:
             raise UnsafeTarget(f"{target.host} resolves to a forbidden address: {reason}")
     return addresses
 
 
-async def check(url: str, allow_local: bool) -> tuple[Target, list[IPAddress]]:
-    target = parse(url, allow_local)
-    return target, await resolve(target, allow_local)
+async def check(url: str, policy: TargetPolicy) -> tuple[Target, list[IPAddress]]:
+    """The URL's target and the addresses checked, which are the ones to connect to (one lookup per check)."""
+    target = parse(url, policy.allow_local)
+    return target, await resolve(target, policy)

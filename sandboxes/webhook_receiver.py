@@ -137,17 +137,20 @@ class RunningReceiver:
         await self.task
 
 
-async def serve(receiver: Receiver, port: int) -> RunningReceiver:
-    """Run the receiver in the current event loop (tests, the benchmark): returns once it accepts connections."""
-    server = uvicorn.Server(uvicorn.Config(create_app(receiver), host=HOST, port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
+async def serve(receiver: Receiver, port: int, host: str = HOST, certfile: str | None = None,
+                keyfile: str | None = None) -> RunningReceiver:
+    """Run the receiver in the current event loop (tests, the benchmark): returns once it accepts connections.
+    With `certfile` and `keyfile` it answers https."""
+    server = uvicorn.Server(uvicorn.Config(create_app(receiver), host=host, port=port, log_level="warning",
+                                           lifespan="off", access_log=False, ssl_certfile=certfile,
+                                           ssl_keyfile=keyfile))
     task = asyncio.get_running_loop().create_task(server.serve())
     while not server.started:
         if task.done():
             await task
             raise RuntimeError("webhook receiver did not start")
         await asyncio.sleep(0.01)
-    return RunningReceiver(receiver, server, task, f"http://{HOST}:{port}")
+    return RunningReceiver(receiver, server, task, f"{'https' if certfile else 'http'}://{host}:{port}")
 
 
 def main() -> None:

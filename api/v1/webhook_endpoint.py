@@ -63,7 +63,7 @@ async def _safe_url(url: str, state) -> str:
     every delivery, where the connection goes to the address checked. The URL's form is the body's (a 400); where
     it leads is a rule about the world the document cannot state, so a 422."""
     try:
-        await webhook_target.check(url, state.settings.outbound_webhook_local_targets)
+        await webhook_target.check(url, state.webhook_targets)
     except webhook_target.UnsafeTarget as exc:
         raise BusinessRuleViolation(f"The webhook URL cannot be used: {exc}", [FieldError("url", exc.code, str(exc))],
                                     code="webhook_url_refused")

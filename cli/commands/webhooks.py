@@ -1,5 +1,6 @@
-"""`taxpractice webhooks deliveries ENDPOINT_ID` and `webhooks redeliver DELIVERY_ID`: an outbound webhook
-endpoint's delivery log with every attempt, and a redelivery (cli/webhooks.py; docs/webhooks-outbound.md)."""
+"""`taxpractice webhooks deliveries ENDPOINT_ID`, `webhooks redeliver DELIVERY_ID` and `webhooks prune`: an
+outbound webhook endpoint's delivery log with every attempt, a redelivery, and the retention prune the daily
+schedule runs (cli/webhooks.py; docs/webhooks-outbound.md)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,24 @@ def redeliver(delivery_id: uuid.UUID, as_json: bool = JSON_OPTION) -> None:
             await engine.dispose()
 
     emit({"delivery_id": str(run(work()))}, as_json)
+
+
+@webhooks.command("prune")
+def prune(older_than_days: int = typer.Option(
+              None, min=1, help="retention in days (default: OUTBOUND_WEBHOOK_EVENT_RETENTION_DAYS, 90)"),
+          as_json: bool = JSON_OPTION) -> None:
+    """Delete domain events past their retention with their deliveries and attempts (none with a delivery still
+    pending), as the daily `webhook-event-prune` schedule does."""
+    async def work():
+        config = settings()
+        engine = app_engine(config)
+        try:
+            return await webhook_commands.prune(make_sessionmaker(engine),
+                                                older_than_days or config.outbound_webhook_event_retention_days)
+        finally:
+            await engine.dispose()
+
+    emit(run(work()), as_json)
 
 
 def register(root: typer.Typer) -> None:

@@ -18,6 +18,8 @@ class DomainEvent(Base):
         # The fan-out reads only the events not fanned out yet (domain/outbound_webhook/fan_out.py).
         Index("ix_domain_events_pending", "occurred_at", postgresql_where=text("fanned_out_at IS NULL")),
         Index("ix_domain_events_entity", "firm_id", "entity_type", "entity_id"),
+        # The retention prune reads the fanned-out events oldest first (domain/outbound_webhook/retention.py).
+        Index("ix_domain_events_fanned_out", "occurred_at", postgresql_where=text("fanned_out_at IS NOT NULL")),
     )
 
     # Also the `webhook-id` of every delivery of it: a receiver deduplicates on it, across retries.

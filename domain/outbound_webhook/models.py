@@ -56,6 +56,11 @@ class WebhookDelivery(Base):
         Index("uq_webhook_deliveries_endpoint_event", "endpoint_id", "event_id", unique=True,
               postgresql_where=text("redelivery_of IS NULL")),
         Index("ix_webhook_deliveries_endpoint_time", "endpoint_id", "created_at", "id"),
+        # An event's deliveries (the retention prune; the foreign key's check when an event goes), and a
+        # delivery's redeliveries (the self-referencing key's check when a delivery goes).
+        Index("ix_webhook_deliveries_event", "event_id"),
+        Index("ix_webhook_deliveries_redelivery_of", "redelivery_of",
+              postgresql_where=text("redelivery_of IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

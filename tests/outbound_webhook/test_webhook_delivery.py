@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from domain.event.models import DomainEvent
 from integrations.webhook_sender import WebhookSender
+from integrations.webhook_target import TargetPolicy
 from sandboxes.webhook_receiver import Receiver, serve
 from devstack.ports import free_port
 from tests.outbound_webhook.conftest import attempts, deliveries, endpoint_row, register, unique, until
@@ -141,14 +142,14 @@ async def test_the_sender_never_connects_to_a_forbidden_address():
     local = Receiver()
     running = await serve(local, free_port())
     try:
-        sender = WebhookSender(allow_local=False)
+        sender = WebhookSender(TargetPolicy(allow_local=False))
         port = running.url.rsplit(":", 1)[1]
         for url in (f"http://127.0.0.1:{port}/ok/x", f"https://127.0.0.1:{port}/ok/x",
                     f"https://localhost:{port}/ok/x", f"https://[::ffff:127.0.0.1]:{port}/ok/x"):
             result = await sender.post(url, b"{}", {})
             assert result.status_code is None and result.error.startswith("refused"), (url, result)
         assert local.received == []
-        allowed = await WebhookSender(allow_local=True).post(f"http://localhost:{port}/ok/x", b"{}", {})
+        allowed = await WebhookSender(TargetPolicy(allow_local=True)).post(f"http://localhost:{port}/ok/x", b"{}", {})
         assert allowed.status_code == 400  # reached (no secret registered there, so it refuses the signature)
         assert len(local.received) == 1
     finally:

@@ -112,9 +112,9 @@ async def test_a_full_payload_names_a_signed_consent_for_webhook_delivery(tp, fi
 
 
 @contextlib.asynccontextmanager
-async def production_api(tp):
-    """The same API with local targets refused, as outside development."""
-    settings = tp.settings.model_copy(update={"outbound_webhook_allow_local": False})
+async def production_api(tp, **settings_changes):
+    """The same API with local targets refused, as outside development (and any other setting changed)."""
+    settings = tp.settings.model_copy(update={"outbound_webhook_allow_local": False, **settings_changes})
     state = build_state(settings)
     state.use_temporal_client(tp.temporal)
     try:

@@ -16,6 +16,7 @@ from domain.outbound_webhook import service
 from domain.principal import Principal
 from domain.roles import Role
 from integrations.webhook_sender import WebhookSender
+from integrations.webhook_target import TargetPolicy
 from orchestration import ids
 from orchestration.webhook import DeliveryInput
 from tests.outbound_webhook.conftest import attempts, deliveries, endpoint_row, register, unique
@@ -27,7 +28,8 @@ QUEUE = "webhooks-time-skipping"
 @pytest_asyncio.fixture(loop_scope="session")
 async def skipping(tp, time_skipping):
     activities = WebhookActivities(tp.worker_deps.sessionmaker, FieldCipher(tp.settings.ssn_encryption_key),
-                                   WebhookSender(allow_local=True), tp.state.mailer, tp.settings.api_base_url, 8)
+                                   WebhookSender(TargetPolicy(allow_local=True)), tp.state.mailer,
+                                   tp.settings.api_base_url, 8)
     async with Worker(time_skipping.client, task_queue=QUEUE, workflows=[WebhookDeliveryWorkflow],
                       activities=[activities.attempt, activities.give_up]):
         yield time_skipping

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from activities.webhook import WebhookActivities
 from domain.crypto import FieldCipher
 from integrations.webhook_sender import WebhookSender
+from integrations.webhook_target import TargetPolicy
 from orchestration import ids
 from orchestration.webhook import DeliveryInput
 from settings import PROJECT_ROOT
@@ -28,6 +29,7 @@ from settings import get_settings
 from activities.webhook import WebhookActivities
 from domain.crypto import FieldCipher
 from integrations.webhook_sender import WebhookSender
+from integrations.webhook_target import TargetPolicy
 from worker import WorkerDependencies
 from orchestration.connect import connect
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
@@ -36,7 +38,7 @@ async def main():
     settings = get_settings()
     client = await connect(settings)
     deps = WorkerDependencies.from_settings(settings)
-    acts = WebhookActivities(deps.sessionmaker, FieldCipher(settings.ssn_encryption_key), WebhookSender(True),
+    acts = WebhookActivities(deps.sessionmaker, FieldCipher(settings.ssn_encryption_key), WebhookSender(TargetPolicy(True)),
                              deps.providers.mailer, settings.api_base_url, 8)
     async with Worker(client, task_queue=sys.argv[1], workflows=[WebhookDeliveryWorkflow],
                       activities=[acts.attempt, acts.give_up]):
@@ -66,7 +68,8 @@ async def test_worker_killed_mid_delivery_loses_nothing(tp, receiver, firm):
         if doomed.poll() is None:
             doomed.kill()
     activities = WebhookActivities(tp.worker_deps.sessionmaker, FieldCipher(tp.settings.ssn_encryption_key),
-                                   WebhookSender(allow_local=True), tp.state.mailer, tp.settings.api_base_url, 8)
+                                   WebhookSender(TargetPolicy(allow_local=True)), tp.state.mailer,
+                                   tp.settings.api_base_url, 8)
     async with Worker(tp.temporal, task_queue=queue, workflows=[WebhookDeliveryWorkflow],
                       activities=[activities.attempt, activities.give_up]):
         # The killed attempt times out (30 s), and Temporal runs it again here.
