@@ -16,7 +16,7 @@ from api.middleware import (
 from api import openapi
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
-from domain.rate_limit import SharedCounters
+from domain.rate_limit import SharedCounters, SyncedCounters
 from api.v1 import (
     admin, auth, client, consent, disclosure, document, efile, engagement, estimated_payment, form_8879, health,
     identity, invoice, message, pending_document, portal, question, tax_return, temporal_codec, webhook,
@@ -33,7 +33,7 @@ ROUTERS = [health.router, auth.router, client.router, admin.router, document.rou
 
 def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:
     return RateLimiter(
-        counters=SharedCounters(state.engine),
+        counters=SyncedCounters(SharedCounters(state.engine)),
         standard=RateLimit(settings.rate_limit_standard, settings.rate_limit_standard_window_s),
         auth=RateLimit(settings.rate_limit_auth, settings.rate_limit_auth_window_s),
         upload=RateLimit(settings.rate_limit_upload, settings.rate_limit_upload_window_s),
