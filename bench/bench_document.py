@@ -1,4 +1,8 @@
-"""Document upload and download through the API (10 MB and 50 MB) against direct boto3 put/get of the same bytes."""
+"""Document upload and download through the API (10 MB and 50 MB) against direct boto3 put/get of the same bytes.
+
+Downloads both ways the API offers (docs/document.md, Downloads): streamed through the API (the default), and
+`?redirect=true`, a 307 to a presigned URL of the store that the client follows (urllib3 follows it and drops
+the Authorization header for the other host, as httpx and requests do)."""
 
 from __future__ import annotations
 
@@ -66,7 +70,8 @@ async def run(env: BenchEnv) -> None:
     for size_mb in SIZES_MB:
         data = payload(size_mb)
         digest = hashlib.sha256(data).hexdigest()
-        timings: dict[str, list[float]] = {"api_up": [], "api_down": [], "s3_put": [], "s3_get": []}
+        timings: dict[str, list[float]] = {"api_up": [], "api_down": [], "api_redirect": [], "s3_put": [],
+                                           "s3_get": []}
         peaks: dict[str, list[float]] = {"api_up": [], "api_down": []}
         for i in range(REPEAT):
             key = f"bench/direct-{size_mb}-{i}"
@@ -101,9 +106,17 @@ async def run(env: BenchEnv) -> None:
             peaks["api_down"].append(process_peak_rss_mb(api_pid) - before)
             assert received == len(data) and got_digest == digest
 
+            began = time.perf_counter()
+            received, got_digest = await asyncio.to_thread(
+                download_with_urllib3, pool, f"{env.api_url}/v1/documents/{document['id']}/download?redirect=true",
+                headers)
+            timings["api_redirect"].append(time.perf_counter() - began)
+            assert received == len(data) and got_digest == digest
+
         label = f"{size_mb} MB"
         for name, title in (("s3_put", "direct boto3 put"), ("api_up", "API upload"),
-                            ("s3_get", "direct boto3 get"), ("api_down", "API download")):
+                            ("s3_get", "direct boto3 get"), ("api_down", "API download"),
+                            ("api_redirect", "API download, 307 to presigned URL")):
             seconds = statistics.median(timings[name])
             env.report(BENCH, f"{label} {title} median", round(seconds * 1000, 1), "ms")
             env.report(BENCH, f"{label} {title} throughput", round(size_mb / seconds, 1), "MB/s")
@@ -114,3 +127,5 @@ async def run(env: BenchEnv) -> None:
                    round(statistics.median(timings["api_up"]) / statistics.median(timings["s3_put"]), 2), "x")
         env.report(BENCH, f"{label} ratio download API/boto3",
                    round(statistics.median(timings["api_down"]) / statistics.median(timings["s3_get"]), 2), "x")
+        env.report(BENCH, f"{label} ratio download 307 to presigned URL/boto3",
+                   round(statistics.median(timings["api_redirect"]) / statistics.median(timings["s3_get"]), 2), "x")
