@@ -29,8 +29,10 @@ class ObjectStore:
         self.client = boto3.client(
             "s3", endpoint_url=endpoint_url, region_name=region,
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+            # SigV4 for presigned URLs too (botocore presigns with SigV2 otherwise, which AWS refuses in newer
+            # regions): the expiry is part of what is signed.
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"},
-                          connect_timeout=5, read_timeout=60),
+                          connect_timeout=5, read_timeout=60, signature_version="s3v4"),
         )
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
