@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -41,30 +40,17 @@ def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:
     )
 
 
-VERIFIED_TOKENS_KEPT = 10_000
-
-
 def _verified_principal(state: AppState):
     """Who a request counts as before authentication runs, for idempotency keys and rate limits: the verified
     token's subject; an unverifiable token counts as its address (the request itself is then refused with 401,
-    and nothing is stored or counted against anyone else)."""
-
-    # Tokens already verified, with their subject and expiry: the rate limiter and the idempotency store ask for
-    # every request, and a caller sends the same token for its whole lifetime. Bounded; cleared when full.
-    verified: dict[str, tuple[dict, float]] = {}
+    and nothing is stored or counted against anyone else). The signer remembers tokens it verified, so this and
+    authentication check a token's signature once in its lifetime (domain/auth/tokens.TokenSigner.verify)."""
 
     def claims_of(token: str) -> dict | None:
-        cached = verified.get(token)
-        if cached is not None and cached[1] > time.time():
-            return cached[0]
         try:
-            claims = state.authenticator.signer.verify(token, "access")
+            return state.authenticator.signer.verify(token, "access")
         except Exception:  # any invalid token: treated as anonymous for scoping only
             return None
-        if len(verified) >= VERIFIED_TOKENS_KEPT:
-            verified.clear()
-        verified[token] = ({"sub": claims.get("sub"), "firm_id": claims.get("firm_id")}, float(claims["exp"]))
-        return claims
 
     def principal_of(authorization: str | None, scope) -> str:
         claims = None
