@@ -155,6 +155,9 @@ class Settings(BaseSettings):
 
     # Documents (docs/document.md)
     document_max_bytes: int = 50 * 1024 * 1024
+    # How long the presigned URL of `GET /v1/documents/{id}/download?redirect=true` stays good: long enough to
+    # follow a redirect, short enough that a URL copied into a log or a browser history is soon worthless.
+    download_url_seconds: int = Field(60, ge=1, le=3600)
     # A PDF is read in a child process with these limits (domain/document/pdf_text.py); past one, that document
     # goes to a person with the reason, and nothing else is held up.
     pdf_read_cpu_seconds: int = Field(10, ge=1)

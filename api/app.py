@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -16,7 +15,7 @@ from api.middleware import (
 from api import openapi
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
-from domain.rate_limit import SharedCounters
+from domain.rate_limit import SharedCounters, SyncedCounters
 from api.v1 import (
     admin, auth, client, consent, disclosure, document, efile, engagement, estimated_payment, form_8879, health,
     identity, invoice, message, pending_document, portal, question, tax_return, temporal_codec, webhook,
@@ -33,7 +32,7 @@ ROUTERS = [health.router, auth.router, client.router, admin.router, document.rou
 
 def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:
     return RateLimiter(
-        counters=SharedCounters(state.engine),
+        counters=SyncedCounters(SharedCounters(state.engine)),
         standard=RateLimit(settings.rate_limit_standard, settings.rate_limit_standard_window_s),
         auth=RateLimit(settings.rate_limit_auth, settings.rate_limit_auth_window_s),
         upload=RateLimit(settings.rate_limit_upload, settings.rate_limit_upload_window_s),
@@ -41,30 +40,17 @@ def _rate_limiter(settings: Settings, state: AppState) -> RateLimiter:
     )
 
 
-VERIFIED_TOKENS_KEPT = 10_000
-
-
 def _verified_principal(state: AppState):
     """Who a request counts as before authentication runs, for idempotency keys and rate limits: the verified
     token's subject; an unverifiable token counts as its address (the request itself is then refused with 401,
-    and nothing is stored or counted against anyone else)."""
-
-    # Tokens already verified, with their subject and expiry: the rate limiter and the idempotency store ask for
-    # every request, and a caller sends the same token for its whole lifetime. Bounded; cleared when full.
-    verified: dict[str, tuple[dict, float]] = {}
+    and nothing is stored or counted against anyone else). The signer remembers tokens it verified, so this and
+    authentication check a token's signature once in its lifetime (domain/auth/tokens.TokenSigner.verify)."""
 
     def claims_of(token: str) -> dict | None:
-        cached = verified.get(token)
-        if cached is not None and cached[1] > time.time():
-            return cached[0]
         try:
-            claims = state.authenticator.signer.verify(token, "access")
+            return state.authenticator.signer.verify(token, "access")
         except Exception:  # any invalid token: treated as anonymous for scoping only
             return None
-        if len(verified) >= VERIFIED_TOKENS_KEPT:
-            verified.clear()
-        verified[token] = ({"sub": claims.get("sub"), "firm_id": claims.get("firm_id")}, float(claims["exp"]))
-        return claims
 
     def principal_of(authorization: str | None, scope) -> str:
         claims = None

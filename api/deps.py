@@ -70,15 +70,15 @@ async def _principal(request: Request, state: State, session: Session) -> Princi
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
-def service_context(session: AsyncSession, principal: Principal) -> ServiceContext:
+def service_context(session: AsyncSession, principal: Principal, state: AppState) -> ServiceContext:
     """A ServiceContext carrying the current request's audit facts."""
     facts = origin()
     return ServiceContext(session=session, principal=principal, correlation_id=facts.correlation_id,
-                          request_id=facts.request_id, ip_address=facts.ip_address)
+                          request_id=facts.request_id, ip_address=facts.ip_address, read_audit=state.read_audit)
 
 
-async def _context(principal: CurrentPrincipal, session: Session) -> ServiceContext:
-    return service_context(session, principal)
+async def _context(principal: CurrentPrincipal, session: Session, state: State) -> ServiceContext:
+    return service_context(session, principal, state)
 
 
 Ctx = Annotated[ServiceContext, Depends(_context)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,7 +20,7 @@ from api.problems import (
 from api.client_address import client_address
 from api.request_context import clean_correlation_id, client_ip_var, correlation_id_var, new_request_id, request_id_var
 from domain.idempotency.service import IdempotencyStore, Outcome
-from domain.rate_limit import SharedCounters
+from domain.rate_limit import SyncedCounters
 
 log = logging.getLogger(__name__)
 
@@ -137,16 +137,15 @@ class RateLimit:
 
 @dataclass
 class RateLimiter:
-    """Fixed windows per (category, caller), counted in Postgres for every API process together
-    (domain/rate_limit.py). If Postgres cannot count, this process counts alone meanwhile (in memory), and the
+    """Fixed windows per (category, caller), counted for every API process together in Postgres
+    (domain/rate_limit.SyncedCounters). If Postgres cannot count, this process counts alone meanwhile, and the
     request goes on: a limiter must not turn a database hiccup into refusing everyone."""
 
     standard: RateLimit
     auth: RateLimit
     upload: RateLimit
     webhook: RateLimit
-    counters: SharedCounters | None = None
-    _windows: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    counters: SyncedCounters
 
     def category(self, method: str, path: str) -> str:
         if path.startswith(("/v1/auth/", "/v1/portal/auth/")):
@@ -160,26 +159,13 @@ class RateLimiter:
     async def hit(self, category: str, caller: str, now: float) -> tuple[bool, RateLimit, int, int]:
         rule: RateLimit = getattr(self, category)
         window_start = int(now // rule.window_s) * rule.window_s
-        count = None
-        if self.counters is not None:
-            try:
-                count = await self.counters.hit(f"{category}:{caller}", window_start)
-            except DATABASE_UNAVAILABLE:
-                log.warning("rate-limit counters unreachable or busy; counting in this process meanwhile")
-        if count is None:
-            count = self._count_here(category, caller, window_start)
+        bucket = f"{category}:{caller}"
+        try:
+            count = await self.counters.hit(bucket, window_start, rule.window_s, rule.limit)
+        except DATABASE_UNAVAILABLE:
+            log.warning("rate-limit counters unreachable or busy; counting in this process meanwhile")
+            count = self.counters.estimate(bucket, window_start)
         return count <= rule.limit, rule, max(rule.limit - count, 0), window_start + rule.window_s
-
-    def _count_here(self, category: str, caller: str, window_start: int) -> int:
-        key = (category, caller)
-        start, count = self._windows.get(key, (window_start, 0))
-        if start != window_start:
-            start, count = window_start, 0
-        count += 1
-        self._windows[key] = (start, count)
-        if len(self._windows) > 100_000:  # drop finished windows so memory stays bounded
-            self._windows = {k: v for k, v in self._windows.items() if v[0] == window_start}
-        return count
 
 
 class PathCORSMiddleware:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
+from domain.audit.read_log import CommittedReadAudit
 from domain.auth.service import Authenticator
 from domain.auth.signin_limit import SigninLimit
 from domain.auth.tokens import TokenSigner, load_or_create_private_key, load_public_key
@@ -48,9 +49,12 @@ class AppState:
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Every message to a workflow, and every mail, leaves through it (orchestration/outbox.py).
     outbox: Outbox = field(init=False)
+    # Audit rows of PII reads, committed before the answer leaves, many per commit (domain/audit/read_log.py).
+    read_audit: CommittedReadAudit = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.temporal, self.sessionmaker, self.mailer, self.cipher)
+        self.read_audit = CommittedReadAudit(self.engine)
 
     async def temporal(self) -> TemporalClient:
         """Connected on first use, so the API starts (and answers health checks) while Temporal is down."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from bench.client_list_parts import measure_parts
 from bench.harness import BenchEnv, sized
 
 CLIENTS = sized(100_000, smallest=200)
 REQUESTS = sized(1_000, smallest=8)
+PART_REQUESTS = sized(300, smallest=5)
 CONCURRENCY = 16
 BENCH = "clients_list"
 
@@ -67,3 +69,12 @@ async def run(env: BenchEnv) -> None:
     env.report_stats(BENCH, "API search 'mary gar'", search_stats)
     env.report(BENCH, "ratio p50 API/bare", round(api_stats.p50_ms / bare_stats.p50_ms, 2), "x")
     env.report(BENCH, "ratio throughput bare/API", round(bare_stats.rps / api_stats.rps, 2), "x")
+
+    # Where the first page's extra time goes (bench/client_list_parts.py): in this process, one at a time.
+    parts = await measure_parts(env.settings, env.tp.state, first_page, headers, PART_REQUESTS)
+    for part, (wall_ms, cpu_ms) in parts.items():
+        if part == "statements per request":
+            env.report(BENCH, "first page: statements per request", wall_ms, "statements")
+            continue
+        env.report(BENCH, f"first page part: {part} wall", wall_ms, "ms")
+        env.report(BENCH, f"first page part: {part} CPU", cpu_ms, "ms")

@@ -1,4 +1,8 @@
-"""Document upload and download through the API (10 MB and 50 MB) against direct boto3 put/get of the same bytes."""
+"""Document upload and download through the API (10 MB and 50 MB) against direct boto3 put/get of the same bytes.
+
+Downloads both ways the API offers (docs/document.md, Downloads): streamed through the API (the default), and
+`?redirect=true`, a 307 to a presigned URL of the store that the client follows (urllib3 follows it and drops
+the Authorization header for the other host, as httpx and requests do)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ from bench.harness import BenchEnv, process_peak_rss_mb, process_rss_mb, sized
 BENCH = "document"
 SIZES_MB = (sized(10), sized(50))
 REPEAT = sized(3)
+# The parts of the stack a download goes through (the worker and Temporal, busy with the uploaded document's
+# processing, are not among them). /proc counts CPU in 10 ms ticks.
+DOWNLOAD_PARTS = ("API", "Postgres", "S3 store", "load generator")
 
 
 def payload(size_mb: int) -> bytes:
@@ -45,6 +52,12 @@ def download_with_urllib3(pool: urllib3.PoolManager, url: str, headers: dict) ->
     return received, hasher.hexdigest()
 
 
+def charge(spent: dict[str, float], before: dict[str, float], after: dict[str, float]) -> None:
+    """Add the CPU seconds each part of the stack used between two snapshots (BenchEnv.cpu_by_part)."""
+    for part, seconds in after.items():
+        spent[part] = spent.get(part, 0.0) + seconds - before.get(part, 0.0)
+
+
 def s3_client(settings):
     return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
                         aws_access_key_id=settings.aws_access_key_id,
@@ -66,17 +79,22 @@ async def run(env: BenchEnv) -> None:
     for size_mb in SIZES_MB:
         data = payload(size_mb)
         digest = hashlib.sha256(data).hexdigest()
-        timings: dict[str, list[float]] = {"api_up": [], "api_down": [], "s3_put": [], "s3_get": []}
+        timings: dict[str, list[float]] = {"api_up": [], "api_down": [], "api_redirect": [], "s3_put": [],
+                                           "s3_get": []}
         peaks: dict[str, list[float]] = {"api_up": [], "api_down": []}
+        # CPU seconds by part of the stack (the API, the store, this process reading), summed over the repeats:
+        # what contention on the shared machine does not distort, unlike the wall times.
+        cpu_spent: dict[str, dict[str, float]] = {"s3_get": {}, "api_down": {}, "api_redirect": {}}
         for i in range(REPEAT):
             key = f"bench/direct-{size_mb}-{i}"
             began = time.perf_counter()
             await asyncio.to_thread(s3.upload_fileobj, io.BytesIO(data), bucket, key,
                                     ExtraArgs={"ContentType": "application/pdf", "ServerSideEncryption": "AES256"})
             timings["s3_put"].append(time.perf_counter() - began)
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), env.cpu_by_part()
             body = await asyncio.to_thread(lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             timings["s3_get"].append(time.perf_counter() - began)
+            charge(cpu_spent["s3_get"], cpu, env.cpu_by_part())
             assert hashlib.sha256(body).hexdigest() == digest
             del body
 
@@ -91,19 +109,30 @@ async def run(env: BenchEnv) -> None:
             response.raise_for_status()
             document = response.json()["data"]
             assert document["sha256"] == digest
+            await env.settle()  # the document's processing (worker, Temporal) done before the downloads are timed
 
             reset_peak(api_pid)
             before = process_rss_mb(api_pid)
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), env.cpu_by_part()
             received, got_digest = await asyncio.to_thread(
                 download_with_urllib3, pool, f"{env.api_url}/v1/documents/{document['id']}/download", headers)
             timings["api_down"].append(time.perf_counter() - began)
+            charge(cpu_spent["api_down"], cpu, env.cpu_by_part())
             peaks["api_down"].append(process_peak_rss_mb(api_pid) - before)
+            assert received == len(data) and got_digest == digest
+
+            began, cpu = time.perf_counter(), env.cpu_by_part()
+            received, got_digest = await asyncio.to_thread(
+                download_with_urllib3, pool, f"{env.api_url}/v1/documents/{document['id']}/download?redirect=true",
+                headers)
+            timings["api_redirect"].append(time.perf_counter() - began)
+            charge(cpu_spent["api_redirect"], cpu, env.cpu_by_part())
             assert received == len(data) and got_digest == digest
 
         label = f"{size_mb} MB"
         for name, title in (("s3_put", "direct boto3 put"), ("api_up", "API upload"),
-                            ("s3_get", "direct boto3 get"), ("api_down", "API download")):
+                            ("s3_get", "direct boto3 get"), ("api_down", "API download"),
+                            ("api_redirect", "API download, 307 to presigned URL")):
             seconds = statistics.median(timings[name])
             env.report(BENCH, f"{label} {title} median", round(seconds * 1000, 1), "ms")
             env.report(BENCH, f"{label} {title} throughput", round(size_mb / seconds, 1), "MB/s")
@@ -114,3 +143,12 @@ async def run(env: BenchEnv) -> None:
                    round(statistics.median(timings["api_up"]) / statistics.median(timings["s3_put"]), 2), "x")
         env.report(BENCH, f"{label} ratio download API/boto3",
                    round(statistics.median(timings["api_down"]) / statistics.median(timings["s3_get"]), 2), "x")
+        env.report(BENCH, f"{label} ratio download 307 to presigned URL/boto3",
+                   round(statistics.median(timings["api_redirect"]) / statistics.median(timings["s3_get"]), 2), "x")
+        for name, title in (("s3_get", "direct boto3 get"), ("api_down", "API download"),
+                            ("api_redirect", "API download, 307")):
+            for part in DOWNLOAD_PARTS:
+                env.report(BENCH, f"{label} {title} CPU/op: {part}",
+                           round(cpu_spent[name].get(part, 0.0) * 1000 / REPEAT, 1), "ms")
+            env.report(BENCH, f"{label} {title} CPU/op: total of these", round(
+                sum(cpu_spent[name].get(part, 0.0) for part in DOWNLOAD_PARTS) * 1000 / REPEAT, 1), "ms")

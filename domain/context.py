@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit.models import AuditEntry
+from domain.audit.read_log import CommittedReadAudit
 from domain.principal import Principal
 from domain.roles import Role
 
@@ -58,6 +59,9 @@ class ServiceContext:
     # carry it as details.system_source (not "source": several actions already record a source of their own,
     # such as a pending document's "smartvault").
     source: str | None = None
+    # The API's writer of read rows, committed before the answer leaves (domain/audit/read_log.py); None in a
+    # worker or a CLI, whose read rows go in their own transaction.
+    read_audit: CommittedReadAudit | None = None
 
     @classmethod
     def for_system(cls, session: AsyncSession, firm_id: uuid.UUID, source: str,
@@ -86,8 +90,22 @@ class ServiceContext:
     async def audit(self, action: str, resource_type: str, resource_id: object = None,
                     client_id: uuid.UUID | None = None, details: dict | None = None) -> None:
         """Append one audit row in the caller's transaction: it commits, or vanishes, with the change itself."""
+        self.session.add(self._entry(action, resource_type, resource_id, client_id, details))
+
+    async def audit_read(self, action: str, resource_type: str, resource_id: object = None,
+                         client_id: uuid.UUID | None = None, details: dict | None = None) -> None:
+        """The audit row of a read of PII. Through the API's committed read audit (domain/audit/read_log.py) it
+        is committed when this returns, or this raises, so the data is never answered unaudited, and a firm's
+        concurrent reads do not queue on its audit chain's lock; without it, in the caller's transaction."""
+        if self.read_audit is None:
+            await self.audit(action, resource_type, resource_id, client_id, details)
+            return
+        await self.read_audit.append(self._entry(action, resource_type, resource_id, client_id, details))
+
+    def _entry(self, action: str, resource_type: str, resource_id: object, client_id: uuid.UUID | None,
+               details: dict | None) -> AuditEntry:
         actor_id = None if self.is_system else self.principal.subject_id
         if self.source is not None:
             details = {**(details or {}), "system_source": self.source}
-        self.session.add(audit_entry(self.principal.firm_id, actor_id, self.principal.role.value,
-                                     action, resource_type, resource_id, client_id, details, self.origin))
+        return audit_entry(self.principal.firm_id, actor_id, self.principal.role.value, action, resource_type,
+                           resource_id, client_id, details, self.origin)

@@ -258,8 +258,14 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
     id_col = spec.id_column
     stmt = stmt.where(*query.conditions)
 
+    order = (sort_col.desc(), id_col.desc()) if query.descending else (sort_col.asc(), id_col.asc())
     if query.cursor is None:
-        total, exact = await _count(session, stmt)
+        # The first page and its bounded count in one statement (one round trip; Postgres runs the uncorrelated
+        # subquery once). No row means nothing matched: a count of 0.
+        page_stmt = stmt.add_columns(_bounded_count(stmt)).order_by(*order).limit(query.limit + 1)
+        counted_rows = (await session.execute(page_stmt)).all()
+        rows = [row[0] for row in counted_rows]
+        total, exact = await _total(session, stmt, counted_rows[0][1] if counted_rows else 0)
     else:
         total, exact = query.cursor["t"], query.cursor.get("x", True)
         last_value = _restore_value(sort_col, query.cursor["v"])
@@ -268,9 +274,7 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
             stmt = stmt.where(tuple_(sort_col, id_col) < tuple_(last_value, last_id))
         else:
             stmt = stmt.where(tuple_(sort_col, id_col) > tuple_(last_value, last_id))
-
-    order = (sort_col.desc(), id_col.desc()) if query.descending else (sort_col.asc(), id_col.asc())
-    rows = (await session.execute(stmt.order_by(*order).limit(query.limit + 1))).scalars().all()
+        rows = (await session.execute(stmt.order_by(*order).limit(query.limit + 1))).scalars().all()
     has_more = len(rows) > query.limit
     items = list(rows[: query.limit])
     next_cursor = None
@@ -287,10 +291,14 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
     return Page(items=items, next_cursor=next_cursor, has_more=has_more, total_count=total, total_count_exact=exact)
 
 
-async def _count(session: AsyncSession, stmt: Select) -> tuple[int, bool]:
-    """Exact up to EXACT_COUNT_LIMIT rows (bounded work), else the planner's row estimate."""
+def _bounded_count(stmt: Select):
+    """How many rows `stmt` matches, counted up to EXACT_COUNT_LIMIT + 1 (bounded work), as a scalar subquery."""
     bounded = stmt.order_by(None).with_only_columns(stmt.selected_columns[0]).limit(EXACT_COUNT_LIMIT + 1)
-    counted = (await session.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
+    return select(func.count()).select_from(bounded.subquery()).scalar_subquery()
+
+
+async def _total(session: AsyncSession, stmt: Select, counted: int) -> tuple[int, bool]:
+    """The bounded count when it is exact, else the planner's row estimate."""
     if counted <= EXACT_COUNT_LIMIT:
         return counted, True
     try:

@@ -54,7 +54,7 @@ async def _codec_context(request: Request, state: State, session: Session) -> Se
         principal = await state.authenticator.authenticate(session, token, CODEC)
     else:
         raise Unauthorized("Missing bearer token")
-    return service_context(session, principal)
+    return service_context(session, principal, state)
 
 
 CodecCtx = Annotated[ServiceContext, Depends(_codec_context)]
@@ -87,7 +87,7 @@ async def create_browser_session(ctx: CodecCtx, state: State):
 async def open_browser_session(session: Session, state: State, ticket: str = Query(min_length=1, max_length=4096)):
     principal, token, lifetime = await state.authenticator.codec_token(session, ticket)
     policy.require(principal, "admin.temporal_codec")
-    await service_context(session, principal).audit("temporal.codec_browser_session", "temporal_payload")
+    await service_context(session, principal, state).audit("temporal.codec_browser_session", "temporal_payload")
     secure = state.settings.api_base_url.startswith("https://")
     response = RedirectResponse(state.settings.temporal_ui_url, status_code=303)
     # SameSite=None lets the UI on another site send it (it needs Secure); over plain HTTP (development, the UI

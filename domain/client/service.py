@@ -69,7 +69,7 @@ async def list_clients(ctx: ServiceContext, query: ListQuery) -> Page:
         stmt = stmt.where(condition)
     page = await paginate(ctx.session, stmt, query, CLIENT_LIST_SPEC)
     # A list shows names, emails and phones: a read of client PII, audited once per page.
-    await ctx.audit("client.list", "client", details={"count": len(page.items)})
+    await ctx.audit_read("client.list", "client", details={"count": len(page.items)})
     return page
 
 

@@ -242,7 +242,7 @@ async def get_document(ctx: ServiceContext, document_id: uuid.UUID):
 async def authorize_download(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
     policy.require(ctx.principal, "document.download")
     document = await load_visible_document(ctx, document_id)
-    await ctx.audit("document.download", "document", document.id, client_id=document.client_id,
+    await ctx.audit_read("document.download", "document", document.id, client_id=document.client_id,
                     details={"sha256": document.sha256, "size": document.file_size})
     return document
 
