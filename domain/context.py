@@ -6,6 +6,7 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit.models import AuditEntry
@@ -91,3 +92,21 @@ class ServiceContext:
             details = {**(details or {}), "system_source": self.source}
         self.session.add(audit_entry(self.principal.firm_id, actor_id, self.principal.role.value,
                                      action, resource_type, resource_id, client_id, details, self.origin))
+
+    async def audit_each(self, action: str, resource_type: str,
+                         rows: list[tuple[object, uuid.UUID | None, dict | None]]) -> None:
+        """One audit row per (resource id, client id, details), as `audit` writes them, in one multi-row INSERT:
+        for work that changes many records at once (a page of imported documents), where a unit-of-work flush
+        of one ORM object per row costs more CPU than the change itself. Each record keeps its own row."""
+        if not rows:
+            return
+        actor_id = None if self.is_system else self.principal.subject_id
+        origin = self.origin
+        values = [{"firm_id": self.principal.firm_id, "actor_id": actor_id, "actor_role": self.principal.role.value,
+                   "action": action, "resource_type": resource_type,
+                   "resource_id": str(resource_id) if resource_id is not None else None, "client_id": client_id,
+                   "correlation_id": origin.correlation_id, "request_id": origin.request_id,
+                   "ip_address": origin.ip_address,
+                   "details": {**(details or {}), "system_source": self.source} if self.source else details}
+                  for resource_id, client_id, details in rows]
+        await self.session.execute(insert(AuditEntry.__table__), values)
