@@ -261,7 +261,9 @@ class PortalActivities:
         async with self.sessionmaker() as session:
             known = await known_items(session, connection.id, account.portal_account_id, "documents",
                                       [i.portal_id for i in incoming])
-        gate_ = asyncio.Semaphore(self.concurrency)
+        # Downloads hold a slot only while bytes arrive: a small document's PUT to the store runs after its slot
+        # is free, so the next download overlaps it. `held` bounds what waits for its PUT in memory (2 × slots).
+        downloading, held = asyncio.Semaphore(self.concurrency), asyncio.Semaphore(2 * self.concurrency)
         stored: dict[str, StoredContent] = {}
 
         async def fetch(item: Incoming) -> None:
@@ -270,20 +272,25 @@ class PortalActivities:
                 return
             etag = f'"{row.data["sha256"]}"' if row is not None else None
             document_id = row.document_id if row is not None else uuid.uuid4()
-            async with gate_:
-                with tempfile.SpooledTemporaryFile(max_size=8 << 20) as sink:
-                    answer = await client.download(account.portal_account_id, item.portal_id, sink, etag=etag)
-                    if answer.not_modified:
-                        return
-                    if answer.sha256 != item.data["sha256"]:  # a truncated or altered body: read it again
-                        raise ProviderUnavailable("client_portal", f"document {item.portal_id}: SHA-256 differs "
-                                                                   "from the portal's")
-                    sink.seek(0)
-                    key = content_key(connection.firm_id, account.client_id, document_id, answer.sha256)
-                    if answer.size <= SMALL_OBJECT:  # one PUT: s3transfer's threads cost more CPU than the body
-                        await asyncio.to_thread(self.storage.put_bytes, key, sink.read(), item.data["content_type"])
-                    else:
-                        await asyncio.to_thread(self.storage.upload_stream, key, sink, item.data["content_type"])
+            content_type = item.data["content_type"]
+            async with held:
+                with tempfile.SpooledTemporaryFile(max_size=SMALL_OBJECT) as sink:
+                    async with downloading:
+                        answer = await client.download(account.portal_account_id, item.portal_id, sink, etag=etag)
+                        if answer.not_modified:
+                            return
+                        if answer.sha256 != item.data["sha256"]:  # a truncated or altered body: read it again
+                            raise ProviderUnavailable("client_portal", f"document {item.portal_id}: SHA-256 "
+                                                                       "differs from the portal's")
+                        key = content_key(connection.firm_id, account.client_id, document_id, answer.sha256)
+                        sink.seek(0)
+                        if answer.size > SMALL_OBJECT:  # on disk: streamed in parts, inside the slot
+                            await asyncio.to_thread(self.storage.upload_stream, key, sink, content_type)
+                            body = None
+                        else:
+                            body = sink.read()
+                    if body is not None:  # one PUT: s3transfer's threads cost more CPU than a small body
+                        await asyncio.to_thread(self.storage.put_bytes, key, body, content_type)
             stored[item.portal_id] = StoredContent(document_id, key, answer.sha256, answer.size)
 
         results = await asyncio.gather(*(fetch(i) for i in incoming), return_exceptions=True)
