@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from domain.context import ServiceContext
-from domain.event.record import record_event
 from domain.crypto import FieldCipher
 from domain.disclosure import gate
 from domain.portal.accounts import map_accounts
@@ -27,13 +26,15 @@ from domain.portal.connection import running_sync
 from domain.portal.mirror import (
     Counts, Incoming, StoredContent, advance_cursor, apply_page, content_key, cursor, known_items, sync_counts,
 )
+from domain.portal.lifecycle import FINISH_ACTIONS, SyncStatus
 from domain.portal.models import PortalAccount, PortalConnection, PortalSync
 from domain.portal.session import SOURCE, ConnectionSession, SyncStopped, disclosure
+from domain.portal.syncs import abandon_if_closed, close_sync
 from integrations import portal_models as pm
 from integrations.portal import PortalClient, PortalDrift
 from integrations.providers import ClientPortal, ObjectStorage, ProviderRejected, ProviderUnavailable
 from orchestration.portal import (
-    BeginResult, FinishInput, FinishResult, PortalSyncInput, PullInput, PullResult, SyncUnit,
+    BeginResult, FinishInput, FinishResult, PortalSyncInput, PullInput, PullResult, SyncUnit, workflow_close_status,
 )
 
 PER_PAGE = 100
@@ -76,11 +77,17 @@ class PortalActivities:
                 return BeginResult(skipped="connection_deleted")
             if connection.status == "paused":
                 if data.sync_id is not None:
-                    await _close(session, data.sync_id, "cancelled", "connection_paused")
+                    await close_sync(ServiceContext.for_system(session, connection.firm_id, SOURCE), data.sync_id,
+                                     "cancel", "connection_paused")
                 return BeginResult(skipped="connection_paused")
             sync = await session.get(PortalSync, data.sync_id) if data.sync_id else None
             if sync is None:
-                if await running_sync(session, connection.id) is not None:
+                running = await running_sync(session, connection.id)
+                if running is not None:  # unless its workflow was terminated: then it fails, and this run goes on
+                    ctx = ServiceContext.for_system(session, connection.firm_id, SOURCE)
+                    running = await abandon_if_closed(ctx, running, await workflow_close_status(activity.client(),
+                                                                                                running))
+                if running is not None and running.status == "running":
                     return BeginResult(skipped="sync_running")  # a manual sync runs: the scheduled run skips
                 sync = PortalSync(id=uuid.uuid4(), firm_id=connection.firm_id, connection_id=connection.id,
                                   trigger=data.trigger, status="running", results=[], requests_made=0)
@@ -198,7 +205,11 @@ class PortalActivities:
                             if surface == "documents" else {}
                         step = self._commit_page(connection, account, surface, page.items, stored, data.sync_id)
                     if pending is not None:
-                        await settle()
+                        try:
+                            await settle()
+                        except BaseException:
+                            step.close()  # this page's step never starts: the walk stops at the page that failed
+                            raise
                     pending = (asyncio.ensure_future(step), page_number, page)
                 if pending is not None:
                     await settle()
@@ -250,7 +261,9 @@ class PortalActivities:
         async with self.sessionmaker() as session:
             known = await known_items(session, connection.id, account.portal_account_id, "documents",
                                       [i.portal_id for i in incoming])
-        gate_ = asyncio.Semaphore(self.concurrency)
+        # Downloads hold a slot only while bytes arrive: a small document's PUT to the store runs after its slot
+        # is free, so the next download overlaps it. `held` bounds what waits for its PUT in memory (2 × slots).
+        downloading, held = asyncio.Semaphore(self.concurrency), asyncio.Semaphore(2 * self.concurrency)
         stored: dict[str, StoredContent] = {}
 
         async def fetch(item: Incoming) -> None:
@@ -259,20 +272,25 @@ class PortalActivities:
                 return
             etag = f'"{row.data["sha256"]}"' if row is not None else None
             document_id = row.document_id if row is not None else uuid.uuid4()
-            async with gate_:
-                with tempfile.SpooledTemporaryFile(max_size=8 << 20) as sink:
-                    answer = await client.download(account.portal_account_id, item.portal_id, sink, etag=etag)
-                    if answer.not_modified:
-                        return
-                    if answer.sha256 != item.data["sha256"]:  # a truncated or altered body: read it again
-                        raise ProviderUnavailable("client_portal", f"document {item.portal_id}: SHA-256 differs "
-                                                                   "from the portal's")
-                    sink.seek(0)
-                    key = content_key(connection.firm_id, account.client_id, document_id, answer.sha256)
-                    if answer.size <= SMALL_OBJECT:  # one PUT: s3transfer's threads cost more CPU than the body
-                        await asyncio.to_thread(self.storage.put_bytes, key, sink.read(), item.data["content_type"])
-                    else:
-                        await asyncio.to_thread(self.storage.upload_stream, key, sink, item.data["content_type"])
+            content_type = item.data["content_type"]
+            async with held:
+                with tempfile.SpooledTemporaryFile(max_size=SMALL_OBJECT) as sink:
+                    async with downloading:
+                        answer = await client.download(account.portal_account_id, item.portal_id, sink, etag=etag)
+                        if answer.not_modified:
+                            return
+                        if answer.sha256 != item.data["sha256"]:  # a truncated or altered body: read it again
+                            raise ProviderUnavailable("client_portal", f"document {item.portal_id}: SHA-256 "
+                                                                       "differs from the portal's")
+                        key = content_key(connection.firm_id, account.client_id, document_id, answer.sha256)
+                        sink.seek(0)
+                        if answer.size > SMALL_OBJECT:  # on disk: streamed in parts, inside the slot
+                            await asyncio.to_thread(self.storage.upload_stream, key, sink, content_type)
+                            body = None
+                        else:
+                            body = sink.read()
+                    if body is not None:  # one PUT: s3transfer's threads cost more CPU than a small body
+                        await asyncio.to_thread(self.storage.put_bytes, key, body, content_type)
             stored[item.portal_id] = StoredContent(document_id, key, answer.sha256, answer.size)
 
         results = await asyncio.gather(*(fetch(i) for i in incoming), return_exceptions=True)
@@ -307,19 +325,12 @@ class PortalActivities:
             outcome = "succeeded"
         error = data.stopped or data.error or (failed[0].error if failed else None)
         async with self.sessionmaker.begin() as session:
-            sync = await _close(session, data.sync_id, outcome, error)
+            sync = await session.get(PortalSync, data.sync_id, with_for_update=True)
             sync.results = [r.model_dump() for r in data.results]
             sync.requests_made = sum(r.requests for r in data.results)
-            connection = await session.get(PortalConnection, data.connection_id)
-            if connection is not None and connection.deleted_at is None and connection.status != "paused":
-                connection.status = "failing" if outcome == "failed" else "active"
             ctx = ServiceContext.for_system(session, sync.firm_id, SOURCE)
-            await ctx.audit("portal_sync.finish", "portal_connection", data.connection_id,
-                            client_id=connection.client_id if connection else None,
-                            details={"sync_id": str(sync.id), "outcome": outcome, "error": error})
-            record_event(ctx, "portal.sync_finished", "portal_sync", sync.id,
-                         connection.client_id if connection else None, {"status": outcome})
-        return FinishResult(outcome=outcome)
+            sync, _ = await close_sync(ctx, data.sync_id, FINISH_ACTIONS[SyncStatus(outcome)], error)
+        return FinishResult(outcome=sync.status)
 
 
 def _incoming(items: list, parent_id: str | None = None) -> list[Incoming]:
@@ -330,10 +341,3 @@ async def _account(session, connection_id, portal_account_id: str) -> PortalAcco
     return (await session.execute(select(PortalAccount).where(
         PortalAccount.connection_id == connection_id,
         PortalAccount.portal_account_id == portal_account_id))).scalar_one()
-
-
-async def _close(session, sync_id, status: str, error: str | None) -> PortalSync:
-    sync = await session.get(PortalSync, sync_id, with_for_update=True)
-    sync.status, sync.error = status, (error or None) and error[:500]
-    sync.finished_at = datetime.now(timezone.utc)
-    return sync

@@ -87,3 +87,7 @@ def configure(json_lines: bool, level: int = logging.INFO) -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # Statements with their bound parameters are logged at INFO; parameters can be SSNs and tokens.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    # httpx logs every request at INFO with its full URL: a query string can carry a search term or a token, and
+    # a portal sync's thousand downloads spent more CPU formatting these lines than hashing the bytes. The
+    # outbound calls are in the traces (observability/tracing.py).
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -19,6 +19,7 @@ from temporalio.client import (
     Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleOverlapPolicy,
     SchedulePolicy, ScheduleSpec, ScheduleState, ScheduleUpdate,
 )
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -147,6 +148,21 @@ async def next_run(temporal: Client, connection_id: uuid.UUID) -> datetime | Non
         return None
     upcoming = description.info.next_action_times
     return upcoming[0] if upcoming else None
+
+
+async def workflow_close_status(temporal: Client, sync: PortalSync) -> str | None:
+    """How the workflow of a sync its row still calls `running` ended — TERMINATED, TIMED_OUT, … — or None while
+    it runs (or has not started yet: the outbox starts it just after the request that made the sync commits)."""
+    if not sync.workflow_id:
+        return None
+    try:
+        description = await temporal.get_workflow_handle(sync.workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    status = description.status
+    return None if status is None or status == WorkflowExecutionStatus.RUNNING else status.name
 
 
 async def _ignore_missing(call) -> None:

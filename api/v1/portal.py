@@ -11,15 +11,17 @@ from fastapi import APIRouter, Request, Response
 
 from api import envelope
 from api.deps import Ctx, State
-from api.openapi import One, Page, answers, list_parameters
+from api.openapi import One, Page, answers, list_of, list_parameters
 from api.schemas.base import one_of
 from api.schemas.portal import PortalCheckOut, PortalConnectionCreate, PortalConnectionOut, PortalSyncOut
 from api.schemas.portal_surfaces import PortalSurfaceItem
+from domain.context import ServiceContext
 from domain.listing import parse_list_query
 from domain.portal import connection as service
 from domain.portal import surfaces
 from domain.portal.check import check_connection
 from domain.portal.models import PortalConnection, PortalSync
+from domain.portal import syncs
 from domain.portal.session import ConnectionSession
 from orchestration import portal as workflow
 
@@ -38,9 +40,26 @@ def sync_out(sync: PortalSync) -> dict:
             "results": [{"requests": 0, "error": None, **r} for r in sync.results]}
 
 
+async def reconciled(ctx, state, sync: PortalSync) -> PortalSync:
+    """A sync read as `running` whose workflow closed without finishing it (terminated in Temporal's UI, timed
+    out) fails now, naming how its workflow closed (lifecycle action `abandon`), instead of running forever and
+    blocking every later sync. Recorded by the system actor, in this request's transaction."""
+    if sync.status != "running":
+        return sync
+    try:
+        close_status = await workflow.workflow_close_status(await state.temporal(), sync)
+    except Exception:  # Temporal out of reach: the row as it stands
+        log.warning("workflow of portal sync %s not described", sync.id, exc_info=True)
+        return sync
+    system = ServiceContext.for_system(ctx.session, sync.firm_id, "portal_reconcile")
+    return await syncs.abandon_if_closed(system, sync, close_status)
+
+
 async def connection_out(ctx, state, connection: PortalConnection) -> dict:
     accounts = await service.accounts_of(ctx.session, connection.id)
     last = await ctx.session.get(PortalSync, connection.last_sync_id) if connection.last_sync_id else None
+    if last is not None:
+        last = await reconciled(ctx, state, last)
     next_run = None
     if connection.status != "paused":
         try:
@@ -85,10 +104,14 @@ async def _next_run_quietly(state, connection_id: uuid.UUID) -> datetime | None:
 
 
 @router.get("/portal-connections", operation_id="list_portal_connections", summary="List portal connections",
-            **answers(Page(PortalConnectionOut), 403))
-async def list_portal_connections(ctx: Ctx, state: State):
-    """The connections of the clients the caller may see, newest first."""
-    return envelope.many([await connection_out(ctx, state, c) for c in await service.list_connections(ctx)])
+            **answers(list_of(PortalConnectionOut, service.LIST_SPEC), 403))
+async def list_portal_connections(request: Request, ctx: Ctx, state: State):
+    """The connections of the clients the caller may see, newest first (spec §3 list: `limit`, `cursor`,
+    `fields`, `sort`). Filters: client_id, status, created_at (with __gte/__lte)."""
+    query = parse_list_query(list(request.query_params.multi_items()), service.LIST_SPEC)
+    page = await service.list_connections(ctx, query)
+    page.items = [await connection_out(ctx, state, c) for c in page.items]
+    return envelope.page(page, query, lambda out: out)
 
 
 @router.get("/portal-connections/{connection_id}", operation_id="get_portal_connection",
@@ -102,6 +125,10 @@ async def get_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State
              **answers(One(PortalSyncOut), 403, 404, 409, status=202))
 async def sync_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: State):
     """Starts one sync; its progress and outcome are at …/syncs/{sync_id}. 409 while paused or while a sync runs."""
+    connection = await service.load_connection(ctx, connection_id, "portal.connect")
+    running = await service.running_sync(ctx.session, connection.id)
+    if running is not None:  # a sync whose workflow was terminated does not block the next one
+        await reconciled(ctx, state, running)
     sync = await service.start_sync(ctx, connection_id, "manual")
     sync.workflow_id = workflow.workflow_id(connection_id, sync.id)
     out = sync_out(sync)
@@ -111,8 +138,10 @@ async def sync_portal_connection(connection_id: uuid.UUID, ctx: Ctx, state: Stat
 
 @router.get("/portal-connections/{connection_id}/syncs/{sync_id}", operation_id="get_portal_sync",
             summary="Get one sync of a portal connection", **answers(One(PortalSyncOut), 403, 404))
-async def get_portal_sync(connection_id: uuid.UUID, sync_id: uuid.UUID, ctx: Ctx):
-    return envelope.one(sync_out(await service.load_sync(ctx, connection_id, sync_id)))
+async def get_portal_sync(connection_id: uuid.UUID, sync_id: uuid.UUID, ctx: Ctx, state: State):
+    """`running` until its workflow ends it; a sync whose workflow was terminated or timed out in Temporal reads
+    as `failed` with the error naming how it closed."""
+    return envelope.one(sync_out(await reconciled(ctx, state, await service.load_sync(ctx, connection_id, sync_id))))
 
 
 async def _set_status(connection_id: uuid.UUID, status: str, ctx, state):

@@ -21,8 +21,9 @@ from domain.crypto import FieldCipher
 from domain.disclosure import gate
 from domain.disclosure.basis import DisclosurePurpose
 from domain.errors import BusinessRuleViolation, Conflict, FieldError, NotFound, ValidationFailed
+from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.portal.accounts import map_accounts
-from domain.portal.models import PortalAccount, PortalConnection, PortalSync
+from domain.portal.models import CONNECTION_STATUSES, PortalAccount, PortalConnection, PortalSync
 from domain.portal.session import sealed_state, seal
 from integrations import portal_models as pm
 from integrations.portal import SessionState
@@ -158,10 +159,20 @@ async def load_connection(ctx: ServiceContext, connection_id: uuid.UUID, action:
     return connection
 
 
-async def list_connections(ctx: ServiceContext) -> list[PortalConnection]:
+# GET /v1/portal-connections, a spec §3 list: newest first; filters client_id and status.
+CONNECTION_FIELDS = frozenset({"id", "client_id", "consent_id", "base_url", "recipient", "surfaces", "schedule",
+                               "status", "accounts", "last_sync", "next_run_at", "created_at", "updated_at"})
+LIST_SPEC = ListSpec(
+    filters={"client_id": Filterable(PortalConnection.client_id, uuid.UUID),
+             "status": Filterable(PortalConnection.status, choices=frozenset(CONNECTION_STATUSES)),
+             "created_at": Filterable(PortalConnection.created_at, datetime, ("gte", "lte"))},
+    sortable={"created_at": PortalConnection.created_at}, id_column=PortalConnection.id,
+    default_sort="-created_at", output_fields=CONNECTION_FIELDS)
+
+
+async def list_connections(ctx: ServiceContext, query: ListQuery) -> Page:
     policy.require(ctx.principal, "portal.read")
-    stmt = visible_connections(ctx).order_by(PortalConnection.created_at.desc(), PortalConnection.id)
-    return list((await ctx.session.execute(stmt)).scalars())
+    return await paginate(ctx.session, visible_connections(ctx), query, LIST_SPEC)
 
 
 async def accounts_of(session, connection_id: uuid.UUID) -> list[PortalAccount]:

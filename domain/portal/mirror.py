@@ -1,21 +1,21 @@
 """What a sync writes: one page of a surface at a time, in one transaction, keyed by (connection, portal account,
 surface, portal item id) so a re-sync updates in place and never duplicates. A document's bytes are in the
 store before its page's transaction (activities/portal.py), and its row goes through the documents capability
-(`record_import`) with its folder area and path."""
+(`record_imports`) with its folder area and path."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from domain import policy
 from domain.context import ServiceContext
 from domain.document.models import Document
-from domain.document.service import document_key, record_import, replace_imported_content
+from domain.document.service import ImportedDocument, document_key, record_imports, replace_imported_content
 from domain.portal.models import PortalAccount, PortalConnection, PortalCursor, PortalItem
 
 SOURCE = "portal"
@@ -81,28 +81,34 @@ async def known_items(session, connection_id: uuid.UUID, account_id: str, surfac
 
 async def apply_page(ctx: ServiceContext, connection: PortalConnection, account: PortalAccount, surface: str,
                      items: list[Incoming], stored: dict[str, StoredContent], sync_id: uuid.UUID) -> Counts:
+    """One page in the caller's transaction. New items (most of a first sync) are written one multi-row INSERT
+    per table — documents, their history and audit rows, then the portal items — changed ones in place."""
     policy.require(ctx.principal, "portal.sync")
     counts = Counts()
     known = await known_items(ctx.session, connection.id, account.portal_account_id, surface,
                               [i.portal_id for i in items])
+    created: list[dict] = []
+    imports: list[ImportedDocument] = []
+    now = datetime.now(timezone.utc)
     for item in items:
         counts.seen += 1
         row = known.get(item.portal_id)
         if row is None:
-            row = PortalItem(firm_id=connection.firm_id, connection_id=connection.id,
-                             portal_account_id=account.portal_account_id, client_id=account.client_id,
-                             surface=surface, portal_item_id=item.portal_id, parent_item_id=item.parent_id,
-                             portal_updated_at=item.updated_at, data=item.data, first_sync_id=sync_id,
-                             last_sync_id=sync_id)
+            document_id = None
             if surface == "documents":
                 content = stored[item.portal_id]
-                await record_import(ctx, client_id=account.client_id, document_id=content.document_id,
-                                    tax_year=document_tax_year(item.data), filename=item.data["name"],
-                                    size=content.size, mime_type=item.data["content_type"], sha256=content.sha256,
-                                    s3_key=content.s3_key, source=SOURCE, folder_area=item.data["folder"],
-                                    folder_path=item.data["path"])
-                row.document_id = content.document_id
-            ctx.session.add(row)
+                document_id = content.document_id
+                imports.append(ImportedDocument(
+                    document_id=document_id, client_id=account.client_id, tax_year=document_tax_year(item.data),
+                    filename=item.data["name"], size=content.size, mime_type=item.data["content_type"],
+                    sha256=content.sha256, s3_key=content.s3_key, source=SOURCE, folder_area=item.data["folder"],
+                    folder_path=item.data["path"]))
+            created.append({"id": uuid.uuid4(), "firm_id": connection.firm_id, "connection_id": connection.id,
+                            "portal_account_id": account.portal_account_id, "client_id": account.client_id,
+                            "surface": surface, "portal_item_id": item.portal_id, "parent_item_id": item.parent_id,
+                            "portal_updated_at": item.updated_at, "data": item.data, "document_id": document_id,
+                            "first_sync_id": sync_id, "last_sync_id": sync_id, "created_at": now,
+                            "updated_at": now})
             counts.created += 1
             counts.changed_ids.append(item.portal_id)
             continue
@@ -120,6 +126,9 @@ async def apply_page(ctx: ServiceContext, connection: PortalConnection, account:
         row.last_sync_id = sync_id
         counts.updated += 1
         counts.changed_ids.append(item.portal_id)
+    await record_imports(ctx, imports)  # before the items that reference them
+    if created:
+        await ctx.session.execute(insert(PortalItem.__table__), created)
     await ctx.session.flush()
     return counts
 

@@ -14,9 +14,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, created_at_column, updated_at_column, uuid_pk
+from domain.portal.lifecycle import SyncStatus
 
 CONNECTION_STATUSES = ("active", "paused", "failing")
-SYNC_STATUSES = ("running", "succeeded", "failed", "cancelled")
+SYNC_STATUSES = tuple(s.value for s in SyncStatus)  # the lifecycle (domain/portal/lifecycle.py) is their one declaration
 
 
 class PortalConnection(Base):
