@@ -255,7 +255,7 @@ async def run(env: BenchEnv) -> None:
         # (its tax year and the next): this year's schedules.
         this_year = year - 1
         extra = [env.spawn(f"billing-worker-{n + 2}", [sys.executable, "worker.py", "--queue", "billing"],
-                           **WORKER_ENV) for n in range(BILLING_WORKERS - 1)]
+                           **WORKER_ENV, WORKER_METRICS_PORT="0")  # the first worker has the metrics port for n in range(BILLING_WORKERS - 1)]
         env.report(BENCH, "billing worker processes during the bursts", BILLING_WORKERS, "processes")
         await reminders_due_at_once(env, firm, client, headers, this_year, 1, lead_s(1), "baseline 1 reminder")
         for burst in BURSTS:
