@@ -254,8 +254,9 @@ async def run(env: BenchEnv) -> None:
         # These schedules move a quarter to 14 days from now, which must lie in the schedule's due-date window
         # (its tax year and the next): this year's schedules.
         this_year = year - 1
+        # The first worker has the metrics port: the others serve none.
         extra = [env.spawn(f"billing-worker-{n + 2}", [sys.executable, "worker.py", "--queue", "billing"],
-                           **WORKER_ENV, WORKER_METRICS_PORT="0")  # the first worker has the metrics port for n in range(BILLING_WORKERS - 1)]
+                           **WORKER_ENV, WORKER_METRICS_PORT="0") for n in range(BILLING_WORKERS - 1)]
         env.report(BENCH, "billing worker processes during the bursts", BILLING_WORKERS, "processes")
         await reminders_due_at_once(env, firm, client, headers, this_year, 1, lead_s(1), "baseline 1 reminder")
         for burst in BURSTS:
