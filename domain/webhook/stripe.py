@@ -130,8 +130,8 @@ async def apply(session, event: dict, currency: str) -> Applied[RefundDue]:
         return about_invoice("ignored_amount_out_of_range")
 
     # The audit row is written after the payment: its insert takes the firm's audit chain head (one row per
-    # firm, held to the commit: migrations 0012), so every other event of the firm waits from there on. Written
-    # last, it is flushed with the commit and the wait is the commit's, not the whole effect's.
+    # firm, held to the commit: migration 0012_audit_chain), so every other event of the firm waits from there
+    # on. Written last, it is flushed with the commit and the wait is the commit's, not the whole effect's.
     received = {"event_id": event_id, "payment_intent": intent_id, "amount_cents": cents}
     if kind == FAILURE_TYPE:
         await invoices.record_failed_payment(session, invoice, amount=amount,
