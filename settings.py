@@ -237,13 +237,6 @@ class Settings(BaseSettings):
     # webhooks worker's activity slots, and its other deliveries wait their turn without one.
     outbound_webhook_max_in_flight: int = Field(8, ge=1)
     outbound_webhook_worker_slots: int = Field(200, ge=1, description="concurrent activities of a webhooks worker")
-    # The billing worker: hundreds of reminders can fall due in the same second (docs/performance.md has the
-    # figures). Pollers scale up to this many per task kind while tasks wait, instead of 5 fixed; activities in
-    # flight at most as many as the worker's database connections (db_pool_size and as many again), as each
-    # reminder holds one (and its payment's row lock) while its mail goes out.
-    billing_worker_max_pollers: int = Field(20, ge=5, description="most task polls of each kind a billing worker "
-                                                                  "keeps open")
-    billing_worker_activity_slots: int = Field(20, ge=1, description="concurrent activities of a billing worker")
 
     @property
     def outbound_webhook_local_targets(self) -> bool:

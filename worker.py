@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorAutoscaling, Worker
+from temporalio.worker import Worker
 
 import domain.models  # noqa: F401  (registers every mapper, so foreign keys resolve)
 from activities.audit_chain import AuditChainActivities
@@ -137,16 +137,8 @@ def queue_contents(deps: WorkerDependencies) -> dict[str, tuple[list[type], list
 
 def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) -> list[Worker]:
     contents = queue_contents(deps)
-    settings = deps.settings
-    billing_pollers = PollerBehaviorAutoscaling(maximum=settings.billing_worker_max_pollers)
-    slots = {
-        # A webhooks worker's activities wait on receivers, not on this machine: many may be in flight at once.
-        queues.WEBHOOKS: {"max_concurrent_activities": settings.outbound_webhook_worker_slots},
-        # A billing worker takes a burst of reminders falling due together (settings.py).
-        queues.BILLING: {"max_concurrent_activities": settings.billing_worker_activity_slots,
-                         "workflow_task_poller_behavior": billing_pollers,
-                         "activity_task_poller_behavior": billing_pollers},
-    }
+    # A webhooks worker's activities wait on receivers, not on this machine: many may be in flight at once.
+    slots = {queues.WEBHOOKS: {"max_concurrent_activities": deps.settings.outbound_webhook_worker_slots}}
     return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1],
                    max_cached_workflows=deps.settings.workflow_cache_size, **slots.get(name, {}))
             for name in names]
