@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_username: str | None = None
     smtp_password: str | None = None
+    # SMTP connections a process keeps open and sends on at once (integrations/mail.py): a reminder burst reuses
+    # them instead of connecting for every mail.
+    smtp_connections: int = Field(8, ge=1, le=100)
     mail_from: str = "Tax Practice <no-reply@taxpractice.local>"
     mail_capture_url: str | None = Field(None, description="HTTP read API of the development mail capture")
 

@@ -1,9 +1,11 @@
 """Activities of an estimated-payment schedule: read its quarters, send one reminder.
 
-`send_reminder` is idempotent: the reminder row is unique per (payment, type, scheduled instant) and is
-inserted in the transaction that holds the payment's row lock, after the message went out (at-least-once:
-a crash between sending and committing sends it again on retry, it never skips it). A quarter that is paid
-or cancelled when the reminder is due is not reminded of, whatever the workflow believed.
+`remind` is idempotent: the reminder row is unique per (payment, type, scheduled instant) and is inserted in the
+transaction that holds the payment's row lock, after the message went out (at-least-once: a crash between
+sending and committing sends it again on retry, it never skips it). A quarter that is paid or cancelled when the
+reminder is due is not reminded of, whatever the workflow believed. It answers with the schedule as it is after
+the reminder, so the workflow plans its next one without a second activity (a burst of reminders due at once
+costs half the activities and workflow tasks: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import uuid
 from datetime import date, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -47,6 +48,16 @@ class ReminderInput(BaseModel):
     scheduled_for: datetime
 
 
+class Reminded(BaseModel):
+    sent: bool  # False: not due any more (paid, cancelled, gone) or recorded already
+    snapshot: ScheduleSnapshot  # the schedule after the reminder, read in its transaction
+
+
+def _snapshot(schedule: EstimatedPaymentSchedule, quarters: list[EstimatedPayment]) -> ScheduleSnapshot:
+    return ScheduleSnapshot(status=schedule.status, tax_year=schedule.tax_year, quarters=[
+        QuarterSnapshot(payment_id=p.id, quarter=p.quarter, due_date=p.due_date, status=p.status) for p in quarters])
+
+
 class EstimatedPaymentActivities:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifications):
         self.sessionmaker, self.notifier = sessionmaker, notifier
@@ -57,24 +68,30 @@ class EstimatedPaymentActivities:
             schedule = await session.get(EstimatedPaymentSchedule, data.schedule_id)
             if schedule is None:
                 return ScheduleSnapshot(status="missing")
-            rows = (await session.execute(select(EstimatedPayment).where(
-                EstimatedPayment.schedule_id == schedule.id).order_by(EstimatedPayment.quarter))).scalars().all()
-        return ScheduleSnapshot(status=schedule.status, tax_year=schedule.tax_year, quarters=[
-            QuarterSnapshot(payment_id=p.id, quarter=p.quarter, due_date=p.due_date, status=p.status) for p in rows])
+            return _snapshot(schedule, await service.quarters_of(session, schedule.id))
+
+    @activity.defn(name="estimated_payment.remind")
+    async def remind(self, data: ReminderInput) -> Reminded:
+        async with self.sessionmaker.begin() as session:
+            return await self._remind(session, data)
 
     @activity.defn(name="estimated_payment.send_reminder")
     async def send_reminder(self, data: ReminderInput) -> bool:
-        """True when the reminder went out now; False when it was not due any more or already sent."""
+        """What schedules whose history predates `remind` still run (workflows/estimated_payment.py
+        ONE_ACTIVITY_PER_REMINDER_PATCH): True when the reminder went out now."""
         async with self.sessionmaker.begin() as session:
-            payment = (await session.execute(select(EstimatedPayment).where(
-                EstimatedPayment.id == data.payment_id).with_for_update())).scalar_one_or_none()
-            if payment is None or payment.status != "scheduled":
-                return False
-            if await service.automatic_reminder_sent(session, payment.id, data.reminder_type, data.scheduled_for):
-                return False
-            schedule = await session.get(EstimatedPaymentSchedule, payment.schedule_id)
-            client, firm = await service.recipient_of(session, payment)
-            text = service.reminder_notification(payment, schedule.tax_year, client, firm, data.reminder_type)
-            used = await self.notifier.send(Recipient(email=client.email, phone=client.phone), Notification(**text),
-                                            CHANNELS)
-            return await service.record_reminder(session, payment, data.reminder_type, used, data.scheduled_for)
+            return (await self._remind(session, data)).sent
+
+    async def _remind(self, session: AsyncSession, data: ReminderInput) -> Reminded:
+        context = await service.reminder_context(session, data.payment_id, data.reminder_type, data.scheduled_for)
+        if context is None:
+            return Reminded(sent=False, snapshot=ScheduleSnapshot(status="missing"))
+        payment, schedule = context.payment, context.schedule
+        sent = False
+        if payment.status == "scheduled" and not context.already_sent:
+            text = service.reminder_notification(payment, schedule.tax_year, context.client, context.firm,
+                                                 data.reminder_type)
+            used = await self.notifier.send(Recipient(email=context.client.email, phone=context.client.phone),
+                                            Notification(**text), CHANNELS)
+            sent = await service.record_reminder(session, payment, data.reminder_type, used, data.scheduled_for)
+        return Reminded(sent=sent, snapshot=_snapshot(schedule, await service.quarters_of(session, schedule.id)))

@@ -79,7 +79,8 @@ def build_analyzer(settings: Settings) -> Analyzer:
 def build_mailer(settings: Settings) -> Mailer:
     """The SMTP transport, for the workers' providers and the API's outbox alike."""
     return Mailer(settings.smtp_host, settings.smtp_port, settings.mail_from, starttls=settings.smtp_starttls,
-                  username=settings.smtp_username, password=settings.smtp_password)
+                  username=settings.smtp_username, password=settings.smtp_password,
+                  connections=settings.smtp_connections)
 
 
 def build_field_cipher(settings: Settings) -> FieldCipher:

@@ -145,9 +145,10 @@ class Outbox:
                     await session.rollback()  # a failed read must not spoil the next handler's
         if not delivered:
             return
-        try:  # one statement for all of them
-            async with self.sessionmaker.begin() as cleanup:
-                await (await cleanup.connection()).execute(DELETE_ENTRIES, {"entry_ids": delivered})
+        try:  # one statement for all of them, atomic on its own: without BEGIN and COMMIT, one round trip
+            async with self.sessionmaker.kw["bind"].connect() as cleanup:
+                cleanup = await cleanup.execution_options(isolation_level="AUTOCOMMIT")
+                await cleanup.execute(DELETE_ENTRIES, {"entry_ids": delivered})
         except Exception:  # noqa: BLE001 (delivered, but Postgres out of reach: the relay sends them again, harmless)
             log.warning("outbox entries %s delivered but not deleted", delivered, exc_info=True)
 

@@ -33,6 +33,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Search attributes are upserted only when they change; histories from before replay their every upsert.
 PUBLISH_CHANGES_PATCH = "estimated-payment-schedule-publish-changes"
+# One activity per reminder (`remind` answers with the schedule as it is after it); histories from before send
+# with `send_reminder` and then re-read the schedule with `load_schedule`.
+ONE_ACTIVITY_PER_REMINDER_PATCH = "estimated-payment-schedule-one-activity-per-reminder"
 
 
 class PlannedReminder(BaseModel):
@@ -100,15 +103,23 @@ class EstimatedPaymentScheduleWorkflow:
                 continue  # something changed: re-read and re-plan before sending anything
             except asyncio.TimeoutError:
                 pass
-            sent = await workflow.execute_activity_method(
-                EstimatedPaymentActivities.send_reminder,
-                ReminderInput(payment_id=reminder.payment_id, reminder_type=reminder.reminder_type,
-                              scheduled_for=reminder.scheduled_for),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PATIENT)
+            due = ReminderInput(payment_id=reminder.payment_id, reminder_type=reminder.reminder_type,
+                                scheduled_for=reminder.scheduled_for)
+            if workflow.patched(ONE_ACTIVITY_PER_REMINDER_PATCH):
+                # The schedule as the reminder's transaction left it: a change committed after that signals
+                # `changed` (through the outbox), so the next pass re-reads it then.
+                reminded = await workflow.execute_activity_method(
+                    EstimatedPaymentActivities.remind, due, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=PATIENT)
+                sent, snapshot = reminded.sent, reminded.snapshot
+            else:
+                sent = await workflow.execute_activity_method(
+                    EstimatedPaymentActivities.send_reminder, due, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=PATIENT)
+                # The quarter may have been paid meanwhile; the next pass sees its status.
+                self._changed = True
             self._sent += int(sent)
             handled.add(reminder.key)
-            # The quarter may have been paid meanwhile; the next pass sees its status.
-            self._changed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._sent
 

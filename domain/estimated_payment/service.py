@@ -9,6 +9,7 @@ weekends and legal holidays (domain/tax_calendar.py). Quarters are `scheduled`, 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import select
@@ -195,6 +196,37 @@ async def recipient_of(session, payment: EstimatedPayment) -> tuple[Client, Firm
     return await session.get(Client, payment.client_id), await session.get(Firm, payment.firm_id)
 
 
+@dataclass(frozen=True)
+class ReminderContext:
+    payment: EstimatedPayment  # locked FOR UPDATE
+    schedule: EstimatedPaymentSchedule
+    client: Client
+    firm: Firm
+    already_sent: bool  # this automatic reminder (payment, type, instant) is recorded
+
+
+async def reminder_context(session, payment_id: uuid.UUID, reminder_type: str,
+                           scheduled_for: datetime) -> ReminderContext | None:
+    """Everything an automatic reminder needs, in one statement (a burst sends hundreds at once): the payment,
+    locked, its schedule, client and firm, and whether this reminder is recorded already. None when the payment
+    is gone."""
+    recorded = select(EstimatedPaymentReminder.id).where(
+        EstimatedPaymentReminder.payment_id == EstimatedPayment.id,
+        EstimatedPaymentReminder.reminder_type == reminder_type,
+        EstimatedPaymentReminder.scheduled_for == scheduled_for).exists()
+    row = (await session.execute(
+        select(EstimatedPayment, EstimatedPaymentSchedule, Client, Firm, recorded)
+        .join(EstimatedPaymentSchedule, EstimatedPaymentSchedule.id == EstimatedPayment.schedule_id)
+        .join(Client, Client.id == EstimatedPayment.client_id).join(Firm, Firm.id == EstimatedPayment.firm_id)
+        .where(EstimatedPayment.id == payment_id).with_for_update(of=EstimatedPayment))).first()
+    return ReminderContext(*row) if row is not None else None
+
+
+async def quarters_of(session, schedule_id: uuid.UUID) -> list[EstimatedPayment]:
+    return list((await session.execute(select(EstimatedPayment).where(
+        EstimatedPayment.schedule_id == schedule_id).order_by(EstimatedPayment.quarter))).scalars())
+
+
 def reminder_notification(payment: EstimatedPayment, tax_year: int, client: Client, firm: Firm,
                           reminder_type: str) -> dict:
     """subject, text (mail) and sms_text of a reminder: the fields of integrations.notify.Notification."""
@@ -223,12 +255,6 @@ async def record_reminder(session, payment: EstimatedPayment, reminder_type: str
     payment.reminder_sent, payment.reminder_sent_at, payment.reminder_type = True, _now(), reminder_type
     payment.updated_at = _now()
     return True
-
-
-async def automatic_reminder_sent(session, payment_id: uuid.UUID, reminder_type: str, scheduled_for: datetime) -> bool:
-    return await session.scalar(select(EstimatedPaymentReminder.id).where(
-        EstimatedPaymentReminder.payment_id == payment_id, EstimatedPaymentReminder.reminder_type == reminder_type,
-        EstimatedPaymentReminder.scheduled_for == scheduled_for)) is not None
 
 
 async def check_remindable(ctx: ServiceContext, payment_id: uuid.UUID

@@ -353,8 +353,9 @@ async def apply_payment(session, invoice: Invoice, *, amount: Decimal, payment_m
         stmt = stmt.on_conflict_do_nothing(
             index_elements=[InvoicePayment.firm_id, InvoicePayment.stripe_payment_intent_id],
             index_where=text("status = 'completed' AND stripe_payment_intent_id IS NOT NULL"))
-    inserted = (await session.execute(stmt.returning(InvoicePayment.id))).scalar_one_or_none()
-    if inserted is None:
+    # The row itself comes back from the insert (one statement, no read after it).
+    payment = (await session.execute(stmt.returning(InvoicePayment))).scalar_one_or_none()
+    if payment is None:
         return PaymentOutcome(None, before, before)
     invoice.amount_paid = await session.scalar(
         select(func.coalesce(func.sum(InvoicePayment.amount), ZERO))
@@ -369,7 +370,6 @@ async def apply_payment(session, invoice: Invoice, *, amount: Decimal, payment_m
         add_event(session, invoice.firm_id, "invoice.paid", "invoice", invoice.id, invoice.client_id,
                   {"status": "paid"})
     await session.flush()
-    payment = await session.get(InvoicePayment, inserted)
     return PaymentOutcome(payment, before, invoice.status)
 
 

@@ -129,17 +129,21 @@ async def apply(session, event: dict, currency: str) -> Applied[RefundDue]:
     if amount > (MAX_AMOUNT if kind == FAILURE_TYPE else MAX_AMOUNT - invoice.amount_paid):
         return about_invoice("ignored_amount_out_of_range")
 
-    await _audit(session, invoice, f"invoice.stripe.{kind}",
-           {"event_id": event_id, "payment_intent": intent_id, "amount_cents": cents})
+    # The audit row is written after the payment: its insert takes the firm's audit chain head (one row per
+    # firm, held to the commit: migration 0012_audit_chain), so every other event of the firm waits from there
+    # on. Written last, it is flushed with the commit and the wait is the commit's, not the whole effect's.
+    received = {"event_id": event_id, "payment_intent": intent_id, "amount_cents": cents}
     if kind == FAILURE_TYPE:
         await invoices.record_failed_payment(session, invoice, amount=amount,
                                              stripe_payment_intent_id=intent_id, stripe_event_id=event_id,
                                              message=_failure_message(obj))
+        await _audit(session, invoice, f"invoice.stripe.{kind}", received)
         return about_invoice("payment_failed")
 
     outcome = await invoices.apply_payment(session, invoice, amount=amount, payment_method="credit_card",
                                            source="stripe", stripe_payment_intent_id=intent_id,
                                            stripe_event_id=event_id)
+    await _audit(session, invoice, f"invoice.stripe.{kind}", received)
     if outcome.payment is None:
         return about_invoice("payment_already_recorded")
     return about_invoice("payment_recorded",

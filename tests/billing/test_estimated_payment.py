@@ -8,13 +8,18 @@ boundary, a weekend and a holiday in one date.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import uuid
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from activities.collect import activity_methods
 from activities.estimated_payment import EstimatedPaymentActivities
@@ -30,6 +35,11 @@ from orchestration.estimated_payment import ScheduleWorkflowInput
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 
 QUEUE = "billing-time-skipping-estimates"
+# Recorded histories of the schedule's workflow, one per code version (`_v1`: before
+# ONE_ACTIVITY_PER_REMINDER_PATCH, `_v2`: with it). After a deliberate, versioned change (workflow.patched),
+# record the new version's with RECORD_ESTIMATED_PAYMENT_HISTORIES=<label> and commit it next to the old ones.
+HISTORIES = Path(__file__).parent / "histories"
+REPLAYER = Replayer(workflows=[EstimatedPaymentScheduleWorkflow], data_converter=pydantic_data_converter)
 SMS_ADDRESS = "15550104477@sms.taxpractice.local"  # the billing fixture's client phone, through the gateway
 
 
@@ -255,6 +265,23 @@ async def start(env, billing, schedule: dict):
         id=f"ts-{ids.estimated_payment_schedule(uuid.UUID(schedule['id']))}", task_queue=QUEUE)
 
 
+async def replay_and_maybe_record(handle, name: str) -> None:
+    """Replay a live history on today's code; with RECORD_ESTIMATED_PAYMENT_HISTORIES=<label>, keep it."""
+    history = await handle.fetch_history()
+    await REPLAYER.replay_workflow(history)
+    if label := os.environ.get("RECORD_ESTIMATED_PAYMENT_HISTORIES"):
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}_{label}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+
+
+async def test_recorded_schedule_histories_replay():
+    """Schedules already running keep replaying on today's workflow code."""
+    files = sorted(HISTORIES.glob("*.json"))
+    assert files, "no recorded histories"
+    for path in files:
+        await REPLAYER.replay_workflow(WorkflowHistory.from_json(path.stem, json.loads(path.read_text())))
+
+
 async def reminders(tp, payment_ids: list[str]) -> list[tuple[str, str, datetime]]:
     async with tp.state.sessionmaker() as session:
         rows = await session.execute(select(EstimatedPaymentReminder).where(
@@ -300,6 +327,7 @@ async def test_reminder_calendar_across_the_year_boundary_and_a_holiday(tp, bill
 
     handle = await start(worker, billing, schedule)
     assert await handle.result() == 4  # time skips through every timer; the workflow ends when none is left
+    await replay_and_maybe_record(handle, "reminder_calendar")
 
     def at_two_pm(day: date) -> datetime:
         return utc(day.year, day.month, day.day, 14)
