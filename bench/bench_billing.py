@@ -108,14 +108,7 @@ async def settle(env: BenchEnv, firm_id, expected: int, timeout_s: float = 600) 
     """Wait until the worker has planned every schedule (NextReminderAt set), as Temporal's visibility shows."""
     query = (f"EntityType = 'estimated_payment_schedule' AND FirmId = '{firm_id}' "
              f"AND NextReminderAt > '2000-01-01T00:00:00Z'")
-    deadline = time.monotonic() + timeout_s
-    count = 0
-    while time.monotonic() < deadline:
-        count = (await env.temporal.count_workflows(query)).count
-        if count >= expected:
-            break
-        await asyncio.sleep(1)
-    return count
+    return await env.wait_for_workflows(query, expected, timeout_s)
 
 
 async def _fired(env: BenchEnv, payment_ids: list[uuid.UUID], instant: datetime) -> list[float]:

@@ -193,18 +193,6 @@ async def in_parallel(items: list, call) -> list:
     return await asyncio.gather(*(one(item) for item in items))
 
 
-async def wait_for(env: BenchEnv, query: str, expected: int, timeout_s: float = 900) -> int:
-    """Until Temporal's visibility counts `expected` workflows matching `query` (the worker has caught up)."""
-    deadline = time.monotonic() + timeout_s
-    count = 0
-    while time.monotonic() < deadline:
-        count = (await env.temporal.count_workflows(query)).count
-        if count >= expected:
-            break
-        await asyncio.sleep(1)
-    return count
-
-
 @dataclass
 class Phase:
     elapsed_s: float
@@ -243,7 +231,7 @@ def start_payments_sandbox(env: BenchEnv) -> str:
 
 async def create_returns(env: BenchEnv, headers: dict, firm_id: uuid.UUID) -> list[str]:
     returns = await bench_tax_return._create_returns(env, headers, RETURNS)
-    await wait_for(env, f"FirmId = '{firm_id}' AND EntityType = 'tax_return'", len(returns))
+    await env.wait_for_workflows(f"FirmId = '{firm_id}' AND EntityType = 'tax_return'", len(returns))
     return returns
 
 
@@ -275,7 +263,7 @@ async def create_invoices(env: BenchEnv, headers: dict, firm_id: uuid.UUID, clie
     await in_parallel(list(range(INVOICES)), create_and_send)
     if slow:
         env.report(BENCH, "invoice sends answered 202 (payment provider slow)", slow, "invoices")
-    return await wait_for(env, f"FirmId = '{firm_id}' AND EntityType = 'invoice' "
+    return await env.wait_for_workflows(f"FirmId = '{firm_id}' AND EntityType = 'invoice' "
                                f"AND NextReminderAt > '2000-01-01T00:00:00Z'", INVOICES)
 
 

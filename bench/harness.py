@@ -136,6 +136,18 @@ class BenchEnv:
     def temporal(self):
         return self.tp.temporal
 
+    async def wait_for_workflows(self, query: str, expected: int, timeout_s: float = 900) -> int:
+        """Until Temporal's visibility counts `expected` workflows matching `query` (the worker has caught up), or
+        the timeout: the count reached, for the caller to report."""
+        deadline = time.monotonic() + timeout_s
+        count = 0
+        while time.monotonic() < deadline:
+            count = (await self.temporal.count_workflows(query)).count
+            if count >= expected:
+                break
+            await asyncio.sleep(1)
+        return count
+
     @property
     def sessionmaker(self):
         return self.tp.state.sessionmaker

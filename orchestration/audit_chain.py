@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.client import (
-    Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleHandle,
-    ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec,
-)
+from temporalio.client import Client, ScheduleHandle
 
 from orchestration import queues
+from orchestration.maintenance_schedule import ensure_scheduled
 
 CHECK_WORKFLOW = "AuditChainCheck"
 CHECK_SCHEDULE_ID = "audit-chain-check"
@@ -24,11 +22,4 @@ CHECK_WORKFLOW_ID = "audit-chain-check-run"
 
 
 async def ensure_check_scheduled(client: Client, every: timedelta, task_queue: str = queues.ADMIN) -> ScheduleHandle:
-    """Create the schedule unless it exists (one per namespace, whichever worker creates it)."""
-    try:
-        return await client.create_schedule(CHECK_SCHEDULE_ID, Schedule(
-            action=ScheduleActionStartWorkflow(CHECK_WORKFLOW, id=CHECK_WORKFLOW_ID, task_queue=task_queue),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
-    except ScheduleAlreadyRunningError:
-        return client.get_schedule_handle(CHECK_SCHEDULE_ID)
+    return await ensure_scheduled(client, CHECK_SCHEDULE_ID, CHECK_WORKFLOW, CHECK_WORKFLOW_ID, every, task_queue)

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.client import (
-    Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleHandle,
-    ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec,
-)
+from temporalio.client import Client, ScheduleHandle
 
 from orchestration import queues
+from orchestration.maintenance_schedule import ensure_scheduled
 
 PRUNE_WORKFLOW = "WebhookEventPrune"
 PRUNE_SCHEDULE_ID = "webhook-event-prune"
@@ -27,11 +25,4 @@ PRUNE_EVERY = timedelta(days=1)
 
 
 async def ensure_prune_scheduled(client: Client, task_queue: str = queues.ADMIN) -> ScheduleHandle:
-    """Create the schedule unless it exists (one per namespace, whichever worker creates it)."""
-    try:
-        return await client.create_schedule(PRUNE_SCHEDULE_ID, Schedule(
-            action=ScheduleActionStartWorkflow(PRUNE_WORKFLOW, id=PRUNE_WORKFLOW_ID, task_queue=task_queue),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=PRUNE_EVERY)]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
-    except ScheduleAlreadyRunningError:
-        return client.get_schedule_handle(PRUNE_SCHEDULE_ID)
+    return await ensure_scheduled(client, PRUNE_SCHEDULE_ID, PRUNE_WORKFLOW, PRUNE_WORKFLOW_ID, PRUNE_EVERY, task_queue)
