@@ -3,7 +3,9 @@ activities (temporalio.contrib.opentelemetry, wired in orchestration/connect.py)
 
 A tracer provider is always installed, so every log line and problem+json `meta` carries a trace id that a
 search in the logs follows from the API to the worker; spans leave the process only when
-OTEL_EXPORTER_OTLP_ENDPOINT is set. Export runs on a background thread with a short timeout: a collector that is
+OTEL_EXPORTER_OTLP_ENDPOINT is set. Spans are recorded only while a processor listens (an exporter, or a test's):
+without one, the SDK still gives each span its trace and span ids (what the logs carry) but keeps no attributes,
+events or timings that nobody would read — ~18 recorded spans per Stripe webhook, a few per portal document. Export runs on a background thread with a short timeout: a collector that is
 down or misnamed costs a warning in the log, never a failed or slowed request.
 """
 
@@ -13,8 +15,9 @@ import logging
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
 log = logging.getLogger(__name__)
 OTLP_TIMEOUT_S = 5
@@ -27,7 +30,8 @@ def configure_tracing(service_name: str, otlp_endpoint: str | None, version: str
     (integrations/mail.py)."""
     if _installed.get("provider"):
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name, "service.version": version}))
+    provider = _ListenedTracerProvider(resource=Resource.create({"service.name": service_name,
+                                                                 "service.version": version}))
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -42,6 +46,31 @@ def configure_tracing(service_name: str, otlp_endpoint: str | None, version: str
     HTTPXClientInstrumentor().instrument()
     BotocoreInstrumentor().instrument()  # the S3 store (boto3): bucket and operation, never an object's content
     _installed["provider"] = True
+
+
+class _RecordWhenListened(Sampler):
+    """Records every span once a span processor is attached, none before: the decision is per span, so a processor
+    attached at run time (tests/operations/telemetry.py) sees the spans from then on."""
+
+    def __init__(self) -> None:
+        self.listened = False
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
+                      trace_state=None) -> SamplingResult:
+        return SamplingResult(Decision.RECORD_AND_SAMPLE if self.listened else Decision.DROP, attributes)
+
+    def get_description(self) -> str:
+        return "RecordWhenListened"
+
+
+class _ListenedTracerProvider(TracerProvider):
+    def __init__(self, **kwargs) -> None:
+        self._listened = _RecordWhenListened()
+        super().__init__(sampler=self._listened, **kwargs)
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self._listened.listened = True
 
 
 def instrument_engine(engine) -> None:
