@@ -5,8 +5,9 @@ A tracer provider is always installed, so every log line and problem+json `meta`
 search in the logs follows from the API to the worker; spans leave the process only when
 OTEL_EXPORTER_OTLP_ENDPOINT is set. Spans are recorded only while a processor listens (an exporter, or a test's):
 without one, the SDK still gives each span its trace and span ids (what the logs carry) but keeps no attributes,
-events or timings that nobody would read — ~18 recorded spans per Stripe webhook, a few per portal document. Export runs on a background thread with a short timeout: a collector that is
-down or misnamed costs a warning in the log, never a failed or slowed request.
+events or timings that nobody would read (~18 spans per Stripe webhook, one or two per portal document: measured
+in docs/performance.md and docs/portal/README.md). Export runs on a background thread with a short timeout: a
+collector that is down or misnamed costs a warning in the log, never a failed or slowed request.
 """
 
 from __future__ import annotations
