@@ -31,7 +31,7 @@ def configure_tracing(service_name: str, otlp_endpoint: str | None, version: str
     (integrations/mail.py)."""
     if _installed.get("provider"):
         return
-    provider = _ListenedTracerProvider(resource=Resource.create({"service.name": service_name,
+    provider = ListenedTracerProvider(resource=Resource.create({"service.name": service_name,
                                                                  "service.version": version}))
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -64,7 +64,9 @@ class _RecordWhenListened(Sampler):
         return "RecordWhenListened"
 
 
-class _ListenedTracerProvider(TracerProvider):
+class ListenedTracerProvider(TracerProvider):
+    """The process's tracer provider: records spans from the first span processor attached on."""
+
     def __init__(self, **kwargs) -> None:
         self._listened = _RecordWhenListened()
         super().__init__(sampler=self._listened, **kwargs)

@@ -11,10 +11,12 @@ import uuid
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from devstack.ports import free_port
 from observability.logs import Readable, scrub
+from observability.tracing import ListenedTracerProvider
 from tests.operations.telemetry import json_log_lines, recorded_spans
 
 
@@ -127,3 +129,17 @@ async def test_a_line_logged_inside_an_activity_names_its_workflow():
         await ActivityEnvironment().run(logs_something)
     [line] = [line for line in lines() if line["logger"] == "activities.test"]
     assert line["workflow_id"] == "test"  # ActivityEnvironment's workflow id
+
+
+def test_spans_are_recorded_only_while_a_processor_listens_and_keep_their_ids_meanwhile():
+    # A provider of its own: the process's one has had the suite's processors attached long since.
+    provider = ListenedTracerProvider()
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("unheard") as span:
+        assert not span.is_recording()
+        assert span.get_span_context().is_valid  # the trace id the log lines carry
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with tracer.start_as_current_span("heard") as span:
+        assert span.is_recording()
+    assert [s.name for s in exporter.get_finished_spans()] == ["heard"]
