@@ -1,4 +1,5 @@
-"""Activities of outbound webhooks: one attempt of a delivery, giving a delivery up, and the fan-out.
+"""Activities of outbound webhooks: a delivery's first attempt, its later attempts (Svix's schedule as one
+activity's Temporal retries), giving a delivery up, and the fan-out.
 
 Isolation (a slow or dead endpoint never delays another's deliveries):
 - deliveries run on their own task queue (`webhooks`), so no receiver can take a slot of the queues that run
@@ -18,7 +19,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -28,11 +29,14 @@ from domain.crypto import FieldCipher
 from domain.outbound_webhook import delivery as deliveries
 from domain.outbound_webhook.fan_out import fan_out
 from integrations.mail import Mailer
-from integrations.webhook_sender import WebhookSender
+from integrations.webhook_sender import SendResult, WebhookSender
 from orchestration import mail, outbox
-from orchestration.webhook import AttemptInput, AttemptOutcome, FanOutInput, GiveUpInput, deliver
+from orchestration.webhook import (MAX_RETRY_AFTER, SCHEDULE_S, AttemptInput, AttemptOutcome, FanOutInput,
+                                   GiveUpInput, RetriesInput, deliver)
 
 ENDPOINT_BUSY = "EndpointBusy"
+NOT_YET_DUE = "NotYetDue"
+ATTEMPT_FAILED = "AttemptFailed"
 SEND_CHUNK = 50  # workflow starts in flight at once after a fan-out's commit
 HEARTBEAT_EVERY_S = 5.0
 BUSY_WAIT_MIN_S, BUSY_WAIT_MAX_S = 1.0, 300.0
@@ -81,31 +85,86 @@ class WebhookActivities:
             loaded = await deliveries.load(session, data.delivery_id)
             if loaded is None:
                 return AttemptOutcome(result="stop")
-            endpoint_id = loaded.endpoint.id
-            # Checked and taken before anything is written (a full payload's disclosure log row): a busy attempt
-            # leaves no trace but Temporal's retry.
-            if self._in_flight[endpoint_id] >= self.max_in_flight:
-                raise self._busy(endpoint_id, data.delivery_id)
-            self._in_flight[endpoint_id] += 1
-            try:
-                plan = await deliveries.prepare(session, self.cipher, loaded, self.api_base_url)
-                await session.commit()  # its connection goes back to the pool: none is held during the send
-                if plan.url is None:
-                    return AttemptOutcome(result="stop")
-                sent = await self.sender.post(plan.url, plan.body, plan.headers)
-                self._took(endpoint_id, data.delivery_id, sent.latency_ms)
-            finally:
-                self._in_flight[endpoint_id] -= 1
-                if not self._in_flight[endpoint_id]:
-                    del self._in_flight[endpoint_id]
+            sent = await self._send(session, loaded)
+        if sent is None:
+            return AttemptOutcome(result="stop")
+        recorded = await self._record(data.delivery_id, data.number, data.at, sent, last=False)
+        return AttemptOutcome(result=recorded.result, retry_after_s=sent.retry_after_s)
+
+    @activity.defn(name="webhook.retries")
+    async def retries(self, data: RetriesInput) -> AttemptOutcome:
+        """The schedule's attempts after the first: each run of this activity is the next attempt, and a failed
+        one fails the activity with the schedule's next wait (or a longer Retry-After) as its next_retry_delay,
+        so Temporal's retry is the schedule's timer. The attempt's number and the time it is due come from the
+        delivery's row, not from Temporal's attempt count, which also counts busy and infrastructure retries.
+        The clock is the time Temporal started this run: the server's, so time-skipping tests hold (the test
+        server's `current_attempt_scheduled_time` is when a retry was scheduled, not when it was due)."""
+        now = activity.info().started_time
         async with self.sessionmaker() as session:
-            recorded = await deliveries.record(session, data.delivery_id, data.number, data.at, sent.status_code,
-                                               sent.latency_ms, sent.error)
+            loaded = await deliveries.load(session, data.delivery_id)
+            if loaded is None:
+                return AttemptOutcome(result="stop")
+            delivery = loaded.delivery
+            number = delivery.attempt_count + 1
+            if delivery.status != "pending":  # settled by a run whose answer was lost (a worker killed after it)
+                return AttemptOutcome(result="delivered" if delivery.status == "succeeded" else
+                                      "failed" if number > len(SCHEDULE_S) else "stop")
+            asked = data.retry_after_s if number == 2 else None  # later Retry-Afters came as next_retry_delay
+            due = delivery.last_attempt_at + _wait(number, asked)
+            if now < due:  # the first run, at once after the first attempt; or an early infrastructure retry
+                raise ApplicationError(f"attempt {number} is due at {due.isoformat()}", type=NOT_YET_DUE,
+                                       next_retry_delay=due - now, category=ApplicationErrorCategory.BENIGN)
+            sent = await self._send(session, loaded)
+        if sent is None:
+            return AttemptOutcome(result="stop")
+        last = number == len(SCHEDULE_S)
+        recorded = await self._record(data.delivery_id, number, now, sent, last=last)
+        if recorded.result != "retry":
+            return AttemptOutcome(result=recorded.result)
+        if last:
+            return AttemptOutcome(result="failed")
+        # Benign: a dead endpoint's failures are the delivery log's to show, not a traceback per attempt in the
+        # worker's log.
+        raise ApplicationError(f"attempt {number} of {len(SCHEDULE_S)} failed: "
+                               f"{sent.status_code or sent.error}", type=ATTEMPT_FAILED,
+                               next_retry_delay=_wait(number + 1, sent.retry_after_s),
+                               category=ApplicationErrorCategory.BENIGN)
+
+    async def _send(self, session: AsyncSession, loaded: deliveries.Loaded) -> SendResult | None:
+        """The request, or None when the endpoint is disabled meanwhile. Raises EndpointBusy when the endpoint has
+        its cap of attempts in flight: checked and taken before anything is written (a full payload's disclosure
+        log row), so a busy attempt leaves no trace but Temporal's retry."""
+        endpoint_id, delivery_id = loaded.endpoint.id, loaded.delivery.id
+        if self._in_flight[endpoint_id] >= self.max_in_flight:
+            raise self._busy(endpoint_id, delivery_id)
+        self._in_flight[endpoint_id] += 1
+        try:
+            plan = await deliveries.prepare(session, self.cipher, loaded, self.api_base_url)
+            await session.commit()  # its connection goes back to the pool: none is held during the send
+            if plan.url is None:
+                return None
+            sent = await self.sender.post(plan.url, plan.body, plan.headers)
+            self._took(endpoint_id, delivery_id, sent.latency_ms)
+            return sent
+        finally:
+            self._in_flight[endpoint_id] -= 1
+            if not self._in_flight[endpoint_id]:
+                del self._in_flight[endpoint_id]
+
+    async def _record(self, delivery_id: uuid.UUID, number: int, at: datetime, sent: SendResult,
+                      last: bool) -> deliveries.Recorded:
+        """The attempt's row and what follows from it; `last`: a failure spends the schedule (the delivery is
+        failed in the same transaction)."""
+        async with self.sessionmaker() as session:
+            recorded = await deliveries.record(session, delivery_id, number, at, sent.status_code, sent.latency_ms,
+                                               sent.error)
+            if last and recorded.result == "retry":
+                await deliveries.give_up(session, delivery_id)
             box = self._outbox()
             pending = [await box.add(session, message) for message in _disabled_mails(recorded)]
             await session.commit()
         await box.send(*pending)
-        return AttemptOutcome(result=recorded.result, retry_after_s=sent.retry_after_s)
+        return recorded
 
     @activity.defn(name="webhook.give_up")
     async def give_up(self, data: GiveUpInput) -> None:
@@ -142,6 +201,12 @@ class WebhookActivities:
         finally:
             ticker.cancel()
         return total
+
+
+def _wait(number: int, retry_after_s: float | None) -> timedelta:
+    """How long attempt `number` waits after the one before it: the schedule's wait, or a longer Retry-After."""
+    asked = min(timedelta(seconds=retry_after_s or 0), MAX_RETRY_AFTER)
+    return max(timedelta(seconds=SCHEDULE_S[number - 1]), asked)
 
 
 def _disabled_mails(recorded: deliveries.Recorded) -> list:

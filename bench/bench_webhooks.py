@@ -102,22 +102,29 @@ async def _until_received(receiver: Receiver, paths: list[str], count: int) -> i
 
 async def _history_costs(env: BenchEnv, endpoint_ids: list[str]) -> dict[str, float]:
     """Per delivery workflow of these endpoints (a sample; a failing one's history so far): history events,
-    workflow tasks completed, activity tasks scheduled and markers (local activities, the patch): what the
-    Temporal server stores and dispatches for one delivery."""
+    workflow tasks completed, activity tasks scheduled, activity runs (each Temporal retry of an activity is a
+    run: a failing endpoint's later attempts are the retries of one activity) and markers (local activities, the
+    patches): what the Temporal server stores and dispatches for one delivery."""
     async with env.sessionmaker() as session:
         delivery_ids = (await session.execute(
             select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id.in_([uuid.UUID(e) for e in endpoint_ids]))
             .limit(HISTORY_SAMPLE))).scalars().all()
     counts: Counter[str] = Counter()
     for delivery_id in delivery_ids:
-        history = await env.temporal.get_workflow_handle(ids.webhook_delivery(delivery_id)).fetch_history()
+        handle = env.temporal.get_workflow_handle(ids.webhook_delivery(delivery_id))
+        history = await handle.fetch_history()
         counts["events"] += len(history.events)
         for event in history.events:
             counts["workflow tasks"] += event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
             counts["activity tasks"] += event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                counts["activity runs"] += event.activity_task_started_event_attributes.attempt
             counts["local activities"] += event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        # A retrying activity's runs so far are in its pending state, not in the history.
+        pending = (await handle.describe()).raw_description.pending_activities
+        counts["activity runs"] += sum(max(0, a.attempt - 1) for a in pending)
     return {name: round(counts[name] / max(1, len(delivery_ids)), 1)
-            for name in ("events", "workflow tasks", "activity tasks", "local activities")}
+            for name in ("events", "workflow tasks", "activity tasks", "activity runs", "local activities")}
 
 
 async def _phase(env: BenchEnv, running: RunningReceiver, label: str, kinds: list[str], events: int = EVENTS) -> Phase:

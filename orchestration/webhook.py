@@ -34,6 +34,11 @@ class DeliveryInput(BaseModel):
     delivery_id: uuid.UUID
 
 
+# Svix's schedule: an attempt now, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (about 27.6 hours in all).
+SCHEDULE_S = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+MAX_RETRY_AFTER = timedelta(hours=24)  # the longest Retry-After (a 429 or 503 asking to slow down) honoured
+
+
 class AttemptInput(BaseModel):
     delivery_id: uuid.UUID
     number: int  # its place in the retry schedule, from 1
@@ -43,8 +48,15 @@ class AttemptInput(BaseModel):
 
 class AttemptOutcome(BaseModel):
     # delivered (2xx) | retry (a failure worth another attempt) | stop (410, endpoint gone or disabled)
+    # | failed (the schedule spent: only from `webhook.retries`)
     result: str
     retry_after_s: float | None = None  # from a 429/503's Retry-After
+
+
+class RetriesInput(BaseModel):
+    """The attempts after the first, as one activity (activities/webhook.py, WebhookActivities.retries)."""
+    delivery_id: uuid.UUID
+    retry_after_s: float | None = None  # the first attempt's Retry-After: the second waits at least this long
 
 
 class GiveUpInput(BaseModel):

@@ -5,6 +5,7 @@ so one receiver stands in for healthy, slow, failing and vanished endpoints:
     /ok/<name>            200
     /slow/<seconds>/<n>   200 after the delay
     /fail/<name>          500, always
+    /flaky/<n>/<name>     500 to the first n requests, then 200
     /gone/<name>          410 Gone
     /limited/<s>/<name>   429 with Retry-After: <s>
     /redirect/<name>      302 to /ok/<name>-redirected (which must never be reached: we follow no redirect)
@@ -99,7 +100,7 @@ def create_app(receiver: Receiver) -> Starlette:
         kind = parts[0]
         if kind == "slow":
             await asyncio.sleep(float(parts[1]))
-        if kind == "fail":
+        if kind == "fail" or (kind == "flaky" and len(receiver.at(path)) <= int(parts[1])):
             return Response("broken", status_code=500)
         if kind == "gone":
             return Response(status_code=410)

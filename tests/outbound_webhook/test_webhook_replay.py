@@ -1,8 +1,9 @@
 """Replay: WebhookDeliveryWorkflow must keep replaying the histories of deliveries already running.
 
 `histories/*.json` are recorded deliveries, one set per workflow code version (`_v1`: every attempt an activity;
-`_v2`: the first attempt a local activity, patch `webhook-first-attempt-local`): one delivered at once, one
-stopped by a 410. After a deliberate, versioned change (workflow.patched), record the new version's histories with
+`_v2`: the first attempt a local activity, patch `webhook-first-attempt-local`; `_v3`: the later attempts one
+activity, patch `webhook-retries-in-activity`): one delivered at once, one stopped by a 410, and from v3 one
+delivered at its second attempt, 5 s after the first. After a deliberate, versioned change (workflow.patched), record the new version's histories with
 RECORD_WEBHOOK_HISTORIES=<label> (written to histories/<name>_<label>.json) and commit them next to the old ones.
 """
 
@@ -50,7 +51,7 @@ async def _finished_delivery(tp, firm, receiver, kind: str) -> str:
 
 async def test_live_delivery_histories_replay(tp, receiver, firm):
     """Replay live histories on today's code; with RECORD_WEBHOOK_HISTORIES=<label>, keep them in histories/."""
-    for name, kind in (("delivered", "ok"), ("gone", "gone")):
+    for name, kind in (("delivered", "ok"), ("gone", "gone"), ("retried", "flaky/1")):
         workflow_id = await _finished_delivery(tp, firm, receiver, kind)
         history = await tp.temporal.get_workflow_handle(workflow_id).fetch_history()
         await REPLAYER.replay_workflow(history)

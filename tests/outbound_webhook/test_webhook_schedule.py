@@ -20,7 +20,8 @@ from integrations.webhook_target import TargetPolicy
 from orchestration import ids
 from orchestration.webhook import DeliveryInput
 from tests.outbound_webhook.conftest import attempts, deliveries, endpoint_row, register, unique
-from workflows.webhook_delivery import SCHEDULE_S, WebhookDeliveryWorkflow
+from orchestration.webhook import SCHEDULE_S
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 QUEUE = "webhooks-time-skipping"
 
@@ -31,7 +32,7 @@ async def skipping(tp, time_skipping):
                                    WebhookSender(TargetPolicy(allow_local=True)), tp.state.mailer,
                                    tp.settings.api_base_url, 8)
     async with Worker(time_skipping.client, task_queue=QUEUE, workflows=[WebhookDeliveryWorkflow],
-                      activities=[activities.attempt, activities.give_up]):
+                      activities=[activities.attempt, activities.retries, activities.give_up]):
         yield time_skipping
 
 

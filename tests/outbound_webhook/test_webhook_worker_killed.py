@@ -41,7 +41,7 @@ async def main():
     acts = WebhookActivities(deps.sessionmaker, FieldCipher(settings.ssn_encryption_key), WebhookSender(TargetPolicy(True)),
                              deps.providers.mailer, settings.api_base_url, 8)
     async with Worker(client, task_queue=sys.argv[1], workflows=[WebhookDeliveryWorkflow],
-                      activities=[acts.attempt, acts.give_up]):
+                      activities=[acts.attempt, acts.retries, acts.give_up]):
         print("ready", flush=True)
         await asyncio.Event().wait()
 
@@ -71,7 +71,7 @@ async def test_worker_killed_mid_delivery_loses_nothing(tp, receiver, firm):
                                    WebhookSender(TargetPolicy(allow_local=True)), tp.state.mailer,
                                    tp.settings.api_base_url, 8)
     async with Worker(tp.temporal, task_queue=queue, workflows=[WebhookDeliveryWorkflow],
-                      activities=[activities.attempt, activities.give_up]):
+                      activities=[activities.attempt, activities.retries, activities.give_up]):
         # The killed attempt times out (30 s), and Temporal runs it again here.
         assert await asyncio.wait_for(handle.result(), 90) == "succeeded"
     got = receiver.receiver.at(path)
