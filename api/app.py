@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     async def lifespan(app: FastAPI):
         async with observability.running(settings, state):  # operations: /metrics, business gauges
             yield
+        await state.read_audit.close()
         await state.engine.dispose()
 
     app = routed_app(settings.version, lifespan=lifespan)

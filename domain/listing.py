@@ -14,11 +14,13 @@ import base64
 import binascii
 import json
 import re
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 from sqlalchemy import BigInteger, Select, func, select, text, tuple_
 from sqlalchemy.exc import CompileError
@@ -28,6 +30,7 @@ from domain.errors import FieldError, ValidationFailed
 
 DEFAULT_LIMIT = 25
 EXACT_COUNT_LIMIT = 10_000
+ESTIMATE_TTL_S, ESTIMATES_KEPT = 60.0, 1024  # a planner's estimate of a long list's total, kept per statement
 MAX_LIMIT = 100
 OPERATORS = ("eq", "gte", "lte", "in")
 CONTROL_PARAMS = frozenset({"limit", "cursor", "sort", "fields"})
@@ -297,15 +300,61 @@ def _bounded_count(stmt: Select):
     return select(func.count()).select_from(bounded.subquery()).scalar_subquery()
 
 
+class _Estimates:
+    """The planner's row estimates of recent statements, for ESTIMATE_TTL_S, at most ESTIMATES_KEPT of them.
+
+    An estimate is a statistic of the table, not a count, and it moves only when ANALYZE runs; asking the planner
+    again for every first page of a long list (a statement compiled with its values written in, and an EXPLAIN
+    round trip) was a sixth of that page's CPU (bench/bench_client.py). Keyed by the statement's SQLAlchemy
+    cache key and its parameter values: the same list with the same filters, for the same firm."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[Hashable, tuple[float, int]] = OrderedDict()
+
+    @staticmethod
+    def key(stmt: Select) -> Hashable | None:
+        cache_key = stmt._generate_cache_key()
+        if cache_key is None:  # a construct that cannot be cached
+            return None
+        key = (cache_key.key, tuple(bind.effective_value for bind in cache_key.bindparams))
+        try:
+            hash(key)
+        except TypeError:  # a list-valued parameter (an IN filter)
+            return None
+        return key
+
+    def get(self, key: Hashable) -> int | None:
+        kept = self._kept.get(key)
+        if kept is None or kept[0] < time.monotonic():
+            return None
+        return kept[1]
+
+    def put(self, key: Hashable, rows: int) -> None:
+        self._kept[key] = (time.monotonic() + ESTIMATE_TTL_S, rows)
+        self._kept.move_to_end(key)
+        while len(self._kept) > ESTIMATES_KEPT:
+            self._kept.popitem(last=False)
+
+
+_estimates = _Estimates()
+
+
 async def _total(session: AsyncSession, stmt: Select, counted: int) -> tuple[int, bool]:
     """The bounded count when it is exact, else the planner's row estimate."""
     if counted <= EXACT_COUNT_LIMIT:
         return counted, True
+    stmt = stmt.order_by(None)
+    key = _estimates.key(stmt)
+    if key is not None and (rows := _estimates.get(key)) is not None:
+        return max(rows, counted), False
     try:
-        compiled = stmt.order_by(None).compile(dialect=session.bind.dialect, compile_kwargs={"literal_binds": True})
+        compiled = stmt.compile(dialect=session.bind.dialect, compile_kwargs={"literal_binds": True})
     except (CompileError, NotImplementedError):  # a parameter type without a literal form: say "more than"
         return counted, False
     # Sent to the driver as it is: through text(), a filter value holding ":name" read as a bind parameter (a 500).
     # The values in it are SQLAlchemy's literal renderings, quoted and escaped.
     plan = (await (await session.connection()).exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar_one()
-    return max(int(plan[0]["Plan"]["Plan Rows"]), counted), False
+    rows = int(plan[0]["Plan"]["Plan Rows"])
+    if key is not None:
+        _estimates.put(key, rows)
+    return max(rows, counted), False

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from domain.db import make_engine
 from tests.foundation.conftest import bearer, sql
 
 
@@ -143,3 +144,22 @@ async def test_sign_in_events_are_audited(tp, firm):
     assert actions == ["auth.login_failed", "auth.login", "auth.logout"]
     assert rows[0].details["reason"] == "wrong_password"
     assert "not the password" not in str(rows[0].details)
+
+
+async def test_a_read_is_audited_after_the_audit_writers_connection_dies(tp, firm, admin):
+    """The read audit of lists keeps one connection between batches; killed under it (as a Postgres restart
+    would), the next list is still audited, on a new connection, and answered."""
+    await tp.new_client(admin)
+    assert (await tp.http.get("/v1/clients", headers=admin)).status_code == 200  # the writer holds its connection
+    superuser = make_engine(tp.settings.database_url)  # no app role: it may see and end other sessions
+    try:
+        async with superuser.connect() as conn:
+            killed = (await conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND query LIKE 'INSERT INTO audit_log%'"))).scalars().all()
+    finally:
+        await superuser.dispose()
+    assert killed and all(killed)
+    response = await tp.http.get("/v1/clients", headers=admin)
+    assert response.status_code == 200, response.text
+    assert (await _one_row(tp, response))["action"] == "client.list"
