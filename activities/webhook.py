@@ -110,7 +110,7 @@ class WebhookActivities:
                 return AttemptOutcome(result="delivered" if delivery.status == "succeeded" else
                                       "failed" if number > len(SCHEDULE_S) else "stop")
             asked = data.retry_after_s if number == 2 else None  # later Retry-Afters came as next_retry_delay
-            due = delivery.last_attempt_at + _wait(number, asked)
+            due = (delivery.last_attempt_at or now) + _wait(number, asked)
             if now < due:  # the first run, at once after the first attempt; or an early infrastructure retry
                 raise ApplicationError(f"attempt {number} is due at {due.isoformat()}", type=NOT_YET_DUE,
                                        next_retry_delay=due - now, category=ApplicationErrorCategory.BENIGN)
