@@ -31,8 +31,8 @@ from domain.outbound_webhook.fan_out import fan_out
 from integrations.mail import Mailer
 from integrations.webhook_sender import SendResult, WebhookSender
 from orchestration import mail, outbox
-from orchestration.webhook import (MAX_RETRY_AFTER, SCHEDULE_S, AttemptInput, AttemptOutcome, FanOutInput,
-                                   GiveUpInput, RetriesInput, deliver)
+from orchestration.webhook import (SCHEDULE_S, AttemptInput, AttemptOutcome, FanOutInput, GiveUpInput,
+                                   RetriesInput, deliver, wait_before)
 
 ENDPOINT_BUSY = "EndpointBusy"
 NOT_YET_DUE = "NotYetDue"
@@ -110,7 +110,7 @@ class WebhookActivities:
                 return AttemptOutcome(result="delivered" if delivery.status == "succeeded" else
                                       "failed" if number > len(SCHEDULE_S) else "stop")
             asked = data.retry_after_s if number == 2 else None  # later Retry-Afters came as next_retry_delay
-            due = (delivery.last_attempt_at or now) + _wait(number, asked)
+            due = (delivery.last_attempt_at or now) + wait_before(number, asked)
             if now < due:  # the first run, at once after the first attempt; or an early infrastructure retry
                 raise ApplicationError(f"attempt {number} is due at {due.isoformat()}", type=NOT_YET_DUE,
                                        next_retry_delay=due - now, category=ApplicationErrorCategory.BENIGN)
@@ -127,7 +127,7 @@ class WebhookActivities:
         # worker's log.
         raise ApplicationError(f"attempt {number} of {len(SCHEDULE_S)} failed: "
                                f"{sent.status_code or sent.error}", type=ATTEMPT_FAILED,
-                               next_retry_delay=_wait(number + 1, sent.retry_after_s),
+                               next_retry_delay=wait_before(number + 1, sent.retry_after_s),
                                category=ApplicationErrorCategory.BENIGN)
 
     async def _send(self, session: AsyncSession, loaded: deliveries.Loaded) -> SendResult | None:
@@ -201,12 +201,6 @@ class WebhookActivities:
         finally:
             ticker.cancel()
         return total
-
-
-def _wait(number: int, retry_after_s: float | None) -> timedelta:
-    """How long attempt `number` waits after the one before it: the schedule's wait, or a longer Retry-After."""
-    asked = min(timedelta(seconds=retry_after_s or 0), MAX_RETRY_AFTER)
-    return max(timedelta(seconds=SCHEDULE_S[number - 1]), asked)
 
 
 def _disabled_mails(recorded: deliveries.Recorded) -> list:

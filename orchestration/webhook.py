@@ -39,6 +39,13 @@ SCHEDULE_S = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 MAX_RETRY_AFTER = timedelta(hours=24)  # the longest Retry-After (a 429 or 503 asking to slow down) honoured
 
 
+def wait_before(number: int, retry_after_s: float | None) -> timedelta:
+    """How long attempt `number` (from 1) waits after the one before it: the schedule's wait, or the Retry-After
+    the one before it was answered with when that is longer (capped at MAX_RETRY_AFTER)."""
+    asked = min(timedelta(seconds=retry_after_s or 0), MAX_RETRY_AFTER)
+    return max(timedelta(seconds=SCHEDULE_S[number - 1]), asked)
+
+
 class AttemptInput(BaseModel):
     delivery_id: uuid.UUID
     number: int  # its place in the retry schedule, from 1

@@ -33,8 +33,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookActivities
-    from orchestration.webhook import (DELIVERY_WORKFLOW, MAX_RETRY_AFTER, SCHEDULE_S, AttemptInput, AttemptOutcome,
-                                       DeliveryInput, GiveUpInput, RetriesInput)
+    from orchestration.webhook import (DELIVERY_WORKFLOW, SCHEDULE_S, AttemptInput, AttemptOutcome, DeliveryInput,
+                                       GiveUpInput, RetriesInput, wait_before)
 
 # An attempt's request has 15 s; the rest is Postgres on both sides of it.
 ATTEMPT_TIMEOUT = timedelta(seconds=30)
@@ -73,14 +73,14 @@ class WebhookDeliveryWorkflow:
     async def _retried_on_timers(self, data: DeliveryInput, first: AttemptOutcome) -> str:
         """The attempts after the first before RETRIES_IN_ACTIVITY: a timer and an activity each. Kept while
         deliveries started before it may still run (their schedule ends 27.6 hours after their start)."""
-        asked = timedelta(seconds=first.retry_after_s or 0)
-        for number, delay_s in enumerate(SCHEDULE_S[1:], start=2):
-            await workflow.sleep(max(timedelta(seconds=delay_s), min(asked, MAX_RETRY_AFTER)))
+        asked = first.retry_after_s
+        for number in range(2, len(SCHEDULE_S) + 1):
+            await workflow.sleep(wait_before(number, asked))
             outcome = await self._attempt(AttemptInput(delivery_id=data.delivery_id, number=number,
                                                        at=workflow.now()))
             if outcome.result != "retry":
                 return RESULT[outcome.result]
-            asked = timedelta(seconds=outcome.retry_after_s or 0)
+            asked = outcome.retry_after_s
         await workflow.execute_activity_method(
             WebhookActivities.give_up, GiveUpInput(delivery_id=data.delivery_id, at=workflow.now()),
             start_to_close_timeout=ATTEMPT_TIMEOUT, retry_policy=ATTEMPT_RETRY)
