@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -167,77 +170,93 @@ class PortalActivities:
 
     async def _walk(self, data: PullInput, client: PortalClient, connection, account: PortalAccount, position: dict,
                     result: PullResult) -> None:
-        """Page by page, one page behind: a page's documents download while the page before it commits, and the
-        heartbeat names the page after the last one committed (so a resumed walk redoes at most one page)."""
+        """Pages in order, two at a time: while a page's last documents download and its rows commit, the next
+        page is listed and its downloads take the download slots as they free up (one set of slots for the whole
+        pull). Pages commit in order, and the heartbeat names the page after the last one committed, so a resumed
+        walk redoes at most the page that was in flight."""
         surface = data.unit.surface
+        slots = _Slots(self.concurrency)
+        newest: dict[int, datetime] = {}
+        in_flight: deque[_ListedPage] = deque()
+
+        async def settle(listed: _ListedPage) -> None:
+            counts = await listed.step
+            for item in listed.page.items:
+                newest[listed.walk] = max(newest.get(listed.walk, item.updated_at), item.updated_at)
+            for name in ("seen", "created", "updated", "bytes_downloaded"):
+                setattr(result, name, getattr(result, name) + getattr(counts, name))
+            resume_at = {"walk": listed.walk, "page": listed.page.next_page}
+            if listed.page.next_page is None:  # the walk is complete: the next sync starts where it ended
+                async with self.sessionmaker.begin() as session:
+                    await advance_cursor(session, connection.id, account.portal_account_id,
+                                         walks_of(surface)[listed.walk][0], newest.get(listed.walk))
+                resume_at = {"walk": listed.walk + 1, "page": 1}
+            activity.heartbeat({**resume_at, **result.model_dump(
+                include={"seen", "created", "updated", "bytes_downloaded"})})
+            # Progress on the sync's row after each page (what GET …/syncs/{id} and the CLI's bars show).
+            await self._record(data, result.model_copy(update={"status": "running",
+                                                               "requests": client.requests_made}))
+
+        pages = self._listed_pages(client, connection, account, surface, position)
+        try:
+            async for listed in pages:
+                previous = in_flight[-1].step if in_flight else None
+                listed.step = asyncio.ensure_future(
+                    self._page_step(client, connection, account, surface, listed, slots, previous, data.sync_id))
+                in_flight.append(listed)
+                while len(in_flight) > 1:
+                    await settle(in_flight.popleft())
+            while in_flight:
+                await settle(in_flight.popleft())
+        finally:  # a page failed or the pull was cancelled: the pages after it never commit
+            await pages.aclose()
+            for listed in in_flight:
+                listed.step.cancel()
+            await asyncio.gather(*(listed.step for listed in in_flight), return_exceptions=True)
+
+    async def _listed_pages(self, client: PortalClient, connection, account: PortalAccount, surface: str,
+                            position: dict) -> AsyncIterator[_ListedPage]:
+        """Every page of every walk of the surface, from the heartbeat's position."""
         walks = walks_of(surface)
         for index in range(position["walk"], len(walks)):
             walk, folder = walks[index]
             async with self.sessionmaker() as session:
                 since = await cursor(session, connection.id, account.portal_account_id, walk)
             start = position["page"] if index == position["walk"] else 1
-            newest = None
-            pending: tuple[asyncio.Task, int, object] | None = None
+            async for _, page in client.pages("threads" if surface == "messages" else surface,
+                                              account.portal_account_id, folder=folder, updated_since=_iso(since),
+                                              start_page=start, per_page=PER_PAGE):
+                yield _ListedPage(index, since, page)
 
-            async def settle() -> None:
-                nonlocal newest
-                task, page_number, page = pending
-                counts = await task
-                for item in page.items:
-                    newest = max(newest, item.updated_at) if newest else item.updated_at
-                for name in ("seen", "created", "updated", "bytes_downloaded"):
-                    setattr(result, name, getattr(result, name) + getattr(counts, name))
-                activity.heartbeat({"walk": index, "page": page.next_page or page_number + 1, **result.model_dump(
-                    include={"seen", "created", "updated", "bytes_downloaded"})})
-                # Progress on the sync's row after each page (what GET …/syncs/{id} and the CLI's bars show).
-                await self._record(data, result.model_copy(update={"status": "running",
-                                                                   "requests": client.requests_made}))
-
-            try:
-                async for page_number, page in client.pages("threads" if surface == "messages" else surface,
-                                                             account.portal_account_id, folder=folder,
-                                                             updated_since=_iso(since), start_page=start,
-                                                             per_page=PER_PAGE):
-                    if surface == "messages":
-                        step = self._thread_page(client, connection, account, page.items, since, data.sync_id)
-                    else:
-                        stored = await self._fetch_documents(client, connection, account, page.items) \
-                            if surface == "documents" else {}
-                        step = self._commit_page(connection, account, surface, page.items, stored, data.sync_id)
-                    if pending is not None:
-                        try:
-                            await settle()
-                        except BaseException:
-                            step.close()  # this page's step never starts: the walk stops at the page that failed
-                            raise
-                    pending = (asyncio.ensure_future(step), page_number, page)
-                if pending is not None:
-                    await settle()
-                    pending = None
-            finally:
-                if pending is not None and not pending[0].done():
-                    pending[0].cancel()
-                    await asyncio.gather(pending[0], return_exceptions=True)
-            async with self.sessionmaker.begin() as session:
-                await advance_cursor(session, connection.id, account.portal_account_id, walk, newest)
-            position["page"] = 1
+    async def _page_step(self, client: PortalClient, connection, account, surface: str, listed: _ListedPage,
+                         slots: _Slots, previous: asyncio.Future | None, sync_id: uuid.UUID) -> Counts:
+        """A page's documents downloaded and stored (alongside the page before), then, once the page before has
+        committed, its rows. It never commits after a page that failed."""
+        stored = await self._fetch_documents(client, connection, account, listed.page.items, slots) \
+            if surface == "documents" else {}
+        try:
+            if previous is not None:
+                await asyncio.wait({previous})  # not `await previous`: cancelling this page must not cancel that one
+                if previous.cancelled() or previous.exception() is not None:
+                    raise _EarlierPageFailed  # settled first, so the earlier page's own error is what surfaces
+        except BaseException:
+            await self._delete_objects(stored)
+            raise
+        if surface == "messages":
+            return await self._thread_page(client, connection, account, listed.page.items, listed.since, sync_id)
+        return await self._commit_page(connection, account, surface, listed.page.items, stored, sync_id)
 
     async def _thread_page(self, client: PortalClient, connection, account, threads: list, since,
                            sync_id: uuid.UUID) -> Counts:
         """A page of threads, then the messages of each (changed since the last walk) thread."""
-        total = await self._store_page(client, connection, account, "threads", threads, sync_id)
+        total = await self._commit_page(connection, account, "threads", threads, {}, sync_id)
         total.seen = total.created = total.updated = 0  # a thread is a container: the surface counts messages
         for thread in threads:
             async for _, page in client.pages("messages", account.portal_account_id, thread_id=thread.id,
                                               updated_since=_iso(since), per_page=PER_PAGE):
-                total.add(await self._store_page(client, connection, account, "messages", page.items, sync_id,
-                                                 parent_id=thread.id))
+                total.add(await self._commit_page(connection, account, "messages", page.items, {}, sync_id,
+                                                  parent_id=thread.id))
         return total
-
-    async def _store_page(self, client: PortalClient, connection, account, surface: str, items: list,
-                          sync_id: uuid.UUID, parent_id: str | None = None) -> Counts:
-        stored = await self._fetch_documents(client, connection, account, items) if surface == "documents" else {}
-        return await self._commit_page(connection, account, surface, items, stored, sync_id, parent_id)
 
     async def _commit_page(self, connection, account, surface: str, items: list, stored: dict[str, StoredContent],
                            sync_id: uuid.UUID, parent_id: str | None = None) -> Counts:
@@ -246,25 +265,29 @@ class PortalActivities:
             async with self.sessionmaker.begin() as session:
                 ctx = ServiceContext.for_system(session, connection.firm_id, SOURCE)
                 counts = await apply_page(ctx, connection, account, surface, incoming, stored, sync_id)
-        except BaseException:
-            for content in stored.values():  # the rows did not commit: neither do their objects
-                await asyncio.to_thread(self.storage.delete, content.s3_key)
+        except BaseException:  # the rows did not commit: neither do their objects
+            await self._delete_objects(stored)
             raise
         counts.bytes_downloaded = sum(c.size for c in stored.values())
         return counts
 
-    async def _fetch_documents(self, client: PortalClient, connection, account,
-                               items: list) -> dict[str, StoredContent]:
-        """The bytes of every new or changed document of a page, `concurrency` at a time. A known document is
-        asked for with its ETag: an unchanged one answers 304 and costs no bytes."""
+    async def _fetch_documents(self, client: PortalClient, connection, account, items: list,
+                               slots: _Slots) -> dict[str, StoredContent]:
+        """The bytes of every new or changed document of a page, in the pull's download slots. A known document
+        is asked for with its ETag: an unchanged one answers 304 and costs no bytes. Failed or cancelled, it
+        leaves no object behind."""
         incoming = _incoming(items)
         async with self.sessionmaker() as session:
             known = await known_items(session, connection.id, account.portal_account_id, "documents",
                                       [i.portal_id for i in incoming])
-        # Downloads hold a slot only while bytes arrive: a small document's PUT to the store runs after its slot
-        # is free, so the next download overlaps it. `held` bounds what waits for its PUT in memory (2 × slots).
-        downloading, held = asyncio.Semaphore(self.concurrency), asyncio.Semaphore(2 * self.concurrency)
         stored: dict[str, StoredContent] = {}
+        # Every write started, shielded: a cancelled download cannot stop a PUT already in its thread, so the
+        # clean-up waits for them before it deletes what they wrote.
+        writes: dict[str, asyncio.Task] = {}
+
+        def write(key: str, function, *args) -> asyncio.Future:
+            writes[key] = asyncio.ensure_future(asyncio.to_thread(function, key, *args))
+            return asyncio.shield(writes[key])
 
         async def fetch(item: Incoming) -> None:
             row = known.get(item.portal_id)
@@ -273,9 +296,9 @@ class PortalActivities:
             etag = f'"{row.data["sha256"]}"' if row is not None else None
             document_id = row.document_id if row is not None else uuid.uuid4()
             content_type = item.data["content_type"]
-            async with held:
+            async with slots.held:
                 with tempfile.SpooledTemporaryFile(max_size=SMALL_OBJECT) as sink:
-                    async with downloading:
+                    async with slots.downloading:
                         answer = await client.download(account.portal_account_id, item.portal_id, sink, etag=etag)
                         if answer.not_modified:
                             return
@@ -285,21 +308,29 @@ class PortalActivities:
                         key = content_key(connection.firm_id, account.client_id, document_id, answer.sha256)
                         sink.seek(0)
                         if answer.size > SMALL_OBJECT:  # on disk: streamed in parts, inside the slot
-                            await asyncio.to_thread(self.storage.upload_stream, key, sink, content_type)
+                            await write(key, self.storage.upload_stream, sink, content_type)
                             body = None
                         else:
                             body = sink.read()
                     if body is not None:  # one PUT: s3transfer's threads cost more CPU than a small body
-                        await asyncio.to_thread(self.storage.put_bytes, key, body, content_type)
+                        await write(key, self.storage.put_bytes, body, content_type)
             stored[item.portal_id] = StoredContent(document_id, key, answer.sha256, answer.size)
 
-        results = await asyncio.gather(*(fetch(i) for i in incoming), return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            for content in stored.values():
-                await asyncio.to_thread(self.storage.delete, content.s3_key)
-            raise failures[0]
+        try:
+            results = await asyncio.gather(*(fetch(i) for i in incoming), return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                raise failures[0]
+        except BaseException:
+            await asyncio.gather(*writes.values(), return_exceptions=True)
+            await asyncio.gather(*(asyncio.to_thread(self.storage.delete, key) for key in writes),
+                                 return_exceptions=True)
+            raise
         return stored
+
+    async def _delete_objects(self, stored: dict[str, StoredContent]) -> None:
+        await asyncio.gather(*(asyncio.to_thread(self.storage.delete, c.s3_key) for c in stored.values()),
+                             return_exceptions=True)  # the error that stopped the page is the one to report
 
     async def _record(self, data: PullInput, result: PullResult) -> PullResult:
         async with self.sessionmaker.begin() as session:
@@ -331,6 +362,27 @@ class PortalActivities:
             ctx = ServiceContext.for_system(session, sync.firm_id, SOURCE)
             sync, _ = await close_sync(ctx, data.sync_id, FINISH_ACTIONS[SyncStatus(outcome)], error)
         return FinishResult(outcome=sync.status)
+
+
+class _Slots:
+    """The download slots of one pull, shared by its pages. A download holds a slot only while its bytes arrive:
+    a small document's PUT to the store runs after the slot is free, so the next download overlaps it; `held`
+    bounds the documents in memory waiting for their PUT (2 × slots)."""
+
+    def __init__(self, concurrency: int):
+        self.downloading, self.held = asyncio.Semaphore(concurrency), asyncio.Semaphore(2 * concurrency)
+
+
+@dataclass
+class _ListedPage:
+    walk: int  # index in walks_of(surface)
+    since: datetime | None  # the walk's updated_since
+    page: pm.Page
+    step: asyncio.Future | None = None  # its documents, then its rows (PortalActivities._page_step)
+
+
+class _EarlierPageFailed(Exception):
+    """A page does not commit after one that failed; the earlier page's error is the one the pull reports."""
 
 
 def _incoming(items: list, parent_id: str | None = None) -> list[Incoming]:

@@ -24,6 +24,7 @@ from sandboxes.portal.data import LARGE_EMAIL, LARGE_PASSWORD
 BENCH = "portal"
 DOCUMENTS, INVOICES, MESSAGES = sized(1000, 10), sized(300, 6), sized(2000, 40)
 CONCURRENCY = 8  # the connector's download concurrency (integrations/portal.PortalConnector), for both sides
+PORTAL_LATENCY_S = 0.05  # a hosted portal's time to answer, across the internet (the sandbox's `latency_s` knob)
 
 
 async def plain_loop(url: str) -> tuple[float, int, int]:
@@ -109,28 +110,41 @@ async def run(env: BenchEnv) -> None:
                 await http.post("/_sandbox/stats/reset")
             return stats
 
-    await env.settle()
-    cpu = env.cpu_by_part()
-    baseline_s, baseline_bytes, _ = await plain_loop(url)
-    env.report_cpu(BENCH, "plain loop, per document,", cpu, env.cpu_by_part(), DOCUMENTS)
-    await sandbox_stats(reset=True)
-    documents = await connection(["documents"])
-    await env.settle()
-    cpu = env.cpu_by_part()
-    synced_s, row = await sync(documents)
-    env.report_cpu(BENCH, "connector sync, per document,", cpu, env.cpu_by_part(), DOCUMENTS)
-    synced_bytes = sum(r["bytes_downloaded"] for r in row["results"])
-    second_baseline_s, _, _ = await plain_loop(url)
-    assert synced_bytes == baseline_bytes, (synced_bytes, baseline_bytes)
-    env.report(BENCH, f"plain httpx loop, {DOCUMENTS} documents (c={CONCURRENCY})", round(baseline_bytes / 1e6 /
-               baseline_s, 1), "MB/s")
-    env.report(BENCH, "plain httpx loop, same run, after the sync", round(baseline_bytes / 1e6 / second_baseline_s, 1),
-               "MB/s")
-    env.report(BENCH, "connector sync (documents: list, download, S3, rows)", round(synced_bytes / 1e6 / synced_s, 1),
-               "MB/s")
-    env.report(BENCH, "connector / mean plain loop", round(2 * baseline_s * second_baseline_s / (
-        baseline_s + second_baseline_s) / synced_s * 100), "%")
-    env.report(BENCH, "  load average (1 min) at the end of the comparison", round(os.getloadavg()[0], 1), "")
+    async def compare(latency_s: float, where: str) -> str:
+        """The plain loop, the connector's sync of a new connection, the loop again: throughput and CPU per
+        document, with every portal request answered `latency_s` late. Returns the connection."""
+        async with httpx.AsyncClient(base_url=url) as http:
+            (await http.post("/_sandbox/knobs", json={"latency_s": latency_s})).raise_for_status()
+        label = f"{where} ({latency_s * 1000:.0f} ms a request)"
+        await env.settle()
+        cpu = env.cpu_by_part()
+        baseline_s, baseline_bytes, _ = await plain_loop(url)
+        env.report_cpu(BENCH, f"{label}: plain loop, per document,", cpu, env.cpu_by_part(), DOCUMENTS)
+        documents = await connection(["documents"])
+        await env.settle()
+        cpu = env.cpu_by_part()
+        synced_s, row = await sync(documents)
+        env.report_cpu(BENCH, f"{label}: connector sync, per document,", cpu, env.cpu_by_part(), DOCUMENTS)
+        synced_bytes = sum(r["bytes_downloaded"] for r in row["results"])
+        second_baseline_s, _, _ = await plain_loop(url)
+        assert synced_bytes == baseline_bytes, (synced_bytes, baseline_bytes)
+        env.report(BENCH, f"{label}: plain httpx loop, {DOCUMENTS} documents (c={CONCURRENCY})",
+                   round(baseline_bytes / 1e6 / baseline_s, 1), "MB/s")
+        env.report(BENCH, f"{label}: plain httpx loop, same run, after the sync",
+                   round(baseline_bytes / 1e6 / second_baseline_s, 1), "MB/s")
+        env.report(BENCH, f"{label}: connector sync (documents: list, download, S3, rows)",
+                   round(synced_bytes / 1e6 / synced_s, 1), "MB/s")
+        env.report(BENCH, f"{label}: connector / mean plain loop", round(2 * baseline_s * second_baseline_s / (
+            baseline_s + second_baseline_s) / synced_s * 100), "%")
+        env.report(BENCH, "  load average (1 min) at the end of the comparison", round(os.getloadavg()[0], 1), "")
+        return documents
+
+    # A hosted portal answers a request in tens of milliseconds at best (the internet both ways, its own storage):
+    # there a sync waits on the portal, as the loop does. On this machine's loopback it answers in ~1 ms, and
+    # both sides are CPU-bound on the same two cores, where the connector's storing (S3 PUT, rows) is most of
+    # the work and the loop has none of it. Both are measured; the target is for a portal across the internet.
+    documents = await compare(PORTAL_LATENCY_S, "portal across the internet")
+    await compare(0.0, "portal on loopback")
     await sandbox_stats(reset=True)
     await sync(documents)  # the second sync: nothing changed at the portal
     stats = await sandbox_stats(reset=True)

@@ -127,7 +127,8 @@ def create_app(store: MailStore) -> FastAPI:
 
 def _listen(port: int) -> socket.socket:
     """Bind here, in the caller's thread, so a taken port fails start_mail_capture with a clear error."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP: TCP_NODELAY on every accepted connection (sandboxes/webhook_outbox.ThreadedServer says why)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((HOST, port))

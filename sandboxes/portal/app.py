@@ -8,7 +8,8 @@ Knobs (POST /_sandbox/knobs, any subset; GET shows them):
     token_lifetime_s        access token lifetime (`expires_in`)
     max_per_page            the portal answers pages smaller than asked
     faults                  [{"status": 429|503, "path": "/api/invoices", "times": 2, "after": 0,
-                              "retry_after": 1 | null, "body": "json" | "html"}]: the next matching requests fail
+                              "retry_after": 1 | null, "body": "json" | "html", "delay_s": 0}]: the next matching
+                              requests fail (`delay_s` after they arrive)
     switch_account_every    every N-th surface request, "another device" switches the login's current account
     drift                   {"invoices": {"kind": "missing"|"type"|"enum"|"no_items"|"extra", "field": "total"}}
     lockout_after           failed sign-ins (per login) before the portal answers 429 rate_limited
@@ -124,6 +125,7 @@ def create_app(data: PortalData | None = None) -> FastAPI:
                     fault["after"] -= 1
                     continue
                 fault["times"] = fault.get("times", 1) - 1
+                await asyncio.sleep(fault.get("delay_s", 0))
                 status = fault["status"]
                 if fault.get("body") == "html":
                     return Response("<html><body>Service Unavailable</body></html>", status_code=status,

@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import select, update
 
 from domain.consent.models import Consent
+from domain.document.models import Document
 from domain.portal.models import PortalConnection, PortalItem
 from sandboxes.portal import DEMO_PASSWORD, PortalData, start
 from sandboxes.portal.data import Account, fill_account
@@ -332,3 +333,23 @@ async def test_a_consent_revoked_mid_walk_stops_the_sync_before_its_next_request
     refused = [e for e in (await tp.http.get(f"/v1/clients/{office.client_id}/disclosures",
                                              headers=office.headers)).json()["data"] if not e["allowed"]]
     assert refused and refused[0]["refusal_reason"] == "consent_revoked"
+
+
+async def test_a_page_that_fails_while_the_next_one_downloads_leaves_no_object_without_its_document(tp, office,
+                                                                                                     portal):
+    """Pages overlap (the next one downloads while one commits): when one fails, the objects the pages after it
+    already stored are deleted, and nothing after it commits."""
+    connection = await connect(tp, office, portal, surfaces=["documents"])
+    # One document per page. The first download is refused after a second (a 4xx is not retried): meanwhile the
+    # next page is listed and its document downloaded and stored.
+    knobs(portal, max_per_page=1, faults=[{"path": "/api/documents/", "status": 404, "times": 1, "delay_s": 1}])
+    outcome = await sync(tp, office, connection["id"])
+    assert outcome["status"] == "failed", outcome
+    [failed] = [r for r in outcome["results"] if r["status"] == "failed"]
+    assert failed["surface"] == "documents"
+    async with tp.state.sessionmaker() as session:
+        keys = set((await session.scalars(select(Document.s3_key).where(Document.firm_id == office.firm_id))).all())
+    listed = await asyncio.to_thread(tp.state.storage.client.list_objects_v2, Bucket=tp.state.storage.bucket,
+                                     Prefix=f"documents/{office.firm_id}/")
+    assert {o["Key"] for o in listed.get("Contents", [])} == keys
+    assert len(keys) == failed["created"] + sum(r["created"] for r in outcome["results"] if r is not failed)
