@@ -260,16 +260,29 @@ class PortalActivities:
 
     async def _commit_page(self, connection, account, surface: str, items: list, stored: dict[str, StoredContent],
                            sync_id: uuid.UUID, parent_id: str | None = None) -> Counts:
-        incoming = _incoming(items, parent_id)
+        """A page's rows in one transaction; if they do not commit, neither do their objects. A cancelled pull
+        (pause, delete) lets a transaction under way finish first: cut off at its COMMIT, it could not tell
+        whether its rows landed, and deleting their objects then could leave documents without their bytes."""
+        transaction = asyncio.ensure_future(self._apply_page(connection, account, surface,
+                                                             _incoming(items, parent_id), stored, sync_id))
         try:
-            async with self.sessionmaker.begin() as session:
-                ctx = ServiceContext.for_system(session, connection.firm_id, SOURCE)
-                counts = await apply_page(ctx, connection, account, surface, incoming, stored, sync_id)
-        except BaseException:  # the rows did not commit: neither do their objects
+            counts = await asyncio.shield(transaction)
+        except asyncio.CancelledError:
+            await asyncio.wait({transaction})
+            if transaction.exception() is not None:
+                await self._delete_objects(stored)
+            raise
+        except BaseException:
             await self._delete_objects(stored)
             raise
         counts.bytes_downloaded = sum(c.size for c in stored.values())
         return counts
+
+    async def _apply_page(self, connection, account, surface: str, incoming: list[Incoming],
+                          stored: dict[str, StoredContent], sync_id: uuid.UUID) -> Counts:
+        async with self.sessionmaker.begin() as session:
+            ctx = ServiceContext.for_system(session, connection.firm_id, SOURCE)
+            return await apply_page(ctx, connection, account, surface, incoming, stored, sync_id)
 
     async def _fetch_documents(self, client: PortalClient, connection, account, items: list,
                                slots: _Slots) -> dict[str, StoredContent]:

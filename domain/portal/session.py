@@ -86,6 +86,7 @@ class ConnectionSession:
     _inflight: asyncio.Future | None = field(default=None, repr=False)
     _allowed: "_Allowed | None" = field(default=None, repr=False)
     _check_began: float = field(default=0.0, repr=False)
+    _passed_began: float | None = field(default=None, repr=False)  # when the newest check that allowed began
 
     async def open(self, connection: PortalConnection) -> PortalClient:
         cid = connection.id
@@ -105,13 +106,22 @@ class ConnectionSession:
 
     async def check(self) -> None:
         """Before every request: the connection still active, and the gate still allowing. Requests issued
-        together (a page's downloads, several at a time) share one check — the one in flight, or one begun less
-        than `CHECK_SHARED_FOR_S` ago — instead of each asking the database: a pause or a revocation stops every
-        request issued more than that after it."""
+        together (a page's downloads, several at a time) share checks instead of each asking the database: a
+        request goes ahead on a check that allowed and began less than `CHECK_SHARED_FOR_S` before it, so a pause
+        or a revocation stops every request issued more than that after it. The next check starts
+        `CHECK_RENEWED_AFTER_S` after the last began, while requests still go ahead on the last: they seldom wait
+        for the database."""
         now = time.monotonic()
-        if self._inflight is None or (self._inflight.done() and now - self._check_began >= CHECK_SHARED_FOR_S):
-            self._inflight, self._check_began = asyncio.ensure_future(self._check_now()), now
-        await asyncio.shield(self._inflight)
+        if self._inflight is None or (self._inflight.done() and now - self._check_began >= CHECK_RENEWED_AFTER_S):
+            self._inflight, self._check_began = asyncio.ensure_future(self._check_from(now)), now
+        if not self._inflight.done() and self._passed_began is not None and \
+                now - self._passed_began < CHECK_SHARED_FOR_S:
+            return
+        await asyncio.shield(self._inflight)  # a refusal raises here, for every request after it
+
+    async def _check_from(self, began: float) -> None:
+        await self._check_now()
+        self._passed_began = max(began, self._passed_began or began)
 
     async def _check_now(self) -> None:
         """One small query reads what the gate's answer depends on: the connection's status and the client's
@@ -144,6 +154,9 @@ class ConnectionSession:
 # How long one check answers for the requests issued after it began: a page's downloads, eight at a time, are
 # ~400 requests a second, and a check per request was a third of the worker's CPU per document.
 CHECK_SHARED_FOR_S = 0.05
+# When the next check starts: early enough that it has usually answered before the last one runs out (a check
+# takes ~1–20 ms while a page downloads), late enough to ask the database ~30 times a second at most.
+CHECK_RENEWED_AFTER_S = 0.03
 # The gate decides again at least this often even when nothing it reads has changed: a rule it may gain later (a
 # firm-wide stop, say) then holds within this time, and everything it reads today holds before the next request.
 REDECIDE_AFTER_S = 2.0
