@@ -112,12 +112,15 @@ class ConnectionSession:
         `CHECK_RENEWED_AFTER_S` after the last began, while requests still go ahead on the last: they seldom wait
         for the database."""
         now = time.monotonic()
-        if self._inflight is None or (self._inflight.done() and now - self._check_began >= CHECK_RENEWED_AFTER_S):
+        last = self._inflight
+        if last is None or (last.done() and not _failed(last) and now - self._check_began >= CHECK_RENEWED_AFTER_S):
             self._inflight, self._check_began = asyncio.ensure_future(self._check_from(now)), now
         if not self._inflight.done() and self._passed_began is not None and \
                 now - self._passed_began < CHECK_SHARED_FOR_S:
             return
-        await asyncio.shield(self._inflight)  # a refusal raises here, for every request after it
+        # A refusal (or a check that failed) is never replaced: it raises here for every request after it, even
+        # one that could still have gone ahead on the check before.
+        await asyncio.shield(self._inflight)
 
     async def _check_from(self, began: float) -> None:
         await self._check_now()
@@ -160,6 +163,10 @@ CHECK_RENEWED_AFTER_S = 0.03
 # The gate decides again at least this often even when nothing it reads has changed: a rule it may gain later (a
 # firm-wide stop, say) then holds within this time, and everything it reads today holds before the next request.
 REDECIDE_AFTER_S = 2.0
+
+
+def _failed(check: asyncio.Future) -> bool:
+    return check.cancelled() or check.exception() is not None
 
 
 def _standing_query(connection_id: uuid.UUID):
