@@ -29,6 +29,8 @@ import uvicorn
 from aiosmtpd.smtp import SMTP
 from fastapi import FastAPI, HTTPException
 
+from sandboxes.webhook_outbox import tcp_socket
+
 HOST = "127.0.0.1"
 log = logging.getLogger(__name__)
 _STAMP = "%Y%m%dT%H%M%S.%fZ"  # file names sort in arrival order
@@ -127,9 +129,7 @@ def create_app(store: MailStore) -> FastAPI:
 
 def _listen(port: int) -> socket.socket:
     """Bind here, in the caller's thread, so a taken port fails start_mail_capture with a clear error."""
-    # IPPROTO_TCP: TCP_NODELAY on every accepted connection (sandboxes/webhook_outbox.ThreadedServer says why)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = tcp_socket()
     try:
         sock.bind((HOST, port))
     except OSError as exc:

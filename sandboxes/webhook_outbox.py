@@ -60,16 +60,23 @@ class Outbox:
         return events
 
 
+def tcp_socket() -> socket.socket:
+    """A socket for a sandbox to listen on, for uvicorn (or aiosmtpd) to serve.
+
+    IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on connections whose socket says so, and an accepted
+    connection inherits this one's (proto 0 by default). Without it, a response written in two parts (headers,
+    then the body) waited for the client's delayed ACK: ~40 ms per request on a kept-alive connection (measured on
+    the portal sandbox's downloads, curl and httpx alike)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
 class ThreadedServer:
     """A FastAPI app served by uvicorn on its own thread and event loop (tests and `python -m sandboxes.X`)."""
 
     def __init__(self, app, port: int = 0):
-        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on connections whose socket says so, and an
-        # accepted connection inherits this one's (proto 0 by default). Without it, a response written in two
-        # parts (headers, then the body) waited for the client's delayed ACK: ~40 ms per request on a kept-alive
-        # connection (measured on the portal sandbox's downloads, curl and httpx alike).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock = tcp_socket()
         sock.bind((HOST, port))
         self.port = sock.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}"
