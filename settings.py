@@ -45,7 +45,7 @@ class Settings(BaseSettings):
 
     # Postgres
     database_url: str = Field("", description="postgresql+psycopg://… ; empty means the embedded pgserver")
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     # How long an API request waits for a free database connection before it is answered 503 with Retry-After:
     # under a burst a quick "retry shortly" beats a request hanging for sqlalchemy's default 30 s.
     db_pool_timeout_s: float = Field(10.0, gt=0)

@@ -253,13 +253,16 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user+system CPU seconds) of a process, from /proc (Linux); None once it is gone."""
+def _proc_stat(pid: int, reaped: bool = True) -> tuple[int, float] | None:
+    """(parent pid, user+system CPU seconds) of a process, from /proc (Linux); None once it is gone. `reaped`:
+    with the CPU of its children that have exited and been waited for, so the Postgres backends that end between
+    two snapshots still count (the postmaster reaps them); a living child is counted on its own."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    return int(fields[1]), ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _command(pid: int) -> str:
@@ -283,8 +286,9 @@ def cpu_by_part(daemons_under: str | None = None) -> dict[str, float]:
     the child that started them), plus "load generator" for this process. Servers that daemonize (pgserver's
     Postgres) count when their command line names `daemons_under`. Diff two snapshots to see where the CPU
     of a phase went: on a 2-core machine throughput is the inverse of the CPU an operation costs."""
-    stats = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _proc_stat(int(p)))}
     me = os.getpid()
+    # This process's own CPU only: the parts of the stack it stopped (a restarted worker) are reaped by it.
+    stats = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _proc_stat(int(p), int(p) != me))}
     totals = {"load generator": stats.get(me, (0, 0.0))[1]}
     for pid, (parent, cpu) in stats.items():
         top, hops = pid, 0

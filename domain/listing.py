@@ -255,11 +255,14 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
                    sort_value: Callable[[Any], Any] | None = None) -> Page:
     """Run `stmt` (already scoped to what the caller may see) as one keyset page.
 
-    `stmt` selects ORM entities whose attribute names match the ListSpec's sortable keys.
+    `stmt` selects either one ORM entity or columns (an item is then the row, read by the columns' names; a list
+    that shows a few columns reads only those, without building an ORM object per row). Either way the items'
+    attribute names match the ListSpec's sortable keys and include `id`.
     """
     sort_col = spec.sortable[query.sort_field]
     id_col = spec.id_column
     stmt = stmt.where(*query.conditions)
+    entities = _selects_one_entity(stmt)
 
     order = (sort_col.desc(), id_col.desc()) if query.descending else (sort_col.asc(), id_col.asc())
     if query.cursor is None:
@@ -267,8 +270,8 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
         # subquery once). No row means nothing matched: a count of 0.
         page_stmt = stmt.add_columns(_bounded_count(stmt)).order_by(*order).limit(query.limit + 1)
         counted_rows = (await session.execute(page_stmt)).all()
-        rows = [row[0] for row in counted_rows]
-        total, exact = await _total(session, stmt, counted_rows[0][1] if counted_rows else 0)
+        rows = [row[0] for row in counted_rows] if entities else counted_rows  # a row's extra column: harmless
+        total, exact = await _total(session, stmt, counted_rows[0][-1] if counted_rows else 0)
     else:
         total, exact = query.cursor["t"], query.cursor.get("x", True)
         last_value = _restore_value(sort_col, query.cursor["v"])
@@ -277,7 +280,8 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
             stmt = stmt.where(tuple_(sort_col, id_col) < tuple_(last_value, last_id))
         else:
             stmt = stmt.where(tuple_(sort_col, id_col) > tuple_(last_value, last_id))
-        rows = (await session.execute(stmt.order_by(*order).limit(query.limit + 1))).scalars().all()
+        result = await session.execute(stmt.order_by(*order).limit(query.limit + 1))
+        rows = result.scalars().all() if entities else result.all()
     has_more = len(rows) > query.limit
     items = list(rows[: query.limit])
     next_cursor = None
@@ -292,6 +296,11 @@ async def paginate(session: AsyncSession, stmt: Select, query: ListQuery, spec: 
             "x": exact,
         })
     return Page(items=items, next_cursor=next_cursor, has_more=has_more, total_count=total, total_count_exact=exact)
+
+
+def _selects_one_entity(stmt: Select) -> bool:
+    descriptions = stmt.column_descriptions
+    return len(descriptions) == 1 and isinstance(descriptions[0]["expr"], type)
 
 
 def _bounded_count(stmt: Select):

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from api import envelope, health_checks
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, answers, list_of
 from api.request_context import meta
 from api.schemas.admin import (
@@ -32,7 +33,7 @@ from domain.user import service as users
 from domain.user.models import User
 from orchestration import audit_export as audit_export_workflow
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(route_class=JSONRoute, prefix="/admin", tags=["admin"])
 
 
 def user_out(user: User) -> dict:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import envelope
 from api.deps import CurrentPrincipal, Session, State
+from api.json_route import JSONRoute
 from api.openapi import One, answers
 from api.schemas.auth import (
     AcceptInvitationRequest, InvitationAccepted, JwkSet, LoginAnswer, LoginRequest, MagicLinkRequest, MagicLinkSent,
@@ -24,7 +25,7 @@ from domain.auth import totp
 from domain.auth.service import MailedLink, token_response
 from domain.errors import DomainError
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=JSONRoute, tags=["auth"])
 
 T = TypeVar("T")
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, Page, answers, list_of
 from api.schemas.client import (
     ClientCreate, ClientDetail, ClientSummary, ClientUpdate, ContactCreate, ContactOut, ContactUpdate,
@@ -17,7 +18,7 @@ from domain.client import service
 from domain.client.models import Client, ClientContact
 from domain.listing import parse_list_query
 
-router = APIRouter(tags=["clients"])
+router = APIRouter(route_class=JSONRoute, tags=["clients"])
 
 
 def iso(value):
@@ -25,6 +26,7 @@ def iso(value):
 
 
 def client_summary(client: Client) -> dict:
+    """Of a Client, or of a list page's row of domain/client/service.LIST_COLUMNS (the same names)."""
     return {
         "id": str(client.id),
         "account_number": client.account_number,

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, Page, answers
 from api.schemas.signing import ConsentCreate, ConsentOut, SendOut
 from api.v1.client import iso
@@ -18,7 +19,7 @@ from domain.consent.models import Consent
 from domain.esign.models import SignatureRequest
 from orchestration import consent as workflow
 
-router = APIRouter(tags=["consents"])
+router = APIRouter(route_class=JSONRoute, tags=["consents"])
 
 
 def consent_out(consent: Consent, request: SignatureRequest | None = None) -> dict:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from api import envelope
 from api.deps import Ctx
+from api.json_route import JSONRoute
 from api.openapi import answers, list_of
 from api.schemas.disclosure import DisclosureOut
 from api.v1.client import iso
@@ -15,7 +16,7 @@ from domain.disclosure import service
 from domain.disclosure.models import DisclosureLogEntry
 from domain.listing import parse_list_query
 
-router = APIRouter(tags=["disclosures"])
+router = APIRouter(route_class=JSONRoute, tags=["disclosures"])
 
 
 def _id(value):

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api import envelope
 from api.deps import Ctx, State, bearer_token, service_context
+from api.json_route import JSONRoute
 from api.schemas.base import patch_changes
 from api.openapi import One, answers, list_of
 from api.schemas.document import (
@@ -38,7 +39,7 @@ from domain.document.types import normalize_type
 from orchestration import document as workflow
 from orchestration import outbox
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(route_class=JSONRoute, tags=["documents"])
 log = logging.getLogger(__name__)
 
 # Small enough that the first chunk reaches the caller early (the read of the next overlaps its sending), large

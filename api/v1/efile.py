@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, Page, answers
 from api.schemas.efile import (
     Rejections, Resubmitted, ResubmitRequest, TransmissionDetail, TransmissionOut, Transmitted, TransmitRequest,
@@ -21,7 +22,7 @@ from domain.tax_return.models import TaxReturn
 from orchestration import efile as workflow
 from orchestration.message import OutboxMessage
 
-router = APIRouter(tags=["e-filing"])
+router = APIRouter(route_class=JSONRoute, tags=["e-filing"])
 
 
 def transmission_out(t: EfileTransmission) -> dict:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.money_json import MoneyJSONResponse
 from api.openapi import One, answers, list_of
 from api.schemas.base import patch_changes
@@ -23,7 +24,7 @@ from domain.esign.service import filename_of
 from domain.listing import parse_list_query
 from orchestration import engagement as workflow
 
-router = APIRouter(tags=["engagements"])
+router = APIRouter(route_class=JSONRoute, tags=["engagements"])
 
 
 def fee_structure_out(fees: dict) -> dict:

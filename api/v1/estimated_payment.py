@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.money_json import MoneyJSONResponse
 from api.schemas.base import patch_changes
 from api.openapi import One, Page, answers
@@ -21,7 +22,7 @@ from integrations.notify import Notification, Notifier, Recipient
 from orchestration import estimated_payment as workflow
 from orchestration.mail import mail
 
-router = APIRouter(tags=["estimated payments"])
+router = APIRouter(route_class=JSONRoute, tags=["estimated payments"])
 
 
 def payment_out(payment: EstimatedPayment, tax_year: int) -> dict:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, answers
 from api.schemas.signing import SendOut, SignatureOut
 from api.v1.signing import SENDING, sent_out, signature_out
@@ -20,7 +21,7 @@ from domain.esign.form_8879 import check_sendable
 from domain.tax_return.service import load_visible_return
 from orchestration import form_8879 as workflow
 
-router = APIRouter(tags=["returns"])
+router = APIRouter(route_class=JSONRoute, tags=["returns"])
 
 
 @router.post("/returns/{return_id}/form-8879/send", summary="Send Form 8879 to the taxpayer for e-signature",

@@ -7,11 +7,12 @@ from fastapi.responses import JSONResponse
 
 from api import health_checks
 from api.deps import State
+from api.json_route import JSONRoute
 from api.openapi import answers
 from api.problems import PROBLEM_JSON, RETRY_AFTER_S, problem_body
 from api.schemas.health import Liveness, Readiness
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=JSONRoute, tags=["health"])
 
 
 @router.get("/health", summary="Liveness", operation_id="get_health", **answers(Liveness, public=True))

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, answers
 from api.schemas.identity import (
     CodeRequest, CodeSent, GovernmentIdInquiry, InitiateRequest, PhoneSendRequest, ReviewRequest, Verification,
@@ -24,7 +25,7 @@ from domain.identity.models import IdentityVerification, VerificationCode
 from orchestration import identity as workflow
 from orchestration.mail import mail
 
-router = APIRouter(tags=["identity verification"])
+router = APIRouter(route_class=JSONRoute, tags=["identity verification"])
 
 CODE_REFUSALS = {
     "wrong": ("code_invalid", "The code is wrong"),

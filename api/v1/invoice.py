@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.money_json import MoneyJSONResponse
 from api.schemas.base import patch_changes
 from api.openapi import One, answers, list_of
@@ -22,7 +23,7 @@ from domain.invoice.models import Invoice, InvoicePayment
 from domain.listing import parse_list_query
 from orchestration import invoice as workflow
 
-router = APIRouter(tags=["invoices"])
+router = APIRouter(route_class=JSONRoute, tags=["invoices"])
 log = logging.getLogger("taxpractice.invoice")
 
 

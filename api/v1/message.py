@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, answers, list_of
 from api.schemas.message import MessageCreate, MessageOut, MessageRead
 from api.v1.client import iso
@@ -16,7 +17,7 @@ from domain.message import service
 from domain.message.models import Message
 from orchestration.mail import mail
 
-router = APIRouter(tags=["messages"])
+router = APIRouter(route_class=JSONRoute, tags=["messages"])
 
 
 def message_out(m: Message) -> dict:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, Page, answers
 from api.schemas.document import (
     PENDING_UPLOAD_BODY, BatchOut, ClientFromBatch, CreateClientFromBatch, PendingDocumentOut,
@@ -26,7 +27,7 @@ from domain.principal import Principal
 from orchestration import document as document_workflow
 from orchestration import tax_return as return_workflow
 
-router = APIRouter(tags=["pending documents"])
+router = APIRouter(route_class=JSONRoute, tags=["pending documents"])
 
 
 async def _caller(request: Request, state: State) -> Principal:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, Page, answers, list_of, list_parameters
 from api.schemas.base import one_of
 from api.schemas.portal import PortalCheckOut, PortalConnectionCreate, PortalConnectionOut, PortalSyncOut
@@ -25,7 +26,7 @@ from domain.portal import syncs
 from domain.portal.session import ConnectionSession
 from orchestration import portal as workflow
 
-router = APIRouter(tags=["portal connections"])
+router = APIRouter(route_class=JSONRoute, tags=["portal connections"])
 log = logging.getLogger("taxpractice.portal")
 
 

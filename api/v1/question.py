@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, answers, list_of
 from api.schemas.question import AnswerBody, QuestionCreate, QuestionOut, SkipBody
 from api.v1.client import iso
@@ -16,7 +17,7 @@ from domain.question import service
 from domain.question.models import Question
 from orchestration import tax_return as workflow
 
-router = APIRouter(tags=["questions"])
+router = APIRouter(route_class=JSONRoute, tags=["questions"])
 
 
 def question_out(q: Question) -> dict:

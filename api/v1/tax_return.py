@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.money_json import MoneyJSONResponse
 from api.schemas.base import patch_changes
 from api.openapi import One, answers, list_of
@@ -28,7 +29,7 @@ from domain.lifecycle.models import LifecycleHistory
 from domain.tax_return.models import AiAnalysis, PreparerNote, TaxReturn
 from orchestration import tax_return as workflow
 
-router = APIRouter(tags=["returns"])
+router = APIRouter(route_class=JSONRoute, tags=["returns"])
 
 
 def _id(value) -> str | None:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import Session, State, bearer_token, service_context
+from api.json_route import JSONRoute
 from api.openapi import One, ReadModel, answers
 from api.request_context import meta
 from domain import policy
@@ -34,7 +35,7 @@ from orchestration.connect import payload_codec
 from orchestration.payload_codec import codec_server
 
 PATH = "/admin/temporal-codec"
-router = APIRouter(prefix=PATH, tags=["admin"])
+router = APIRouter(route_class=JSONRoute, prefix=PATH, tags=["admin"])
 COOKIE = "taxpractice_codec"
 
 

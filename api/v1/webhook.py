@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import envelope
 from api.deps import State
+from api.json_route import JSONRoute
 from api.openapi import One, answers
 from api.schemas.webhook import (
     HMAC_EVENT, PERSONA_EVENT, PERSONA_SIGNATURE, STRIPE_EVENT, STRIPE_SIGNATURE, StripeReceipt, WebhookReceipt,
@@ -50,7 +51,7 @@ from orchestration import invoice as invoice_workflow
 from orchestration.mail import mail
 from orchestration.message import OutboxMessage
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=JSONRoute, tags=["webhooks"])
 
 
 @dataclass(frozen=True)

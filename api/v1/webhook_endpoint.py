@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from api import envelope
 from api.deps import Ctx, State
+from api.json_route import JSONRoute
 from api.openapi import One, answers, list_of
 from api.schemas.base import patch_changes
 from api.schemas.webhook_endpoint import (WebhookDeliveryOut, WebhookEndpointCreate, WebhookEndpointOut,
@@ -22,7 +23,7 @@ from domain.outbound_webhook.models import WebhookAttempt, WebhookDelivery, Webh
 from integrations import webhook_target
 from orchestration import webhook as workflow
 
-router = APIRouter(prefix="/admin/webhooks", tags=["webhooks"])
+router = APIRouter(route_class=JSONRoute, prefix="/admin/webhooks", tags=["webhooks"])
 
 
 def iso(value):

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = 500
 COLUMNS = ("firm_id", "actor_id", "actor_role", "action", "resource_type", "resource_id", "client_id",
            "correlation_id", "request_id", "ip_address", "details")
+# One statement for any number of rows, compiled once: with RETURNING, SQLAlchemy sends a list of rows as one
+# multi-row INSERT ("insertmanyvalues", up to 1,000 rows a statement), where `.values(rows)` was compiled afresh
+# for every batch (5 % of the API's CPU on a list page, session 27).
+WRITE = insert(AuditEntry).returning(AuditEntry.id)
 
 
 class CommittedReadAudit:
@@ -65,17 +69,17 @@ class CommittedReadAudit:
             # Chain heads locked in one order (by firm) by every process's INSERT: two batches naming the same
             # two firms cannot deadlock.
             batch.sort(key=lambda item: str(item[0]["firm_id"]))
-            statement = insert(AuditEntry).values([row for row, _ in batch])
+            rows = [row for row, _ in batch]
             try:
                 try:
-                    await (await self._connected()).execute(statement)
+                    await (await self._connected()).execute(WRITE, rows)
                 except DBAPIError as exc:
                     if not exc.connection_invalidated:
                         raise
                     # The kept connection died (Postgres restarted meanwhile): once more, on a new one. A row
                     # written twice is a read audited twice; a read not audited is what this module prevents.
                     await self._drop_connection()
-                    await (await self._connected()).execute(statement)
+                    await (await self._connected()).execute(WRITE, rows)
             except Exception as exc:  # every waiting request answers the error (a 503 when Postgres is away)
                 log.warning("audit rows of %d reads not written (%s)", len(batch), type(exc).__name__)
                 await self._drop_connection()

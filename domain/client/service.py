@@ -39,6 +39,8 @@ CLIENT_LIST_SPEC = ListSpec(
                              "assigned_preparer_id", "created_at", "updated_at"}),
     extra_params=frozenset({"search"}),
 )
+# What a page of the list reads: the columns its items show, which are named as their fields.
+LIST_COLUMNS = tuple(getattr(Client, name) for name in sorted(CLIENT_LIST_SPEC.output_fields))
 
 _SEARCH_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -60,8 +62,10 @@ def readable_clients(ctx: ServiceContext) -> Select:
 
 
 async def list_clients(ctx: ServiceContext, query: ListQuery) -> Page:
+    """Items are rows of LIST_COLUMNS: a page reads neither the encrypted SSN, the address nor the search vector,
+    and builds no ORM object (a fifth of the API's CPU on a page of 25, session 27)."""
     policy.require(ctx.principal, "client.list")
-    stmt = readable_clients(ctx)
+    stmt = readable_clients(ctx).with_only_columns(*LIST_COLUMNS)
     if "search" in query.extras:
         condition = search_condition(query.extras["search"])
         if condition is None:

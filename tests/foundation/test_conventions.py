@@ -489,7 +489,7 @@ async def test_a_request_that_finds_no_free_database_connection_is_answered_503_
     _, admin = await tp.staff(await tp.new_firm(), "admin")
     narrow = tp.settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout_s": 0.2})
     state = build_state(narrow)
-    held = [await state.engine.connect() for _ in range(2)]  # pool_size plus its overflow
+    held = [await state.engine.connect()]  # the pool's one connection (no overflow: domain/db.make_engine)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(narrow, state)),
                                      base_url="http://testserver") as http:
