@@ -22,7 +22,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Hashable
 
-from sqlalchemy import BigInteger, Select, func, select, text, tuple_
+from sqlalchemy import BigInteger, Select, func, select, tuple_
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncSession
 

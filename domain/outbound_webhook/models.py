@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (ARRAY, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint,
-                        text)
+from sqlalchemy import (ARRAY, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, text)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
