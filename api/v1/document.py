@@ -255,19 +255,43 @@ async def download_document(document_id: uuid.UUID, state: State, request: Reque
                                 "clients that follow redirects (docs/document.md, Downloads)"))):
     """The stored bytes as an attachment, streamed; or, with `redirect=true`, a 307 to a presigned URL of the
     object. Either way the download is written to the audit log, and committed, before a byte can leave."""
-    async with state.sessionmaker.begin() as session:  # one transaction: the token's session, the document's
+    async def sign_url(document: Document) -> str:
+        return await asyncio.to_thread(state.storage.presigned_download, document.s3_key,
+                                       state.settings.download_url_seconds, document.mime_type,
+                                       _content_disposition(document.filename))
+
+    async def open_body(document: Document):
+        return await _opened(state.storage.open_stream, document.s3_key)
+
+    # One transaction: the token's session, the document's. The store's GET (7 ms to its headers) or the URL's
+    # signing runs while the audit row commits (service.authorize_download).
+    async with state.sessionmaker.begin() as session:
         principal = await state.authenticator.authenticate(session, bearer_token(request))
-        document = await service.authorize_download(service_context(session, principal, state), document_id)
+        document, prepared = await service.authorize_download(service_context(session, principal, state),
+                                                              document_id, sign_url if redirect else open_body)
     headers = {"X-Content-SHA256": document.sha256, "Cache-Control": "no-store"}
-    disposition = _content_disposition(document.filename)
     if redirect:
-        url = await asyncio.to_thread(state.storage.presigned_download, document.s3_key,
-                                      state.settings.download_url_seconds, document.mime_type, disposition)
-        return RedirectResponse(url, status_code=307, headers=headers)
-    body, length, _ = await asyncio.to_thread(state.storage.open_stream, document.s3_key)
+        return RedirectResponse(prepared, status_code=307, headers=headers)
+    body, length, _ = prepared
     return StreamingResponse(read_ahead(body), media_type=document.mime_type, headers={
-        **headers, "Content-Length": str(length), "Content-Disposition": disposition,
+        **headers, "Content-Length": str(length), "Content-Disposition": _content_disposition(document.filename),
         "X-Content-Type-Options": "nosniff"})
+
+
+async def _opened(open_stream, key: str):
+    """`open_stream(key)` on a thread. Cancelled (the audit failed, the caller left), the thread still finishes
+    the GET: the body it opens is then closed, not left holding a pooled connection to the store."""
+    opening = asyncio.ensure_future(asyncio.to_thread(open_stream, key))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(opening: asyncio.Future) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result()[0].close()
 
 
 async def read_ahead(body) -> AsyncIterator[bytes]:

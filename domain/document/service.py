@@ -7,10 +7,12 @@ them to S3) before `record_upload` writes the row, so a row never points at a mi
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Awaitable, Callable, TypeVar
 
 from sqlalchemy import Select, insert, select
 
@@ -26,6 +28,8 @@ from domain.listing import Filterable, ListQuery, ListSpec, Page, paginate
 from domain.roles import Role
 from domain.tax_return.models import TaxReturn
 from domain.tax_return.state_machine import APPROVED_OR_LATER, FILED_OR_LATER, reopen_hint
+
+T = TypeVar("T")
 
 STATUSES = ("uploaded", "classifying", "extracting", "processed", "review_required")
 
@@ -261,12 +265,22 @@ async def get_document(ctx: ServiceContext, document_id: uuid.UUID):
     return document, extraction, fields
 
 
-async def authorize_download(ctx: ServiceContext, document_id: uuid.UUID) -> Document:
+async def authorize_download(ctx: ServiceContext, document_id: uuid.UUID,
+                             prepare: Callable[[Document], Awaitable[T]]) -> tuple[Document, T]:
+    """The document, once the caller may download it and the download's audit row is committed, with what
+    `prepare(document)` made of it meanwhile (the store's stream opened, a URL signed): that work overlaps the
+    audit row's commit, but its result is handed over only after it, so nothing of the file can reach the caller
+    unaudited. When the audit fails, `prepare` is cancelled and its result never returned."""
     policy.require(ctx.principal, "document.download")
     document = await load_visible_document(ctx, document_id)
-    await ctx.audit_read("document.download", "document", document.id, client_id=document.client_id,
-                    details={"sha256": document.sha256, "size": document.file_size})
-    return document
+    prepared = asyncio.ensure_future(prepare(document))
+    try:
+        await ctx.audit_read("document.download", "document", document.id, client_id=document.client_id,
+                             details={"sha256": document.sha256, "size": document.file_size})
+    except BaseException:
+        prepared.cancel()
+        raise
+    return document, await prepared
 
 
 def _now() -> datetime:

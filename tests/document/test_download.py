@@ -6,9 +6,10 @@ import os
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from domain.audit.models import AuditEntry
+from domain.db import make_engine
 from tests.document.conftest import portal_headers, upload
 from tests.document.forms import form_pdf
 
@@ -65,4 +66,30 @@ async def test_redirect_answers_307_to_a_presigned_url_after_the_audit_row(tp, o
     assert refused.status_code == 404 and "location" not in refused.headers
     anonymous = await tp.http.get(f"/v1/documents/{created['id']}/download", params={"redirect": "true"})
     assert anonymous.status_code == 401
+    assert len(await _downloads_audited(tp, created["id"])) == 1
+
+
+async def test_a_download_whose_audit_row_fails_answers_no_byte_and_no_url(tp, office):
+    """The store's stream is opened, and the URL signed, while the audit row commits: when the row cannot be
+    written, neither reaches the caller, and the next download, audited, works."""
+    pdf = form_pdf("W-2", "Acme Corporation", {"wages": "75,000.00"})
+    created = (await upload(tp, office.admin, pdf, client_id=office.client["id"], tax_year=2024)).json()["data"]
+    url = f"/v1/documents/{created['id']}/download"
+    owner = make_engine(tp.settings.database_url, pool_size=1)
+    role = tp.settings.database_app_role
+    try:
+        async with owner.begin() as connection:  # the app's role may no longer append to the audit log
+            await connection.execute(text(f"REVOKE INSERT ON audit_log FROM {role}"))
+        for params in ({}, {"redirect": "true"}):
+            answer = await tp.http.get(url, params=params, headers=office.admin)
+            assert answer.status_code >= 500, answer.status_code
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            assert "location" not in answer.headers and pdf not in answer.content
+    finally:
+        async with owner.begin() as connection:
+            await connection.execute(text(f"GRANT INSERT ON audit_log TO {role}"))
+        await owner.dispose()
+    assert await _downloads_audited(tp, created["id"]) == []
+    answer = await tp.http.get(url, headers=office.admin)
+    assert answer.status_code == 200 and answer.content == pdf
     assert len(await _downloads_audited(tp, created["id"])) == 1
