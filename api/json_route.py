@@ -53,7 +53,7 @@ def _answering_json(endpoint: Callable[..., Any], status_code: int | None) -> Ca
 
 
 class JSONRoute(APIRoute):
-    """The route class of every v1 router (`APIRouter(route_class=JSONRoute)`; tests/foundation/test_app.py
+    """The route class of every v1 router (`APIRouter(route_class=JSONRoute)`; tests/foundation/test_json_route.py
     checks that none is left out)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:

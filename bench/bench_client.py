@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from bench.client_list_parts import measure_parts
-from domain.db import make_engine
 from bench.harness import BenchEnv, sized
+from domain.db import make_engine
 
 CLIENTS = sized(100_000, smallest=200)
 REQUESTS = sized(1_000, smallest=8)
@@ -35,7 +35,7 @@ async def vacuum_as_owner(env: BenchEnv, table: str) -> None:
     """What autovacuum does within a minute of a bulk import (`VACUUM (ANALYZE)`: statistics and the visibility
     map), done now so that neither side's figures carry that minute. Without fresh statistics the planner takes the
     firm for 114 rows and sorts all 75,000 matching rows for every page: 50 ms a page alone, 400 ms at 16
-    concurrent, until autovacuum came by (sessions 24-27 measured that as the bare endpoint's "cold" phase).
+    concurrent, until autovacuum came by (sessions 24 to 26 measured that as the bare endpoint's "cold" phase).
 
     As the tables' owner: the app's role owns nothing (domain/db.py), and a VACUUM or ANALYZE by a role that does
     not own the table is a warning and a no-op, which is what the seed ran until session 27."""
@@ -51,6 +51,7 @@ async def vacuum_as_owner(env: BenchEnv, table: str) -> None:
         await engine.dispose()
     if not vacuumed:
         raise RuntimeError(f"VACUUM (ANALYZE) {table} did not run: the benchmark's figures would be the planner's")
+
 
 async def run(env: BenchEnv) -> None:
     firm = await env.tp.new_firm("Benchmark firm")

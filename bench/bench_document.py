@@ -151,8 +151,8 @@ async def run(env: BenchEnv) -> None:
             env.report(BENCH, f"{label} {title} median", round(seconds * 1000, 1), "ms")
             env.report(BENCH, f"{label} {title} throughput", round(size_mb / seconds, 1), "MB/s")
         env.report(BENCH, f"{label} API upload peak RSS growth (max of {REPEAT})", round(max(peaks["api_up"]), 1), "MB")
-        env.report(BENCH, f"{label} API download peak RSS growth (max of {DOWNLOAD_ROUNDS})", round(max(peaks["api_down"]), 1),
-                   "MB")
+        env.report(BENCH, f"{label} API download peak RSS growth (max of {DOWNLOAD_ROUNDS})",
+                   round(max(peaks["api_down"]), 1), "MB")
         env.report(BENCH, f"{label} ratio upload API/boto3",
                    round(statistics.median(timings["api_up"]) / statistics.median(timings["s3_put"]), 2), "x")
         env.report(BENCH, f"{label} ratio download API/boto3",

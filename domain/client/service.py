@@ -39,8 +39,9 @@ CLIENT_LIST_SPEC = ListSpec(
                              "assigned_preparer_id", "created_at", "updated_at"}),
     extra_params=frozenset({"search"}),
 )
-# What a page of the list reads: the columns its items show, which are named as their fields.
-LIST_COLUMNS = tuple(getattr(Client, name) for name in sorted(CLIENT_LIST_SPEC.output_fields))
+# What a page of the list reads: the columns its items show, which are named as their fields. The key first: the
+# bounded count counts the statement's first column (domain/listing._bounded_count), as the bare SQL does.
+LIST_COLUMNS = (Client.id, *(getattr(Client, name) for name in sorted(CLIENT_LIST_SPEC.output_fields - {"id"})))
 
 _SEARCH_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 

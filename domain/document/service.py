@@ -279,6 +279,8 @@ async def authorize_download(ctx: ServiceContext, document_id: uuid.UUID,
                              details={"sha256": document.sha256, "size": document.file_size})
     except BaseException:
         prepared.cancel()
+        # A failure of its own, had it one, is not the answer: read, so that asyncio does not log it as unread.
+        prepared.add_done_callback(lambda done: done.cancelled() or done.exception())
         raise
     return document, await prepared
 
