@@ -83,3 +83,13 @@ def test_the_app_logs_in_as_its_own_role_and_only_the_migration_job_as_the_owner
     script = (ROOT / init / "10-app-login.sh").read_text()
     assert "IN ROLE taxpractice_app" in script
     assert "taxpractice_api:" in APP_SERVICES["api"]["environment"]["DATABASE_URL"]
+
+
+def test_postgres_takes_every_app_process_at_its_full_pool_and_room_for_temporal():
+    """Pools are kept, not closed after a burst (domain/db.make_engine): the app's processes at their full pool
+    must leave Postgres room for Temporal's server and a few replicas more."""
+    command = COMPOSE["services"]["postgres"]["command"]
+    max_connections = int(next(arg.split("=", 1)[1] for arg in command if arg.startswith("max_connections=")))
+    pools = sum(int(service["environment"].get("DB_POOL_SIZE", Settings.model_fields["db_pool_size"].default))
+                for service in APP_SERVICES.values() if service.get("command", [None])[0] in ("uvicorn", "python"))
+    assert max_connections >= pools + 100, (max_connections, pools)
