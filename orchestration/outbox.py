@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import ARRAY, any_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -68,7 +68,10 @@ RELAY_WORKFLOW_ID = "outbox-relay"
 INSERT_ENTRY = insert(OutboxEntry).values(
     id=bindparam("entry_id"), entity_type=bindparam("entity_type"), entity_id=bindparam("entity_id"),
     kind=bindparam("kind"), sealed_payload=bindparam("sealed_payload"), attempts=0)
-DELETE_ENTRIES = delete(OutboxEntry).where(OutboxEntry.id.in_(bindparam("entry_ids", expanding=True)))
+# The ids as one array parameter (`= ANY`), not an expanding IN: an IN list is re-rendered into the SQL on every
+# execution, which was a fifth of a Stripe event's statement-execution CPU in the API (issue 19).
+DELETE_ENTRIES = delete(OutboxEntry).where(
+    OutboxEntry.id == any_(bindparam("entry_ids", type_=ARRAY(OutboxEntry.__table__.c.id.type))))
 
 
 @dataclass(frozen=True)

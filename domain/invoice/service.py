@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Row, Select, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from domain import policy
@@ -323,9 +323,24 @@ async def record_step(ctx: ServiceContext, invoice: Invoice, event: str, from_st
 
 @dataclass
 class PaymentOutcome:
-    payment: InvoicePayment | None  # None: this PaymentIntent's payment was already recorded
+    payment: Row | None  # the payment's row as inserted; None: this PaymentIntent's payment was already recorded
     status_before: str
     status_after: str
+
+
+# Built once and run on the session's connection: the Stripe webhook records a payment per event, and the ORM's
+# insert-returning-an-object cost the API more CPU than the statement (issue 19). A PaymentIntent is recorded once
+# in a firm: the partial unique index makes a second insert of it a no-op (none is possible without an intent id).
+# The index predicate is literal SQL: with a bound 'completed', a statement psycopg has prepared (after five runs
+# on a connection) no longer proves it matches the partial index, and fails.
+INSERT_PAYMENT = insert(InvoicePayment).values(
+    {column: bindparam(column.key) for column in InvoicePayment.__table__.c if column.key != "failure_message"}
+).on_conflict_do_nothing(
+    index_elements=[InvoicePayment.firm_id, InvoicePayment.stripe_payment_intent_id],
+    index_where=text("status = 'completed' AND stripe_payment_intent_id IS NOT NULL"),
+).returning(*InvoicePayment.__table__.c)
+PAID_SO_FAR = select(func.coalesce(func.sum(InvoicePayment.amount), ZERO)).where(
+    InvoicePayment.invoice_id == bindparam("invoice_id"), InvoicePayment.status == "completed")
 
 
 async def lock_invoice(session, invoice_id: uuid.UUID) -> Invoice | None:
@@ -342,24 +357,17 @@ async def apply_payment(session, invoice: Invoice, *, amount: Decimal, payment_m
     the partial unique index makes the second insert a no-op instead of an error.
     """
     before = invoice.status
-    values = dict(id=uuid.uuid4(), firm_id=invoice.firm_id, invoice_id=invoice.id, amount=amount,
-                  payment_method=payment_method, status="completed", source=source,
-                  stripe_payment_intent_id=stripe_payment_intent_id, stripe_event_id=stripe_event_id,
-                  recorded_by=recorded_by, processed_at=_now(), created_at=_now())
-    stmt = insert(InvoicePayment).values(**values)
-    if stripe_payment_intent_id:
-        # The index predicate as literal SQL: with a bound 'completed', a statement psycopg has prepared
-        # (after five runs on a connection) no longer proves it matches the partial index, and fails.
-        stmt = stmt.on_conflict_do_nothing(
-            index_elements=[InvoicePayment.firm_id, InvoicePayment.stripe_payment_intent_id],
-            index_where=text("status = 'completed' AND stripe_payment_intent_id IS NOT NULL"))
+    connection = await session.connection()
+    now = _now()
     # The row itself comes back from the insert (one statement, no read after it).
-    payment = (await session.execute(stmt.returning(InvoicePayment))).scalar_one_or_none()
+    payment = (await connection.execute(INSERT_PAYMENT, {
+        "id": uuid.uuid4(), "firm_id": invoice.firm_id, "invoice_id": invoice.id, "amount": amount,
+        "payment_method": payment_method, "status": "completed", "source": source,
+        "stripe_payment_intent_id": stripe_payment_intent_id, "stripe_event_id": stripe_event_id,
+        "recorded_by": recorded_by, "processed_at": now, "created_at": now})).one_or_none()
     if payment is None:
         return PaymentOutcome(None, before, before)
-    invoice.amount_paid = await session.scalar(
-        select(func.coalesce(func.sum(InvoicePayment.amount), ZERO))
-        .where(InvoicePayment.invoice_id == invoice.id, InvoicePayment.status == "completed"))
+    invoice.amount_paid = (await connection.execute(PAID_SO_FAR, {"invoice_id": invoice.id})).scalar_one()
     invoice.status = settled_status(invoice)
     invoice.updated_at = _now()
     session.add(history(invoice, "payment", before, {"amount": str(amount), "source": source,

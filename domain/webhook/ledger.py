@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,14 +61,26 @@ class Receipt(Generic[T]):
     follow_up: T | None  # always None for a duplicate: the first delivery had it
 
 
-async def record_once(session: AsyncSession, delivery: Delivery) -> InboundWebhook | None:
-    """The event's row, new, with outcome "received"; None when (source, event id) was recorded before."""
-    # The row itself comes back from the insert (one statement), as an ORM object the effect's outcome updates.
-    return (await session.execute(insert(InboundWebhook).values(
-        id=uuid.uuid4(), source=delivery.source, event_id=delivery.event_id, event_type=delivery.event_type,
-        signature=delivery.signature, outcome="received", occurred_at=delivery.occurred_at,
-        payload=redact(delivery.payload), received_at=datetime.now(timezone.utc),
-    ).on_conflict_do_nothing(constraint="uq_inbound_webhooks_source_event").returning(InboundWebhook))).scalar()
+# Built once, run on the session's connection: every delivery writes its row and then its outcome, and the ORM's
+# insert-returning-an-object and unit of work for them cost the API more CPU than the statements (issue 19).
+RECORD = insert(InboundWebhook).values(
+    id=bindparam("id"), source=bindparam("source"), event_id=bindparam("event_id"),
+    event_type=bindparam("event_type"), signature=bindparam("signature"), outcome="received",
+    occurred_at=bindparam("occurred_at"), payload=bindparam("payload"), received_at=bindparam("received_at"),
+).on_conflict_do_nothing(constraint="uq_inbound_webhooks_source_event").returning(InboundWebhook.id)
+RECORD_OUTCOME = update(InboundWebhook).where(InboundWebhook.id == bindparam("row_id")).values(
+    outcome=bindparam("outcome"), reason=bindparam("reason"), firm_id=bindparam("firm_id"),
+    entity_type=bindparam("entity_type"), entity_id=bindparam("entity_id"))
+
+
+async def record_once(session: AsyncSession, delivery: Delivery) -> uuid.UUID | None:
+    """The id of the event's new row, with outcome "received"; None when (source, event id) was recorded
+    before."""
+    connection = await session.connection()
+    return (await connection.execute(RECORD, {
+        "id": uuid.uuid4(), "source": delivery.source, "event_id": delivery.event_id,
+        "event_type": delivery.event_type, "signature": delivery.signature, "occurred_at": delivery.occurred_at,
+        "payload": redact(delivery.payload), "received_at": datetime.now(timezone.utc)})).scalar()
 
 
 async def find(session: AsyncSession, source: str, event_id: str) -> InboundWebhook | None:
@@ -79,12 +91,13 @@ async def find(session: AsyncSession, source: str, event_id: str) -> InboundWebh
 async def receive(session: AsyncSession, delivery: Delivery,
                   apply: Callable[[AsyncSession], Awaitable[Applied[T]]]) -> Receipt[T]:
     """Record the delivery once and, the first time only, apply it, in the caller's transaction."""
-    row = await record_once(session, delivery)
-    if row is None:
+    row_id = await record_once(session, delivery)
+    if row_id is None:
         seen = await find(session, delivery.source, delivery.event_id)
         return Receipt(delivery.event_id, True, seen.outcome, seen.reason, seen.entity_id, None)
     applied = await apply(session)
-    row.outcome, row.reason, row.firm_id = applied.outcome, applied.reason, applied.firm_id
-    row.entity_type, row.entity_id = applied.entity_type, applied.entity_id
+    await (await session.connection()).execute(RECORD_OUTCOME, {
+        "row_id": row_id, "outcome": applied.outcome, "reason": applied.reason, "firm_id": applied.firm_id,
+        "entity_type": applied.entity_type, "entity_id": applied.entity_id})
     return Receipt(delivery.event_id, False, applied.outcome, applied.reason, applied.entity_id,
                    applied.follow_up)
