@@ -1,5 +1,5 @@
 """The API's request metrics and request log line: count and latency by route template (`/v1/returns/{return_id}`, never the path with
-its ids), method and status. Pure ASGI, like the rest of api/middleware.py, so streams pass through untouched."""
+its ids), method and status. The template also names the request's server span (observability/tracing.py). Pure ASGI, like the rest of api/middleware.py, so streams pass through untouched."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from observability.request_log import log_request
+from observability.tracing import name_server_span
 
 REQUESTS = Counter("taxpractice_http_requests_total", "API requests answered",
                    ["route", "method", "status"])
@@ -41,12 +42,17 @@ class RequestMetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # Routed by now, and the server span still open (it ends with the response's last byte).
+                if (template := route_template(scope)) != UNMATCHED:
+                    name_server_span(scope["method"], template)
             await send(message)
 
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
             template = route_template(scope)
+            if status == 500 and template != UNMATCHED:  # an exception no handler answered: no response started
+                name_server_span(scope["method"], template)
             elapsed = time.perf_counter() - started
             REQUESTS.labels(template, scope["method"], str(status)).inc()
             LATENCY.labels(template, scope["method"]).observe(elapsed)
