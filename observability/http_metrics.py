@@ -1,5 +1,6 @@
 """The API's request metrics and request log line: count and latency by route template (`/v1/returns/{return_id}`, never the path with
-its ids), method and status. The template also names the request's server span (observability/tracing.py). Pure ASGI, like the rest of api/middleware.py, so streams pass through untouched."""
+its ids), method and status; the template also names the request's server span (observability/tracing.py). Pure
+ASGI, like the rest of api/middleware.py, so streams pass through untouched."""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ def instrument_app(app) -> None:
     The ASGI middleware starts the span before the request is routed, under the method alone; the request
     metrics middleware, inside it, names it by the route the router matched (`name_server_span`). The FastAPI
     instrumentation finds the route for the name by trying each route's pattern in turn before routing, a
-    second routing of every request: 4 % of the API's CPU on a list page and 10 % on a transition (issue 19)."""
+    second routing of every request: 43 µs for a list page, 251 µs for a transition (issue 19)."""
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     app.add_middleware(OpenTelemetryMiddleware, excluded_urls="/v1/health", default_span_details=_method_only,
