@@ -163,7 +163,10 @@ async def run(env: BenchEnv) -> None:
     async def cold_transition(i):
         await api.post(f"/v1/returns/{cold_returns[i]}/workflow/transition", headers, {"action": "mark_ready_for_prep"})
 
+    cold_from = env.cpu_by_part()
     cold_stats = await env.measure(cold_transition, CONCURRENCY, COLD, warmup=0)
+    await env.settle()
+    cold_cpu = env.cpu_by_part()
     api.close()
 
     env.report(BENCH, "returns (one workflow each)", RETURNS, "returns")
@@ -191,6 +194,8 @@ async def run(env: BenchEnv) -> None:
     env.report_cpu(BENCH, "bare Update", {}, cpu["bare"], RETURNS)
     env.report_cpu(BENCH, "transition floor", {}, cpu["floor"], RETURNS)
     env.report_cpu(BENCH, "API transition", {}, cpu["transition"], RETURNS)
+    # What a cold cache adds is mostly the worker's: a new sandbox per workflow and the replay of its history.
+    env.report_cpu(BENCH, "API transition, cold cache", cold_from, cold_cpu, COLD)
     for part, share in sorted(idle.items()):
         if share >= 0.0005:
             env.report(BENCH, f"idle stack CPU per second: {part}", round(share * 1000, 1), "ms/s")
