@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import statistics
 import sys
 import time
 import urllib.request
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
@@ -81,6 +83,23 @@ class Stats:
         """One phase measured in several rounds (interleaved with another, so both see the same machine)."""
         return cls.of([ms for part in parts for ms in part.latencies_ms], sum(p.elapsed_s for p in parts),
                       sum((p.errors for p in parts), Counter()))
+
+
+@contextmanager
+def benchmark_logging_kept():
+    """`create_app`, run in the benchmark's process for the harness's set-up calls, sets up that process's logging
+    as an API process's: INFO lines, on stderr, of every request, SMTP exchange and redirect the process sees, each
+    costing the load generator CPU. A benchmark prints its figures (warnings aside): its logging is put back after."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -179,7 +198,8 @@ class BenchEnv:
         self._spawn_worker()
         settings = make_settings(self.stack_env, self.work_dir,
                                  workflow_cache_size=int(WORKER_ENV["WORKFLOW_CACHE_SIZE"]))
-        self.tp = await TaxPracticeHarness.start(settings, api_url=self.api_url)
+        with benchmark_logging_kept():
+            self.tp = await TaxPracticeHarness.start(settings, api_url=self.api_url)
 
     def restart_worker(self, **extra_env: str) -> ManagedProcess:
         """A fresh worker process: an empty workflow cache, as after a deploy or a crash (`extra_env`: settings
