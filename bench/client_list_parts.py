@@ -24,8 +24,8 @@ import api.envelope
 import domain.client.service
 import domain.listing
 from api.app import create_app
-from bench.harness import benchmark_logging_kept
 from api.middleware import RateLimiter
+from bench.harness import benchmark_logging_kept
 from domain.audit.read_log import CommittedReadAudit
 from domain.auth.service import Authenticator
 from sqlalchemy.ext.asyncio import AsyncSessionTransaction
