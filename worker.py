@@ -191,12 +191,12 @@ async def run(names: list[str]) -> None:
         await ensure_prune_scheduled(client)
     if queues.WEBHOOKS in names:
         await ensure_fan_out_running(client)
+    settle_garbage_collector()  # everything is built; the workers start right after the "polling" line
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     logging.info("workers polling %s on %s", ", ".join(names), settings.temporal_address)
-    settle_garbage_collector()
     tasks = [asyncio.create_task(w.run()) for w in workers]
     await stop.wait()
     await asyncio.gather(*(w.shutdown() for w in workers))
