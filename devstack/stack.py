@@ -14,6 +14,7 @@ from pathlib import Path
 
 from devstack.ports import HOST, free_port, require_free
 from devstack.postgres import start_postgres
+from devstack.process import StartupError
 from devstack.s3 import DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY, ensure_bucket, start_s3
 from devstack.temporal import start_temporal
 from sandboxes.mail_capture import start_mail_capture
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 
 # The usual ports of `make run` (the defaults in settings.py and the tools' own defaults).
 FIXED_PORTS = {"temporal": 7233, "temporal_ui": 8233, "s3": 8333, "smtp": 8025, "mail_http": 8026}
+PORT_ATTEMPTS = 3  # starts of one part on free ports, when another process takes a port first
+# How a part says a port was taken: the kernel's bind error (Python's OSError, Go's "bind: ..."), and weed's own
+# check before it binds.
+PORT_TAKEN = ("address already in use", "port allocation failed")
 
 
 def _setting(name: str) -> str:
@@ -66,21 +71,21 @@ class EmbeddedStack:
                 if os.environ.get("TEMPORAL_UI_URL"):
                     env["TEMPORAL_UI_URL"] = os.environ["TEMPORAL_UI_URL"]
             else:
-                self.temporal = self._start("temporal", start_temporal, self.data_dir / "temporal",
-                                            ports["temporal"], ports.get("temporal_ui"), namespace)
+                self.temporal = self._start_on(ports, ("temporal",), "temporal", lambda: start_temporal(
+                    self.data_dir / "temporal", ports["temporal"], ports.get("temporal_ui"), namespace))
                 env["TEMPORAL_ADDRESS"] = self.temporal.address
                 env["TEMPORAL_UI_URL"] = self.temporal.ui_url or ""  # headless: no UI to link to
 
             if external["S3_ENDPOINT_URL"]:
                 env["S3_ENDPOINT_URL"] = external["S3_ENDPOINT_URL"]
             else:
-                self.s3 = self._start("s3", start_s3, self.data_dir / "s3", ports["s3"])
+                self.s3 = self._start_on(ports, ("s3",), "s3", lambda: start_s3(self.data_dir / "s3", ports["s3"]))
                 ensure_bucket(self.s3.endpoint_url, bucket, region)
                 env.update(S3_ENDPOINT_URL=self.s3.endpoint_url, AWS_ACCESS_KEY_ID=DEV_ACCESS_KEY_ID,
                            AWS_SECRET_ACCESS_KEY=DEV_SECRET_ACCESS_KEY)
 
-            self.mail = self._start("mail", start_mail_capture, self.data_dir / "mail", ports["smtp"],
-                                    ports["mail_http"])
+            self.mail = self._start_on(ports, ("smtp", "mail_http"), "mail", lambda: start_mail_capture(
+                self.data_dir / "mail", ports["smtp"], ports["mail_http"]))
             env.update(SMTP_HOST=HOST, SMTP_PORT=str(self.mail.smtp_port), MAIL_CAPTURE_URL=self.mail.http_url)
         except BaseException:
             self.stop()
@@ -121,6 +126,21 @@ class EmbeddedStack:
         self._started.append(handle)
         return handle
 
+    def _start_on(self, ports: dict[str, int], names: tuple[str, ...], part: str, start):
+        """Start a part that listens on `ports[name]` for `names`. With free ports (tests), a port handed out
+        at the start can be taken before the part binds it (the kernel reuses it for a Temporal service or an
+        outgoing connection meanwhile): the part then fails to bind (PORT_TAKEN), and is started again
+        on new ports. Fixed ports were checked free just before, and a conflict there is the user's to see."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._start(part, start)
+            except (StartupError, OSError) as exc:
+                if self.fixed_ports or attempt == PORT_ATTEMPTS or not _port_taken(exc):
+                    raise
+                log.warning("%s: a port was taken before it started (%s); starting it on new ports", part,
+                            ", ".join(str(ports[name]) for name in names))
+                ports.update({name: free_port() for name in names})
+
     def _ports(self, external: dict[str, str | None]) -> dict[str, int]:
         if not self.fixed_ports:
             return {name: free_port() for name in FIXED_PORTS if name != "temporal_ui"}  # tests need no UI
@@ -129,6 +149,11 @@ class EmbeddedStack:
         ports = {name: port for name, port in FIXED_PORTS.items() if name not in skipped}
         require_free(ports)
         return ports
+
+
+def _port_taken(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(marker in text for marker in PORT_TAKEN)
 
 
 def _migrate(database_url: str) -> None:

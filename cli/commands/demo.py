@@ -55,10 +55,9 @@ def login(role: str = typer.Argument(..., help="admin | ea_cpa | reviewer | prep
           api_url: Optional[str] = API_URL_OPTION) -> None:
     """Print an access token of a demo staff member, signed in through the API (password, then TOTP computed from
     their secret): `export PREPARER=$(taxpractice demo login preparer)`."""
-    import pyotp
     from sqlalchemy import select
 
-    from cli.common import api_client, api_json, field_cipher, with_session
+    from cli.common import api_client, api_json, field_cipher, verify_with_totp_secret, with_session
     from cli.demo_seed import DEMO_PASSWORD, demo_email
     from domain.auth import totp
     from domain.user.models import User
@@ -77,8 +76,7 @@ def login(role: str = typer.Argument(..., help="admin | ea_cpa | reviewer | prep
     secret = run(with_session(secret_of, begin=False))
     with api_client(api_url) as api:
         first = api_json(api.post("/v1/auth/login", json={"email": email, "password": DEMO_PASSWORD}))
-        tokens = api_json(api.post("/v1/auth/mfa/verify", json={"mfa_token": first["mfa_token"],
-                                                                  "code": pyotp.TOTP(secret).now()}))
+        tokens = verify_with_totp_secret(api, first["mfa_token"], secret)
     print(tokens["access_token"])
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-import pyotp
 import typer
 
-from cli.common import API_URL_OPTION, api_client, api_json, emit, fail
+from cli.common import API_URL_OPTION, api_client, api_json, emit, fail, verify_with_totp_secret
 
 
 def login(email: str = typer.Option(..., envvar="TAXPRACTICE_EMAIL"),
@@ -26,9 +25,11 @@ def login(email: str = typer.Option(..., envvar="TAXPRACTICE_EMAIL"),
         first = api_json(api.post("/v1/auth/login", json={"email": email, "password": password}))
         if first.get("status") != "mfa_required":
             fail(f"unexpected sign-in answer: {first.get('status')}")
-        if not code:
-            code = pyotp.TOTP(totp_secret).now() if totp_secret else typer.prompt("TOTP code")
-        tokens = api_json(api.post("/v1/auth/mfa/verify", json={"mfa_token": first["mfa_token"], "code": code}))
+        if code or not totp_secret:
+            code = code or typer.prompt("TOTP code")
+            tokens = api_json(api.post("/v1/auth/mfa/verify", json={"mfa_token": first["mfa_token"], "code": code}))
+        else:
+            tokens = verify_with_totp_secret(api, first["mfa_token"], totp_secret)
     if full:
         return emit(tokens, True)
     print(tokens["access_token"])

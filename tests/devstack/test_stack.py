@@ -1,6 +1,7 @@
 """The embedded stack starts on free ports in a temporary folder, and every part answers as the app uses it."""
 
 import smtplib
+import socket
 from email.message import EmailMessage
 
 import httpx
@@ -9,9 +10,10 @@ import sqlalchemy
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from devstack.ports import accepts_connections
-from devstack.s3 import s3_client
+from devstack.ports import HOST, accepts_connections, free_port
+from devstack.s3 import s3_client, start_s3
 from devstack.stack import EmbeddedStack
+from sandboxes.mail_capture import start_mail_capture
 
 
 async def test_embedded_stack_parts_answer(tmp_path, monkeypatch):
@@ -54,3 +56,36 @@ async def test_embedded_stack_parts_answer(tmp_path, monkeypatch):
     assert [port for port in ports if accepts_connections(port)] == []
     with pytest.raises(sqlalchemy.exc.OperationalError):
         sqlalchemy.create_engine(env["DATABASE_URL"]).connect()
+
+
+
+def _taken_port(sock: socket.socket) -> int:
+    sock.bind((HOST, 0))
+    sock.listen()
+    return sock.getsockname()[1]
+
+
+# The race free ports leave open: another process binds a port between its hand-out and the part's start.
+def test_s3_whose_free_port_was_taken_starts_on_a_new_one(tmp_path):
+    with socket.socket() as taken:
+        ports = {"s3": _taken_port(taken)}
+        s3 = EmbeddedStack(tmp_path, fixed_ports=False)._start_on(
+            ports, ("s3",), "s3", lambda: start_s3(tmp_path / "s3", ports["s3"]))
+        try:
+            assert ports["s3"] != taken.getsockname()[1] and s3.endpoint_url.endswith(f":{ports['s3']}")
+            s3_client(s3.endpoint_url).list_buckets()
+        finally:
+            s3.stop()
+
+
+def test_the_mail_capture_whose_free_port_was_taken_starts_on_a_new_one(tmp_path):
+    with socket.socket() as taken:
+        ports = {"smtp": _taken_port(taken), "mail_http": free_port()}
+        mail = EmbeddedStack(tmp_path, fixed_ports=False)._start_on(
+            ports, ("smtp", "mail_http"), "mail",
+            lambda: start_mail_capture(tmp_path / "mail", ports["smtp"], ports["mail_http"]))
+        try:
+            assert ports["smtp"] != taken.getsockname()[1] and mail.smtp_port == ports["smtp"]
+            assert httpx.get(f"{mail.http_url}/messages").status_code == 200
+        finally:
+            mail.stop()
