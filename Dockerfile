@@ -13,7 +13,7 @@ COPY cli ./cli
 COPY observability ./observability
 COPY sandboxes ./sandboxes
 COPY devstack ./devstack
-COPY settings.py worker.py ./
+COPY settings.py worker.py process_gc.py ./
 # Bytecode compiled into the image: the app runs from /app, which its user cannot write, and the workflow sandbox
 # re-imports a workflow's module for every workflow it loads into its cache (docs/performance.md, "Transitions"):
 # without a .pyc each of those compiles the module's source again, about 5 ms of a cold transition's CPU.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -39,6 +38,7 @@ from activities.webhook_retention import WebhookRetentionActivities
 from domain.crypto import FieldCipher
 from domain.db import make_engine, make_sessionmaker
 from integrations.build import Providers, build_field_cipher, build_providers, build_webhook_sender
+from process_gc import settle_garbage_collector
 from settings import Settings, get_settings
 from orchestration import queues
 from orchestration.connect import connect
@@ -153,26 +153,6 @@ def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) ->
     return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1],
                    max_cached_workflows=deps.settings.workflow_cache_size, **slots.get(name, {}))
             for name in names]
-
-
-# Young-generation collections every 10,000 net allocations instead of Python's default 700: measured below.
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def settle_garbage_collector() -> None:
-    """Once the process has imported and built everything: what exists now lives as long as the process, so it is
-    moved out of the collector's sight (`gc.freeze`), and young collections are made rarer.
-
-    A worker's heap is mostly its cached workflows (180–390 KB each), and every full collection walks all of them:
-    with 1,400 cached, one took 230–340 ms, during which the worker runs nothing. At the default thresholds the
-    transition benchmark met one every 400 warm transitions and two in 400 cold ones; with these settings, none in
-    either phase, and the worker's CPU per transition fell by 1.5–2 ms warm and 4–7 ms cold in two of three
-    interleaved pairs, the third within noise (docs/performance.md, "Cold cache", session 29). Full collections still
-    come as the cache grows, rarer; a cycle of garbage waits a little longer to be freed."""
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 async def run(names: list[str]) -> None:

@@ -15,6 +15,7 @@ from api.middleware import (
 from api import openapi
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
+from process_gc import settle_garbage_collector
 from domain.rate_limit import SharedCounters, SyncedCounters
 from api.v1 import (
     admin, auth, client, consent, disclosure, document, efile, engagement, estimated_payment, form_8879, health,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        settle_garbage_collector()  # the app is built: keep its objects out of every later collection
         async with observability.running(settings, state):  # operations: /metrics, business gauges
             yield
         await state.read_audit.close()
