@@ -10,8 +10,9 @@ session 30):
   none in either phase, and the worker's CPU per transition fell by 1.5–2 ms warm and 4–7 ms cold in two of three
   interleaved pairs, the third within noise;
 - the API, during the clients-list benchmark: 4 full collections (775 ms in all, the longest 204 ms, every request
-  in flight waiting) and 928 young ones (500 ms); settled, 11 young ones (53 ms) and no full one, and the list's
-  throughput ratio to the bare endpoint went from 1.30–1.44× to 1.24–1.30× in four interleaved pairs.
+  in flight waiting) and 928 young ones (500 ms); settled, 11 young ones (53 ms) and no full one. In five
+  interleaved pairs the list's ratios to the bare endpoint went from 1.37–1.69× (p50) and 1.18–1.44× (throughput)
+  to 1.34–1.63× and 1.17–1.30×, better in four pairs of five.
 
 Full collections still come as the heap grows, rarer; a cycle of garbage waits a little longer to be freed.
 """
