@@ -15,13 +15,13 @@ from api.middleware import (
 from api import openapi
 from api.problems import install_problem_handlers
 from api.state import AppState, build_state
-from process_gc import settle_garbage_collector
 from domain.rate_limit import SharedCounters, SyncedCounters
 from api.v1 import (
     admin, auth, client, consent, disclosure, document, efile, engagement, estimated_payment, form_8879, health,
     identity, invoice, message, pending_document, portal, question, tax_return, temporal_codec, webhook,
     webhook_endpoint,
 )
+from process_gc import settle_garbage_collector
 from settings import Settings, get_settings
 
 ROUTERS = [health.router, auth.router, client.router, admin.router, document.router,

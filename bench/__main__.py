@@ -34,7 +34,11 @@ async def run_all(names: list[str], env: BenchEnv) -> None:
             module = importlib.import_module(f"bench.bench_{name}")
             print(f"\n== {name}: {(module.__doc__ or '').strip().splitlines()[0]}", flush=True)
             began = time.monotonic()
-            await module.run(env)
+            before = list(env.processes)
+            try:
+                await module.run(env)
+            finally:
+                env.stop_processes_spawned_since(before)
             print(f"   ({time.monotonic() - began:.0f} s)", flush=True)
     finally:
         await env.stop()

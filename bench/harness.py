@@ -134,6 +134,9 @@ async def measure(fn: Callable[[int], Awaitable[object]], concurrency: int = 16,
     return Stats.of(latencies, time.perf_counter() - began, errors)
 
 
+SHARED_PROCESSES = ("api", "worker")  # started by BenchEnv.start for every benchmark of a run
+
+
 @dataclass
 class BenchEnv:
     stack_env: dict[str, str]
@@ -213,6 +216,18 @@ class BenchEnv:
         # Its metrics on a free port: the default one (9101) is taken by the first stack on the machine.
         return self.spawn("worker", [sys.executable, "worker.py"], **WORKER_ENV,
                           **{"WORKER_METRICS_PORT": str(free_port()), **extra_env})
+
+    def stop_processes_spawned_since(self, before: list[ManagedProcess]) -> None:
+        """Stop what one benchmark started for itself (its own API processes, sandboxes, baselines), keeping the
+        shared API and worker (a restarted worker included). Left running, each API process keeps its pool of
+        Postgres connections: in one `make bench` the earlier benchmarks' pools reached Postgres's 100 connections,
+        and the outbound webhooks benchmark's worker was refused ("too many clients already")."""
+        own = [p for p in self.processes if p not in before and p.name not in SHARED_PROCESSES]
+        for process in own:
+            process.request_stop()
+        for process in own:
+            process.stop()
+            self.processes.remove(process)
 
     async def stop(self) -> None:
         if self.tp is not None:

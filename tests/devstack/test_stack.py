@@ -58,7 +58,6 @@ async def test_embedded_stack_parts_answer(tmp_path, monkeypatch):
         sqlalchemy.create_engine(env["DATABASE_URL"]).connect()
 
 
-
 def _taken_port(sock: socket.socket) -> int:
     sock.bind((HOST, 0))
     sock.listen()
