@@ -15,7 +15,8 @@ process, so scanning it again and again finds nothing. Measured (docs/performanc
   to 1.34–1.63× and 1.17–1.30×, better in four pairs of five.
 
 Full collections still come as the heap grows, rarer; a cycle of garbage waits a little longer to be freed. The
-price, with a whole tax season cached: the worker's memory 8 % higher (197 KB a cached workflow against 181).
+likely price, with a whole tax season cached: the worker's memory 8 % higher (197 KB a cached workflow against
+181, in runs a few sessions apart).
 """
 
 from __future__ import annotations
