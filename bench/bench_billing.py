@@ -273,9 +273,7 @@ async def run(env: BenchEnv) -> None:
             await reminders_due_at_once(env, firm, client, headers, this_year, burst, lead_s(burst),
                                         f"{burst} reminders")
         env.report(BENCH, "worker RSS after the reminder bursts", process_rss_mb(worker.proc.pid), "MB")
-        for process in extra:
-            process.stop()
-            env.processes.remove(process)
+        env.stop_processes(extra)
 
     if "webhooks" in PHASES:
         await bench_webhooks(env, headers, client, bare_url)

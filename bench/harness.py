@@ -207,9 +207,7 @@ class BenchEnv:
     def restart_worker(self, **extra_env: str) -> ManagedProcess:
         """A fresh worker process: an empty workflow cache, as after a deploy or a crash (`extra_env`: settings
         of its own, such as a sandbox's address)."""
-        old = next(p for p in self.processes if p.name == "worker")
-        old.stop()
-        self.processes.remove(old)
+        self.stop_processes([next(p for p in self.processes if p.name == "worker")])
         return self._spawn_worker(**extra_env)
 
     def _spawn_worker(self, **extra_env: str) -> ManagedProcess:
@@ -222,10 +220,13 @@ class BenchEnv:
         shared API and worker (a restarted worker included). Left running, each API process keeps its pool of
         Postgres connections: in one `make bench` the earlier benchmarks' pools reached Postgres's 100 connections,
         and the outbound webhooks benchmark's worker was refused ("too many clients already")."""
-        own = [p for p in self.processes if p not in before and p.name not in SHARED_PROCESSES]
-        for process in own:
+        self.stop_processes([p for p in self.processes if p not in before and p.name not in SHARED_PROCESSES])
+
+    def stop_processes(self, processes: list[ManagedProcess]) -> None:
+        """Stop these processes (SIGTERM to all first, so their shutdowns overlap) and forget them."""
+        for process in processes:
             process.request_stop()
-        for process in own:
+        for process in processes:
             process.stop()
             self.processes.remove(process)
 
@@ -233,10 +234,7 @@ class BenchEnv:
         if self.tp is not None:
             await self.tp.http.aclose()
             await self.tp.state.engine.dispose()
-        for process in self.processes:
-            process.request_stop()
-        for process in self.processes:
-            process.stop()
+        self.stop_processes(list(self.processes))
 
     measure = staticmethod(measure)
 
