@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pyotp
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,7 +27,7 @@ from domain.user.service import create_user
 from settings import Settings
 from worker import WorkerDependencies, build_workers
 from orchestration import queues, search_attributes
-from orchestration.connect import connect
+from orchestration.connect import connect, signal_if_running
 
 PASSWORD = "correct horse battery staple"
 
@@ -370,6 +371,14 @@ def scratch_database(database_url: str):
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+async def signal_ending(client: Client, handle: WorkflowHandle, signal, arg=None) -> None:
+    """Send the signal a workflow ends on, as production sends signals (`signal_if_running`): the client retries a
+    signal whose answer it did not get in time (a time-skipping server slowed by a loaded CI machine), and a retry
+    that arrives after the first delivery has ended the workflow is refused (NOT_FOUND, "Completed workflow")
+    although the signal was heard. The caller's `await handle.result()` then says whether it ended as expected."""
+    await signal_if_running(client, handle.id, signal, arg)
 
 
 async def start_time_skipping() -> WorkflowEnvironment:

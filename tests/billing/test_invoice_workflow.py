@@ -19,6 +19,7 @@ from integrations.payments import StripePayments
 from tests.billing.test_invoice import create
 from orchestration.invoice import InvoiceEvent, InvoiceWorkflowInput
 from workflows.invoice import InvoiceWorkflow
+from tests.support import signal_ending
 
 QUEUE = "billing-time-skipping"
 
@@ -69,7 +70,7 @@ async def test_overdue_reminders_and_escalation_then_void(tp, billing, worker):
 
     # After the escalation the workflow still listens: voiding ends it and closes the payment link.
     assert (await tp.http.post(f"/v1/invoices/{invoice['id']}/void", headers=billing.admin)).status_code == 200
-    await handle.signal(InvoiceWorkflow.event, InvoiceEvent(kind="voided"))
+    await signal_ending(worker.client, handle, InvoiceWorkflow.event, InvoiceEvent(kind="voided"))
     assert await handle.result() == "void"
 
 
@@ -80,7 +81,7 @@ async def test_payment_stops_the_reminders(tp, billing, worker):
     paid = await tp.http.post(f"/v1/invoices/{invoice['id']}/payments", headers=billing.admin,
                               json={"amount": "450.00", "payment_method": "check"})
     assert paid.status_code == 201
-    await handle.signal(InvoiceWorkflow.event, InvoiceEvent(kind="payment_recorded"))
+    await signal_ending(worker.client, handle, InvoiceWorkflow.event, InvoiceEvent(kind="payment_recorded"))
     assert await handle.result() == "paid"
     assert await events(tp, invoice["id"]) == ["created", "sent", "mailed", "overdue", "reminder_7", "payment",
                                                "paid"]

@@ -21,7 +21,7 @@ from tests.tax_return.conftest import poll
 from worker import WorkerDependencies, efile_activities, tax_return_activities
 from workflows.efile import EfileTransmissionWorkflow
 from workflows.tax_return import TaxReturnWorkflow
-from tests.support import start_time_skipping
+from tests.support import signal_ending, start_time_skipping
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -116,7 +116,7 @@ async def test_a_resubmission_stops_the_timers(tp, firm, skipping):
     await poll(rejected, 30)
     async with tp.state.sessionmaker.begin() as session:
         (await session.get(EfileTransmission, row.id)).resolved_at = datetime.now(timezone.utc)
-    await handle.signal(RESOLVED_SIGNAL, None)
+    await signal_ending(env.client, handle, RESOLVED_SIGNAL)
     await env.sleep(timedelta(days=12))
     assert await handle.result() == "resubmitted"
     done = await _row(tp, row.id)

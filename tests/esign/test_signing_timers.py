@@ -20,6 +20,7 @@ from orchestration import queues
 from orchestration.signing import SigningInput, SignatureEvent
 from tests.billing.conftest import time_skipping  # noqa: F401  (the fixture)
 from tests.esign.conftest import complete_signing, deliver_signature_events, signing_link
+from tests.support import signal_ending
 from workflows.consent import ConsentWorkflow
 from workflows.engagement import EngagementWorkflow
 
@@ -108,7 +109,7 @@ async def test_revocation_ends_a_consent_in_force_at_once(tp, office, env):
     assert revoked.status_code == 200
     refused = await decide(tp, office)  # before the workflow hears of it: the row decides
     assert not refused.allowed and refused.refusal_reason == "consent_revoked"
-    await handle.signal(ConsentWorkflow.event, SignatureEvent(kind="revoked"))
+    await signal_ending(env.client, handle, ConsentWorkflow.event, SignatureEvent(kind="revoked"))
     assert await handle.result() == "revoked"
     # Ended by the revocation, not by its timer: no timer fired and no expiry step ran.
     history = await handle.fetch_history()

@@ -15,10 +15,10 @@ from domain.client.models import Client
 from domain.crypto import FieldCipher
 from domain.identity.models import IdentityVerification
 from orchestration import ids, queues
-from orchestration.identity import IdentityVerificationInput
+from orchestration.identity import FINISHED_SIGNAL, IdentityVerificationInput
 from worker import WorkerDependencies
 from workflows.identity import IdentityVerificationWorkflow
-from tests.support import start_time_skipping
+from tests.support import signal_ending, start_time_skipping
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -72,5 +72,5 @@ async def test_an_unfinished_verification_expires_after_seven_days(tp, skipping)
     await env.sleep(timedelta(days=1))
     async with tp.state.sessionmaker() as session:
         assert (await session.get(IdentityVerification, pending.id)).status == "needs_review"
-    await handles[1].signal("finished", None)
+    await signal_ending(env.client, handles[1], FINISHED_SIGNAL)
     assert await handles[1].result() == "finished"
