@@ -78,13 +78,15 @@ async def _serve(queue: str) -> None:
     from temporalio.worker import Worker
 
     from orchestration.connect import connect
+    from orchestration.sandbox_runner import CompiledOnceSandboxRunner
     from settings import get_settings
 
-    # The app's own connection (sealed payloads, orchestration/payload_codec.py), like the driver's: the baselines
-    # then differ from a transition by our code only.
+    # The app's own connection (sealed payloads, orchestration/payload_codec.py) and sandbox runner, like the
+    # workers': the baselines then differ from a transition by our code only.
     client = await connect(get_settings())
     async with Worker(client, task_queue=queue, workflows=[BareUpdateWorkflow, TransitionFloorWorkflow],
-                      activities=[write_nothing], max_cached_workflows=int(os.environ["WORKFLOW_CACHE_SIZE"])):
+                      activities=[write_nothing], max_cached_workflows=int(os.environ["WORKFLOW_CACHE_SIZE"]),
+                      workflow_runner=CompiledOnceSandboxRunner()):
         print("ready", flush=True)
         await asyncio.Event().wait()
 
