@@ -47,7 +47,7 @@ from orchestration.idempotency import ensure_purge_running
 from orchestration.outbox import ensure_relay_running
 from workflows.audit_chain_check import AuditChainCheckWorkflow
 from orchestration.webhook import ensure_fan_out_running
-from orchestration.sandbox_runner import CompiledOnceSandboxRunner
+from orchestration.sandbox_runner import LeanSandboxRunner
 from orchestration.webhook_retention import ensure_prune_scheduled
 from observability.tracing import instrument_engine
 from observability.worker_telemetry import configure_worker_process, worker_runtime
@@ -152,7 +152,7 @@ def build_workers(client: Client, deps: WorkerDependencies, names: list[str]) ->
     slots = {queues.WEBHOOKS: {"max_concurrent_activities": webhook_slots,
                                "max_concurrent_local_activities": webhook_slots}}
     return [Worker(client, task_queue=name, workflows=contents[name][0], activities=contents[name][1],
-                   max_cached_workflows=deps.settings.workflow_cache_size, workflow_runner=CompiledOnceSandboxRunner(),
+                   max_cached_workflows=deps.settings.workflow_cache_size, workflow_runner=LeanSandboxRunner(),
                    **slots.get(name, {}))
             for name in names]
 

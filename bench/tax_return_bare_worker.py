@@ -78,7 +78,7 @@ async def _serve(queue: str) -> None:
     from temporalio.worker import Worker
 
     from orchestration.connect import connect
-    from orchestration.sandbox_runner import CompiledOnceSandboxRunner
+    from orchestration.sandbox_runner import LeanSandboxRunner
     from settings import get_settings
 
     # The app's own connection (sealed payloads, orchestration/payload_codec.py) and sandbox runner, like the
@@ -86,7 +86,7 @@ async def _serve(queue: str) -> None:
     client = await connect(get_settings())
     async with Worker(client, task_queue=queue, workflows=[BareUpdateWorkflow, TransitionFloorWorkflow],
                       activities=[write_nothing], max_cached_workflows=int(os.environ["WORKFLOW_CACHE_SIZE"]),
-                      workflow_runner=CompiledOnceSandboxRunner()):
+                      workflow_runner=LeanSandboxRunner()):
         print("ready", flush=True)
         await asyncio.Event().wait()
 

@@ -32,7 +32,7 @@ from tests.support import api_without_temporal, deliver, outbox_entries
 from orchestration import estimated_payment as schedule_workflow
 from orchestration import ids
 from orchestration.estimated_payment import ScheduleWorkflowInput
-from orchestration.sandbox_runner import CompiledOnceSandboxRunner
+from orchestration.sandbox_runner import LeanSandboxRunner
 from workflows.estimated_payment import EstimatedPaymentScheduleWorkflow
 
 QUEUE = "billing-time-skipping-estimates"
@@ -40,7 +40,7 @@ QUEUE = "billing-time-skipping-estimates"
 # ONE_ACTIVITY_PER_REMINDER_PATCH, `_v2`: with it). After a deliberate, versioned change (workflow.patched),
 # record the new version's with RECORD_ESTIMATED_PAYMENT_HISTORIES=<label> and commit it next to the old ones.
 HISTORIES = Path(__file__).parent / "histories"
-REPLAYER = Replayer(workflows=[EstimatedPaymentScheduleWorkflow], workflow_runner=CompiledOnceSandboxRunner(),
+REPLAYER = Replayer(workflows=[EstimatedPaymentScheduleWorkflow], workflow_runner=LeanSandboxRunner(),
                     data_converter=pydantic_data_converter)
 SMS_ADDRESS = "15550104477@sms.taxpractice.local"  # the billing fixture's client phone, through the gateway
 

@@ -15,7 +15,7 @@ from domain.idempotency.service import IdempotencyStore, Outcome, request_hash
 from orchestration import queues
 from orchestration.idempotency import PURGE_WORKFLOW_ID, IdempotencyPurgeInput, ensure_purge_running
 from orchestration.payload_codec import sealed_data_converter
-from orchestration.sandbox_runner import CompiledOnceSandboxRunner
+from orchestration.sandbox_runner import LeanSandboxRunner
 from workflows.idempotency_purge import IdempotencyPurgeWorkflow
 
 from tests.foundation.conftest import sql
@@ -123,7 +123,7 @@ async def test_expired_records_are_purged_on_a_schedule(tp, admin):
         await poll(only_the_live_one_left)
         # Its rounds replay on today's code (a change that would break the running purge fails here).
         history = await tp.temporal.get_workflow_handle(PURGE_WORKFLOW_ID).fetch_history()
-        await Replayer(workflows=[IdempotencyPurgeWorkflow], workflow_runner=CompiledOnceSandboxRunner(),
+        await Replayer(workflows=[IdempotencyPurgeWorkflow], workflow_runner=LeanSandboxRunner(),
                        data_converter=sealed_data_converter(tp.settings.temporal_payload_keys)).replay_workflow(history)
     finally:
         await tp.temporal.get_workflow_handle(PURGE_WORKFLOW_ID).terminate("test over")

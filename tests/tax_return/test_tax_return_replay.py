@@ -23,7 +23,7 @@ from temporalio.worker import Replayer
 
 from orchestration import ids
 from orchestration.payload_codec import sealed_data_converter
-from orchestration.sandbox_runner import CompiledOnceSandboxRunner
+from orchestration.sandbox_runner import LeanSandboxRunner
 from settings import Settings
 from orchestration.tax_return import start
 from workflows.outbox_relay import OutboxRelayWorkflow
@@ -32,7 +32,7 @@ from tests.tax_return.conftest import create_return, insert_return, poll, transi
 
 HISTORIES = Path(__file__).parent / "histories"
 # Histories recorded before payloads were sealed are clear; live ones are sealed with the test keys.
-REPLAYER = Replayer(workflows=[TaxReturnWorkflow, OutboxRelayWorkflow], workflow_runner=CompiledOnceSandboxRunner(),
+REPLAYER = Replayer(workflows=[TaxReturnWorkflow, OutboxRelayWorkflow], workflow_runner=LeanSandboxRunner(),
                     data_converter=sealed_data_converter(Settings().temporal_payload_keys, accept_unsealed=True))
 
 
