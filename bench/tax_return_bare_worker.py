@@ -11,8 +11,6 @@ transitions:
 attribute list are imported: the workflow sandbox re-imports this module.
 """
 
-from __future__ import annotations
-
 import asyncio
 import os
 import sys

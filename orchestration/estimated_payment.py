@@ -9,6 +9,7 @@ re-plans, and is started again if it had finished.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel
 
@@ -28,6 +29,19 @@ class ScheduleWorkflowInput(BaseModel):
     reminder_time: str = "14:00:00"  # UTC time of day (settings.reminder_time_utc)
     # Reminders already handled, carried across continue-as-new: "<payment id>/<type>/<instant iso>".
     handled: list[str] = []
+
+
+class PlannedReminder(BaseModel):
+    """A reminder the workflow will send (its `next_reminder` query answers with one)."""
+
+    payment_id: uuid.UUID
+    reminder_type: str
+    scheduled_for: datetime  # the calendar instant; also the reminder's idempotency key
+    fire_at: datetime  # when to send: the instant, or now if it passed while still worth sending
+
+    @property
+    def key(self) -> str:
+        return f"{self.payment_id}/{self.reminder_type}/{self.scheduled_for.isoformat()}"
 
 
 def workflow_input(schedule, reminder_time: str) -> ScheduleWorkflowInput:

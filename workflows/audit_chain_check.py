@@ -1,8 +1,6 @@
 """AuditChainCheckWorkflow: started by the `audit-chain-check` Temporal Schedule (orchestration/audit_chain.py).
 Checks every firm's audit chain against the last anchor, then anchors the heads again (a broken firm's as it was)."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow

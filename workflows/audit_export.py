@@ -1,7 +1,5 @@
 """AuditExportWorkflow: write one audit-log export to S3, then record its outcome."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow

@@ -6,8 +6,6 @@ that marks it `expired`. Declined → ends. Revoked (the row already says so; th
 once, closing the signing link of a consent not yet signed. The gate also checks `expires_at` against the clock
 itself, so a late timer never lets a disclosure through."""
 
-from __future__ import annotations
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():

@@ -2,8 +2,6 @@
 uploaded → classifying → extracting → processed | review_required, then SurePrep (with consent) and the
 return's workflow told what arrived."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow

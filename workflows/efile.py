@@ -10,8 +10,6 @@
    and the paper-filing flag when it lapses.
 """
 
-from __future__ import annotations
-
 import asyncio
 from datetime import datetime, timedelta
 

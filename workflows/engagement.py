@@ -5,8 +5,6 @@ letter still waits) → expires after `signature_days` (settings.engagement_sign
 the signing link. Signed → the sealed PDF (certificate of completion, PAdES) is stored and kept as the client's
 ENGAGEMENT_LETTER document. Declined → ends."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow

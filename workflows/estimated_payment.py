@@ -10,25 +10,21 @@ once (a schedule created 10 days before a due date still gets its "14 days" remi
 is sent for that quarter. The workflow ends when no reminder is left to send.
 """
 
-from __future__ import annotations
-
 import asyncio
-import uuid
 from datetime import datetime, time, timedelta, timezone
 
 from temporalio import workflow
 
-# Passed through, not re-imported into each workflow run's sandbox (pydantic included: the schedule
-# benchmark settled 10.2 instead of 7.2 workflows/s with it passed through, on a busy machine).
+# Passed through, not re-imported into each workflow run's sandbox (pydantic with them: the schedule benchmark
+# settled 10.2 instead of 7.2 workflows/s with it passed through, on a busy machine). The workflow's models live
+# in those modules too, so no sandbox builds a pydantic model class again (~1.3 ms each).
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
     from activities.estimated_payment import (
         EstimatedPaymentActivities, ReminderInput, ScheduleRef, ScheduleSnapshot,
     )
     from domain.estimated_payment.service import REMINDER_TYPES, reminder_deadline, reminder_instant
     from orchestration import search_attributes as sa
-    from orchestration.estimated_payment import CHANGED_SIGNAL, WORKFLOW, ScheduleWorkflowInput
+    from orchestration.estimated_payment import CHANGED_SIGNAL, WORKFLOW, PlannedReminder, ScheduleWorkflowInput
     from orchestration.retry import ACTIVITY_TIMEOUT, PATIENT
 
 # Search attributes are upserted only when they change; histories from before replay their every upsert.
@@ -36,17 +32,6 @@ PUBLISH_CHANGES_PATCH = "estimated-payment-schedule-publish-changes"
 # One activity per reminder (`remind` answers with the schedule as it is after it); histories from before send
 # with `send_reminder` and then re-read the schedule with `load_schedule`.
 ONE_ACTIVITY_PER_REMINDER_PATCH = "estimated-payment-schedule-one-activity-per-reminder"
-
-
-class PlannedReminder(BaseModel):
-    payment_id: uuid.UUID
-    reminder_type: str
-    scheduled_for: datetime  # the calendar instant; also the reminder's idempotency key
-    fire_at: datetime  # when to send: the instant, or now if it passed while still worth sending
-
-    @property
-    def key(self) -> str:
-        return f"{self.payment_id}/{self.reminder_type}/{self.scheduled_for.isoformat()}"
 
 
 def plan(snapshot: ScheduleSnapshot, time_of_day: time, now: datetime, handled: set[str]) -> list[PlannedReminder]:

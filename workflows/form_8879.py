@@ -3,8 +3,6 @@ queue). Sent → waits for the taxpayer; signed → the sealed PDF (certificate 
 return's FORM_8879 document; declined → ends. The return's own workflow moves on through the system events the
 API and the webhook send it (send_for_signature, signature_received)."""
 
-from __future__ import annotations
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():

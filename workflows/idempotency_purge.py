@@ -3,8 +3,6 @@ queue. Every `interval_seconds` it deletes the expired idempotency records (orch
 it continues as new after `rounds_per_run` rounds so its history stays short.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow

@@ -4,8 +4,6 @@ government ID step starts (Update `government_id`, answered with the link), and 
 its time is up (a durable timer); it ends when the verification reaches a final status (signal `finished`).
 The steps' outcomes are recorded by the API and the Persona webhook in the verification's row."""
 
-from __future__ import annotations
-
 import asyncio
 import uuid
 from datetime import timedelta

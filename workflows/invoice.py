@@ -10,8 +10,6 @@ then not sent, never one sent for a paid invoice.
 History stays small (a handful of timers and activities per invoice), so no continue-as-new is needed.
 """
 
-from __future__ import annotations
-
 import asyncio
 from datetime import datetime, timedelta, timezone
 

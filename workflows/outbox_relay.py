@@ -3,8 +3,6 @@ Every `interval_seconds` it delivers the outbox entries older than `relay_after_
 send (orchestration/outbox.py), and it continues as new after `rounds_per_run` rounds so its history stays short.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow

@@ -3,8 +3,6 @@ per (surface, account) in turn, finish. Started by the connection's Temporal Sch
 manual sync (orchestration/portal.py). Cancelled when the connection is paused or deleted: the pull in flight
 stops at its next heartbeat (and its next request is refused anyway), and the sync is recorded as cancelled."""
 
-from __future__ import annotations
-
 import asyncio
 from datetime import timedelta
 

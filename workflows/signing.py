@@ -3,8 +3,6 @@ to the e-signature provider by one activity; a repeated send answers the first r
 (signed, declined, revoked: told after the row changed, so the workflow only acts on what is committed), and
 waiting for an event until a moment. Definitions only; the steps are activities (activities/esign.py)."""
 
-from __future__ import annotations
-
 import asyncio
 from datetime import datetime, timedelta
 

@@ -13,8 +13,6 @@
 - Continue-as-new when the history grows long, carrying the state.
 """
 
-from __future__ import annotations
-
 import asyncio
 from datetime import date, datetime, time, timedelta, timezone
 

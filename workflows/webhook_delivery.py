@@ -23,8 +23,6 @@ were more work than the healthy endpoints' deliveries and took the CPU from them
 count and last failure.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow

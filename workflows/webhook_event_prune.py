@@ -1,8 +1,6 @@
 """WebhookEventPruneWorkflow: started by the `webhook-event-prune` Temporal Schedule (orchestration/
 webhook_retention.py). One activity deletes the events past their retention with their deliveries and attempts."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow

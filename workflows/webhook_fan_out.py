@@ -2,8 +2,6 @@
 into deliveries. One long activity polls the events table (activities/webhook.py `fan_out`) and heartbeats; when
 it returns the workflow continues as new, so its history stays a handful of events."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from temporalio import workflow
