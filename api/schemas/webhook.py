@@ -24,7 +24,11 @@ STRIPE_EVENT = signed_json_body({
         "id": {"type": "string", "minLength": 1, "maxLength": 255, "examples": ["evt_1NG8Du2eZvKYlo2CUI79vXWy"]},
         "object": {"const": "event"},
         "type": {"type": "string", "minLength": 1, "maxLength": 100, "examples": ["payment_intent.succeeded"]},
-        "created": {"type": "integer", "minimum": 0, "maximum": MAX_UNIX_TIME},
+        # No type or range: a signed event is recorded whatever its `created` says (docs/invoice.md), which
+        # is stored only when it is Unix seconds from 1970 to 9999 (domain/webhook_body.py `unix_time`).
+        "created": {"description": f"Unix seconds; stored when an integer from 0 to {MAX_UNIX_TIME}, else stored "
+                                   "as null (the event is recorded all the same)",
+                    "examples": [1700000000]},
         "data": {"type": "object", "required": ["object"], "properties": {"object": {"type": "object"}}},
     },
 }, "A Stripe event, exactly as Stripe signed it")
@@ -34,7 +38,7 @@ HMAC_EVENT = signed_json_body({
     "properties": {
         "id": {"type": "string", "minLength": 1, "maxLength": 100},
         "type": {"type": "string", "maxLength": 60, "examples": ["extraction.ready", "document.uploaded"]},
-        "created": {"type": "integer", "minimum": 1, "maximum": MAX_UNIX_TIME,
+        "created": {"type": "integer", "minimum": 0, "maximum": MAX_UNIX_TIME,
                     "description": "Unix seconds"},
         "data": {"type": "object"},
     },
