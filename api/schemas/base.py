@@ -86,9 +86,10 @@ def _mailable(value: str) -> str:
         raise ValueError("the part before the @ must be ASCII: mail cannot be delivered to it") from None
 
 
-def _any_case(name: str) -> str:
-    # JSON Schema patterns are ECMA 262 regular expressions, which have no inline case-insensitive flag.
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in name)
+def any_case(word: str, between: str = "") -> str:
+    """`word` as a JSON Schema pattern matching its letters in either case, `between` (a pattern) between each two
+    characters: JSON Schema patterns are ECMA 262 regular expressions, which have no inline case-insensitive flag."""
+    return between.join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
 
 
 # What EmailStr and `_mailable` accept, said in the document beyond `format: email` (which also admits `a@b`, a
@@ -101,7 +102,7 @@ def _any_case(name: str) -> str:
 _ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = "(?![A-Za-z0-9]{2}--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _TOP_LABEL = "(?![A-Za-z0-9]{2}--)(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za-z]"
-_SPECIAL_USE = "|".join(_any_case(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_USE = "|".join(any_case(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
 MAILABLE_EMAIL_PATTERN = (f"^(?=.{{1,254}}$)(?=[^@]{{1,64}}@){_ATEXT}+(?:\\.{_ATEXT}+)*"
                           f"@(?!(?:[^@]*\\.)?(?:{_SPECIAL_USE})$)(?:{_LABEL}\\.)+{_TOP_LABEL}$")
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from api.openapi import Amount, ReadModel
-from api.schemas.base import PatchModel, RequestModel, SingleLine, UtcDatetime, one_of
+from api.schemas.base import PatchModel, RequestModel, SingleLine, UtcDatetime, any_case, one_of
 from api.schemas.invoice import Money
 from domain.consent.models import CONSENT_KINDS, CONSENT_STATUSES
 from domain.consent.service import DEFAULT_INFORMATION, PURPOSE_BY_RECIPIENT
@@ -31,10 +31,8 @@ _SEPARATORS = r"[ -/:-@\[-`{-~]*"
 def _recipient_pattern(key: str) -> str:
     """A name whose recipient_key (domain/disclosure/gate.py) is `key`: its letters in any case, anything else
     between them, and an optional company suffix."""
-    def spelled(word: str) -> str:
-        return _SEPARATORS.join(f"[{ch.upper()}{ch.lower()}]" if ch.isalpha() else ch for ch in word)
-    suffixes = "|".join(spelled(suffix) for suffix in ("llc", "inc", "corp", "ltd"))
-    return f"^{_SEPARATORS}{spelled(key)}{_SEPARATORS}(?:(?:{suffixes}){_SEPARATORS})?$"
+    suffixes = "|".join(any_case(suffix, _SEPARATORS) for suffix in ("llc", "inc", "corp", "ltd"))
+    return f"^{_SEPARATORS}{any_case(key, _SEPARATORS)}{_SEPARATORS}(?:(?:{suffixes}){_SEPARATORS})?$"
 
 
 def _given(field: str, schema: dict | None = None) -> dict:
